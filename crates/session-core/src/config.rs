@@ -1,0 +1,814 @@
+//! Session configuration: built in code, deserialized with serde, or read from the environment.
+//! Nothing is validated here; [`SessionManager::builder`](crate::SessionManager::builder)
+//! validates everything at start-up and names the option that is wrong.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use cookie::{Cookie, SameSite};
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+use crate::error::ConfigError;
+use crate::id::{KeyRing, SecretKey};
+
+/// The default name of the id cookie. Deliberately generic (OWASP: no framework fingerprint).
+pub const DEFAULT_COOKIE_NAME: &str = "id";
+
+/// A duration as written in configuration: `2h`, `2 hours`, `30m`, `1d`, `90s`, `500ms`, or a
+/// number of seconds. It is parsed at start-up.
+///
+/// ```
+/// use std::time::Duration;
+/// use session_core::parse_duration;
+///
+/// assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
+/// assert_eq!(parse_duration("2 hours").unwrap(), Duration::from_secs(7200));
+/// assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+/// assert_eq!(
+///     parse_duration("soon").unwrap_err(),
+///     "Invalid duration expression \"soon\""
+/// );
+/// ```
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let invalid = || format!("Invalid duration expression \"{text}\"");
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    if number.is_empty() || number.starts_with('.') || number.ends_with('.') {
+        return Err(invalid());
+    }
+    let number: f64 = number.parse().map_err(|_| invalid())?;
+    let unit_ms: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "ms" | "msec" | "msecs" | "millisecond" | "milliseconds" => 1.0,
+        "" | "s" | "sec" | "secs" | "second" | "seconds" => 1_000.0,
+        "m" | "min" | "mins" | "minute" | "minutes" => 60_000.0,
+        "h" | "hr" | "hrs" | "hour" | "hours" => 3_600_000.0,
+        "d" | "day" | "days" => 86_400_000.0,
+        "w" | "week" | "weeks" => 604_800_000.0,
+        _ => return Err(invalid()),
+    };
+    let ms = number * unit_ms;
+    if !ms.is_finite() || ms > 1e15 {
+        return Err(invalid());
+    }
+    Ok(Duration::from_millis(ms.round() as u64))
+}
+
+/// A duration setting, kept as written until start-up validation parses it.
+///
+/// ```
+/// use std::time::Duration;
+/// use session_core::DurationSetting;
+///
+/// let from_text: DurationSetting = "30m".into();
+/// let from_duration: DurationSetting = Duration::from_secs(1800).into();
+/// assert_eq!(from_text.parse("age").unwrap(), from_duration.parse("age").unwrap());
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct DurationSetting(String);
+
+impl DurationSetting {
+    /// Parses the setting, naming `option` in the error.
+    pub fn parse(&self, option: &str) -> Result<Duration, ConfigError> {
+        parse_duration(&self.0).map_err(|m| ConfigError::new(option, m))
+    }
+}
+
+impl fmt::Debug for DurationSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+impl From<&str> for DurationSetting {
+    fn from(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+}
+
+impl From<String> for DurationSetting {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}
+
+impl From<Duration> for DurationSetting {
+    fn from(d: Duration) -> Self {
+        Self(format!("{}ms", d.as_millis()))
+    }
+}
+
+impl From<u64> for DurationSetting {
+    fn from(seconds: u64) -> Self {
+        Self(seconds.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for DurationSetting {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Strings and numbers are both accepted; a number means seconds. The text is parsed
+        // later so that the error can name the option.
+        match Value::deserialize(d)? {
+            Value::String(s) => Ok(Self(s)),
+            Value::Number(n) => Ok(Self(n.to_string())),
+            other => Ok(Self(other.to_string())),
+        }
+    }
+}
+
+/// Attributes of the id cookie; the cookie driver's data cookies use the same ones.
+///
+/// The defaults are the secure ones, each for a reason:
+/// - `http_only = true`: scripts cannot read the session cookie, so an XSS bug cannot steal it.
+/// - `same_site = Lax`: the cookie is not sent on cross-site subrequests and POSTs (CSRF defence)
+///   yet top-level navigation from another site still arrives logged in.
+/// - `secure = true`: the cookie never travels over plain HTTP. Turn it off only for local
+///   development over `http://` (the demo does so when told).
+/// - `path = "/"`, no domain: the cookie belongs to this host only.
+///
+/// ```
+/// use session_core::CookieOptions;
+/// use cookie::SameSite;
+///
+/// let opts = CookieOptions::default().with_secure(false).with_same_site(SameSite::Strict);
+/// assert!(opts.http_only());
+/// assert!(!opts.secure());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CookieOptions {
+    path: String,
+    domain: Option<String>,
+    http_only: bool,
+    secure: bool,
+    #[serde(deserialize_with = "same_site_de")]
+    same_site: SameSite,
+}
+
+fn same_site_de<'de, D: Deserializer<'de>>(d: D) -> Result<SameSite, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_same_site(&s).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "invalid same_site \"{s}\" (expected lax, strict or none)"
+        ))
+    })
+}
+
+fn parse_same_site(s: &str) -> Option<SameSite> {
+    match s.to_ascii_lowercase().as_str() {
+        "lax" => Some(SameSite::Lax),
+        "strict" => Some(SameSite::Strict),
+        "none" => Some(SameSite::None),
+        _ => None,
+    }
+}
+
+impl Default for CookieOptions {
+    fn default() -> Self {
+        Self {
+            path: "/".to_owned(),
+            domain: None,
+            http_only: true,
+            secure: true,
+            same_site: SameSite::Lax,
+        }
+    }
+}
+
+impl CookieOptions {
+    /// Sets the `Path` attribute.
+    #[must_use]
+    pub fn with_path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// Sets the `Domain` attribute.
+    #[must_use]
+    pub fn with_domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = Some(domain.into());
+        self
+    }
+
+    /// Sets `HttpOnly`.
+    #[must_use]
+    pub fn with_http_only(mut self, on: bool) -> Self {
+        self.http_only = on;
+        self
+    }
+
+    /// Sets `Secure`.
+    #[must_use]
+    pub fn with_secure(mut self, on: bool) -> Self {
+        self.secure = on;
+        self
+    }
+
+    /// Sets `SameSite`.
+    #[must_use]
+    pub fn with_same_site(mut self, same_site: SameSite) -> Self {
+        self.same_site = same_site;
+        self
+    }
+
+    /// The `Path` attribute.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The `Domain` attribute.
+    pub fn domain(&self) -> Option<&str> {
+        self.domain.as_deref()
+    }
+
+    /// Whether `HttpOnly` is set.
+    pub fn http_only(&self) -> bool {
+        self.http_only
+    }
+
+    /// Whether `Secure` is set.
+    pub fn secure(&self) -> bool {
+        self.secure
+    }
+
+    /// The `SameSite` attribute.
+    pub fn same_site(&self) -> SameSite {
+        self.same_site
+    }
+
+    /// A cookie with these attributes. `max_age: None` makes a browser-session cookie.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use session_core::CookieOptions;
+    ///
+    /// let c = CookieOptions::default().build("id", "v", Some(Duration::from_secs(60)));
+    /// assert_eq!(c.to_string(), "id=v; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=60");
+    /// ```
+    pub fn build(
+        &self,
+        name: impl Into<String>,
+        value: impl Into<String>,
+        max_age: Option<Duration>,
+    ) -> Cookie<'static> {
+        let mut builder = Cookie::build((name.into(), value.into()))
+            .path(self.path.clone())
+            .http_only(self.http_only)
+            .secure(self.secure)
+            .same_site(self.same_site);
+        if let Some(domain) = &self.domain {
+            builder = builder.domain(domain.clone());
+        }
+        if let Some(age) = max_age {
+            builder = builder.max_age(cookie::time::Duration::seconds(
+                i64::try_from(age.as_secs()).unwrap_or(i64::MAX),
+            ));
+        }
+        builder.build()
+    }
+
+    /// A cookie that tells the browser to delete `name`, with the same path and domain it was set
+    /// with (browsers only delete a cookie whose path and domain match).
+    pub fn removal(&self, name: impl Into<String>) -> Cookie<'static> {
+        let mut c = self.build(name, "", None);
+        c.make_removal();
+        c
+    }
+}
+
+/// Session configuration.
+///
+/// Build it in code, deserialize it from a file section, or read it from the environment with
+/// [`SessionConfig::from_env`]. The fields mirror AdonisJS's `config/session.ts`; driver sections
+/// (`file`, `redis`, a custom driver's name) sit beside them. Validation happens when the manager
+/// is built, and every error names its option.
+///
+/// ```
+/// use session_core::SessionConfig;
+///
+/// let config = SessionConfig::new()
+///     .with_driver("memory")
+///     .with_age("30m")
+///     .with_key("a secret of at least thirty-two bytes!!");
+/// assert_eq!(config.driver(), "memory");
+///
+/// let from_json: SessionConfig = serde_json::from_str(r#"{
+///     "driver": "file",
+///     "age": "2 hours",
+///     "keys": ["a secret of at least thirty-two bytes!!"],
+///     "file": { "location": "/var/lib/app/sessions" }
+/// }"#).unwrap();
+/// assert_eq!(from_json.section("file").unwrap()["location"], "/var/lib/app/sessions");
+/// ```
+#[derive(Clone, Deserialize)]
+#[serde(default)]
+pub struct SessionConfig {
+    enabled: bool,
+    driver: String,
+    cookie_name: String,
+    clear_with_browser: bool,
+    age: DurationSetting,
+    absolute_age: Option<DurationSetting>,
+    cookie: CookieOptions,
+    keys: Vec<String>,
+    driver_timeout: DurationSetting,
+    commit_attempts: u32,
+    #[serde(flatten)]
+    sections: BTreeMap<String, Value>,
+}
+
+impl fmt::Debug for SessionConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionConfig")
+            .field("enabled", &self.enabled)
+            .field("driver", &self.driver)
+            .field("cookie_name", &self.cookie_name)
+            .field("clear_with_browser", &self.clear_with_browser)
+            .field("age", &self.age)
+            .field("absolute_age", &self.absolute_age)
+            .field("cookie", &self.cookie)
+            .field("keys", &format_args!("[{} redacted]", self.keys.len()))
+            .field("driver_timeout", &self.driver_timeout)
+            .field("commit_attempts", &self.commit_attempts)
+            .field("sections", &self.sections.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            driver: String::new(),
+            cookie_name: DEFAULT_COOKIE_NAME.to_owned(),
+            clear_with_browser: false,
+            age: "2h".into(),
+            absolute_age: None,
+            cookie: CookieOptions::default(),
+            keys: Vec::new(),
+            driver_timeout: "5s".into(),
+            commit_attempts: 16,
+            sections: BTreeMap::new(),
+        }
+    }
+}
+
+impl SessionConfig {
+    /// The defaults: enabled, no driver chosen yet, idle age 2 hours, secure cookie attributes.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads the configuration from the process environment. See [`SessionConfig::from_vars`].
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(std::env::vars())
+    }
+
+    /// Reads the configuration from `(name, value)` pairs:
+    ///
+    /// | variable | option |
+    /// |---|---|
+    /// | `SESSION_ENABLED` | `enabled` (`true`/`false`) |
+    /// | `SESSION_DRIVER` | `driver` (default `cookie`) |
+    /// | `SESSION_COOKIE_NAME` | `cookie_name` |
+    /// | `SESSION_AGE` | `age` |
+    /// | `SESSION_ABSOLUTE_AGE` | `absolute_age` |
+    /// | `SESSION_CLEAR_WITH_BROWSER` | `clear_with_browser` |
+    /// | `SESSION_COOKIE_SECURE`, `SESSION_COOKIE_SAME_SITE`, `SESSION_COOKIE_DOMAIN`, `SESSION_COOKIE_PATH` | `cookie.*` |
+    /// | `APP_KEY` | `keys` (comma-separated, current key first) |
+    /// | `SESSION_FILE_LOCATION` | `file.location` |
+    /// | `REDIS_URL`, `SESSION_REDIS_PREFIX`, `SESSION_REDIS_CLUSTER` | `redis.url`, `redis.prefix`, `redis.cluster` |
+    ///
+    /// ```
+    /// use session_core::SessionConfig;
+    ///
+    /// let config = SessionConfig::from_vars([
+    ///     ("SESSION_DRIVER".to_string(), "file".to_string()),
+    ///     ("SESSION_FILE_LOCATION".to_string(), "/tmp/sessions".to_string()),
+    /// ]).unwrap();
+    /// assert_eq!(config.driver(), "file");
+    /// assert!(SessionConfig::from_vars([("SESSION_ENABLED".to_string(), "maybe".to_string())]).is_err());
+    /// ```
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut config = Self::new().with_driver("cookie");
+        let bool_var = |option: &str, value: &str| match value.to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" => Ok(false),
+            _ => Err(ConfigError::new(
+                option,
+                format!("expected true or false, got \"{value}\""),
+            )),
+        };
+        for (name, value) in vars {
+            match name.as_str() {
+                "SESSION_ENABLED" => config.enabled = bool_var("enabled", &value)?,
+                "SESSION_DRIVER" => config.driver = value,
+                "SESSION_COOKIE_NAME" => config.cookie_name = value,
+                "SESSION_AGE" => config.age = value.into(),
+                "SESSION_ABSOLUTE_AGE" => config.absolute_age = Some(value.into()),
+                "SESSION_CLEAR_WITH_BROWSER" => {
+                    config.clear_with_browser = bool_var("clear_with_browser", &value)?
+                }
+                "SESSION_COOKIE_SECURE" => {
+                    config.cookie.secure = bool_var("cookie.secure", &value)?
+                }
+                "SESSION_COOKIE_SAME_SITE" => {
+                    config.cookie.same_site = parse_same_site(&value).ok_or_else(|| {
+                        ConfigError::new(
+                            "cookie.same_site",
+                            format!("expected lax, strict or none, got \"{value}\""),
+                        )
+                    })?
+                }
+                "SESSION_COOKIE_DOMAIN" => config.cookie.domain = Some(value),
+                "SESSION_COOKIE_PATH" => config.cookie.path = value,
+                "APP_KEY" => {
+                    config.keys = value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|k| !k.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                }
+                "SESSION_FILE_LOCATION" => config.set_section_value("file", "location", value),
+                "REDIS_URL" => config.set_section_value("redis", "url", value),
+                "SESSION_REDIS_PREFIX" => config.set_section_value("redis", "prefix", value),
+                "SESSION_REDIS_CLUSTER" => {
+                    let on = bool_var("redis.cluster", &value)?;
+                    config.set_section_value("redis", "cluster", on)
+                }
+                _ => {}
+            }
+        }
+        Ok(config)
+    }
+
+    fn set_section_value(&mut self, section: &str, key: &str, value: impl Into<Value>) {
+        let entry = self
+            .sections
+            .entry(section.to_owned())
+            .or_insert_with(|| Value::Object(Default::default()));
+        if let Value::Object(map) = entry {
+            map.insert(key.to_owned(), value.into());
+        }
+    }
+
+    /// Turns sessions on or off for the whole app. Off: the middleware passes requests through.
+    #[must_use]
+    pub fn with_enabled(mut self, on: bool) -> Self {
+        self.enabled = on;
+        self
+    }
+
+    /// Chooses the driver by name: `cookie`, `file`, `redis`, `memory` or a registered one.
+    #[must_use]
+    pub fn with_driver(mut self, driver: impl Into<String>) -> Self {
+        self.driver = driver.into();
+        self
+    }
+
+    /// The name of the id cookie (default `id`). A `__Host-` prefix is checked at start-up.
+    #[must_use]
+    pub fn with_cookie_name(mut self, name: impl Into<String>) -> Self {
+        self.cookie_name = name.into();
+        self
+    }
+
+    /// `true`: the id cookie has no Max-Age and goes away with the browser. The server-side idle
+    /// and absolute lifetimes still apply.
+    #[must_use]
+    pub fn with_clear_with_browser(mut self, on: bool) -> Self {
+        self.clear_with_browser = on;
+        self
+    }
+
+    /// The idle lifetime (default `2h`): a session unused for this long is gone.
+    #[must_use]
+    pub fn with_age(mut self, age: impl Into<DurationSetting>) -> Self {
+        self.age = age.into();
+        self
+    }
+
+    /// An absolute lifetime from creation, whatever the activity (off by default).
+    #[must_use]
+    pub fn with_absolute_age(mut self, age: impl Into<DurationSetting>) -> Self {
+        self.absolute_age = Some(age.into());
+        self
+    }
+
+    /// Cookie attributes.
+    #[must_use]
+    pub fn with_cookie(mut self, cookie: CookieOptions) -> Self {
+        self.cookie = cookie;
+        self
+    }
+
+    /// Adds a secret key. The first key added signs and encrypts; later ones only verify and
+    /// decrypt (for rotation).
+    #[must_use]
+    pub fn with_key(mut self, secret: impl Into<String>) -> Self {
+        self.keys.push(secret.into());
+        self
+    }
+
+    /// The longest any single driver call may take before it fails with a timeout (default `5s`).
+    #[must_use]
+    pub fn with_driver_timeout(mut self, timeout: impl Into<DurationSetting>) -> Self {
+        self.driver_timeout = timeout.into();
+        self
+    }
+
+    /// How many times a conflicting atomic commit is retried before giving up (default 16).
+    #[must_use]
+    pub fn with_commit_attempts(mut self, attempts: u32) -> Self {
+        self.commit_attempts = attempts;
+        self
+    }
+
+    /// Sets a driver's configuration section, such as `file` or `redis`.
+    #[must_use]
+    pub fn with_section(mut self, name: impl Into<String>, section: Value) -> Self {
+        self.sections.insert(name.into(), section);
+        self
+    }
+
+    /// Whether sessions are enabled.
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// The chosen driver's name.
+    pub fn driver(&self) -> &str {
+        &self.driver
+    }
+
+    /// The id cookie's name.
+    pub fn cookie_name(&self) -> &str {
+        &self.cookie_name
+    }
+
+    /// Whether the id cookie is a browser-session cookie.
+    pub fn clear_with_browser(&self) -> bool {
+        self.clear_with_browser
+    }
+
+    /// Cookie attributes.
+    pub fn cookie(&self) -> &CookieOptions {
+        &self.cookie
+    }
+
+    /// A driver's configuration section.
+    pub fn section(&self, name: &str) -> Option<&Value> {
+        self.sections.get(name)
+    }
+
+    pub(crate) fn section_names(&self) -> impl Iterator<Item = &str> {
+        self.sections.keys().map(String::as_str)
+    }
+
+    /// Validates everything but the driver, at start-up.
+    pub(crate) fn validate(&self) -> Result<ValidConfig, ConfigError> {
+        let idle = self.age.parse("age")?;
+        if idle.is_zero() {
+            return Err(ConfigError::new("age", "must be longer than zero"));
+        }
+        let absolute = match &self.absolute_age {
+            Some(a) => {
+                let a = a.parse("absolute_age")?;
+                if a.is_zero() {
+                    return Err(ConfigError::new("absolute_age", "must be longer than zero"));
+                }
+                Some(a)
+            }
+            None => None,
+        };
+        let driver_timeout = self.driver_timeout.parse("driver_timeout")?;
+        if driver_timeout.is_zero() {
+            return Err(ConfigError::new(
+                "driver_timeout",
+                "must be longer than zero",
+            ));
+        }
+        if self.commit_attempts == 0 {
+            return Err(ConfigError::new("commit_attempts", "must be at least 1"));
+        }
+        validate_cookie_name(&self.cookie_name)?;
+        if self.cookie_name.starts_with("__Host-") {
+            if !self.cookie.secure {
+                return Err(ConfigError::new(
+                    "cookie.secure",
+                    "a __Host- cookie must be Secure",
+                ));
+            }
+            if self.cookie.path != "/" {
+                return Err(ConfigError::new(
+                    "cookie.path",
+                    "a __Host- cookie must have Path=/",
+                ));
+            }
+            if self.cookie.domain.is_some() {
+                return Err(ConfigError::new(
+                    "cookie.domain",
+                    "a __Host- cookie must not have a Domain",
+                ));
+            }
+        }
+        if self.cookie_name.starts_with("__Secure-") && !self.cookie.secure {
+            return Err(ConfigError::new(
+                "cookie.secure",
+                "a __Secure- cookie must be Secure",
+            ));
+        }
+        if self.cookie.same_site == SameSite::None && !self.cookie.secure {
+            return Err(ConfigError::new(
+                "cookie.same_site",
+                "SameSite=None requires Secure (browsers reject it otherwise)",
+            ));
+        }
+        if !self.cookie.path.starts_with('/') {
+            return Err(ConfigError::new("cookie.path", "must start with /"));
+        }
+        let keys = self
+            .keys
+            .iter()
+            .map(SecretKey::new)
+            .collect::<Result<Vec<_>, _>>()?;
+        let keys = KeyRing::new(keys)?;
+        Ok(ValidConfig {
+            idle,
+            absolute,
+            driver_timeout,
+            keys,
+        })
+    }
+
+    pub(crate) fn commit_attempts(&self) -> u32 {
+        self.commit_attempts
+    }
+}
+
+fn validate_cookie_name(name: &str) -> Result<(), ConfigError> {
+    // RFC 6265 cookie-name is an RFC 7230 token.
+    let ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            "cookie_name",
+            format!("\"{name}\" is not a valid cookie name"),
+        ))
+    }
+}
+
+/// The parsed, checked parts of a configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct ValidConfig {
+    pub(crate) idle: Duration,
+    pub(crate) absolute: Option<Duration>,
+    pub(crate) driver_timeout: Duration,
+    pub(crate) keys: KeyRing,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid() -> SessionConfig {
+        SessionConfig::new()
+            .with_driver("memory")
+            .with_key("0123456789abcdef0123456789abcdef")
+    }
+
+    #[test]
+    fn durations_in_every_spelling() {
+        let cases = [
+            ("2h", 7_200_000),
+            ("2 hours", 7_200_000),
+            ("30m", 1_800_000),
+            ("1d", 86_400_000),
+            ("90s", 90_000),
+            ("90", 90_000),
+            ("1.5h", 5_400_000),
+            ("250ms", 250),
+            (" 1 week ", 604_800_000),
+        ];
+        for (text, ms) in cases {
+            assert_eq!(
+                parse_duration(text).map(|d| d.as_millis()),
+                Ok(ms),
+                "{text}"
+            );
+        }
+        for bad in ["", "h", "2 fortnights", "-1h", "1.2.3s", "2h30m", "1e400"] {
+            assert_eq!(
+                parse_duration(bad),
+                Err(format!("Invalid duration expression \"{bad}\"")),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_invalid_option_is_named() {
+        let cases: Vec<(SessionConfig, &str)> = vec![
+            (valid().with_age("soon"), "age"),
+            (valid().with_age(0), "age"),
+            (valid().with_absolute_age("x"), "absolute_age"),
+            (valid().with_driver_timeout("x"), "driver_timeout"),
+            (valid().with_commit_attempts(0), "commit_attempts"),
+            (valid().with_cookie_name("bad name"), "cookie_name"),
+            (valid().with_cookie_name(""), "cookie_name"),
+            (
+                valid()
+                    .with_cookie_name("__Host-id")
+                    .with_cookie(CookieOptions::default().with_path("/app")),
+                "cookie.path",
+            ),
+            (
+                valid()
+                    .with_cookie_name("__Host-id")
+                    .with_cookie(CookieOptions::default().with_domain("example.com")),
+                "cookie.domain",
+            ),
+            (
+                valid()
+                    .with_cookie_name("__Host-id")
+                    .with_cookie(CookieOptions::default().with_secure(false)),
+                "cookie.secure",
+            ),
+            (
+                valid().with_cookie(
+                    CookieOptions::default()
+                        .with_secure(false)
+                        .with_same_site(SameSite::None),
+                ),
+                "cookie.same_site",
+            ),
+            (SessionConfig::new().with_driver("memory"), "keys"),
+            (valid().with_key("short"), "keys"),
+        ];
+        for (config, option) in cases {
+            let err = config.validate().expect_err(option);
+            assert_eq!(err.option(), option, "{err}");
+            assert!(err.to_string().contains(option));
+        }
+        assert!(valid().with_cookie_name("__Host-id").validate().is_ok());
+    }
+
+    #[test]
+    fn keys_never_show_in_debug() {
+        let dbg = format!("{:?}", valid());
+        assert!(!dbg.contains("0123456789abcdef"), "{dbg}");
+    }
+
+    #[test]
+    fn env_vars_map_to_options_and_sections() {
+        let vars = [
+            ("SESSION_DRIVER", "redis"),
+            ("REDIS_URL", "redis://127.0.0.1:7000"),
+            ("SESSION_REDIS_CLUSTER", "true"),
+            (
+                "APP_KEY",
+                "k1k1k1k1k1k1k1k1k1k1k1k1k1k1k1k1, k2k2k2k2k2k2k2k2k2k2k2k2k2k2k2k2",
+            ),
+            ("SESSION_AGE", "30m"),
+            ("SESSION_COOKIE_SECURE", "false"),
+            ("SESSION_COOKIE_SAME_SITE", "strict"),
+        ];
+        let config =
+            SessionConfig::from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+                .expect("config");
+        assert_eq!(config.driver(), "redis");
+        assert_eq!(config.section("redis").expect("redis")["cluster"], true);
+        assert_eq!(config.keys.len(), 2);
+        assert!(!config.cookie().secure());
+        assert_eq!(config.cookie().same_site(), SameSite::Strict);
+        let v = config.validate().expect("valid");
+        assert_eq!(v.idle, Duration::from_secs(1800));
+        assert_eq!(v.keys.keys().len(), 2);
+    }
+
+    #[test]
+    fn json_sections_and_numbers_deserialize() {
+        let c: SessionConfig = serde_json::from_str(
+            r#"{"driver":"file","age":90,"keys":["0123456789abcdef0123456789abcdef"],
+                "cookie":{"same_site":"strict","secure":false},"file":{"location":"/x"}}"#,
+        )
+        .expect("json");
+        assert_eq!(c.validate().expect("valid").idle, Duration::from_secs(90));
+        assert_eq!(c.section("file").expect("file")["location"], "/x");
+        assert!(
+            serde_json::from_str::<SessionConfig>(r#"{"cookie":{"same_site":"sometimes"}}"#)
+                .is_err()
+        );
+    }
+}

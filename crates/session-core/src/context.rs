@@ -1,0 +1,191 @@
+//! The framework-free request context: request cookies in, response cookies out.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Mutex, MutexGuard};
+
+use cookie::{Cookie, CookieJar};
+
+use crate::config::CookieOptions;
+
+/// What a driver sees of the HTTP exchange: the request's cookies, a jar for response cookies,
+/// the cookie attributes to use, and a slot for per-request driver state.
+///
+/// Adapters build it from the `Cookie` headers and turn [`SessionContext::response_cookies`] into
+/// `Set-Cookie` headers. Only cookies whose name starts with the session cookie name are kept, so
+/// unrelated cookies cost nothing.
+///
+/// ```
+/// use session_core::{CookieOptions, SessionContext};
+///
+/// let cx = SessionContext::from_headers("id", CookieOptions::default(), ["id=abc; other=1; id.d=xyz"]);
+/// assert_eq!(cx.request_cookie("id"), Some("abc"));
+/// assert_eq!(cx.request_cookie("other"), None);
+/// cx.set_cookie(CookieOptions::default().build("id", "new", None));
+/// assert_eq!(cx.response_cookies().len(), 1);
+/// ```
+pub struct SessionContext {
+    prefix: String,
+    options: CookieOptions,
+    request: HashMap<String, String>,
+    response: Mutex<CookieJar>,
+    slots: Mutex<HashMap<TypeId, Box<dyn Any + Send>>>,
+}
+
+impl fmt::Debug for SessionContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Cookie values are credentials; only their names are shown.
+        let sent: Vec<String> = self.jar().iter().map(|c| c.name().to_owned()).collect();
+        f.debug_struct("SessionContext")
+            .field("prefix", &self.prefix)
+            .field("request_cookies", &self.request.keys().collect::<Vec<_>>())
+            .field("response_cookies", &sent)
+            .finish()
+    }
+}
+
+impl SessionContext {
+    /// A context with no request cookies.
+    pub fn new(prefix: impl Into<String>, options: CookieOptions) -> Self {
+        Self {
+            prefix: prefix.into(),
+            options,
+            request: HashMap::new(),
+            response: Mutex::new(CookieJar::new()),
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A context from the request's `Cookie` header values. Cookies whose name does not start
+    /// with `prefix` are skipped; unparsable pairs are skipped too. When a name repeats, the
+    /// first one wins (browsers send the most specific path first).
+    pub fn from_headers<'a>(
+        prefix: impl Into<String>,
+        options: CookieOptions,
+        headers: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
+        let mut cx = Self::new(prefix, options);
+        for header in headers {
+            for cookie in Cookie::split_parse(header).flatten() {
+                if cookie.name().starts_with(cx.prefix.as_str())
+                    && !cx.request.contains_key(cookie.name())
+                {
+                    cx.request
+                        .insert(cookie.name().to_owned(), cookie.value().to_owned());
+                }
+            }
+        }
+        cx
+    }
+
+    fn jar(&self) -> MutexGuard<'_, CookieJar> {
+        self.response.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The cookie attributes configured for the session.
+    pub fn cookie_options(&self) -> &CookieOptions {
+        &self.options
+    }
+
+    /// The value of a request cookie, as the browser sent it.
+    pub fn request_cookie(&self, name: &str) -> Option<&str> {
+        self.request.get(name).map(String::as_str)
+    }
+
+    /// The names of the request cookies (those with the session prefix).
+    pub fn request_cookie_names(&self) -> impl Iterator<Item = &str> {
+        self.request.keys().map(String::as_str)
+    }
+
+    /// Adds a cookie to the response, replacing one of the same name set earlier.
+    pub fn set_cookie(&self, cookie: Cookie<'static>) {
+        self.jar().add(cookie);
+    }
+
+    /// Tells the browser to delete a cookie, with the configured path and domain (browsers only
+    /// delete a cookie whose path and domain match the ones it was set with).
+    pub fn remove_cookie(&self, name: &str) {
+        self.jar().add(self.options.removal(name.to_owned()));
+    }
+
+    /// The cookie of that name set on the response so far, if any.
+    pub fn response_cookie(&self, name: &str) -> Option<Cookie<'static>> {
+        self.jar().get(name).cloned()
+    }
+
+    /// The cookies to send back (`Set-Cookie`), removals included.
+    pub fn response_cookies(&self) -> Vec<Cookie<'static>> {
+        self.jar().delta().cloned().collect()
+    }
+
+    /// Drops every response cookie (used when a commit fails and the response is replaced).
+    pub fn clear_response_cookies(&self) {
+        *self.jar() = CookieJar::new();
+    }
+
+    /// Runs `f` with this request's slot of type `T`, created with `Default` on first use.
+    /// Drivers keep per-request state here (the cookie driver remembers what it decoded).
+    pub fn with_slot<T: Default + Send + 'static, R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = slots
+            .entry(TypeId::of::<T>())
+            .or_insert_with(|| Box::new(T::default()));
+        // The map is keyed by the type id, so the downcast cannot fail.
+        #[allow(clippy::expect_used)]
+        let value = slot.downcast_mut::<T>().expect("slot type matches its key");
+        f(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cx(header: &str) -> SessionContext {
+        SessionContext::from_headers("sid", CookieOptions::default(), [header])
+    }
+
+    #[test]
+    fn request_cookies_stay_visible_after_changes() {
+        let cx = cx("sid=1; sid.d0=2; unrelated=3");
+        cx.set_cookie(CookieOptions::default().build("sid", "9", None));
+        cx.remove_cookie("sid.d0");
+        assert_eq!(cx.request_cookie("sid"), Some("1"));
+        assert_eq!(cx.request_cookie("sid.d0"), Some("2"));
+        let mut names: Vec<&str> = cx.request_cookie_names().collect();
+        names.sort();
+        assert_eq!(names, ["sid", "sid.d0"]);
+    }
+
+    #[test]
+    fn removals_carry_path_and_expire_in_the_past() {
+        let cx = cx("sid.d1=x");
+        cx.remove_cookie("sid.d1");
+        cx.remove_cookie("sid.d2");
+        let out = cx.response_cookies();
+        assert_eq!(out.len(), 2);
+        for c in out {
+            assert_eq!(c.path(), Some("/"));
+            assert_eq!(c.value(), "");
+            assert_eq!(c.max_age(), Some(cookie::time::Duration::ZERO));
+        }
+    }
+
+    #[test]
+    fn a_cookie_set_then_removed_is_sent_as_removal() {
+        let cx = cx("");
+        cx.set_cookie(CookieOptions::default().build("sid.d0", "v", None));
+        cx.remove_cookie("sid.d0");
+        let out = cx.response_cookies();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].value(), "");
+    }
+
+    #[test]
+    fn slots_keep_state_per_type() {
+        let cx = cx("");
+        cx.with_slot(|n: &mut u32| *n += 2);
+        assert_eq!(cx.with_slot(|n: &mut u32| *n), 2);
+    }
+}

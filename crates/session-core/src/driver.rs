@@ -1,0 +1,465 @@
+//! The driver contract: how sessions are persisted.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::clock::Clock;
+use crate::config::SessionConfig;
+use crate::context::SessionContext;
+use crate::error::{ConfigError, DriverError};
+use crate::id::{KeyRing, StorageKey};
+
+/// What a driver keeps for one session: the store (flash messages included, under `__flash__`),
+/// a version for the atomic update, and the times that expiry is computed from.
+///
+/// ```
+/// use session_core::Record;
+///
+/// let record = Record::new(serde_json::Map::new(), 1_000);
+/// let bytes = record.encode();
+/// assert_eq!(Record::decode(&bytes), Some(record));
+/// assert_eq!(Record::decode(b"not json"), None);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// The session's data.
+    pub data: Map<String, Value>,
+    /// Incremented on every write; the atomic update compares it.
+    pub version: u64,
+    /// When the session was created (ms since the Unix epoch).
+    pub created_at: u64,
+    /// The last request that used the session (ms since the Unix epoch).
+    pub last_active: u64,
+}
+
+/// The stored format's version. Bumped when the layout changes; older layouts are migrated in
+/// [`Record::decode`], unknown ones read as no session.
+const FORMAT_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct EnvelopeRef<'a> {
+    format: u32,
+    #[serde(flatten)]
+    record: &'a Record,
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    format: u32,
+    #[serde(flatten)]
+    record: Record,
+}
+
+impl Record {
+    /// A new record at version 0 (never written), created and active at `now_ms`.
+    pub fn new(data: Map<String, Value>, now_ms: u64) -> Self {
+        Self {
+            data,
+            version: 0,
+            created_at: now_ms,
+            last_active: now_ms,
+        }
+    }
+
+    /// The versioned JSON encoding that the bundled server-side drivers store.
+    pub fn encode(&self) -> Vec<u8> {
+        // Serializing a map of JSON values and integers cannot fail.
+        serde_json::to_vec(&EnvelopeRef {
+            format: FORMAT_VERSION,
+            record: self,
+        })
+        .unwrap_or_default()
+    }
+
+    /// Decodes [`Record::encode`]'s output. Anything else (another app's data, an unknown format
+    /// version, truncated bytes) is `None`, never a panic.
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        let envelope: Envelope = serde_json::from_slice(bytes).ok()?;
+        (envelope.format == FORMAT_VERSION).then_some(envelope.record)
+    }
+}
+
+/// The idle and absolute lifetimes of sessions.
+///
+/// ```
+/// use std::time::Duration;
+/// use session_core::{Lifetimes, Record};
+///
+/// let lifetimes = Lifetimes::new(Duration::from_secs(60), Some(Duration::from_secs(600)));
+/// let mut record = Record::new(Default::default(), 0);
+/// assert!(!lifetimes.is_expired(&record, 59_999));
+/// assert!(lifetimes.is_expired(&record, 60_000));
+/// record.last_active = 590_000;
+/// assert_eq!(lifetimes.expires_at(&record), 600_000);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifetimes {
+    idle: Duration,
+    absolute: Option<Duration>,
+}
+
+impl Lifetimes {
+    /// Lifetimes from an idle age and an optional absolute cap.
+    pub fn new(idle: Duration, absolute: Option<Duration>) -> Self {
+        Self { idle, absolute }
+    }
+
+    /// The idle lifetime.
+    pub fn idle(&self) -> Duration {
+        self.idle
+    }
+
+    /// The absolute lifetime, if any.
+    pub fn absolute(&self) -> Option<Duration> {
+        self.absolute
+    }
+
+    /// When a record expires if it is not used again (ms since the Unix epoch).
+    pub fn expires_at(&self, record: &Record) -> u64 {
+        self.expires_at_parts(record.created_at, record.last_active)
+    }
+
+    /// [`Lifetimes::expires_at`] from the two times.
+    pub fn expires_at_parts(&self, created_at: u64, last_active: u64) -> u64 {
+        let idle_end = last_active.saturating_add(self.idle.as_millis() as u64);
+        match self.absolute {
+            Some(abs) => idle_end.min(created_at.saturating_add(abs.as_millis() as u64)),
+            None => idle_end,
+        }
+    }
+
+    /// Whether the record is past its idle or absolute lifetime at `now_ms`.
+    pub fn is_expired(&self, record: &Record, now_ms: u64) -> bool {
+        now_ms >= self.expires_at(record)
+    }
+}
+
+/// What a driver can do beyond the four basic operations.
+///
+/// ```
+/// use session_core::Capabilities;
+///
+/// let caps = Capabilities::new().with_atomic_update(true);
+/// assert!(caps.atomic_update());
+/// assert!(!caps.refreshes_on_read());
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    atomic_update: bool,
+    refreshes_on_read: bool,
+}
+
+impl Capabilities {
+    /// No extra capabilities: last writer wins.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The driver implements [`Driver::write_if`]: commits lose no updates and never resurrect a
+    /// destroyed session.
+    #[must_use]
+    pub fn with_atomic_update(mut self, on: bool) -> Self {
+        self.atomic_update = on;
+        self
+    }
+
+    /// The driver's `read` already refreshes the idle expiry (Redis `GETEX`), so the core skips
+    /// the `touch` of an unmodified session it has read.
+    #[must_use]
+    pub fn with_refreshes_on_read(mut self, on: bool) -> Self {
+        self.refreshes_on_read = on;
+        self
+    }
+
+    /// See [`Capabilities::with_atomic_update`].
+    pub fn atomic_update(&self) -> bool {
+        self.atomic_update
+    }
+
+    /// See [`Capabilities::with_refreshes_on_read`].
+    pub fn refreshes_on_read(&self) -> bool {
+        self.refreshes_on_read
+    }
+}
+
+/// The state a conditional write expects to find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    /// No record exists under the key (a new session, or the new id of a regenerated one).
+    Absent,
+    /// The record exists at this version.
+    Version(u64),
+}
+
+/// The outcome of [`Driver::write_if`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// The record was written.
+    Written,
+    /// The record exists at another version (or exists when `Absent` was expected). Nothing was
+    /// written; the core re-reads and replays.
+    Conflict,
+    /// A version was expected but the record no longer exists: the session was destroyed (or
+    /// expired) meanwhile. Nothing was written, and nothing must be.
+    Gone,
+}
+
+/// A session storage driver.
+///
+/// The contract of AdonisJS's `SessionDriverContract` (`read`, `write`, `destroy`, `touch`), async
+/// and object-safe, plus the optional conditional write that makes commits free of lost updates.
+/// Drivers never see HTTP types and never see a raw session id: they get a [`StorageKey`] and a
+/// [`SessionContext`] (request cookies in, response cookies out) for drivers that keep state in
+/// the browser.
+///
+/// A driver is built once at start-up by its factory (see [`DriverRegistry::extend`]), so pools and
+/// folders are set up once; the request context comes with every call.
+///
+/// Rules every driver follows (the `session-testkit` conformance suite checks them):
+/// - `read` returns `None` for a missing, undecodable or expired record (log undecodable data
+///   with `tracing::warn!`); errors are for backend failures only.
+/// - `write` stores the record as given (its `version` is already the new one).
+/// - `touch` moves `last_active` forward on an existing record and never creates one.
+/// - `destroy` of a missing record is not an error.
+///
+/// ```
+/// use async_trait::async_trait;
+/// use session_core::{Driver, DriverError, Record, SessionContext, StorageKey};
+/// use std::collections::HashMap;
+/// use std::sync::Mutex;
+///
+/// /// The seed's in-memory example, last writer wins.
+/// #[derive(Debug, Default)]
+/// struct MapDriver(Mutex<HashMap<StorageKey, Record>>);
+///
+/// #[async_trait]
+/// impl Driver for MapDriver {
+///     fn name(&self) -> &'static str { "map" }
+///     async fn read(&self, _: &SessionContext, key: &StorageKey) -> Result<Option<Record>, DriverError> {
+///         Ok(self.0.lock().unwrap().get(key).cloned())
+///     }
+///     async fn write(&self, _: &SessionContext, key: &StorageKey, record: &Record) -> Result<(), DriverError> {
+///         self.0.lock().unwrap().insert(key.clone(), record.clone());
+///         Ok(())
+///     }
+///     async fn destroy(&self, _: &SessionContext, key: &StorageKey) -> Result<(), DriverError> {
+///         self.0.lock().unwrap().remove(key);
+///         Ok(())
+///     }
+///     async fn touch(&self, _: &SessionContext, key: &StorageKey, now_ms: u64) -> Result<(), DriverError> {
+///         if let Some(r) = self.0.lock().unwrap().get_mut(key) { r.last_active = now_ms; }
+///         Ok(())
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait Driver: Send + Sync + fmt::Debug {
+    /// The driver's name, for errors and logs.
+    fn name(&self) -> &'static str;
+
+    /// What the driver can do beyond the basic operations.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+    }
+
+    /// Reads a record, or `None` when there is none (missing, undecodable or expired).
+    async fn read(
+        &self,
+        cx: &SessionContext,
+        key: &StorageKey,
+    ) -> Result<Option<Record>, DriverError>;
+
+    /// Writes a record unconditionally (last writer wins).
+    async fn write(
+        &self,
+        cx: &SessionContext,
+        key: &StorageKey,
+        record: &Record,
+    ) -> Result<(), DriverError>;
+
+    /// Writes a record only if the stored one is in the `expected` state. Drivers that declare
+    /// [`Capabilities::atomic_update`] implement it; the default says it is unsupported.
+    async fn write_if(
+        &self,
+        cx: &SessionContext,
+        key: &StorageKey,
+        record: &Record,
+        expected: Expected,
+    ) -> Result<WriteOutcome, DriverError> {
+        let _ = (cx, key, record, expected);
+        Err(DriverError::Unsupported {
+            driver: self.name(),
+            operation: "write_if",
+        })
+    }
+
+    /// Removes a record. Missing records are not an error.
+    async fn destroy(&self, cx: &SessionContext, key: &StorageKey) -> Result<(), DriverError>;
+
+    /// Marks an existing record active at `now_ms` (sliding idle expiry). Never creates one.
+    async fn touch(
+        &self,
+        cx: &SessionContext,
+        key: &StorageKey,
+        now_ms: u64,
+    ) -> Result<(), DriverError>;
+}
+
+/// What a driver factory gets at start-up: its own configuration section and the shared settings.
+#[derive(Debug)]
+pub struct DriverSetup<'a> {
+    name: &'a str,
+    config: &'a SessionConfig,
+    lifetimes: Lifetimes,
+    keys: &'a KeyRing,
+    clock: Arc<dyn Clock>,
+}
+
+impl<'a> DriverSetup<'a> {
+    pub(crate) fn new(
+        name: &'a str,
+        config: &'a SessionConfig,
+        lifetimes: Lifetimes,
+        keys: &'a KeyRing,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            name,
+            config,
+            lifetimes,
+            keys,
+            clock,
+        }
+    }
+
+    /// The name the driver was registered under.
+    pub fn name(&self) -> &str {
+        self.name
+    }
+
+    /// The driver's own section (`file`, `redis`, or the registered name), if configured.
+    pub fn section(&self) -> Option<&Value> {
+        self.config.section(self.name)
+    }
+
+    /// Deserializes the driver's section (an absent section deserializes from `{}`), naming the
+    /// section in the error.
+    pub fn parse_section<T: serde::de::DeserializeOwned>(&self) -> Result<T, ConfigError> {
+        let value = self
+            .section()
+            .cloned()
+            .unwrap_or_else(|| Value::Object(Map::new()));
+        serde_json::from_value(value)
+            .map_err(|e| ConfigError::new(self.name, e.to_string()).with_source(e))
+    }
+
+    /// The whole session configuration (cookie name and attributes, for example).
+    pub fn config(&self) -> &SessionConfig {
+        self.config
+    }
+
+    /// The idle and absolute lifetimes.
+    pub fn lifetimes(&self) -> Lifetimes {
+        self.lifetimes
+    }
+
+    /// The secret keys.
+    pub fn keys(&self) -> &KeyRing {
+        self.keys
+    }
+
+    /// The clock all expiry decisions use.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+}
+
+type Factory = Arc<dyn Fn(&DriverSetup<'_>) -> Result<Arc<dyn Driver>, ConfigError> + Send + Sync>;
+
+/// Drivers by name. `memory` is always registered; the driver crates register theirs, and
+/// applications add their own with [`DriverRegistry::extend`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use session_core::{DriverRegistry, MemoryDriver};
+///
+/// let mut registry = DriverRegistry::new();
+/// registry.extend("my-memory", |setup| Ok(Arc::new(MemoryDriver::new(setup.lifetimes(), setup.clock()))));
+/// assert!(registry.names().any(|n| n == "my-memory"));
+/// ```
+#[derive(Clone)]
+pub struct DriverRegistry {
+    factories: Vec<(String, Factory)>,
+}
+
+impl fmt::Debug for DriverRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.names()).finish()
+    }
+}
+
+impl Default for DriverRegistry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DriverRegistry {
+    /// A registry holding the `memory` driver.
+    pub fn new() -> Self {
+        let mut registry = Self {
+            factories: Vec::new(),
+        };
+        registry.extend("memory", |setup| {
+            Ok(Arc::new(crate::memory::MemoryDriver::new(
+                setup.lifetimes(),
+                setup.clock(),
+            )))
+        });
+        registry
+    }
+
+    /// Registers (or replaces) a driver factory under `name`. The factory runs once, at start-up,
+    /// with the driver's configuration section.
+    pub fn extend<F>(&mut self, name: impl Into<String>, factory: F) -> &mut Self
+    where
+        F: Fn(&DriverSetup<'_>) -> Result<Arc<dyn Driver>, ConfigError> + Send + Sync + 'static,
+    {
+        let name = name.into();
+        self.factories.retain(|(n, _)| *n != name);
+        self.factories.push((name, Arc::new(factory)));
+        self
+    }
+
+    /// The registered names.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.factories.iter().map(|(n, _)| n.as_str())
+    }
+
+    pub(crate) fn build(&self, setup: &DriverSetup<'_>) -> Result<Arc<dyn Driver>, ConfigError> {
+        let factory = self
+            .factories
+            .iter()
+            .find(|(n, _)| n == setup.name())
+            .map(|(_, f)| f.clone())
+            .ok_or_else(|| {
+                let mut known: Vec<&str> = self.names().collect();
+                known.sort_unstable();
+                let shown = if setup.name().is_empty() {
+                    "no driver was chosen".to_owned()
+                } else {
+                    format!("unknown driver \"{}\"", setup.name())
+                };
+                ConfigError::new(
+                    "driver",
+                    format!("{shown}; known drivers: {}", known.join(", ")),
+                )
+            })?;
+        factory(setup)
+    }
+}

@@ -1,0 +1,318 @@
+//! Error types. Each error says whose fault it is through [`ErrorKind`].
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::Duration;
+
+/// A boxed error from a storage backend, kept as the source of a [`DriverError`].
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// Everything a session operation can fail with.
+///
+/// Client input never produces an error: a tampered, expired or malformed cookie becomes a fresh
+/// session. What is left is misuse by the application, data of an unexpected shape, and backend
+/// failures; [`Error::kind`] tells them apart so an adapter can choose the status code.
+///
+/// ```
+/// use session_core::{Error, ErrorKind};
+///
+/// let err = Error::NotInitiated;
+/// assert_eq!(err.kind(), ErrorKind::Usage);
+/// assert_eq!(
+///     err.to_string(),
+///     "Session store has not been initiated. Make sure you have registered the session middleware"
+/// );
+/// ```
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum Error {
+    /// The store was used before [`Session::initiate`](crate::Session::initiate).
+    NotInitiated,
+    /// A mutation was attempted on a session initiated in readonly mode.
+    Readonly,
+    /// The key path could not be parsed.
+    InvalidPath {
+        /// The path as given.
+        path: String,
+    },
+    /// User code tried to read or write the reserved flash key through the store API.
+    ReservedKey {
+        /// The reserved key.
+        key: String,
+    },
+    /// A write would have to go through a value that is not an object.
+    PathConflict {
+        /// The path as given.
+        path: String,
+    },
+    /// `increment` or `decrement` found a value that is not a number.
+    NotANumber {
+        /// `"increment"` or `"decrement"`.
+        operation: &'static str,
+        /// The path as given.
+        path: String,
+    },
+    /// A stored value did not deserialize into the requested type.
+    Deserialize {
+        /// The path as given.
+        path: String,
+        /// What serde said.
+        source: serde_json::Error,
+    },
+    /// A value given to the store could not be turned into JSON.
+    Serialize {
+        /// The path as given.
+        path: String,
+        /// What serde said.
+        source: serde_json::Error,
+    },
+    /// The storage driver failed.
+    Driver(DriverError),
+    /// The atomic commit kept conflicting with concurrent requests and gave up.
+    Conflict {
+        /// How many attempts were made.
+        attempts: u32,
+    },
+}
+
+/// Whose fault an [`Error`] is, and so how an adapter should answer.
+///
+/// ```
+/// use session_core::{DriverError, Error, ErrorKind};
+///
+/// let down = Error::Driver(DriverError::unavailable("redis", "connection refused"));
+/// assert_eq!(down.kind(), ErrorKind::Backend);
+/// ```
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The application used the API wrongly (not initiated, readonly, bad path). A bug: 500.
+    Usage,
+    /// The stored data has another shape than the operation needs (not a number, path through a
+    /// string, wrong type). The handler decides; a JSON API answers 422.
+    Data,
+    /// The storage backend failed, timed out or stayed contended. Temporary: 503.
+    Backend,
+    /// The session does not fit its storage (a cookie over the size cap): 500 naming the cause.
+    TooLarge,
+}
+
+impl Error {
+    /// Whose fault the error is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::NotInitiated
+            | Error::Readonly
+            | Error::InvalidPath { .. }
+            | Error::ReservedKey { .. }
+            | Error::Serialize { .. } => ErrorKind::Usage,
+            Error::PathConflict { .. } | Error::NotANumber { .. } | Error::Deserialize { .. } => {
+                ErrorKind::Data
+            }
+            Error::Driver(DriverError::TooLarge { .. }) => ErrorKind::TooLarge,
+            Error::Driver(DriverError::Unsupported { .. }) => ErrorKind::Usage,
+            Error::Driver(_) | Error::Conflict { .. } => ErrorKind::Backend,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NotInitiated => f.write_str(
+                "Session store has not been initiated. Make sure you have registered the session middleware",
+            ),
+            Error::Readonly => f.write_str("Session store is in readonly mode and cannot be mutated"),
+            Error::InvalidPath { path } => write!(f, "Invalid session key path \"{path}\""),
+            Error::ReservedKey { key } => write!(
+                f,
+                "\"{key}\" is reserved for flash messages; use the flash methods instead"
+            ),
+            Error::PathConflict { path } => write!(
+                f,
+                "Cannot write \"{path}\": a value on the way is not an object"
+            ),
+            Error::NotANumber { operation, path } => write!(
+                f,
+                "Cannot {operation} \"{path}\". Existing value is not a number"
+            ),
+            Error::Deserialize { path, source } => {
+                write!(f, "Session value \"{path}\" has an unexpected shape: {source}")
+            }
+            Error::Serialize { path, source } => {
+                write!(f, "Session value for \"{path}\" cannot be stored as JSON: {source}")
+            }
+            Error::Driver(e) => write!(f, "Session storage failed: {e}"),
+            Error::Conflict { attempts } => write!(
+                f,
+                "Session commit gave up after {attempts} attempts because concurrent requests kept changing it"
+            ),
+        }
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            Error::Deserialize { source, .. } | Error::Serialize { source, .. } => Some(source),
+            Error::Driver(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<DriverError> for Error {
+    fn from(e: DriverError) -> Self {
+        Error::Driver(e)
+    }
+}
+
+/// A failure of a storage driver.
+///
+/// Drivers report backend trouble here; undecodable stored data is *not* an error (it reads as no
+/// session, with a warning), so that a corrupt record never locks a user out.
+///
+/// ```
+/// use std::time::Duration;
+/// use session_core::DriverError;
+///
+/// let e = DriverError::Timeout { driver: "redis", after: Duration::from_secs(2) };
+/// assert_eq!(e.to_string(), "the redis session driver did not answer within 2s");
+/// ```
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum DriverError {
+    /// The backend could not be reached or refused the operation.
+    Unavailable {
+        /// The driver's name.
+        driver: &'static str,
+        /// The underlying error.
+        source: BoxError,
+    },
+    /// The backend did not answer in time.
+    Timeout {
+        /// The driver's name.
+        driver: &'static str,
+        /// The time limit that passed.
+        after: Duration,
+    },
+    /// The encoded session is larger than the driver can store.
+    TooLarge {
+        /// The driver's name.
+        driver: &'static str,
+        /// The encoded size in bytes.
+        size: usize,
+        /// The configured limit in bytes.
+        limit: usize,
+    },
+    /// The driver does not implement an operation the core asked for.
+    Unsupported {
+        /// The driver's name.
+        driver: &'static str,
+        /// The operation.
+        operation: &'static str,
+    },
+}
+
+impl DriverError {
+    /// Shorthand for [`DriverError::Unavailable`].
+    pub fn unavailable(driver: &'static str, source: impl Into<BoxError>) -> Self {
+        DriverError::Unavailable {
+            driver,
+            source: source.into(),
+        }
+    }
+}
+
+impl fmt::Display for DriverError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DriverError::Unavailable { driver, source } => {
+                write!(f, "the {driver} session driver is unavailable: {source}")
+            }
+            DriverError::Timeout { driver, after } => {
+                write!(f, "the {driver} session driver did not answer within {after:?}")
+            }
+            DriverError::TooLarge {
+                driver,
+                size,
+                limit,
+            } => write!(
+                f,
+                "the session is too large for the {driver} driver: {size} bytes, limit {limit} bytes"
+            ),
+            DriverError::Unsupported { driver, operation } => {
+                write!(f, "the {driver} session driver does not support {operation}")
+            }
+        }
+    }
+}
+
+impl StdError for DriverError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            DriverError::Unavailable { source, .. } => Some(source.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+/// A configuration value was rejected at start-up. The message names the option.
+///
+/// ```
+/// use session_core::ConfigError;
+///
+/// let e = ConfigError::new("age", "Invalid duration expression \"soon\"");
+/// assert_eq!(e.option(), "age");
+/// assert_eq!(
+///     e.to_string(),
+///     "invalid session option `age`: Invalid duration expression \"soon\""
+/// );
+/// ```
+#[derive(Debug)]
+pub struct ConfigError {
+    option: String,
+    message: String,
+    source: Option<BoxError>,
+}
+
+impl ConfigError {
+    /// A rejected option with a message.
+    pub fn new(option: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            option: option.into(),
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// Attaches the underlying error.
+    #[must_use]
+    pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// The option that was rejected, such as `age` or `file.location`.
+    pub fn option(&self) -> &str {
+        &self.option
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid session option `{}`: {}",
+            self.option, self.message
+        )
+    }
+}
+
+impl StdError for ConfigError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
+    }
+}

@@ -1,0 +1,132 @@
+//! Flash messages: values that live for exactly one following request.
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::path::KeyPath;
+use crate::store::{self, deep_merge};
+
+/// The flash messages set by the previous request, read-only.
+///
+/// Paths work as in the store (`errors.title`). `all()` is an empty object when nothing was
+/// flashed. An invalid path reads as missing.
+///
+/// ```
+/// use session_core::FlashMessages;
+/// use serde_json::json;
+///
+/// let messages = FlashMessages::from_value(json!({"errors": {"title": "Title is required"}}));
+/// assert_eq!(messages.get("errors.title"), Some(&json!("Title is required")));
+/// assert!(messages.has("errors.title"));
+/// assert_eq!(messages.get_or("missing", json!("")), json!(""));
+/// assert!(!messages.is_empty());
+/// assert!(FlashMessages::default().all().is_empty());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FlashMessages {
+    messages: Map<String, Value>,
+}
+
+impl FlashMessages {
+    pub(crate) fn new(messages: Map<String, Value>) -> Self {
+        Self { messages }
+    }
+
+    /// Messages from a JSON object (anything else gives no messages). Useful in templates' tests.
+    pub fn from_value(value: Value) -> Self {
+        match value {
+            Value::Object(messages) => Self { messages },
+            _ => Self::default(),
+        }
+    }
+
+    /// The message at `path`; missing and `null` are `None`.
+    pub fn get(&self, path: &str) -> Option<&Value> {
+        KeyPath::parse(path)
+            .ok()
+            .and_then(|p| store::get(&self.messages, &p))
+    }
+
+    /// The message at `path` deserialized as `T`; `None` when missing or of another shape.
+    pub fn get_as<T: DeserializeOwned>(&self, path: &str) -> Option<T> {
+        self.get(path)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+    }
+
+    /// The message at `path`, or `default`.
+    pub fn get_or(&self, path: &str, default: Value) -> Value {
+        self.get(path).cloned().unwrap_or(default)
+    }
+
+    /// Whether a message is present (and not `null`) at `path`.
+    pub fn has(&self, path: &str) -> bool {
+        self.get(path).is_some()
+    }
+
+    /// All messages.
+    pub fn all(&self) -> &Map<String, Value> {
+        &self.messages
+    }
+
+    /// Whether nothing was flashed.
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+}
+
+/// The messages being prepared for the next request.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Outgoing {
+    /// `flash` and `flash_object` calls, deep-merged in order.
+    pub(crate) flashed: Map<String, Value>,
+    /// `flash_all` / `flash_only` / `flash_except`: the last call wins.
+    pub(crate) input: Option<Map<String, Value>>,
+    /// `reflash` / `reflash_only` / `reflash_except`: the last call wins.
+    pub(crate) reflashed: Option<Map<String, Value>>,
+}
+
+impl Outgoing {
+    /// `reflashed ∪ input ∪ flashed`, later ones winning.
+    pub(crate) fn assemble(&self) -> Map<String, Value> {
+        let mut out = self.reflashed.clone().unwrap_or_default();
+        if let Some(input) = &self.input {
+            deep_merge(&mut out, input.clone());
+        }
+        deep_merge(&mut out, self.flashed.clone());
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        }
+    }
+
+    #[test]
+    fn later_sources_win_when_assembling() {
+        let out = Outgoing {
+            reflashed: Some(obj(json!({"a": 1, "b": 1, "c": 1}))),
+            input: Some(obj(json!({"b": 2, "c": 2}))),
+            flashed: obj(json!({"c": 3})),
+        };
+        assert_eq!(
+            Value::Object(out.assemble()),
+            json!({"a": 1, "b": 2, "c": 3})
+        );
+    }
+
+    #[test]
+    fn falsy_messages_are_present() {
+        let m =
+            FlashMessages::from_value(json!({"zero": 0, "no": false, "empty": "", "null": null}));
+        assert!(m.has("zero") && m.has("no") && m.has("empty"));
+        assert!(!m.has("null"));
+    }
+}

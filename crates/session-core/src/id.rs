@@ -1,0 +1,392 @@
+//! Session ids, storage keys, secret keys and the signed id cookie value.
+
+use std::fmt;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use ring::rand::{SecureRandom, SystemRandom};
+use ring::{digest, hkdf, hmac};
+
+use crate::error::ConfigError;
+
+/// Random bytes in a session id: 256 bits.
+const ID_BYTES: usize = 32;
+/// Length of a base64url-encoded 32-byte value without padding.
+const ENCODED_LEN: usize = 43;
+
+/// A session id: 256 bits from the operating system's CSPRNG (`ring::rand::SystemRandom`),
+/// base64url-encoded.
+///
+/// The id is a bearer credential. It only ever travels signed, inside the id cookie; drivers get a
+/// [`StorageKey`] derived from it instead. `Debug` prints a redacted form so an id never reaches a
+/// log by accident.
+///
+/// ```
+/// use session_core::SessionId;
+///
+/// let id = SessionId::generate();
+/// assert_eq!(id.expose().len(), 43);
+/// assert!(!format!("{id:?}").contains(id.expose()));
+/// assert_ne!(id.storage_key(), SessionId::generate().storage_key());
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionId(String);
+
+impl SessionId {
+    /// Generates a new id.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the operating system's random source fails, which ring documents as not
+    /// happening on supported platforms; continuing without randomness would be worse.
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; ID_BYTES];
+        #[allow(clippy::expect_used)]
+        SystemRandom::new()
+            .fill(&mut bytes)
+            .expect("the operating system's random source failed");
+        Self(URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    /// Accepts a string only if it has the exact shape of a generated id.
+    pub fn parse(s: &str) -> Option<Self> {
+        is_encoded_32(s).then(|| Self(s.to_owned()))
+    }
+
+    /// The id itself. Handle with care: whoever has it has the session.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The key under which drivers store this session: base64url of SHA-256 of the id.
+    pub fn storage_key(&self) -> StorageKey {
+        let hash = digest::digest(&digest::SHA256, self.0.as_bytes());
+        StorageKey(URL_SAFE_NO_PAD.encode(hash.as_ref()))
+    }
+}
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionId(<redacted>)")
+    }
+}
+
+/// The name under which a driver stores a session: base64url of SHA-256 of the session id.
+///
+/// It can only hold 43 characters of `[A-Za-z0-9_-]`, so it is always safe as a file name or a
+/// Redis key suffix, and a dump of the storage does not hand out live session ids. Logging it is
+/// fine (prefer [`StorageKey::short`]).
+///
+/// ```
+/// use session_core::StorageKey;
+///
+/// assert!(StorageKey::parse("../../etc/passwd").is_none());
+/// let key = session_core::SessionId::generate().storage_key();
+/// assert_eq!(StorageKey::parse(key.as_str()), Some(key.clone()));
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StorageKey(String);
+
+impl StorageKey {
+    /// Accepts a string only if it has the exact shape of a derived key.
+    pub fn parse(s: &str) -> Option<Self> {
+        is_encoded_32(s).then(|| Self(s.to_owned()))
+    }
+
+    /// The key as text (43 characters of `[A-Za-z0-9_-]`).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The first eight characters, for log lines.
+    pub fn short(&self) -> &str {
+        &self.0[..8]
+    }
+}
+
+impl fmt::Debug for StorageKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StorageKey({}…)", self.short())
+    }
+}
+
+impl fmt::Display for StorageKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn is_encoded_32(s: &str) -> bool {
+    s.len() == ENCODED_LEN
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        // The last character of 32 bytes in base64 carries 4 padding bits that must be zero;
+        // checking it keeps one value from having two spellings.
+        && URL_SAFE_NO_PAD.decode(s).is_ok_and(|b| b.len() == ID_BYTES)
+}
+
+/// Minimum length of a secret key in bytes.
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// A secret key given by the application (for example `APP_KEY`). At least 32 bytes.
+///
+/// Secret keys are never printed: `Debug` shows only that a key is there.
+///
+/// ```
+/// use session_core::SecretKey;
+///
+/// let key = SecretKey::new("a secret of at least thirty-two bytes!!").unwrap();
+/// assert_eq!(format!("{key:?}"), "SecretKey(<redacted>)");
+/// assert!(SecretKey::new("short").is_err());
+/// ```
+#[derive(Clone)]
+pub struct SecretKey(Vec<u8>);
+
+impl SecretKey {
+    /// Accepts a secret of at least [`MIN_SECRET_LEN`] bytes.
+    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
+        let secret = secret.as_ref();
+        if secret.len() < MIN_SECRET_LEN {
+            return Err(ConfigError::new(
+                "keys",
+                format!(
+                    "a secret key must be at least {MIN_SECRET_LEN} bytes long (got {})",
+                    secret.len()
+                ),
+            ));
+        }
+        Ok(Self(secret.to_vec()))
+    }
+
+    /// A new random 32-byte key, base64url-encoded, suitable for `APP_KEY`.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the operating system's random source fails.
+    pub fn generate_encoded() -> String {
+        let mut bytes = [0u8; 32];
+        #[allow(clippy::expect_used)]
+        SystemRandom::new()
+            .fill(&mut bytes)
+            .expect("the operating system's random source failed");
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// Derives a 32-byte key for one purpose (HKDF-SHA256), so the id cookie signature and the
+    /// cookie driver's encryption never share key material.
+    pub fn derive(&self, purpose: &str) -> DerivedKey {
+        let salt = hkdf::Salt::new(hkdf::HKDF_SHA256, b"session-core v1");
+        let prk = salt.extract(&self.0);
+        let info = [purpose.as_bytes()];
+        let mut out = [0u8; 32];
+        // `expand` and `fill` fail only when the requested length exceeds 255 hash lengths.
+        #[allow(clippy::expect_used)]
+        prk.expand(&info, Len32)
+            .and_then(|okm| okm.fill(&mut out))
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        DerivedKey(out)
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretKey(<redacted>)")
+    }
+}
+
+struct Len32;
+
+impl hkdf::KeyType for Len32 {
+    fn len(&self) -> usize {
+        32
+    }
+}
+
+/// A 32-byte key derived from a [`SecretKey`] for one purpose. Never printed.
+#[derive(Clone)]
+pub struct DerivedKey([u8; 32]);
+
+impl DerivedKey {
+    /// The key bytes, for building a cipher or MAC key.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for DerivedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DerivedKey(<redacted>)")
+    }
+}
+
+/// One or more secret keys. The first signs and encrypts; every key verifies and decrypts, so a
+/// key can be rotated without logging everyone out: put the new key first, keep the old one
+/// second until the sessions it signed have expired.
+///
+/// ```
+/// use session_core::{KeyRing, SecretKey};
+///
+/// let old = SecretKey::new([1u8; 32]).unwrap();
+/// let new = SecretKey::new([2u8; 32]).unwrap();
+/// let before = KeyRing::new(vec![old.clone()]).unwrap();
+/// let after = KeyRing::new(vec![new, old]).unwrap();
+///
+/// let signed = before.id_signer("sid").sign(&session_core::SessionId::generate());
+/// assert!(after.id_signer("sid").verify(&signed).is_some());
+/// ```
+#[derive(Clone, Debug)]
+pub struct KeyRing {
+    keys: Vec<SecretKey>,
+}
+
+impl KeyRing {
+    /// A key ring; at least one key is required.
+    pub fn new(keys: Vec<SecretKey>) -> Result<Self, ConfigError> {
+        if keys.is_empty() {
+            return Err(ConfigError::new(
+                "keys",
+                "at least one secret key is required (set APP_KEY)",
+            ));
+        }
+        Ok(Self { keys })
+    }
+
+    /// The keys, current first.
+    pub fn keys(&self) -> &[SecretKey] {
+        &self.keys
+    }
+
+    /// Keys derived for `purpose`, current first.
+    pub fn derive(&self, purpose: &str) -> Vec<DerivedKey> {
+        self.keys.iter().map(|k| k.derive(purpose)).collect()
+    }
+
+    /// The signer of id cookie values, bound to the cookie's name.
+    pub fn id_signer(&self, cookie_name: &str) -> IdSigner {
+        IdSigner {
+            keys: self
+                .derive("id-cookie-signature")
+                .iter()
+                .map(|k| hmac::Key::new(hmac::HMAC_SHA256, k.as_bytes()))
+                .collect(),
+            cookie_name: cookie_name.to_owned(),
+        }
+    }
+}
+
+/// Signs and verifies id cookie values (`<id>.<HMAC-SHA256 tag>`), bound to one cookie name.
+///
+/// Verification tries every key of the ring with ring's constant-time `hmac::verify`.
+pub struct IdSigner {
+    keys: Vec<hmac::Key>,
+    cookie_name: String,
+}
+
+impl fmt::Debug for IdSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdSigner")
+            .field("cookie_name", &self.cookie_name)
+            .field("keys", &self.keys.len())
+            .finish()
+    }
+}
+
+impl IdSigner {
+    fn message(&self, id: &str) -> Vec<u8> {
+        let mut msg = Vec::with_capacity(self.cookie_name.len() + 1 + id.len());
+        msg.extend_from_slice(self.cookie_name.as_bytes());
+        msg.push(0);
+        msg.extend_from_slice(id.as_bytes());
+        msg
+    }
+
+    /// The cookie value for `id`, signed with the current key.
+    pub fn sign(&self, id: &SessionId) -> String {
+        let tag = hmac::sign(&self.keys[0], &self.message(id.expose()));
+        format!("{}.{}", id.expose(), URL_SAFE_NO_PAD.encode(tag.as_ref()))
+    }
+
+    /// The id inside a cookie value, if its signature verifies under any key of the ring.
+    pub fn verify(&self, value: &str) -> Option<SessionId> {
+        // Sizes are checked before anything is decoded.
+        if value.len() != 2 * ENCODED_LEN + 1 {
+            return None;
+        }
+        let (id, tag) = value.split_once('.')?;
+        let id = SessionId::parse(id)?;
+        let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
+        let msg = self.message(id.expose());
+        self.keys
+            .iter()
+            .any(|k| hmac::verify(k, &msg, &tag).is_ok())
+            .then_some(id)
+    }
+
+    /// Whether `value` verifies only under an older key (so it should be re-signed).
+    pub fn needs_resign(&self, value: &str) -> bool {
+        let Some((id, tag)) = value.split_once('.') else {
+            return false;
+        };
+        let Ok(tag) = URL_SAFE_NO_PAD.decode(tag) else {
+            return false;
+        };
+        hmac::verify(&self.keys[0], &self.message(id), &tag).is_err()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ring(keys: &[u8]) -> KeyRing {
+        KeyRing::new(
+            keys.iter()
+                .map(|b| SecretKey::new([*b; 32]).expect("key"))
+                .collect(),
+        )
+        .expect("ring")
+    }
+
+    #[test]
+    fn ids_are_unique_and_parse_back() {
+        let a = SessionId::generate();
+        let b = SessionId::generate();
+        assert_ne!(a, b);
+        assert_eq!(SessionId::parse(a.expose()), Some(a.clone()));
+        assert!(SessionId::parse("short").is_none());
+        assert!(SessionId::parse(&format!("{}/", &a.expose()[..42])).is_none());
+    }
+
+    #[test]
+    fn signatures_bind_to_key_and_cookie_name() {
+        let id = SessionId::generate();
+        let signed = ring(&[1]).id_signer("sid").sign(&id);
+        assert_eq!(ring(&[1]).id_signer("sid").verify(&signed), Some(id));
+        assert!(ring(&[1]).id_signer("other").verify(&signed).is_none());
+        assert!(ring(&[2]).id_signer("sid").verify(&signed).is_none());
+        assert!(ring(&[2, 1]).id_signer("sid").verify(&signed).is_some());
+        assert!(ring(&[2, 1]).id_signer("sid").needs_resign(&signed));
+        assert!(!ring(&[1, 2]).id_signer("sid").needs_resign(&signed));
+    }
+
+    #[test]
+    fn every_single_character_change_is_rejected() {
+        let signer = ring(&[7]).id_signer("sid");
+        let signed = signer.sign(&SessionId::generate());
+        for i in 0..signed.len() {
+            let mut bytes = signed.clone().into_bytes();
+            bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+            let tampered = String::from_utf8(bytes).expect("ascii");
+            if tampered != signed {
+                assert!(signer.verify(&tampered).is_none(), "position {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn derived_keys_differ_by_purpose() {
+        let k = SecretKey::new([3u8; 40]).expect("key");
+        assert_ne!(k.derive("a").as_bytes(), k.derive("b").as_bytes());
+        assert_eq!(k.derive("a").as_bytes(), k.derive("a").as_bytes());
+    }
+}

@@ -1,0 +1,94 @@
+//! Sessions for Rust web services: the values store, flash messages, session lifecycle and the
+//! driver contract, with no HTTP framework and no storage backend in sight.
+//!
+//! This crate is what the adapters (`session-axum`, `session-actix`) and the drivers
+//! (`session-cookie`, `session-file`, `session-redis`) share. Applications usually depend on the
+//! `session` facade crate, which re-exports it.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use session_core::{SessionConfig, SessionManager};
+//!
+//! let manager = SessionManager::builder(
+//!     SessionConfig::new()
+//!         .with_driver("memory")
+//!         .with_key("a secret of at least thirty-two bytes!!"),
+//! )
+//! .build()?;
+//!
+//! // First request: no cookie yet.
+//! let first = manager.start_request(std::iter::empty());
+//! first.initiate(false).await?;
+//! first.put("cart_total", 1900)?;
+//! first.flash("message", "Added to cart")?;
+//! first.commit().await?;
+//! let cookie = first.context().response_cookies()[0].stripped().to_string();
+//!
+//! // Second request: the browser sends the cookie back.
+//! let second = manager.start_request([cookie.as_str()]);
+//! second.initiate(false).await?;
+//! assert_eq!(second.get_as::<u32>("cart_total")?, Some(1900));
+//! assert_eq!(second.flash_messages()?.get("message"), Some(&"Added to cart".into()));
+//! second.commit().await?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # Topics
+//!
+//! - **Values store**: [`Session::get`], [`Session::put`], [`Session::increment`], … with dot paths
+//!   (`user.name`) and form paths (`user[name]`); see [`KeyPath`].
+//! - **Flash messages**: [`Session::flash`] and friends for the next request,
+//!   [`Session::flash_messages`] for the previous one's.
+//! - **Lifecycle**: [`Session::initiate`], [`Session::regenerate`], [`Session::commit`].
+//! - **Ids and keys**: [`SessionId`] (256 random bits), [`StorageKey`] (what drivers see),
+//!   [`KeyRing`] (signing keys with rotation).
+//! - **Drivers**: the [`Driver`] trait, [`DriverRegistry::extend`] for custom drivers, and the
+//!   bundled [`MemoryDriver`].
+//! - **Configuration**: [`SessionConfig`], validated by [`SessionManager::builder`].
+//!
+//! # Supported Rust versions
+//!
+//! The minimum supported Rust version is 1.89.
+
+#![forbid(unsafe_code)]
+
+mod clock;
+mod config;
+mod context;
+mod driver;
+mod error;
+mod flash;
+mod id;
+mod manager;
+mod memory;
+mod path;
+mod session;
+mod store;
+
+pub use crate::clock::{Clock, ManualClock, SystemClock};
+pub use crate::config::{
+    parse_duration, CookieOptions, DurationSetting, SessionConfig, DEFAULT_COOKIE_NAME,
+};
+pub use crate::context::SessionContext;
+pub use crate::driver::{
+    Capabilities, Driver, DriverRegistry, DriverSetup, Expected, Lifetimes, Record, WriteOutcome,
+};
+pub use crate::error::{BoxError, ConfigError, DriverError, Error, ErrorKind};
+pub use crate::flash::FlashMessages;
+pub use crate::id::{
+    DerivedKey, IdSigner, KeyRing, SecretKey, SessionId, StorageKey, MIN_SECRET_LEN,
+};
+pub use crate::manager::{SessionManager, SessionManagerBuilder};
+pub use crate::memory::MemoryDriver;
+pub use crate::path::KeyPath;
+pub use crate::session::Session;
+
+/// Re-exported so drivers and adapters use the same `cookie` version as the core.
+pub use cookie;
+
+/// The reserved key under which flash messages are stored inside a record.
+pub const FLASH_KEY: &str = "__flash__";
+
+/// What a driver factory returns.
+pub type DriverFactoryResult = Result<std::sync::Arc<dyn Driver>, ConfigError>;

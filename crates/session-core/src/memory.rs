@@ -1,0 +1,176 @@
+//! The process-wide memory driver.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+use crate::clock::Clock;
+use crate::context::SessionContext;
+use crate::driver::{Capabilities, Driver, Expected, Lifetimes, Record, WriteOutcome};
+use crate::error::DriverError;
+use crate::id::StorageKey;
+
+/// How many writes pass between two sweeps of expired entries.
+const SWEEP_EVERY: u64 = 1024;
+
+/// Sessions in a map inside the process, with the atomic update (a mutex plus a version compare).
+///
+/// Good for tests, development and single-process apps that accept losing sessions on restart.
+/// Expired entries are never returned, and they are evicted: every 1,024 writes the map is swept,
+/// and [`MemoryDriver::sweep`] can be called from a timer.
+///
+/// ```
+/// use std::time::Duration;
+/// use std::sync::Arc;
+/// use session_core::{Lifetimes, MemoryDriver, SystemClock};
+///
+/// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(7200), None), Arc::new(SystemClock));
+/// assert_eq!(driver.len(), 0);
+/// ```
+#[derive(Debug)]
+pub struct MemoryDriver {
+    lifetimes: Lifetimes,
+    clock: Arc<dyn Clock>,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    records: HashMap<StorageKey, Record>,
+    writes_since_sweep: u64,
+}
+
+impl MemoryDriver {
+    /// An empty store.
+    pub fn new(lifetimes: Lifetimes, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            lifetimes,
+            clock,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The number of records held, expired ones not yet swept included.
+    pub fn len(&self) -> usize {
+        self.state().records.len()
+    }
+
+    /// Whether no record is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Removes every expired record now; returns how many went.
+    pub fn sweep(&self) -> usize {
+        let now = self.clock.now_ms();
+        let mut state = self.state();
+        Self::sweep_locked(&mut state, &self.lifetimes, now)
+    }
+
+    fn sweep_locked(state: &mut State, lifetimes: &Lifetimes, now: u64) -> usize {
+        let before = state.records.len();
+        state.records.retain(|_, r| !lifetimes.is_expired(r, now));
+        state.writes_since_sweep = 0;
+        before - state.records.len()
+    }
+
+    /// The live (unexpired) record under `key`, evicting an expired one.
+    fn live<'a>(&self, state: &'a mut State, key: &StorageKey, now: u64) -> Option<&'a mut Record> {
+        if state
+            .records
+            .get(key)
+            .is_some_and(|r| self.lifetimes.is_expired(r, now))
+        {
+            state.records.remove(key);
+        }
+        state.records.get_mut(key)
+    }
+
+    fn insert(&self, state: &mut State, key: &StorageKey, record: &Record, now: u64) {
+        state.records.insert(key.clone(), record.clone());
+        state.writes_since_sweep += 1;
+        if state.writes_since_sweep >= SWEEP_EVERY {
+            Self::sweep_locked(state, &self.lifetimes, now);
+        }
+    }
+}
+
+#[async_trait]
+impl Driver for MemoryDriver {
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::new().with_atomic_update(true)
+    }
+
+    async fn read(
+        &self,
+        _cx: &SessionContext,
+        key: &StorageKey,
+    ) -> Result<Option<Record>, DriverError> {
+        let now = self.clock.now_ms();
+        let mut state = self.state();
+        Ok(self.live(&mut state, key, now).map(|r| r.clone()))
+    }
+
+    async fn write(
+        &self,
+        _cx: &SessionContext,
+        key: &StorageKey,
+        record: &Record,
+    ) -> Result<(), DriverError> {
+        let now = self.clock.now_ms();
+        let mut state = self.state();
+        self.insert(&mut state, key, record, now);
+        Ok(())
+    }
+
+    async fn write_if(
+        &self,
+        _cx: &SessionContext,
+        key: &StorageKey,
+        record: &Record,
+        expected: Expected,
+    ) -> Result<WriteOutcome, DriverError> {
+        let now = self.clock.now_ms();
+        let mut state = self.state();
+        let current = self.live(&mut state, key, now).map(|r| r.version);
+        let outcome = match (expected, current) {
+            (Expected::Absent, None) => WriteOutcome::Written,
+            (Expected::Absent, Some(_)) => WriteOutcome::Conflict,
+            (Expected::Version(_), None) => WriteOutcome::Gone,
+            (Expected::Version(v), Some(c)) if v == c => WriteOutcome::Written,
+            (Expected::Version(_), Some(_)) => WriteOutcome::Conflict,
+        };
+        if outcome == WriteOutcome::Written {
+            self.insert(&mut state, key, record, now);
+        }
+        Ok(outcome)
+    }
+
+    async fn destroy(&self, _cx: &SessionContext, key: &StorageKey) -> Result<(), DriverError> {
+        self.state().records.remove(key);
+        Ok(())
+    }
+
+    async fn touch(
+        &self,
+        _cx: &SessionContext,
+        key: &StorageKey,
+        now_ms: u64,
+    ) -> Result<(), DriverError> {
+        let now = self.clock.now_ms();
+        let mut state = self.state();
+        if let Some(record) = self.live(&mut state, key, now) {
+            record.last_active = record.last_active.max(now_ms);
+        }
+        Ok(())
+    }
+}

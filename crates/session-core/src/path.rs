@@ -1,0 +1,186 @@
+//! Key paths into the values store: `user.name`, `user[name]`, `items.0`.
+
+use std::fmt;
+
+use crate::error::Error;
+use crate::FLASH_KEY;
+
+/// A parsed key path into the values store.
+///
+/// `user.name`, `user[name]` and `user["name"]` all address `{"user": {"name": …}}`. A path is
+/// parsed once and then used for reading, writing and replaying; the text the caller gave is kept
+/// for error messages.
+///
+/// ```
+/// use session_core::KeyPath;
+///
+/// let a = KeyPath::parse("user.name").unwrap();
+/// let b = KeyPath::parse("user[name]").unwrap();
+/// assert_eq!(a.segments(), b.segments());
+/// assert!(KeyPath::parse("user..name").is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct KeyPath {
+    text: String,
+    segments: Vec<String>,
+}
+
+impl KeyPath {
+    /// Parses a path. Empty paths, empty segments (`a..b`, `a[]`) and unbalanced brackets are
+    /// rejected with [`Error::InvalidPath`].
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        let invalid = || Error::InvalidPath {
+            path: text.to_owned(),
+        };
+        let mut segments = Vec::new();
+        let mut current = String::new();
+        let mut chars = text.chars().peekable();
+        // `after_bracket` is true right after a `]`: the next character must be `.` or `[`.
+        let mut after_bracket = false;
+        while let Some(c) = chars.next() {
+            match c {
+                '.' => {
+                    if current.is_empty() && !after_bracket {
+                        return Err(invalid());
+                    }
+                    if !current.is_empty() {
+                        segments.push(std::mem::take(&mut current));
+                    }
+                    after_bracket = false;
+                    // A trailing dot leaves an empty last segment.
+                    if chars.peek().is_none() {
+                        return Err(invalid());
+                    }
+                }
+                '[' => {
+                    if !current.is_empty() {
+                        segments.push(std::mem::take(&mut current));
+                    } else if segments.is_empty() {
+                        return Err(invalid());
+                    }
+                    let mut inner = String::new();
+                    let mut closed = false;
+                    for c in chars.by_ref() {
+                        if c == ']' {
+                            closed = true;
+                            break;
+                        }
+                        if c == '[' {
+                            return Err(invalid());
+                        }
+                        inner.push(c);
+                    }
+                    if !closed {
+                        return Err(invalid());
+                    }
+                    let inner = strip_quotes(&inner);
+                    if inner.is_empty() {
+                        return Err(invalid());
+                    }
+                    segments.push(inner.to_owned());
+                    after_bracket = true;
+                }
+                ']' => return Err(invalid()),
+                c => {
+                    if after_bracket {
+                        return Err(invalid());
+                    }
+                    current.push(c);
+                }
+            }
+        }
+        if !current.is_empty() {
+            segments.push(current);
+        }
+        if segments.is_empty() {
+            return Err(invalid());
+        }
+        Ok(Self {
+            text: text.to_owned(),
+            segments,
+        })
+    }
+
+    /// Parses a path of the user-facing store, refusing the reserved flash key.
+    pub(crate) fn parse_user(text: &str) -> Result<Self, Error> {
+        let path = Self::parse(text)?;
+        if path.segments[0] == FLASH_KEY {
+            return Err(Error::ReservedKey {
+                key: FLASH_KEY.to_owned(),
+            });
+        }
+        Ok(path)
+    }
+
+    /// The segments of the path, outermost first.
+    pub fn segments(&self) -> &[String] {
+        &self.segments
+    }
+
+    /// The path as the caller wrote it.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+fn strip_quotes(s: &str) -> &str {
+    for q in ['"', '\''] {
+        if let Some(inner) = s.strip_prefix(q).and_then(|s| s.strip_suffix(q)) {
+            return inner;
+        }
+    }
+    s
+}
+
+impl fmt::Debug for KeyPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyPath({:?})", self.text)
+    }
+}
+
+impl fmt::Display for KeyPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segs(p: &str) -> Vec<String> {
+        KeyPath::parse(p).expect(p).segments().to_vec()
+    }
+
+    #[test]
+    fn dot_and_bracket_spellings_are_the_same_path() {
+        assert_eq!(segs("user.name"), ["user", "name"]);
+        assert_eq!(segs("user[name]"), ["user", "name"]);
+        assert_eq!(segs("user[\"name\"]"), ["user", "name"]);
+        assert_eq!(segs("a[b][c].d"), ["a", "b", "c", "d"]);
+        assert_eq!(segs("items.0"), ["items", "0"]);
+        assert_eq!(segs("items[0].title"), ["items", "0", "title"]);
+        assert_eq!(segs("plain"), ["plain"]);
+    }
+
+    #[test]
+    fn malformed_paths_are_rejected() {
+        for bad in [
+            "", ".", "a.", ".a", "a..b", "a[]", "a[b", "a]b", "[a]", "a[b]c", "a[[b]]",
+        ] {
+            assert!(
+                matches!(KeyPath::parse(bad), Err(Error::InvalidPath { .. })),
+                "{bad:?} should be invalid"
+            );
+        }
+    }
+
+    #[test]
+    fn the_flash_key_is_reserved_for_user_paths() {
+        assert!(matches!(
+            KeyPath::parse_user("__flash__.x"),
+            Err(Error::ReservedKey { .. })
+        ));
+        assert!(KeyPath::parse("__flash__").is_ok());
+    }
+}

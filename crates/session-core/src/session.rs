@@ -1,0 +1,877 @@
+//! The per-request session handle: the values store, flash messages, lifecycle and commit.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use ring::rand::{SecureRandom, SystemRandom};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::context::SessionContext;
+use crate::driver::{Expected, Record, WriteOutcome};
+use crate::error::Error;
+use crate::flash::{FlashMessages, Outgoing};
+use crate::id::{SessionId, StorageKey};
+use crate::manager::SessionManager;
+use crate::path::KeyPath;
+use crate::store::{self, Op};
+use crate::FLASH_KEY;
+
+/// The session of one request.
+///
+/// Adapters create it per request (lazily: nothing is read until [`Session::initiate`]), hand it
+/// to handlers through extractors, and call [`Session::commit`] after the handler. The handle is
+/// `Send + Sync` and cheap to clone; store methods are synchronous, so they can be called from
+/// anywhere, including across `.await` points.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use session_core::{SessionConfig, SessionManager};
+///
+/// let manager = SessionManager::builder(
+///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+/// ).build()?;
+///
+/// let session = manager.start_request(std::iter::empty());
+/// session.initiate(false).await?;
+/// let total: i64 = session.get_or("cart_total", 0)?;
+/// session.put("cart_total", total + 10)?;
+/// session.increment("page_views")?;
+/// session.flash("message", "Hello world")?;
+/// session.commit().await?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    manager: SessionManager,
+    cx: SessionContext,
+    /// Serializes `initiate`, which awaits the driver.
+    init: tokio::sync::Mutex<()>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    initiated: bool,
+    readonly: bool,
+    fresh: bool,
+    regenerated: bool,
+    committed: bool,
+    id: Option<SessionId>,
+    /// The record as read: the base that the change log is replayed on.
+    loaded: Option<Loaded>,
+    created_at: u64,
+    values: Map<String, Value>,
+    incoming: FlashMessages,
+    /// The incoming messages this request consumes (non-readonly initiate with messages).
+    consumed: Option<Map<String, Value>>,
+    outgoing: Outgoing,
+    ops: Vec<Op>,
+    /// The key of the record that existed before `regenerate`, destroyed after the new write.
+    old_key: Option<StorageKey>,
+}
+
+#[derive(Clone)]
+struct Loaded {
+    key: StorageKey,
+    record: Record,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.state();
+        f.debug_struct("Session")
+            .field("initiated", &state.initiated)
+            .field("readonly", &state.readonly)
+            .field("fresh", &state.fresh)
+            .field("regenerated", &state.regenerated)
+            .field("key", &state.id.as_ref().map(|id| id.storage_key()))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    pub(crate) fn new(manager: SessionManager, cx: SessionContext) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                manager,
+                cx,
+                init: tokio::sync::Mutex::new(()),
+                state: Mutex::new(State::default()),
+            }),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` on the state of an initiated session.
+    fn read_state<R>(&self, f: impl FnOnce(&State) -> R) -> Result<R, Error> {
+        let state = self.state();
+        if !state.initiated {
+            return Err(Error::NotInitiated);
+        }
+        Ok(f(&state))
+    }
+
+    /// Runs `f` on the state of an initiated, writable session.
+    fn write_state<R>(&self, f: impl FnOnce(&mut State) -> Result<R, Error>) -> Result<R, Error> {
+        let mut state = self.state();
+        if !state.initiated {
+            return Err(Error::NotInitiated);
+        }
+        if state.readonly {
+            return Err(Error::Readonly);
+        }
+        f(&mut state)
+    }
+
+    /// The request context (cookies in and out).
+    pub fn context(&self) -> &SessionContext {
+        &self.inner.cx
+    }
+
+    /// The manager this session belongs to.
+    pub fn manager(&self) -> &SessionManager {
+        &self.inner.manager
+    }
+
+    // ----- lifecycle -------------------------------------------------------------------------
+
+    /// Reads the session from the driver. A second call is a no-op.
+    ///
+    /// A missing, unverifiable, unknown or expired id gives a fresh session with a new id; that is
+    /// never an error. `readonly = true` (websockets, server-sent events) shows the previous
+    /// request's flash messages without consuming them, refuses every mutation, and commits
+    /// nothing. Otherwise the flash messages are consumed.
+    pub async fn initiate(&self, readonly: bool) -> Result<(), Error> {
+        let _guard = self.inner.init.lock().await;
+        if self.state().initiated {
+            return Ok(());
+        }
+        let manager = &self.inner.manager;
+        let inner = manager.inner();
+        let now = inner.clock.now_ms();
+        let mut found = None;
+        if let Some(id) = manager.incoming_id(&self.inner.cx) {
+            let key = id.storage_key();
+            match manager
+                .call(inner.driver.read(&self.inner.cx, &key))
+                .await?
+            {
+                Some(record) if !inner.lifetimes.is_expired(&record, now) => {
+                    found = Some((id, Loaded { key, record }));
+                }
+                Some(_) => {
+                    tracing::info!(target: "session", event = "expired", key = key.short(), "session expired; starting a fresh one");
+                }
+                None => {
+                    tracing::debug!(target: "session", event = "unknown-id", key = key.short(), "no record for this id; starting a fresh session");
+                }
+            }
+        }
+        let mut state = self.state();
+        match found {
+            Some((id, loaded)) => {
+                let mut values = loaded.record.data.clone();
+                let messages = match values.shift_remove(FLASH_KEY) {
+                    Some(Value::Object(m)) => m,
+                    _ => Map::new(),
+                };
+                state.id = Some(id);
+                state.created_at = loaded.record.created_at;
+                state.values = values;
+                if !readonly && !messages.is_empty() {
+                    state.consumed = Some(messages.clone());
+                }
+                state.incoming = FlashMessages::new(messages);
+                state.loaded = Some(loaded);
+                state.fresh = false;
+            }
+            None => {
+                state.id = Some(SessionId::generate());
+                state.created_at = now;
+                state.fresh = true;
+            }
+        }
+        state.readonly = readonly;
+        state.initiated = true;
+        Ok(())
+    }
+
+    /// Whether [`Session::initiate`] has run.
+    pub fn is_initiated(&self) -> bool {
+        self.state().initiated
+    }
+
+    /// Whether the id was generated during this request (no valid cookie, or `regenerate`).
+    pub fn is_fresh(&self) -> bool {
+        self.state().fresh
+    }
+
+    /// Whether the session was initiated readonly.
+    pub fn is_readonly(&self) -> bool {
+        self.state().readonly
+    }
+
+    /// Whether [`Session::regenerate`] was called during this request.
+    pub fn is_regenerated(&self) -> bool {
+        self.state().regenerated
+    }
+
+    /// The session id. Treat it as a credential: never log it.
+    pub fn session_id(&self) -> Result<SessionId, Error> {
+        self.read_state(|s| s.id.clone())?
+            .ok_or(Error::NotInitiated)
+    }
+
+    /// Gives the session a new id and keeps its data (call it at login and at every privilege
+    /// change: session fixation defence). At commit the data is written under the new id first
+    /// and the old record destroyed after, so a failed write never logs the user out.
+    pub fn regenerate(&self) -> Result<(), Error> {
+        self.write_state(|s| {
+            if !s.regenerated {
+                s.old_key = s.loaded.as_ref().map(|l| l.key.clone());
+            }
+            s.id = Some(SessionId::generate());
+            s.fresh = true;
+            s.regenerated = true;
+            Ok(())
+        })
+    }
+
+    // ----- values store ----------------------------------------------------------------------
+
+    /// The value at `path`; `None` when missing or `null`.
+    ///
+    /// ```
+    /// # let session = session_core::Session::for_tests();
+    /// session.put("user.name", "ada")?;
+    /// assert_eq!(session.get("user[name]")?, Some(serde_json::json!("ada")));
+    /// assert_eq!(session.get("user.age")?, None);
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
+    pub fn get(&self, path: &str) -> Result<Option<Value>, Error> {
+        let path = KeyPath::parse_user(path)?;
+        self.read_state(|s| store::get(&s.values, &path).cloned())
+    }
+
+    /// The value at `path` deserialized as `T`; `None` when missing or `null`. A value of another
+    /// shape is [`Error::Deserialize`] naming the path.
+    ///
+    /// ```
+    /// # let session = session_core::Session::for_tests();
+    /// session.put("cart_total", 1900)?;
+    /// assert_eq!(session.get_as::<u32>("cart_total")?, Some(1900));
+    /// assert!(session.get_as::<String>("cart_total").is_err());
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
+    pub fn get_as<T: DeserializeOwned>(&self, path: &str) -> Result<Option<T>, Error> {
+        match self.get(path)? {
+            None => Ok(None),
+            Some(v) => serde_json::from_value(v)
+                .map(Some)
+                .map_err(|source| Error::Deserialize {
+                    path: path.to_owned(),
+                    source,
+                }),
+        }
+    }
+
+    /// The value at `path` as `T`, or `default` when missing or `null`.
+    ///
+    /// ```
+    /// # let session = session_core::Session::for_tests();
+    /// assert_eq!(session.get_or("cart_total", 0)?, 0);
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
+    pub fn get_or<T: DeserializeOwned>(&self, path: &str, default: T) -> Result<T, Error> {
+        Ok(self.get_as(path)?.unwrap_or(default))
+    }
+
+    /// Writes `value` at `path`, creating intermediate objects. Marks the session modified only
+    /// if the stored value changed.
+    ///
+    /// ```
+    /// # let session = session_core::Session::for_tests();
+    /// session.put("cart_total", 1900)?;
+    /// session.put("user.name", "ada")?;
+    /// assert!(session.put("user.name.first", "x").is_err()); // "ada" is not an object
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
+    pub fn put(&self, path: &str, value: impl Serialize) -> Result<(), Error> {
+        let path = KeyPath::parse_user(path)?;
+        let value = serde_json::to_value(value).map_err(|source| Error::Serialize {
+            path: path.as_str().to_owned(),
+            source,
+        })?;
+        self.write_state(|s| {
+            if store::put(&mut s.values, &path, value.clone())? {
+                s.ops.push(Op::Put(path, value));
+            }
+            Ok(())
+        })
+    }
+
+    /// A copy of the whole store (flash messages excluded). Changing the copy changes nothing.
+    ///
+    /// ```
+    /// # let session = session_core::Session::for_tests();
+    /// session.put("a", 1)?;
+    /// assert_eq!(serde_json::Value::Object(session.all()?), serde_json::json!({"a": 1}));
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
+    pub fn all(&self) -> Result<Map<String, Value>, Error> {
+        self.read_state(|s| s.values.clone())
+    }
+
+    /// Whether a value is present and not `null` at `path`. Unlike AdonisJS, `0`, `""` and
+    /// `false` count as present.
+    ///
+    /// ```
+    /// # let session = session_core::Session::for_tests();
+    /// session.put("zero", 0)?;
+    /// assert!(session.has("zero")?);
+    /// assert!(!session.has("nothing")?);
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
+    pub fn has(&self, path: &str) -> Result<bool, Error> {
+        Ok(self.get(path)?.is_some())
+    }
+
+    /// Removes the value at `path`. An emptied parent object stays; forgetting a missing key is
+    /// not a modification.
+    ///
+    /// ```
+    /// # let session = session_core::Session::for_tests();
+    /// session.put("user.name", "ada")?;
+    /// session.forget("user.name")?;
+    /// assert_eq!(session.get("user")?, Some(serde_json::json!({})));
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
+    pub fn forget(&self, path: &str) -> Result<(), Error> {
+        let path = KeyPath::parse_user(path)?;
+        self.write_state(|s| {
+            if store::forget(&mut s.values, &path) {
+                s.ops.push(Op::Forget(path));
+            }
+            Ok(())
+        })
+    }
+
+    /// Reads the value at `path` and removes it.
+    ///
+    /// ```
+    /// # let session = session_core::Session::for_tests();
+    /// session.put("notice", "saved")?;
+    /// assert_eq!(session.pull("notice")?, Some(serde_json::json!("saved")));
+    /// assert_eq!(session.pull("notice")?, None);
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
+    pub fn pull(&self, path: &str) -> Result<Option<Value>, Error> {
+        let path = KeyPath::parse_user(path)?;
+        self.write_state(|s| {
+            let value = store::get(&s.values, &path).cloned();
+            if store::forget(&mut s.values, &path) {
+                s.ops.push(Op::Forget(path));
+            }
+            Ok(value)
+        })
+    }
+
+    /// Adds 1 to the number at `path` (missing or `null` counts as 0) and returns the new value.
+    /// Integers stay integers. At commit the step is added to the value stored *then*, so
+    /// concurrent increments all count.
+    ///
+    /// ```
+    /// # let session = session_core::Session::for_tests();
+    /// assert_eq!(session.increment("page_views")?, serde_json::json!(1));
+    /// session.put("name", "ada")?;
+    /// assert_eq!(
+    ///     session.increment("name").unwrap_err().to_string(),
+    ///     "Cannot increment \"name\". Existing value is not a number"
+    /// );
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
+    pub fn increment(&self, path: &str) -> Result<Value, Error> {
+        self.step(path, 1, "increment")
+    }
+
+    /// Adds `step` to the number at `path`.
+    pub fn increment_by(&self, path: &str, step: i64) -> Result<Value, Error> {
+        self.step(path, step, "increment")
+    }
+
+    /// Subtracts 1 from the number at `path` (missing or `null` counts as 0).
+    ///
+    /// ```
+    /// # let session = session_core::Session::for_tests();
+    /// assert_eq!(session.decrement("score")?, serde_json::json!(-1));
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
+    pub fn decrement(&self, path: &str) -> Result<Value, Error> {
+        self.step(path, -1, "decrement")
+    }
+
+    /// Subtracts `step` from the number at `path`.
+    pub fn decrement_by(&self, path: &str, step: i64) -> Result<Value, Error> {
+        self.step(path, step.saturating_neg(), "decrement")
+    }
+
+    fn step(&self, path: &str, step: i64, operation: &'static str) -> Result<Value, Error> {
+        let path = KeyPath::parse_user(path)?;
+        self.write_state(|s| {
+            let next = store::increment(&mut s.values, &path, step, operation)?;
+            s.ops.push(Op::Increment(path, step, operation));
+            Ok(next)
+        })
+    }
+
+    /// Empties the store. Flash messages prepared for the next request are kept, so "clear, then
+    /// flash a goodbye" works in either order.
+    ///
+    /// ```
+    /// # let session = session_core::Session::for_tests();
+    /// session.put("a", 1)?;
+    /// session.clear()?;
+    /// assert!(session.all()?.is_empty());
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
+    pub fn clear(&self) -> Result<(), Error> {
+        self.write_state(|s| {
+            if !s.values.is_empty() {
+                s.values.clear();
+                s.ops.push(Op::Clear);
+            }
+            Ok(())
+        })
+    }
+
+    // ----- flash messages --------------------------------------------------------------------
+
+    /// Flashes `value` under `key` (a path) for the next request. Any JSON value works, falsy
+    /// ones included; calls accumulate.
+    ///
+    /// ```
+    /// # let session = session_core::Session::for_tests();
+    /// session.flash("message", "Hello world")?;
+    /// session.flash("errors.title", "Post title is required")?;
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
+    pub fn flash(&self, key: &str, value: impl Serialize) -> Result<(), Error> {
+        let path = KeyPath::parse(key)?;
+        let value = serde_json::to_value(value).map_err(|source| Error::Serialize {
+            path: key.to_owned(),
+            source,
+        })?;
+        self.write_state(|s| {
+            let mut one = Map::new();
+            store::put(&mut one, &path, value)?;
+            store::deep_merge(&mut s.outgoing.flashed, one);
+            Ok(())
+        })
+    }
+
+    /// Flashes every field of an object, deep-merged with earlier flashes.
+    ///
+    /// ```
+    /// # let session = session_core::Session::for_tests();
+    /// session.flash_object(serde_json::json!({
+    ///     "errors": { "title": "Post title is required" }
+    /// }))?;
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
+    pub fn flash_object(&self, messages: impl Serialize) -> Result<(), Error> {
+        let messages = to_object("messages", messages)?;
+        self.write_state(|s| {
+            store::deep_merge(&mut s.outgoing.flashed, messages);
+            Ok(())
+        })
+    }
+
+    /// Flashes the request input (a form or JSON body, as an object) so the next request can
+    /// pre-fill a form: `flash_messages().get("title")` returns the old input. The last of
+    /// `flash_all`, `flash_only` and `flash_except` wins.
+    ///
+    /// ```
+    /// # let session = session_core::Session::for_tests();
+    /// let input = serde_json::json!({"title": "Hi", "password": "secret"});
+    /// session.flash_except(&input, &["password"])?;
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
+    pub fn flash_all(&self, input: impl Serialize) -> Result<(), Error> {
+        let input = to_object("input", input)?;
+        self.write_state(|s| {
+            s.outgoing.input = Some(input);
+            Ok(())
+        })
+    }
+
+    /// Flashes only the given fields (paths) of the request input.
+    pub fn flash_only(&self, input: impl Serialize, keys: &[&str]) -> Result<(), Error> {
+        let input = to_object("input", input)?;
+        let paths = parse_paths(keys)?;
+        self.write_state(|s| {
+            s.outgoing.input = Some(store::pick(&input, &paths));
+            Ok(())
+        })
+    }
+
+    /// Flashes the request input without the given fields (paths).
+    pub fn flash_except(&self, input: impl Serialize, keys: &[&str]) -> Result<(), Error> {
+        let input = to_object("input", input)?;
+        let paths = parse_paths(keys)?;
+        self.write_state(|s| {
+            s.outgoing.input = Some(store::omit(&input, &paths));
+            Ok(())
+        })
+    }
+
+    /// Flashes validation errors keyed by field, merged under `errors` (AdonisJS 6's errors bag).
+    ///
+    /// ```
+    /// # let session = session_core::Session::for_tests();
+    /// session.flash_errors(serde_json::json!({"email": ["Email is required"]}))?;
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
+    pub fn flash_errors(&self, errors: impl Serialize) -> Result<(), Error> {
+        let errors = to_object("errors", errors)?;
+        let mut wrapped = Map::new();
+        wrapped.insert("errors".to_owned(), Value::Object(errors));
+        self.write_state(|s| {
+            store::deep_merge(&mut s.outgoing.flashed, wrapped);
+            Ok(())
+        })
+    }
+
+    /// Carries every message of this request over to the next one. The last reflash call wins.
+    pub fn reflash(&self) -> Result<(), Error> {
+        self.write_state(|s| {
+            s.outgoing.reflashed = Some(s.incoming.all().clone());
+            Ok(())
+        })
+    }
+
+    /// Carries only the given messages (paths) over to the next request.
+    pub fn reflash_only(&self, keys: &[&str]) -> Result<(), Error> {
+        let paths = parse_paths(keys)?;
+        self.write_state(|s| {
+            s.outgoing.reflashed = Some(store::pick(s.incoming.all(), &paths));
+            Ok(())
+        })
+    }
+
+    /// Carries every message but the given ones (paths) over to the next request.
+    pub fn reflash_except(&self, keys: &[&str]) -> Result<(), Error> {
+        let paths = parse_paths(keys)?;
+        self.write_state(|s| {
+            s.outgoing.reflashed = Some(store::omit(s.incoming.all(), &paths));
+            Ok(())
+        })
+    }
+
+    /// The messages flashed by the previous request.
+    ///
+    /// ```
+    /// # let session = session_core::Session::for_tests();
+    /// assert!(session.flash_messages()?.is_empty());
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
+    pub fn flash_messages(&self) -> Result<FlashMessages, Error> {
+        self.read_state(|s| s.incoming.clone())
+    }
+
+    // ----- commit ----------------------------------------------------------------------------
+
+    /// Persists the request's changes and sets the id cookie; adapters call it after the handler.
+    /// A second call is a no-op.
+    ///
+    /// | situation | driver calls |
+    /// |---|---|
+    /// | readonly | none, and no cookie |
+    /// | never initiated | `touch` when a valid id cookie came in |
+    /// | store empty | `destroy` if a record existed |
+    /// | not modified | `touch` (skipped when the driver's read already refreshed the expiry) |
+    /// | modified | `write_if` at the version read; on conflict re-read, replay, retry |
+    /// | regenerated | `write_if` under the new id, then `destroy` the old record |
+    ///
+    /// The id cookie is sent on every response but readonly ones, with a refreshed Max-Age.
+    pub async fn commit(&self) -> Result<(), Error> {
+        let plan = {
+            let mut state = self.state();
+            if state.committed {
+                return Ok(());
+            }
+            state.committed = true;
+            if !state.initiated {
+                None
+            } else if state.readonly {
+                return Ok(());
+            } else {
+                Some(Plan {
+                    id: state.id.clone().ok_or(Error::NotInitiated)?,
+                    created_at: state.created_at,
+                    loaded: state.loaded.clone(),
+                    ops: std::mem::take(&mut state.ops),
+                    consumed: state.consumed.take(),
+                    outgoing: state.outgoing.assemble(),
+                    old_key: state.old_key.take(),
+                    regenerated: state.regenerated,
+                })
+            }
+        };
+        match plan {
+            None => self.commit_lazy().await,
+            Some(plan) => self.commit_plan(plan).await,
+        }
+    }
+
+    /// The handler never used the session: slide the idle expiry of a known id and refresh the
+    /// cookie, or give a new visitor an id. Nothing is stored for a new visitor.
+    async fn commit_lazy(&self) -> Result<(), Error> {
+        let manager = &self.inner.manager;
+        let inner = manager.inner();
+        let now = inner.clock.now_ms();
+        match manager.incoming_id(&self.inner.cx) {
+            Some(id) => {
+                let key = id.storage_key();
+                // A failed touch only shortens the idle lifetime, and a route that never uses the
+                // session (a health check, a static file) must not fail because the session store
+                // is down. It is logged instead of surfaced.
+                if let Err(e) = manager
+                    .call(inner.driver.touch(&self.inner.cx, &key, now))
+                    .await
+                {
+                    tracing::warn!(target: "session", key = key.short(), error = %e, "touch failed");
+                }
+                // The creation time is unknown without a read; the absolute lifetime is enforced
+                // on the next read anyway, so the cookie gets the idle Max-Age.
+                manager.set_id_cookie(&self.inner.cx, &id, now);
+            }
+            None => manager.set_id_cookie(&self.inner.cx, &SessionId::generate(), now),
+        }
+        Ok(())
+    }
+
+    async fn commit_plan(&self, plan: Plan) -> Result<(), Error> {
+        let manager = &self.inner.manager;
+        let inner = manager.inner();
+        let driver = &inner.driver;
+        let cx = &self.inner.cx;
+        let now = inner.clock.now_ms();
+        let atomic = driver.capabilities().atomic_update();
+        let modified = !plan.ops.is_empty() || plan.consumed.is_some() || !plan.outgoing.is_empty();
+        let mut id = plan.id.clone();
+
+        if plan.regenerated {
+            let base = plan.loaded.as_ref().map(|l| &l.record.data);
+            let data = plan.build(base)?;
+            if !data.is_empty() {
+                let key = id.storage_key();
+                let record = Record {
+                    data,
+                    version: 1,
+                    created_at: plan.created_at,
+                    last_active: now,
+                };
+                if atomic {
+                    match manager
+                        .call(driver.write_if(cx, &key, &record, Expected::Absent))
+                        .await?
+                    {
+                        WriteOutcome::Written => {}
+                        _ => return Err(Error::Conflict { attempts: 1 }),
+                    }
+                } else {
+                    manager.call(driver.write(cx, &key, &record)).await?;
+                }
+            }
+            if let Some(old) = &plan.old_key {
+                // The new record is safely written; a failed destroy leaves the old one to expire.
+                if let Err(e) = manager.call(driver.destroy(cx, old)).await {
+                    tracing::warn!(target: "session", key = old.short(), error = %e, "destroying the old record after regenerate failed; it will expire");
+                }
+            }
+            tracing::info!(target: "session", event = "regenerated", key = id.storage_key().short(), "session id regenerated");
+        } else if !modified {
+            if let Some(loaded) = &plan.loaded {
+                if !driver.capabilities().refreshes_on_read() {
+                    manager.call(driver.touch(cx, &loaded.key, now)).await?;
+                }
+            }
+        } else {
+            let key = id.storage_key();
+            let mut base = plan.loaded.as_ref().map(|l| l.record.clone());
+            let attempts = manager.commit_attempts();
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let data = plan.build(base.as_ref().map(|r| &r.data))?;
+                if data.is_empty() {
+                    if base.is_some() {
+                        manager.call(driver.destroy(cx, &key)).await?;
+                        tracing::info!(target: "session", event = "destroyed", key = key.short(), "session emptied and destroyed");
+                    }
+                    break;
+                }
+                let record = Record {
+                    data,
+                    version: base.as_ref().map_or(1, |r| r.version + 1),
+                    created_at: base.as_ref().map_or(plan.created_at, |r| r.created_at),
+                    last_active: now,
+                };
+                if !atomic {
+                    manager.call(driver.write(cx, &key, &record)).await?;
+                    break;
+                }
+                let expected = base
+                    .as_ref()
+                    .map_or(Expected::Absent, |r| Expected::Version(r.version));
+                match manager
+                    .call(driver.write_if(cx, &key, &record, expected))
+                    .await?
+                {
+                    WriteOutcome::Written => {
+                        if base.is_none() {
+                            tracing::info!(target: "session", event = "created", key = key.short(), "session created");
+                        }
+                        break;
+                    }
+                    WriteOutcome::Gone => {
+                        id = self.restart_after_destroy(&key);
+                        break;
+                    }
+                    WriteOutcome::Conflict => {
+                        if attempt >= attempts {
+                            return Err(Error::Conflict { attempts });
+                        }
+                        backoff(attempt).await;
+                        match manager.call(driver.read(cx, &key)).await? {
+                            Some(fresh) if !inner.lifetimes.is_expired(&fresh, now) => {
+                                base = Some(fresh)
+                            }
+                            _ => {
+                                id = self.restart_after_destroy(&key);
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        manager.set_id_cookie(cx, &id, plan.created_at);
+        Ok(())
+    }
+
+    /// The session was destroyed by another request after this one read it: its changes are
+    /// dropped (writing them back would resurrect a logged-out session) and a new id starts.
+    fn restart_after_destroy(&self, key: &StorageKey) -> SessionId {
+        tracing::warn!(target: "session", event = "destroyed-meanwhile", key = key.short(), "session was destroyed by a concurrent request; this request's changes are dropped");
+        let id = SessionId::generate();
+        let mut state = self.state();
+        state.id = Some(id.clone());
+        state.fresh = true;
+        id
+    }
+
+    /// A session for documentation examples: memory driver, initiated, writable.
+    #[doc(hidden)]
+    pub fn for_tests() -> Self {
+        #[allow(clippy::expect_used)]
+        let manager = SessionManager::builder(
+            crate::SessionConfig::new()
+                .with_driver("memory")
+                .with_key("an example secret of thirty-two bytes or more"),
+        )
+        .build()
+        .expect("the example configuration is valid");
+        let session = manager.start_request(std::iter::empty());
+        {
+            let mut state = session.state();
+            state.initiated = true;
+            state.fresh = true;
+            state.id = Some(SessionId::generate());
+        }
+        session
+    }
+}
+
+/// What a commit needs, taken out of the state so no lock is held across `.await`.
+struct Plan {
+    id: SessionId,
+    created_at: u64,
+    loaded: Option<Loaded>,
+    ops: Vec<Op>,
+    consumed: Option<Map<String, Value>>,
+    outgoing: Map<String, Value>,
+    old_key: Option<StorageKey>,
+    regenerated: bool,
+}
+
+impl Plan {
+    /// The data to store: the change log replayed on `base` (the record as it is now), the
+    /// consumed messages taken out, the outgoing ones merged in.
+    fn build(&self, base: Option<&Map<String, Value>>) -> Result<Map<String, Value>, Error> {
+        let mut values = base.cloned().unwrap_or_default();
+        let mut messages = match values.shift_remove(FLASH_KEY) {
+            Some(Value::Object(m)) => m,
+            _ => Map::new(),
+        };
+        for op in &self.ops {
+            op.apply(&mut values)?;
+        }
+        if let Some(consumed) = &self.consumed {
+            // Only the messages this request saw go; a message flashed meanwhile by a concurrent
+            // request stays for the next one.
+            for (k, v) in consumed {
+                if messages.get(k) == Some(v) {
+                    messages.shift_remove(k);
+                }
+            }
+        }
+        store::deep_merge(&mut messages, self.outgoing.clone());
+        if !messages.is_empty() {
+            values.insert(FLASH_KEY.to_owned(), Value::Object(messages));
+        }
+        Ok(values)
+    }
+}
+
+fn to_object(what: &str, value: impl Serialize) -> Result<Map<String, Value>, Error> {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(Error::Serialize {
+            path: what.to_owned(),
+            source: <serde_json::Error as serde::ser::Error>::custom(format!(
+                "the {what} must serialize to a JSON object"
+            )),
+        }),
+        Err(source) => Err(Error::Serialize {
+            path: what.to_owned(),
+            source,
+        }),
+    }
+}
+
+fn parse_paths(keys: &[&str]) -> Result<Vec<KeyPath>, Error> {
+    keys.iter().map(|k| KeyPath::parse(k)).collect()
+}
+
+/// A short random pause before retrying a conflicting commit: up to 2^attempt ms, capped at 50.
+async fn backoff(attempt: u32) {
+    let cap = (1u64 << attempt.min(6)).min(50);
+    let mut b = [0u8; 2];
+    let jitter = match SystemRandom::new().fill(&mut b) {
+        Ok(()) => u64::from(u16::from_le_bytes(b)) % (cap * 1000 + 1),
+        Err(_) => cap * 500,
+    };
+    tokio::time::sleep(Duration::from_micros(jitter)).await;
+}
