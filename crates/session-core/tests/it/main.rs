@@ -1,0 +1,3 @@
+//! Integration tests of session-core through its public API.
+
+mod conformance;

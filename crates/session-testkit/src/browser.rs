@@ -1,0 +1,136 @@
+//! A cookie-keeping client that drives a [`SessionManager`] request by request, without HTTP.
+
+use std::collections::BTreeMap;
+
+use session_core::{Error, Session, SessionContext, SessionManager, StorageKey};
+
+/// A browser that keeps the cookies a [`SessionManager`] sets and sends them back, so a test can
+/// run "requests" through the core exactly as an adapter would, without a server.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use session_core::{SessionConfig, SessionManager};
+/// use session_testkit::Browser;
+///
+/// let manager = SessionManager::builder(
+///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+/// ).build().unwrap();
+/// let mut browser = Browser::new(manager);
+/// browser.request(|s| s.put("n", 1)).await.unwrap();
+/// let n = browser.request(|s| s.get("n")).await.unwrap();
+/// assert_eq!(n, Some(serde_json::json!(1)));
+/// # });
+/// ```
+#[derive(Debug, Clone)]
+pub struct Browser {
+    manager: SessionManager,
+    cookies: BTreeMap<String, String>,
+}
+
+impl Browser {
+    /// A browser with no cookies.
+    pub fn new(manager: SessionManager) -> Self {
+        Self {
+            manager,
+            cookies: BTreeMap::new(),
+        }
+    }
+
+    /// The manager requests go to.
+    pub fn manager(&self) -> &SessionManager {
+        &self.manager
+    }
+
+    /// The `Cookie` header this browser sends, if it has cookies.
+    pub fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// The cookies held, by name.
+    pub fn cookies(&self) -> &BTreeMap<String, String> {
+        &self.cookies
+    }
+
+    /// Replaces or adds a cookie by hand (to tamper with it, for example).
+    pub fn set_cookie(&mut self, name: &str, value: &str) {
+        self.cookies.insert(name.to_owned(), value.to_owned());
+    }
+
+    /// Forgets every cookie.
+    pub fn clear_cookies(&mut self) {
+        self.cookies.clear();
+    }
+
+    /// A request context carrying this browser's cookies.
+    pub fn context(&self) -> SessionContext {
+        self.manager.context([self.cookie_header().as_str()])
+    }
+
+    /// Starts a request: a session with this browser's cookies, not yet initiated.
+    pub fn begin(&self) -> Session {
+        self.manager.start_request([self.cookie_header().as_str()])
+    }
+
+    /// Commits a request and keeps the cookies it set (removals delete).
+    pub async fn finish(&mut self, session: &Session) -> Result<(), Error> {
+        session.commit().await?;
+        self.absorb(session);
+        Ok(())
+    }
+
+    /// Keeps the cookies a committed session set.
+    pub fn absorb(&mut self, session: &Session) {
+        for cookie in session.context().response_cookies() {
+            let removed = cookie.value().is_empty()
+                || cookie
+                    .max_age()
+                    .is_some_and(|a| a <= session_core::cookie::time::Duration::ZERO);
+            if removed {
+                self.cookies.remove(cookie.name());
+            } else {
+                self.cookies
+                    .insert(cookie.name().to_owned(), cookie.value().to_owned());
+            }
+        }
+    }
+
+    /// One full request: initiate (writable), run `f`, commit, keep the cookies.
+    pub async fn request<R>(
+        &mut self,
+        f: impl FnOnce(&Session) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        let session = self.begin();
+        session.initiate(false).await?;
+        let out = f(&session)?;
+        self.finish(&session).await?;
+        Ok(out)
+    }
+
+    /// One request initiated readonly.
+    pub async fn readonly_request<R>(
+        &mut self,
+        f: impl FnOnce(&Session) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        let session = self.begin();
+        session.initiate(true).await?;
+        let out = f(&session)?;
+        self.finish(&session).await?;
+        Ok(out)
+    }
+
+    /// One request whose handler never touches the session.
+    pub async fn untouched_request(&mut self) -> Result<(), Error> {
+        let session = self.begin();
+        self.finish(&session).await
+    }
+
+    /// The storage key of this browser's current session, found by a readonly request.
+    pub async fn storage_key(&mut self) -> Result<StorageKey, Error> {
+        self.readonly_request(|s| Ok(s.session_id()?.storage_key()))
+            .await
+    }
+}

@@ -1,0 +1,830 @@
+//! The driver conformance suite.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{Config, TestRng, TestRunner};
+use serde_json::{json, Map, Value};
+use session_core::{
+    Expected, ManualClock, Record, SessionConfig, SessionId, SessionManager, WriteOutcome,
+};
+
+use crate::Browser;
+
+/// The idle lifetime the suite configures.
+const IDLE: Duration = Duration::from_secs(600);
+
+/// Builds the manager under test from a configuration (driver chosen, key set, lifetimes set)
+/// and the clock the suite moves.
+pub type MakeManager = Arc<dyn Fn(SessionConfig, ManualClock) -> SessionManager + Send + Sync>;
+
+/// The conformance suite for a session driver.
+///
+/// It drives the driver through the public [`SessionManager`] API with a [`Browser`], plus a few
+/// direct calls to the [`Driver`](session_core::Driver) contract, and checks every rule the core
+/// relies on: round trips, touch, idle and absolute expiry, destroy, regenerate, flash messages,
+/// and — for drivers that declare the atomic update — no resurrection and no lost update under
+/// 200 concurrent increments.
+///
+/// Third-party driver authors run it in their own tests:
+///
+/// ```
+/// # tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap().block_on(async {
+/// use std::sync::Arc;
+/// use session_core::SessionManager;
+/// use session_testkit::Conformance;
+///
+/// let report = Conformance::new("memory", Arc::new(|config, clock| {
+///     SessionManager::builder(config.with_driver("memory"))
+///         .with_clock(Arc::new(clock))
+///         .build()
+///         .unwrap()
+/// }))
+/// .run()
+/// .await;
+/// assert!(report.passed.len() >= 15, "{report}");
+/// # });
+/// ```
+pub struct Conformance {
+    name: String,
+    make: MakeManager,
+    skipped: Vec<(&'static str, String)>,
+}
+
+impl fmt::Debug for Conformance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Conformance")
+            .field("name", &self.name)
+            .field("skipped", &self.skipped)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a run checked.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Cases that passed.
+    pub passed: Vec<&'static str>,
+    /// Cases skipped, with the reason the driver gave.
+    pub skipped: Vec<(&'static str, String)>,
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "passed: {}", self.passed.join(", "))?;
+        for (case, why) in &self.skipped {
+            write!(f, "; skipped {case}: {why}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The cases that need [`Capabilities::atomic_update`](session_core::Capabilities).
+pub const ATOMIC_CASES: &[&str] = &[
+    "no_resurrection_after_destroy",
+    "concurrent_increments_are_all_counted",
+    "concurrent_writes_to_different_keys_all_survive",
+    "write_if_follows_the_contract",
+];
+
+impl Conformance {
+    /// A suite for the driver that `make` builds.
+    pub fn new(name: impl Into<String>, make: MakeManager) -> Self {
+        Self {
+            name: name.into(),
+            make,
+            skipped: Vec::new(),
+        }
+    }
+
+    /// Skips a case the driver cannot support, with the reason (shown in the report). Skipping an
+    /// atomic case is refused when the driver declares the atomic update.
+    #[must_use]
+    pub fn skip(mut self, case: &'static str, reason: impl Into<String>) -> Self {
+        self.skipped.push((case, reason.into()));
+        self
+    }
+
+    fn manager(&self, config: SessionConfig, clock: &ManualClock) -> SessionManager {
+        (self.make)(
+            config.with_key("conformance suite secret key of 32+ bytes"),
+            clock.clone(),
+        )
+    }
+
+    fn browser(&self, clock: &ManualClock) -> Browser {
+        Browser::new(self.manager(SessionConfig::new().with_age(IDLE), clock))
+    }
+
+    /// Runs every case; panics with the case name on the first failure.
+    pub async fn run(self) -> Report {
+        let mut report = Report {
+            skipped: self.skipped.clone(),
+            ..Report::default()
+        };
+        let atomic = {
+            let clock = ManualClock::starting_now();
+            self.browser(&clock)
+                .manager()
+                .driver()
+                .capabilities()
+                .atomic_update()
+        };
+        for (case, _) in &self.skipped {
+            assert!(
+                !(atomic && ATOMIC_CASES.contains(case)),
+                "[{}] declares the atomic update, so {case} cannot be skipped",
+                self.name
+            );
+        }
+        macro_rules! case {
+            ($name:ident) => {
+                let name = stringify!($name);
+                if !self.skipped.iter().any(|(c, _)| *c == name) {
+                    self.$name().await;
+                    report.passed.push(name);
+                }
+            };
+        }
+        case!(round_trip);
+        case!(arbitrary_values_round_trip);
+        case!(fresh_visitor_gets_an_id_but_costs_no_storage);
+        case!(untouched_request_slides_the_idle_expiry);
+        case!(unmodified_request_slides_the_idle_expiry);
+        case!(idle_expiry);
+        case!(absolute_expiry);
+        case!(clearing_destroys_the_record);
+        case!(regenerate_keeps_data_and_retires_the_old_id);
+        case!(flash_messages_live_for_one_request);
+        case!(flash_messages_survive_untouched_requests);
+        case!(readonly_requests_change_nothing);
+        case!(tampered_and_foreign_cookies_give_fresh_sessions);
+        case!(touch_never_creates_and_destroy_of_missing_is_fine);
+        if atomic {
+            case!(no_resurrection_after_destroy);
+            case!(concurrent_increments_are_all_counted);
+            case!(concurrent_writes_to_different_keys_all_survive);
+            case!(write_if_follows_the_contract);
+        } else {
+            for case in ATOMIC_CASES {
+                if !report.skipped.iter().any(|(c, _)| c == case) {
+                    report.skipped.push((
+                        case,
+                        "the driver does not declare the atomic update (last writer wins)".into(),
+                    ));
+                }
+            }
+        }
+        report
+    }
+
+    fn fail(&self, case: &str, what: impl fmt::Display) -> ! {
+        panic!("[{}] {case}: {what}", self.name)
+    }
+
+    async fn round_trip(&self) {
+        let clock = ManualClock::starting_now();
+        let mut b = self.browser(&clock);
+        b.request(|s| {
+            s.put("cart_total", 1900)?;
+            s.put("user.name", "Ada Lovelace ✓")?;
+            s.put("user[roles]", json!(["admin", "dev"]))?;
+            s.put("flags", json!({"a": true, "b": null, "c": 0.5}))
+        })
+        .await
+        .unwrap_or_else(|e| self.fail("round_trip", e));
+        let all = b
+            .request(|s| s.all())
+            .await
+            .unwrap_or_else(|e| self.fail("round_trip", e));
+        let expected = json!({
+            "cart_total": 1900,
+            "user": {"name": "Ada Lovelace ✓", "roles": ["admin", "dev"]},
+            "flags": {"a": true, "b": null, "c": 0.5}
+        });
+        if Value::Object(all.clone()) != expected {
+            self.fail("round_trip", format!("read back {all:?}"));
+        }
+    }
+
+    async fn arbitrary_values_round_trip(&self) {
+        let clock = ManualClock::starting_now();
+        let mut b = self.browser(&clock);
+        let mut runner = TestRunner::new_with_rng(
+            Config::default(),
+            TestRng::deterministic_rng(proptest::test_runner::RngAlgorithm::ChaCha),
+        );
+        let strategy = json_value();
+        for _ in 0..24 {
+            let value = strategy
+                .new_tree(&mut runner)
+                .unwrap_or_else(|e| self.fail("arbitrary_values_round_trip", e))
+                .current();
+            let put = value.clone();
+            b.request(move |s| s.put("value", put))
+                .await
+                .unwrap_or_else(|e| self.fail("arbitrary_values_round_trip", e));
+            let back = b
+                .request(|s| s.get("value"))
+                .await
+                .unwrap_or_else(|e| self.fail("arbitrary_values_round_trip", e));
+            let expected = (!value.is_null()).then_some(value);
+            if back != expected {
+                self.fail(
+                    "arbitrary_values_round_trip",
+                    format!("wrote {expected:?}, read {back:?}"),
+                );
+            }
+        }
+    }
+
+    async fn fresh_visitor_gets_an_id_but_costs_no_storage(&self) {
+        let case = "fresh_visitor_gets_an_id_but_costs_no_storage";
+        let clock = ManualClock::starting_now();
+        let mut b = self.browser(&clock);
+        let session = b.begin();
+        session
+            .initiate(false)
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        if !session.is_fresh() {
+            self.fail(case, "a request without cookies must be fresh");
+        }
+        let key = session
+            .session_id()
+            .unwrap_or_else(|e| self.fail(case, e))
+            .storage_key();
+        b.finish(&session)
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        let cookie_name = b.manager().config().cookie_name().to_owned();
+        if !b.cookies().contains_key(&cookie_name) {
+            self.fail(case, "the id cookie was not set");
+        }
+        let stored = b
+            .manager()
+            .driver()
+            .read(&b.context(), &key)
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        if stored.is_some() {
+            self.fail(case, "an empty session was stored");
+        }
+    }
+
+    async fn untouched_request_slides_the_idle_expiry(&self) {
+        let case = "untouched_request_slides_the_idle_expiry";
+        let clock = ManualClock::starting_now();
+        let mut b = self.browser(&clock);
+        b.request(|s| s.put("n", 1))
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        for _ in 0..3 {
+            clock.advance(IDLE * 6 / 10);
+            b.untouched_request()
+                .await
+                .unwrap_or_else(|e| self.fail(case, e));
+        }
+        clock.advance(IDLE * 6 / 10);
+        let n = b
+            .request(|s| s.get("n"))
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        if n != Some(json!(1)) {
+            self.fail(
+                case,
+                "the session expired although it was used within its idle age",
+            );
+        }
+    }
+
+    async fn unmodified_request_slides_the_idle_expiry(&self) {
+        let case = "unmodified_request_slides_the_idle_expiry";
+        let clock = ManualClock::starting_now();
+        let mut b = self.browser(&clock);
+        b.request(|s| s.put("n", 1))
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        for _ in 0..3 {
+            clock.advance(IDLE * 6 / 10);
+            let n = b
+                .request(|s| s.get("n"))
+                .await
+                .unwrap_or_else(|e| self.fail(case, e));
+            if n != Some(json!(1)) {
+                self.fail(
+                    case,
+                    "the session expired although it was read within its idle age",
+                );
+            }
+        }
+    }
+
+    async fn idle_expiry(&self) {
+        let case = "idle_expiry";
+        let clock = ManualClock::starting_now();
+        let mut b = self.browser(&clock);
+        b.request(|s| s.put("n", 1))
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        clock.advance(IDLE + Duration::from_secs(1));
+        let (fresh, n) = b
+            .request(|s| Ok((s.is_fresh(), s.get("n")?)))
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        if !fresh || n.is_some() {
+            self.fail(case, "an idle-expired session was still served");
+        }
+    }
+
+    async fn absolute_expiry(&self) {
+        let case = "absolute_expiry";
+        let clock = ManualClock::starting_now();
+        let mut b = Browser::new(
+            self.manager(
+                SessionConfig::new()
+                    .with_age(IDLE)
+                    .with_absolute_age(IDLE * 2),
+                &clock,
+            ),
+        );
+        b.request(|s| s.put("n", 1))
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        clock.advance(IDLE / 2);
+        for _ in 0..3 {
+            let n = b
+                .request(|s| s.increment("n"))
+                .await
+                .unwrap_or_else(|e| self.fail(case, e));
+            if n == json!(1) {
+                self.fail(case, "the session ended before its absolute age");
+            }
+            clock.advance(IDLE / 2);
+        }
+        clock.advance(IDLE / 2 + Duration::from_secs(1));
+        let n = b
+            .request(|s| s.get("n"))
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        if n.is_some() {
+            self.fail(case, "an active session outlived its absolute age");
+        }
+    }
+
+    async fn clearing_destroys_the_record(&self) {
+        let case = "clearing_destroys_the_record";
+        let clock = ManualClock::starting_now();
+        let mut b = self.browser(&clock);
+        let key = b
+            .request(|s| {
+                s.put("user", json!({"id": 7}))?;
+                Ok(s.session_id()?.storage_key())
+            })
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        let before = b
+            .manager()
+            .driver()
+            .read(&b.context(), &key)
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        if before.is_none() {
+            self.fail(case, "the record was not stored");
+        }
+        b.request(|s| s.clear())
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        let after = b
+            .manager()
+            .driver()
+            .read(&b.context(), &key)
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        if after.is_some() {
+            self.fail(case, "the record survived clear()");
+        }
+        let fresh = b
+            .request(|s| Ok(s.is_fresh()))
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        if !fresh {
+            self.fail(case, "the next request was not a fresh session");
+        }
+    }
+
+    async fn regenerate_keeps_data_and_retires_the_old_id(&self) {
+        let case = "regenerate_keeps_data_and_retires_the_old_id";
+        let clock = ManualClock::starting_now();
+        let mut b = self.browser(&clock);
+        let old_id = b
+            .request(|s| {
+                s.put("cart", json!([1, 2]))?;
+                s.session_id()
+            })
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        let stolen = b.clone();
+        let new_id = b
+            .request(|s| {
+                s.regenerate()?;
+                if !s.is_fresh() {
+                    return Ok(None);
+                }
+                s.put("user", 1)?;
+                Ok(Some(s.session_id()?))
+            })
+            .await
+            .unwrap_or_else(|e| self.fail(case, e))
+            .unwrap_or_else(|| self.fail(case, "a regenerated session must be fresh"));
+        if new_id == old_id {
+            self.fail(case, "the id did not change");
+        }
+        let all = b
+            .request(|s| Ok((s.session_id()?, s.all()?)))
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        if all.0 != new_id || Value::Object(all.1) != json!({"cart": [1, 2], "user": 1}) {
+            self.fail(case, "the data did not follow the new id");
+        }
+        let mut stolen = stolen;
+        let (fresh, cart) = stolen
+            .request(|s| Ok((s.is_fresh(), s.get("cart")?)))
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        if !fresh || cart.is_some() {
+            self.fail(case, "the old id still opened the session");
+        }
+    }
+
+    async fn flash_messages_live_for_one_request(&self) {
+        let case = "flash_messages_live_for_one_request";
+        let clock = ManualClock::starting_now();
+        let mut b = self.browser(&clock);
+        b.request(|s| s.flash("message", "Hello world"))
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        let seen = b
+            .request(|s| Ok(s.flash_messages()?.get("message").cloned()))
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        if seen != Some(json!("Hello world")) {
+            self.fail(case, format!("second request saw {seen:?}"));
+        }
+        let again = b
+            .request(|s| Ok(s.flash_messages()?.is_empty()))
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        if !again {
+            self.fail(case, "the message was shown twice");
+        }
+    }
+
+    async fn flash_messages_survive_untouched_requests(&self) {
+        let case = "flash_messages_survive_untouched_requests";
+        let clock = ManualClock::starting_now();
+        let mut b = self.browser(&clock);
+        b.request(|s| s.flash("notice", 0))
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        b.untouched_request()
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        let seen = b
+            .request(|s| Ok(s.flash_messages()?.get("notice").cloned()))
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        if seen != Some(json!(0)) {
+            self.fail(case, format!("after an untouched request saw {seen:?}"));
+        }
+    }
+
+    async fn readonly_requests_change_nothing(&self) {
+        let case = "readonly_requests_change_nothing";
+        let clock = ManualClock::starting_now();
+        let mut b = self.browser(&clock);
+        b.request(|s| {
+            s.put("n", 1)?;
+            s.flash("m", "x")
+        })
+        .await
+        .unwrap_or_else(|e| self.fail(case, e));
+        let session = b.begin();
+        session
+            .initiate(true)
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        let seen = session
+            .flash_messages()
+            .unwrap_or_else(|e| self.fail(case, e));
+        if !matches!(session.put("n", 2), Err(session_core::Error::Readonly)) {
+            self.fail(case, "a readonly session accepted a write");
+        }
+        session
+            .commit()
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        if !session.context().response_cookies().is_empty() {
+            self.fail(case, "a readonly request set cookies");
+        }
+        if seen.get("m") != Some(&json!("x")) {
+            self.fail(case, "readonly requests must see flash messages");
+        }
+        let still = b
+            .request(|s| Ok(s.flash_messages()?.get("m").cloned()))
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        if still != Some(json!("x")) {
+            self.fail(case, "a readonly request consumed the flash messages");
+        }
+    }
+
+    async fn tampered_and_foreign_cookies_give_fresh_sessions(&self) {
+        let case = "tampered_and_foreign_cookies_give_fresh_sessions";
+        let clock = ManualClock::starting_now();
+        let mut b = self.browser(&clock);
+        b.request(|s| s.put("secret", "s3"))
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        let name = b.manager().config().cookie_name().to_owned();
+        let original = b.cookies().get(&name).cloned().unwrap_or_default();
+        let mut variants = vec![
+            String::new(),
+            "garbage".to_owned(),
+            "a".repeat(100_000),
+            format!("{}x", original),
+            SessionId::generate().expose().to_owned(),
+        ];
+        if let Some(first) = original.chars().next() {
+            let flipped = if first == 'A' { 'B' } else { 'A' };
+            variants.push(format!("{flipped}{}", &original[first.len_utf8()..]));
+        }
+        for v in variants {
+            let mut t = b.clone();
+            t.set_cookie(&name, &v);
+            let (fresh, secret) = t
+                .request(|s| Ok((s.is_fresh(), s.get("secret")?)))
+                .await
+                .unwrap_or_else(|e| self.fail(case, e));
+            if !fresh || secret.is_some() {
+                self.fail(case, "a tampered cookie opened a session");
+            }
+        }
+        // A cookie signed with another key does not open the session either.
+        let other = ManualClock::starting_now();
+        let foreign = (self.make)(
+            SessionConfig::new()
+                .with_age(IDLE)
+                .with_key("a completely different secret key!!!!!"),
+            other,
+        );
+        let mut f = Browser::new(foreign);
+        for (k, v) in b.cookies() {
+            f.set_cookie(k, v);
+        }
+        let fresh = f
+            .request(|s| Ok(s.is_fresh()))
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        if !fresh {
+            self.fail(case, "a cookie signed with another key opened a session");
+        }
+    }
+
+    async fn touch_never_creates_and_destroy_of_missing_is_fine(&self) {
+        let case = "touch_never_creates_and_destroy_of_missing_is_fine";
+        let clock = ManualClock::starting_now();
+        let b = self.browser(&clock);
+        let driver = b.manager().driver().clone();
+        let cx = b.context();
+        let key = SessionId::generate().storage_key();
+        driver
+            .touch(&cx, &key, clock.now())
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        if driver
+            .read(&cx, &key)
+            .await
+            .unwrap_or_else(|e| self.fail(case, e))
+            .is_some()
+        {
+            self.fail(case, "touch created a record");
+        }
+        driver
+            .destroy(&cx, &key)
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+    }
+
+    async fn no_resurrection_after_destroy(&self) {
+        let case = "no_resurrection_after_destroy";
+        let clock = ManualClock::starting_now();
+        let mut b = self.browser(&clock);
+        b.request(|s| s.put("user", 1))
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        // A slow request reads the session …
+        let slow = b.begin();
+        slow.initiate(false)
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        let key = slow
+            .session_id()
+            .unwrap_or_else(|e| self.fail(case, e))
+            .storage_key();
+        // … a logout destroys it meanwhile …
+        let mut logout = b.clone();
+        logout
+            .request(|s| s.clear())
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        // … and the slow request finishes with a write.
+        slow.put("cart", 3).unwrap_or_else(|e| self.fail(case, e));
+        slow.commit().await.unwrap_or_else(|e| self.fail(case, e));
+        let stored = b
+            .manager()
+            .driver()
+            .read(&b.context(), &key)
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        if stored.is_some() {
+            self.fail(case, "the destroyed session was written back");
+        }
+        b.absorb(&slow);
+        let (fresh, all) = b
+            .request(|s| Ok((s.is_fresh(), s.all()?)))
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        if !fresh || !all.is_empty() {
+            self.fail(
+                case,
+                "the slow request's cookie opened a resurrected session",
+            );
+        }
+    }
+
+    async fn concurrent_increments_are_all_counted(&self) {
+        let case = "concurrent_increments_are_all_counted";
+        let clock = ManualClock::starting_now();
+        let mut b = self.browser(&clock);
+        b.request(|s| s.put("n", 0))
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        let mut tasks = Vec::new();
+        for _ in 0..200 {
+            let b = b.clone();
+            tasks.push(tokio::spawn(async move {
+                let s = b.begin();
+                s.initiate(false).await?;
+                s.increment("n")?;
+                s.commit().await
+            }));
+        }
+        for t in tasks {
+            t.await
+                .unwrap_or_else(|e| self.fail(case, e))
+                .unwrap_or_else(|e| self.fail(case, e));
+        }
+        let n = b
+            .request(|s| s.get("n"))
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        if n != Some(json!(200)) {
+            self.fail(case, format!("200 concurrent increments ended at {n:?}"));
+        }
+    }
+
+    async fn concurrent_writes_to_different_keys_all_survive(&self) {
+        let case = "concurrent_writes_to_different_keys_all_survive";
+        let clock = ManualClock::starting_now();
+        let mut b = self.browser(&clock);
+        b.request(|s| s.put("start", true))
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        let mut tasks = Vec::new();
+        for i in 0..50 {
+            let b = b.clone();
+            tasks.push(tokio::spawn(async move {
+                let s = b.begin();
+                s.initiate(false).await?;
+                s.put(&format!("keys.k{i}"), i)?;
+                s.commit().await
+            }));
+        }
+        for t in tasks {
+            t.await
+                .unwrap_or_else(|e| self.fail(case, e))
+                .unwrap_or_else(|e| self.fail(case, e));
+        }
+        let keys = b
+            .request(|s| s.get("keys"))
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        let count = keys.as_ref().and_then(Value::as_object).map_or(0, Map::len);
+        if count != 50 {
+            self.fail(case, format!("{count} of 50 concurrent writes survived"));
+        }
+    }
+
+    async fn write_if_follows_the_contract(&self) {
+        let case = "write_if_follows_the_contract";
+        let clock = ManualClock::starting_now();
+        let b = self.browser(&clock);
+        let driver = b.manager().driver().clone();
+        let cx = b.context();
+        let key = SessionId::generate().storage_key();
+        let mut record = Record::new(
+            json!({"a": 1}).as_object().cloned().unwrap_or_default(),
+            clock.now(),
+        );
+        record.version = 1;
+        let check =
+            |got: Result<WriteOutcome, session_core::DriverError>, want, what: &str| match got {
+                Ok(o) if o == want => {}
+                other => self.fail(case, format!("{what}: expected {want:?}, got {other:?}")),
+            };
+        check(
+            driver
+                .write_if(&cx, &key, &record, Expected::Version(1))
+                .await,
+            WriteOutcome::Gone,
+            "a version expected on a missing record",
+        );
+        check(
+            driver.write_if(&cx, &key, &record, Expected::Absent).await,
+            WriteOutcome::Written,
+            "a new record",
+        );
+        check(
+            driver.write_if(&cx, &key, &record, Expected::Absent).await,
+            WriteOutcome::Conflict,
+            "absent expected on an existing record",
+        );
+        let mut next = record.clone();
+        next.version = 2;
+        check(
+            driver
+                .write_if(&cx, &key, &next, Expected::Version(7))
+                .await,
+            WriteOutcome::Conflict,
+            "a stale version",
+        );
+        check(
+            driver
+                .write_if(&cx, &key, &next, Expected::Version(1))
+                .await,
+            WriteOutcome::Written,
+            "the current version",
+        );
+        let stored = driver
+            .read(&cx, &key)
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        if stored.as_ref().map(|r| r.version) != Some(2) {
+            self.fail(case, format!("read back {stored:?}"));
+        }
+        driver
+            .destroy(&cx, &key)
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        check(
+            driver
+                .write_if(&cx, &key, &next, Expected::Version(2))
+                .await,
+            WriteOutcome::Gone,
+            "a destroyed record",
+        );
+    }
+}
+
+/// JSON values whose text form round-trips exactly (floats are multiples of 1/4).
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        (-1_000_000i32..1_000_000).prop_map(|i| json!(f64::from(i) / 4.0)),
+        ".{0,40}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(3, 32, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::btree_map("[a-zA-Z0-9_ .\\[\\]-]{1,10}", inner, 0..6)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+trait ClockExt {
+    fn now(&self) -> u64;
+}
+
+impl ClockExt for ManualClock {
+    fn now(&self) -> u64 {
+        session_core::Clock::now_ms(self)
+    }
+}
