@@ -1,0 +1,2 @@
+//! The cookie driver for session-core (in progress).
+#![forbid(unsafe_code)]

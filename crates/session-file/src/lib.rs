@@ -1,0 +1,2 @@
+//! The file driver for session-core (in progress).
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! The redis driver for session-core (in progress).
+#![forbid(unsafe_code)]
