@@ -301,6 +301,24 @@ pub trait Driver: Send + Sync + fmt::Debug {
     /// Removes a record. Missing records are not an error.
     async fn destroy(&self, cx: &SessionContext, key: &StorageKey) -> Result<(), DriverError>;
 
+    /// Removes a record only if it is still at `version`: `Written` when removed, `Conflict`
+    /// when it is at another version, `Gone` when it no longer exists. Drivers that declare
+    /// [`Capabilities::atomic_update`] implement it, so that emptying a session (logout, the last
+    /// flash message consumed) never deletes what a concurrent request wrote meanwhile. The default
+    /// says it is unsupported, and the core then falls back to [`Driver::destroy`].
+    async fn destroy_if(
+        &self,
+        cx: &SessionContext,
+        key: &StorageKey,
+        version: u64,
+    ) -> Result<WriteOutcome, DriverError> {
+        let _ = (cx, key, version);
+        Err(DriverError::Unsupported {
+            driver: self.name(),
+            operation: "destroy_if",
+        })
+    }
+
     /// Marks an existing record active at `now_ms` (sliding idle expiry). Never creates one.
     async fn touch(
         &self,

@@ -160,6 +160,25 @@ impl Driver for MemoryDriver {
         Ok(())
     }
 
+    async fn destroy_if(
+        &self,
+        _cx: &SessionContext,
+        key: &StorageKey,
+        version: u64,
+    ) -> Result<WriteOutcome, DriverError> {
+        let now = self.clock.now_ms();
+        let mut state = self.state();
+        let outcome = match self.live(&mut state, key, now).map(|r| r.version) {
+            None => WriteOutcome::Gone,
+            Some(v) if v == version => WriteOutcome::Written,
+            Some(_) => WriteOutcome::Conflict,
+        };
+        if outcome == WriteOutcome::Written {
+            state.records.remove(key);
+        }
+        Ok(outcome)
+    }
+
     async fn touch(
         &self,
         _cx: &SessionContext,

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::context::SessionContext;
 use crate::driver::{Expected, Record, WriteOutcome};
-use crate::error::Error;
+use crate::error::{DriverError, Error};
 use crate::flash::{FlashMessages, Outgoing};
 use crate::id::{SessionId, StorageKey};
 use crate::manager::SessionManager;
@@ -715,36 +715,61 @@ impl Session {
             loop {
                 attempt += 1;
                 let data = plan.build(base.as_ref().map(|r| &r.data))?;
-                if data.is_empty() {
-                    if base.is_some() {
-                        manager.call(driver.destroy(cx, &key)).await?;
-                        tracing::info!(target: "session", event = "destroyed", key = key.short(), "session emptied and destroyed");
+                // Emptying a session destroys it. With the atomic update the destroy is
+                // conditional too, so a message or value written meanwhile by a concurrent
+                // request is replayed instead of being deleted with the record.
+                let emptied = data.is_empty();
+                let outcome = match (&base, emptied) {
+                    (None, true) => break,
+                    (Some(current), true) => {
+                        if atomic {
+                            match manager
+                                .call(driver.destroy_if(cx, &key, current.version))
+                                .await
+                            {
+                                Err(Error::Driver(DriverError::Unsupported { .. })) => {
+                                    manager.call(driver.destroy(cx, &key)).await?;
+                                    WriteOutcome::Written
+                                }
+                                other => other?,
+                            }
+                        } else {
+                            manager.call(driver.destroy(cx, &key)).await?;
+                            WriteOutcome::Written
+                        }
                     }
-                    break;
-                }
-                let record = Record {
-                    data,
-                    version: base.as_ref().map_or(1, |r| r.version + 1),
-                    created_at: base.as_ref().map_or(plan.created_at, |r| r.created_at),
-                    last_active: now,
+                    (_, false) => {
+                        let record = Record {
+                            data,
+                            version: base.as_ref().map_or(1, |r| r.version + 1),
+                            created_at: base.as_ref().map_or(plan.created_at, |r| r.created_at),
+                            last_active: now,
+                        };
+                        if !atomic {
+                            manager.call(driver.write(cx, &key, &record)).await?;
+                            break;
+                        }
+                        let expected = base
+                            .as_ref()
+                            .map_or(Expected::Absent, |r| Expected::Version(r.version));
+                        manager
+                            .call(driver.write_if(cx, &key, &record, expected))
+                            .await?
+                    }
                 };
-                if !atomic {
-                    manager.call(driver.write(cx, &key, &record)).await?;
-                    break;
-                }
-                let expected = base
-                    .as_ref()
-                    .map_or(Expected::Absent, |r| Expected::Version(r.version));
-                match manager
-                    .call(driver.write_if(cx, &key, &record, expected))
-                    .await?
-                {
+                match outcome {
+                    WriteOutcome::Written if emptied => {
+                        tracing::info!(target: "session", event = "destroyed", key = key.short(), "session emptied and destroyed");
+                        break;
+                    }
                     WriteOutcome::Written => {
                         if base.is_none() {
                             tracing::info!(target: "session", event = "created", key = key.short(), "session created");
                         }
                         break;
                     }
+                    // A session being emptied that is already gone needs nothing more.
+                    WriteOutcome::Gone if emptied => break,
                     WriteOutcome::Gone => {
                         id = self.restart_after_destroy(&key);
                         break;
@@ -758,6 +783,7 @@ impl Session {
                             Some(fresh) if !inner.lifetimes.is_expired(&fresh, now) => {
                                 base = Some(fresh)
                             }
+                            _ if emptied => break,
                             _ => {
                                 id = self.restart_after_destroy(&key);
                                 break;

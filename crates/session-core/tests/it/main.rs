@@ -1,3 +1,8 @@
 //! Integration tests of session-core through its public API.
 
+mod adonis;
+mod commit_table;
+mod common;
 mod conformance;
+mod flash;
+mod model;

@@ -1,0 +1,281 @@
+//! The commit table of semantics §2, row by row, observed through the driver calls.
+
+use serde_json::json;
+use session_core::{Expected, SessionId};
+
+use crate::common::{recording, Call};
+
+#[tokio::test]
+async fn readonly_requests_call_nothing_and_set_no_cookie() {
+    let (mut b, driver, _) = recording(true);
+    b.request(|s| s.put("n", 1)).await.expect("seed");
+    let key = b.storage_key().await.expect("key");
+    driver.take();
+    let s = b.begin();
+    s.initiate(true).await.expect("initiate");
+    s.commit().await.expect("commit");
+    assert_eq!(driver.take(), vec![Call::Read(key)]);
+    assert!(s.context().response_cookies().is_empty());
+}
+
+#[tokio::test]
+async fn a_lazy_request_with_a_valid_cookie_only_touches() {
+    let (mut b, driver, _) = recording(true);
+    let key = b
+        .request(|s| {
+            s.put("n", 1)?;
+            Ok(s.session_id()?.storage_key())
+        })
+        .await
+        .expect("seed");
+    driver.take();
+    let s = b.begin();
+    s.commit().await.expect("commit");
+    assert_eq!(driver.take(), vec![Call::Touch(key)]);
+    assert_eq!(
+        s.context().response_cookies().len(),
+        1,
+        "the id cookie is refreshed"
+    );
+}
+
+#[tokio::test]
+async fn a_lazy_request_of_a_new_visitor_calls_nothing_but_gets_an_id() {
+    let (mut b, driver, _) = recording(true);
+    b.untouched_request().await.expect("request");
+    assert!(driver.take().is_empty());
+    assert!(b.cookies().contains_key("id"));
+}
+
+#[tokio::test]
+async fn an_empty_store_costs_no_storage_and_is_destroyed_when_emptied() {
+    let (mut b, driver, _) = recording(true);
+    b.request(|s| s.get("x")).await.expect("empty request");
+    assert!(
+        driver.take().iter().all(|c| matches!(c, Call::Read(_))),
+        "nothing is written for a visitor without data"
+    );
+    b.request(|s| s.put("x", 1)).await.expect("write");
+    let key = b.storage_key().await.expect("key");
+    driver.take();
+    b.request(|s| s.forget("x")).await.expect("forget");
+    assert_eq!(
+        driver.take(),
+        vec![Call::Read(key.clone()), Call::Destroy(key)]
+    );
+}
+
+#[tokio::test]
+async fn an_unmodified_request_touches_and_a_modified_one_writes_at_the_read_version() {
+    let (mut b, driver, _) = recording(true);
+    b.request(|s| s.put("n", 1)).await.expect("seed");
+    let key = b.storage_key().await.expect("key");
+    driver.take();
+    b.request(|s| s.get("n")).await.expect("read");
+    assert_eq!(
+        driver.take(),
+        vec![Call::Read(key.clone()), Call::Touch(key.clone())]
+    );
+    // Writing the same value again is not a modification.
+    b.request(|s| s.put("n", 1)).await.expect("same value");
+    assert_eq!(
+        driver.take(),
+        vec![Call::Read(key.clone()), Call::Touch(key.clone())]
+    );
+    b.request(|s| s.put("n", 2)).await.expect("write");
+    assert_eq!(
+        driver.take(),
+        vec![
+            Call::Read(key.clone()),
+            Call::WriteIf(key, Expected::Version(1))
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_regenerated_session_is_written_under_the_new_id_before_the_old_is_destroyed() {
+    let (mut b, driver, _) = recording(true);
+    b.request(|s| s.put("cart", 3)).await.expect("seed");
+    let old = b.storage_key().await.expect("key");
+    driver.take();
+    let new = b
+        .request(|s| {
+            s.regenerate()?;
+            Ok(s.session_id()?.storage_key())
+        })
+        .await
+        .expect("regenerate");
+    assert_ne!(old, new);
+    assert_eq!(
+        driver.take(),
+        vec![
+            Call::Read(old.clone()),
+            Call::WriteIf(new, Expected::Absent),
+            Call::Destroy(old)
+        ]
+    );
+    assert_eq!(
+        b.request(|s| s.get("cart")).await.expect("read"),
+        Some(json!(3))
+    );
+}
+
+#[tokio::test]
+async fn drivers_without_the_atomic_update_get_plain_writes() {
+    let (mut b, driver, _) = recording(false);
+    b.request(|s| s.put("n", 1)).await.expect("seed");
+    let key = b.storage_key().await.expect("key");
+    assert!(driver.take().contains(&Call::Write(key.clone())));
+    b.request(|s| s.increment("n")).await.expect("increment");
+    assert_eq!(
+        driver.take(),
+        vec![Call::Read(key.clone()), Call::Write(key)]
+    );
+}
+
+#[tokio::test]
+async fn a_last_writer_wins_driver_loses_concurrent_increments_which_is_why_the_atomic_update_exists(
+) {
+    // The same 50 concurrent increments: exact with the atomic update, lossy without it. This
+    // shows the conformance case can fail.
+    for atomic in [true, false] {
+        let (mut b, _, _) = recording(atomic);
+        b.request(|s| s.put("n", 0)).await.expect("seed");
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(50));
+        let mut tasks = Vec::new();
+        for _ in 0..50 {
+            let b = b.clone();
+            let barrier = barrier.clone();
+            tasks.push(tokio::spawn(async move {
+                let s = b.begin();
+                s.initiate(false).await?;
+                s.increment("n")?;
+                barrier.wait().await;
+                s.commit().await
+            }));
+        }
+        for t in tasks {
+            t.await.expect("join").expect("commit");
+        }
+        let n = b.request(|s| s.get_as::<i64>("n")).await.expect("read");
+        if atomic {
+            assert_eq!(n, Some(50));
+        } else {
+            assert!(
+                n < Some(50),
+                "last writer wins should have lost updates, got {n:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_but_well_signed_id_is_replaced_not_adopted() {
+    let (mut b, driver, _) = recording(true);
+    b.untouched_request().await.expect("first visit");
+    let first = b.cookies()["id"].clone();
+    let id = b
+        .request(|s| {
+            assert!(s.is_fresh());
+            s.put("x", 1)?;
+            s.session_id()
+        })
+        .await
+        .expect("request");
+    assert_ne!(
+        b.cookies()["id"],
+        first,
+        "strict mode: a new id for an id without record"
+    );
+    assert!(driver
+        .take()
+        .contains(&Call::WriteIf(id.storage_key(), Expected::Absent)));
+    let _ = SessionId::generate();
+}
+
+#[tokio::test]
+async fn a_driver_error_surfaces_as_a_backend_error_and_a_timeout_is_bounded() {
+    use async_trait::async_trait;
+    use session_core::{
+        Driver, DriverError, ErrorKind, Record, SessionConfig, SessionContext, SessionManager,
+        StorageKey,
+    };
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    /// A backend that never answers, like a Redis behind a dropped network link.
+    #[derive(Debug)]
+    struct Unreachable;
+    #[async_trait]
+    impl Driver for Unreachable {
+        fn name(&self) -> &'static str {
+            "unreachable"
+        }
+        async fn read(
+            &self,
+            _: &SessionContext,
+            _: &StorageKey,
+        ) -> Result<Option<Record>, DriverError> {
+            std::future::pending().await
+        }
+        async fn write(
+            &self,
+            _: &SessionContext,
+            _: &StorageKey,
+            _: &Record,
+        ) -> Result<(), DriverError> {
+            Err(DriverError::unavailable(
+                "unreachable",
+                "connection refused",
+            ))
+        }
+        async fn destroy(&self, _: &SessionContext, _: &StorageKey) -> Result<(), DriverError> {
+            Err(DriverError::unavailable(
+                "unreachable",
+                "connection refused",
+            ))
+        }
+        async fn touch(
+            &self,
+            _: &SessionContext,
+            _: &StorageKey,
+            _: u64,
+        ) -> Result<(), DriverError> {
+            Err(DriverError::unavailable(
+                "unreachable",
+                "connection refused",
+            ))
+        }
+    }
+    let manager = SessionManager::builder(
+        SessionConfig::new()
+            .with_driver("unreachable")
+            .with_key(crate::common::SECRET)
+            .with_driver_timeout("200ms"),
+    )
+    .extend("unreachable", |_| Ok(Arc::new(Unreachable)))
+    .build()
+    .expect("valid");
+    let mut b = session_testkit::Browser::new(manager.clone());
+    b.untouched_request()
+        .await
+        .expect("a lazy request survives a failing touch");
+    let s = b.begin();
+    let started = Instant::now();
+    let err = s.initiate(false).await.expect_err("read hangs");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(err.kind(), ErrorKind::Backend);
+    assert!(
+        err.to_string().contains("did not answer within 200ms"),
+        "{err}"
+    );
+    let fresh = manager.start_request(std::iter::empty());
+    fresh.initiate(false).await.expect("no cookie, no read");
+    fresh.put("x", 1).expect("put");
+    let err = fresh.commit().await.expect_err("write fails");
+    assert_eq!(err.kind(), ErrorKind::Backend);
+    assert!(
+        std::error::Error::source(&err).is_some(),
+        "the source is kept"
+    );
+}
