@@ -53,6 +53,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod adapter;
 mod clock;
 mod config;
 mod context;

@@ -1,0 +1,165 @@
+//! The tower layer and service.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE};
+use http::{HeaderValue, Request, StatusCode};
+use session_core::adapter::{self, ErrorAnswer};
+use session_core::{Error, SessionManager};
+use tower_layer::Layer;
+use tower_service::Service;
+
+/// Builds the response for a failed commit.
+pub type ErrorHandler = Arc<dyn Fn(&Error) -> Response + Send + Sync>;
+
+/// The session layer: wrap a router with it and every request gets a lazy session.
+///
+/// ```
+/// use axum::{Json, Router, http::StatusCode, response::IntoResponse};
+/// use session_axum::SessionLayer;
+/// use session_core::{adapter::ErrorAnswer, SessionConfig, SessionManager};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let manager = SessionManager::builder(
+///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+/// ).build()?;
+/// // Answer commit failures with JSON instead of plain text.
+/// let layer = SessionLayer::new(manager).with_error_handler(|err| {
+///     let answer = ErrorAnswer::for_error(err);
+///     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+///     (status, Json(serde_json::json!({ "error": answer.body }))).into_response()
+/// });
+/// let app: Router = Router::new().layer(layer);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct SessionLayer {
+    manager: SessionManager,
+    on_error: ErrorHandler,
+}
+
+impl fmt::Debug for SessionLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionLayer")
+            .field("manager", &self.manager)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionLayer {
+    /// A layer for the sessions of `manager`, answering commit failures with
+    /// [`ErrorAnswer`] as plain text.
+    pub fn new(manager: SessionManager) -> Self {
+        Self {
+            manager,
+            on_error: Arc::new(default_error_response),
+        }
+    }
+
+    /// Replaces the response given when the commit fails (the storage is down, the cookie would
+    /// be too large, …).
+    #[must_use]
+    pub fn with_error_handler(
+        mut self,
+        handler: impl Fn(&Error) -> Response + Send + Sync + 'static,
+    ) -> Self {
+        self.on_error = Arc::new(handler);
+        self
+    }
+
+    /// The manager.
+    pub fn manager(&self) -> &SessionManager {
+        &self.manager
+    }
+}
+
+pub(crate) fn default_error_response(error: &Error) -> Response {
+    let answer = ErrorAnswer::for_error(error);
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, answer.body).into_response()
+}
+
+impl<S> Layer<S> for SessionLayer {
+    type Service = SessionService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SessionService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service made by [`SessionLayer`].
+#[derive(Clone)]
+pub struct SessionService<S> {
+    inner: S,
+    layer: SessionLayer,
+}
+
+impl<S> fmt::Debug for SessionService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionService")
+            .field("layer", &self.layer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, B> Service<Request<B>> for SessionService<S>
+where
+    S: Service<Request<B>, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        // The clone that was polled ready is the one to call.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        if !self.layer.manager.config().enabled() {
+            return Box::pin(inner.call(req));
+        }
+        let session = self.layer.manager.start_request(
+            req.headers()
+                .get_all(COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+        );
+        req.extensions_mut().insert(session.clone());
+        let on_error = self.layer.on_error.clone();
+        Box::pin(async move {
+            let mut response = inner.call(req).await?;
+            match adapter::finish(&session).await {
+                Ok(cookies) => {
+                    let headers = response.headers_mut();
+                    let mut sent = false;
+                    for cookie in cookies {
+                        if let Ok(value) = HeaderValue::try_from(cookie) {
+                            headers.append(SET_COOKIE, value);
+                            sent = true;
+                        }
+                    }
+                    // A response that sets a session cookie must not be stored by shared caches.
+                    if sent && !headers.contains_key(CACHE_CONTROL) {
+                        headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+                    }
+                }
+                Err(error) => response = on_error(&error),
+            }
+            Ok(response)
+        })
+    }
+}

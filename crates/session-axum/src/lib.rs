@@ -1,0 +1,55 @@
+//! axum integration for `session-core`: one [`SessionLayer`] and extractors for the session, a
+//! readonly session and the previous request's flash messages.
+//!
+//! ```
+//! use axum::{routing::get, Router};
+//! use session_axum::{Session, SessionLayer};
+//! use session_core::{SessionConfig, SessionManager};
+//!
+//! async fn cart(session: Session) -> Result<String, session_axum::SessionRejection> {
+//!     let total: i64 = session.get_or("cart_total", 0)?;
+//!     session.put("cart_total", total + 10)?;
+//!     Ok(format!("cart total: {}", total + 10))
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let manager = SessionManager::builder(
+//!     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+//! )
+//! .build()?;
+//! let app: Router = Router::new()
+//!     .route("/", get(cart))
+//!     .layer(SessionLayer::new(manager));
+//! # Ok(()) }
+//! ```
+//!
+//! # How a request goes
+//!
+//! 1. The layer reads the `Cookie` headers into a per-request [`session_core::Session`] and puts
+//!    it in the request extensions. Nothing is read from the driver yet.
+//! 2. The first extractor that asks for the session initiates it (one driver read); extracting
+//!    it again in the same request reads nothing more. A handler that never extracts it costs no
+//!    read.
+//! 3. After the handler, the layer commits (write, touch or destroy, per the commit table of
+//!    `session-core`) and appends the `Set-Cookie` headers. A failed commit replaces the response
+//!    with an error answer (503 when the storage is down) so the client is never told that a
+//!    write succeeded when it did not.
+//!
+//! # Errors
+//!
+//! Store methods return [`session_core::Error`]; `?` turns it into a [`SessionRejection`], which
+//! answers with the status of [`session_core::adapter::ErrorAnswer`] (422 for data errors such as
+//! incrementing a string, 503 for storage failures). The commit's error answer can be replaced
+//! with [`SessionLayer::with_error_handler`], for a JSON body for example.
+//!
+//! # Supported versions
+//!
+//! axum 0.8, tower 0.5; the minimum supported Rust version is 1.89.
+
+#![forbid(unsafe_code)]
+
+mod extract;
+mod layer;
+
+pub use crate::extract::{FlashMessages, ReadonlySession, Session, SessionRejection};
+pub use crate::layer::{ErrorHandler, SessionLayer, SessionService};

@@ -1,0 +1,78 @@
+//! What every HTTP adapter needs, written once: reading the `Cookie` headers, committing after
+//! the handler, turning the response cookies into `Set-Cookie` values, and the error answers.
+
+use crate::error::{Error, ErrorKind};
+use crate::session::Session;
+
+/// The answer an adapter gives when a session operation fails, before any user customization.
+///
+/// | kind | status | body |
+/// |---|---|---|
+/// | backend (driver down, timeout, contention) | 503 | `Session storage is unavailable. Please try again shortly.` |
+/// | too large (cookie over the cap) | 500 | `Session data is too large to be stored: …` |
+/// | data (not a number, wrong shape) | 422 | the error message |
+/// | usage (not initiated, readonly, bad path) | 500 | `Session error: …` |
+///
+/// ```
+/// use session_core::{adapter::ErrorAnswer, DriverError, Error};
+///
+/// let answer = ErrorAnswer::for_error(&Error::Driver(DriverError::unavailable("redis", "refused")));
+/// assert_eq!(answer.status, 503);
+/// assert_eq!(answer.body, "Session storage is unavailable. Please try again shortly.");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ErrorAnswer {
+    /// The HTTP status code.
+    pub status: u16,
+    /// A short plain-text body.
+    pub body: String,
+}
+
+impl ErrorAnswer {
+    /// The default answer for an error.
+    pub fn for_error(error: &Error) -> Self {
+        let (status, body) = match error.kind() {
+            ErrorKind::Backend => (
+                503,
+                "Session storage is unavailable. Please try again shortly.".to_owned(),
+            ),
+            ErrorKind::TooLarge => (500, format!("Session data is too large to be stored: {error}")),
+            ErrorKind::Data => (422, error.to_string()),
+            _ => (500, format!("Session error: {error}")),
+        };
+        Self { status, body }
+    }
+}
+
+/// Commits the session after the handler and returns the `Set-Cookie` header values to send.
+/// On failure the error is logged (without ids) and returned; the response cookies are dropped,
+/// so a failed commit never sends a cookie for data that was not stored.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use session_core::{adapter, SessionConfig, SessionManager};
+///
+/// let manager = SessionManager::builder(
+///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+/// ).build().unwrap();
+/// let session = manager.start_request(["theme=dark"]);
+/// let set_cookie = adapter::finish(&session).await.unwrap();
+/// assert!(set_cookie[0].starts_with("id="));
+/// # });
+/// ```
+pub async fn finish(session: &Session) -> Result<Vec<String>, Error> {
+    match session.commit().await {
+        Ok(()) => Ok(session
+            .context()
+            .response_cookies()
+            .iter()
+            .map(ToString::to_string)
+            .collect()),
+        Err(error) => {
+            session.context().clear_response_cookies();
+            tracing::error!(target: "session", kind = ?error.kind(), error = %error, "session commit failed");
+            Err(error)
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! Project automation, run as `cargo xtask <command>`:
+//!
+//! - `test`: the whole test suite (makes sure `redis-server` is installed first).
+//! - `ci`: formatting, clippy, docs, tidy checks and the test suite, as CI runs them.
+//! - `tidy`: repository hygiene checks (also run as a plain `#[test]`).
+
+#![forbid(unsafe_code)]
+
+mod tidy;
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test(&args[1..]),
+        Some("ci") => ci(),
+        Some("tidy") => tidy::run(&root()).map_err(|problems| problems.join("\n")),
+        _ => Err("usage: cargo xtask <test|ci|tidy> [extra cargo test arguments]".to_owned()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (the parent of this crate's folder).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
+    cmd.current_dir(root());
+    cmd
+}
+
+fn run(cmd: &mut Command) -> Result<(), String> {
+    eprintln!("xtask: running {cmd:?}");
+    let status = cmd
+        .status()
+        .map_err(|e| format!("could not start {cmd:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} failed with {status}"))
+    }
+}
+
+/// Makes sure `redis-server` and `redis-cli` are on PATH, installing Debian's `redis-server`
+/// package when running as root on a Debian-like machine.
+fn ensure_redis() -> Result<(), String> {
+    let have = |bin: &str| {
+        Command::new(bin)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if have("redis-server") && have("redis-cli") {
+        return Ok(());
+    }
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !is_root || !have("apt-get") {
+        return Err(
+            "redis-server is not installed; install the Debian package `redis-server` (or set REDIS_URL)"
+                .to_owned(),
+        );
+    }
+    run(Command::new("apt-get").arg("update").arg("-q"))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-q", "--no-install-recommends", "redis-server"])
+        .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    if have("redis-server") {
+        Ok(())
+    } else {
+        Err("installing redis-server did not put it on PATH".to_owned())
+    }
+}
+
+fn test(extra: &[String]) -> Result<(), String> {
+    ensure_redis()?;
+    run(cargo().args(["test", "--workspace", "--locked"]).args(extra))
+}
+
+fn ci() -> Result<(), String> {
+    run(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    run(cargo()
+        .args(["doc", "--workspace", "--no-deps", "--locked"])
+        .env("RUSTDOCFLAGS", "-D warnings"))?;
+    tidy::run(&root()).map_err(|problems| problems.join("\n"))?;
+    test(&[])
+}
