@@ -27,6 +27,8 @@
 
 mod browser;
 mod conformance;
+#[cfg(feature = "http")]
+pub mod http;
 
 pub use crate::browser::Browser;
 pub use crate::conformance::{Conformance, MakeManager, Report, ATOMIC_CASES};

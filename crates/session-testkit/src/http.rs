@@ -1,0 +1,639 @@
+//! The HTTP scenario suite: drives any running app that exposes the demo's JSON API, through a
+//! real HTTP client with a cookie jar, over loopback.
+//!
+//! | request | effect | answer |
+//! |---|---|---|
+//! | `GET /api/session` | `all()` | 200, the store as JSON |
+//! | `GET /api/session/{path}` | `get(path)` | 200, the value or `null` |
+//! | `PUT /api/session/{path}` (JSON body) | `put` | 204 |
+//! | `DELETE /api/session/{path}` | `forget` | 204 |
+//! | `POST /api/session/{path}/increment`, `/decrement` | `increment`, `decrement` | 200, the new value; 422 with a JSON error when not a number |
+//! | `DELETE /api/session` | `clear` | 204 |
+//! | `POST /api/session/regenerate` | `regenerate` | 204 |
+//! | `POST /api/flash` (JSON object) | `flash` of that object | 204 |
+//! | `POST /api/reflash` | `reflash` | 204 |
+//! | `GET /api/flash` | the previous request's flash messages | 200 |
+//! | `GET /api/health` | nothing (never touches the session) | 200 |
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+/// One response, read whole.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    /// The status code.
+    pub status: u16,
+    /// The body as text.
+    pub body: String,
+    /// The raw `Set-Cookie` header values.
+    pub set_cookies: Vec<String>,
+    /// The `Location` header, for redirects.
+    pub location: Option<String>,
+}
+
+impl HttpResponse {
+    /// The body parsed as JSON (`Value::Null` when it is not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// The `Set-Cookie` value for `name`, if the response set it.
+    pub fn set_cookie(&self, name: &str) -> Option<&str> {
+        self.set_cookies
+            .iter()
+            .find(|c| c.split('=').next() == Some(name))
+            .map(String::as_str)
+    }
+}
+
+/// An HTTP client with a cookie jar, like a browser: it keeps `Set-Cookie` values, deletes
+/// cookies that are removed (empty value or `Max-Age=0`), and sends them back. Like browsers on
+/// `localhost`, it sends `Secure` cookies to a loopback address over plain HTTP. Redirects are not
+/// followed.
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    base: String,
+    client: reqwest::Client,
+    jar: BTreeMap<String, String>,
+}
+
+impl HttpClient {
+    /// A client for the app at `base` (such as `http://127.0.0.1:3000`).
+    pub fn new(base: impl Into<String>) -> Self {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap_or_default();
+        Self {
+            base: base.into(),
+            client,
+            jar: BTreeMap::new(),
+        }
+    }
+
+    /// The cookies held.
+    pub fn cookies(&self) -> &BTreeMap<String, String> {
+        &self.jar
+    }
+
+    /// Sets or replaces a cookie by hand.
+    pub fn set_cookie(&mut self, name: &str, value: &str) {
+        self.jar.insert(name.to_owned(), value.to_owned());
+    }
+
+    /// Sends a request and keeps the cookies of the response.
+    ///
+    /// # Panics
+    ///
+    /// Panics when the server cannot be reached (a test failure).
+    pub async fn send(&mut self, method: &str, path: &str, body: Option<Value>) -> HttpResponse {
+        self.send_raw(
+            method,
+            path,
+            body.map(|b| ("application/json", b.to_string())),
+        )
+        .await
+    }
+
+    /// Sends a form (`application/x-www-form-urlencoded`).
+    pub async fn send_form(&mut self, path: &str, fields: &[(&str, &str)]) -> HttpResponse {
+        let body = fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        self.send_raw(
+            "POST",
+            path,
+            Some(("application/x-www-form-urlencoded", body)),
+        )
+        .await
+    }
+
+    async fn send_raw(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<(&str, String)>,
+    ) -> HttpResponse {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if !self.jar.is_empty() {
+            let header = self
+                .jar
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            request = request.header("cookie", header);
+        }
+        if let Some((content_type, body)) = body {
+            request = request.header("content-type", content_type).body(body);
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("request to {path} failed: {e}"));
+        let status = response.status().as_u16();
+        let set_cookies: Vec<String> = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect();
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = response.text().await.unwrap_or_default();
+        for raw in &set_cookies {
+            let mut parts = raw.split(';');
+            let Some((name, value)) = parts.next().and_then(|p| p.split_once('=')) else {
+                continue;
+            };
+            let removed =
+                value.is_empty() || parts.any(|a| a.trim().eq_ignore_ascii_case("max-age=0"));
+            if removed {
+                self.jar.remove(name.trim());
+            } else {
+                self.jar.insert(name.trim().to_owned(), value.to_owned());
+            }
+        }
+        HttpResponse {
+            status,
+            body,
+            set_cookies,
+            location,
+        }
+    }
+}
+
+fn encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Stops and starts the app's storage backend (for the Redis-down scenario).
+pub trait Backend: Send + Sync {
+    /// Stops the backend (the server process is killed).
+    fn stop(&self);
+    /// Starts it again on the same address.
+    fn start(&self);
+}
+
+/// The app under test and what the suite may assume about it.
+#[derive(Clone)]
+pub struct Target {
+    /// Where the app listens, such as `http://127.0.0.1:3000`.
+    pub base_url: String,
+    /// The driver's name (for messages).
+    pub driver: String,
+    /// The id cookie's name.
+    pub cookie_name: String,
+    /// The configured idle age.
+    pub age: Duration,
+    /// Whether the app sets `Secure` on its cookies.
+    pub secure: bool,
+    /// Whether `clear_with_browser` is on.
+    pub clear_with_browser: bool,
+    /// Whether the driver has the atomic update (exact concurrent increments).
+    pub atomic: bool,
+    /// Moves the app's clock forward, when the app was built with a manual clock.
+    pub advance_clock: Option<Arc<dyn Fn(Duration) + Send + Sync>>,
+    /// Controls the storage backend, for the outage scenario.
+    pub backend: Option<Arc<dyn Backend>>,
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Target")
+            .field("base_url", &self.base_url)
+            .field("driver", &self.driver)
+            .field("atomic", &self.atomic)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The HTTP scenario suite.
+///
+/// ```no_run
+/// # async fn run() {
+/// use std::time::Duration;
+/// use session_testkit::http::{HttpScenarios, Target};
+///
+/// let report = HttpScenarios::new(Target {
+///     base_url: "http://127.0.0.1:3000".into(),
+///     driver: "cookie".into(),
+///     cookie_name: "id".into(),
+///     age: Duration::from_secs(7200),
+///     secure: false,
+///     clear_with_browser: false,
+///     atomic: false,
+///     advance_clock: None,
+///     backend: None,
+/// })
+/// .run()
+/// .await;
+/// println!("{report:?}");
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct HttpScenarios {
+    target: Target,
+}
+
+impl HttpScenarios {
+    /// A suite against `target`.
+    pub fn new(target: Target) -> Self {
+        Self { target }
+    }
+
+    fn client(&self) -> HttpClient {
+        HttpClient::new(self.target.base_url.clone())
+    }
+
+    fn fail(&self, case: &str, what: impl fmt::Display) -> ! {
+        panic!("[http/{}] {case}: {what}", self.target.driver)
+    }
+
+    fn expect(&self, case: &str, ok: bool, what: impl fmt::Display) {
+        if !ok {
+            self.fail(case, what);
+        }
+    }
+
+    /// Runs every scenario the target supports; returns the names of those that ran.
+    pub async fn run(&self) -> Vec<&'static str> {
+        let mut ran = vec![
+            self.store_methods().await,
+            self.flash_across_requests().await,
+            self.reflash().await,
+            self.flash_survives_untouched_requests().await,
+            self.regenerate().await,
+            self.tampered_cookies().await,
+            self.cookie_attributes().await,
+        ];
+        if self.target.advance_clock.is_some() {
+            ran.push(self.expired_cookies().await);
+        }
+        if self.target.atomic {
+            ran.push(self.concurrent_increments().await);
+        }
+        if self.target.backend.is_some() {
+            ran.push(self.backend_outage().await);
+        }
+        ran
+    }
+
+    /// Every store method through the JSON API.
+    pub async fn store_methods(&self) -> &'static str {
+        let case = "store_methods";
+        let mut c = self.client();
+        let r = c
+            .send("PUT", "/api/session/user.name", Some(json!("ada")))
+            .await;
+        self.expect(case, r.status == 204, format!("put: {}", r.status));
+        let r = c
+            .send("PUT", "/api/session/cart_total", Some(json!(1900)))
+            .await;
+        self.expect(case, r.status == 204, format!("put: {}", r.status));
+        let r = c.send("GET", "/api/session/user[name]", None).await;
+        self.expect(case, r.json() == json!("ada"), format!("get: {}", r.body));
+        let r = c.send("GET", "/api/session", None).await;
+        self.expect(
+            case,
+            r.json() == json!({"user": {"name": "ada"}, "cart_total": 1900}),
+            format!("all: {}", r.body),
+        );
+        let r = c.send("POST", "/api/session/views/increment", None).await;
+        self.expect(
+            case,
+            r.status == 200 && r.json() == json!(1),
+            format!("increment: {} {}", r.status, r.body),
+        );
+        let r = c.send("POST", "/api/session/views/increment", None).await;
+        self.expect(case, r.json() == json!(2), format!("increment: {}", r.body));
+        let r = c.send("POST", "/api/session/views/decrement", None).await;
+        self.expect(case, r.json() == json!(1), format!("decrement: {}", r.body));
+        let r = c
+            .send("POST", "/api/session/user.name/increment", None)
+            .await;
+        self.expect(
+            case,
+            r.status == 422
+                && r.json()["error"]
+                    == json!("Cannot increment \"user.name\". Existing value is not a number"),
+            format!("increment of a string: {} {}", r.status, r.body),
+        );
+        let r = c.send("DELETE", "/api/session/user.name", None).await;
+        self.expect(case, r.status == 204, format!("forget: {}", r.status));
+        let r = c.send("GET", "/api/session/user.name", None).await;
+        self.expect(
+            case,
+            r.json() == Value::Null,
+            format!("after forget: {}", r.body),
+        );
+        let r = c.send("GET", "/api/session/user", None).await;
+        self.expect(
+            case,
+            r.json() == json!({}),
+            format!("emptied parent: {}", r.body),
+        );
+        let r = c.send("DELETE", "/api/session", None).await;
+        self.expect(case, r.status == 204, format!("clear: {}", r.status));
+        let r = c.send("GET", "/api/session", None).await;
+        self.expect(
+            case,
+            r.json() == json!({}),
+            format!("after clear: {}", r.body),
+        );
+        case
+    }
+
+    /// A flashed message is shown on the next request only.
+    pub async fn flash_across_requests(&self) -> &'static str {
+        let case = "flash_across_requests";
+        let mut c = self.client();
+        let r = c
+            .send(
+                "POST",
+                "/api/flash",
+                Some(json!({"message": "Hello world", "errors": {"title": "required"}})),
+            )
+            .await;
+        self.expect(case, r.status == 204, format!("flash: {}", r.status));
+        let r = c.send("GET", "/api/flash", None).await;
+        self.expect(
+            case,
+            r.json() == json!({"message": "Hello world", "errors": {"title": "required"}}),
+            format!("next request: {}", r.body),
+        );
+        let r = c.send("GET", "/api/flash", None).await;
+        self.expect(
+            case,
+            r.json() == json!({}),
+            format!("third request: {}", r.body),
+        );
+        case
+    }
+
+    /// `reflash` carries the messages one more request.
+    pub async fn reflash(&self) -> &'static str {
+        let case = "reflash";
+        let mut c = self.client();
+        c.send("POST", "/api/flash", Some(json!({"notice": 1})))
+            .await;
+        let r = c.send("POST", "/api/reflash", None).await;
+        self.expect(case, r.status == 204, format!("reflash: {}", r.status));
+        let r = c.send("GET", "/api/flash", None).await;
+        self.expect(
+            case,
+            r.json() == json!({"notice": 1}),
+            format!("after reflash: {}", r.body),
+        );
+        let r = c.send("GET", "/api/flash", None).await;
+        self.expect(
+            case,
+            r.json() == json!({}),
+            format!("then gone: {}", r.body),
+        );
+        case
+    }
+
+    /// A request that never uses the session does not consume flash messages.
+    pub async fn flash_survives_untouched_requests(&self) -> &'static str {
+        let case = "flash_survives_untouched_requests";
+        let mut c = self.client();
+        c.send("POST", "/api/flash", Some(json!({"m": false})))
+            .await;
+        let r = c.send("GET", "/api/health", None).await;
+        self.expect(case, r.status == 200, format!("health: {}", r.status));
+        let r = c.send("GET", "/api/flash", None).await;
+        self.expect(
+            case,
+            r.json() == json!({"m": false}),
+            format!("after untouched: {}", r.body),
+        );
+        case
+    }
+
+    /// `regenerate` issues a new id cookie, keeps the data, and retires the old id.
+    pub async fn regenerate(&self) -> &'static str {
+        let case = "regenerate";
+        let name = self.target.cookie_name.as_str();
+        let mut c = self.client();
+        c.send("PUT", "/api/session/cart", Some(json!([1, 2])))
+            .await;
+        let old = c.clone();
+        let before = c.cookies().get(name).cloned();
+        let r = c.send("POST", "/api/session/regenerate", None).await;
+        self.expect(case, r.status == 204, format!("regenerate: {}", r.status));
+        let after = c.cookies().get(name).cloned();
+        self.expect(
+            case,
+            after.is_some() && after != before,
+            "the id cookie did not change",
+        );
+        let r = c.send("GET", "/api/session/cart", None).await;
+        self.expect(
+            case,
+            r.json() == json!([1, 2]),
+            format!("data after regenerate: {}", r.body),
+        );
+        let mut old = old;
+        let r = old.send("GET", "/api/session", None).await;
+        self.expect(
+            case,
+            r.json() == json!({}),
+            format!("the old id still works: {}", r.body),
+        );
+        case
+    }
+
+    /// Tampered id and data cookies give a fresh session, never an error.
+    pub async fn tampered_cookies(&self) -> &'static str {
+        let case = "tampered_cookies";
+        let mut c = self.client();
+        c.send("PUT", "/api/session/secret", Some(json!("s3")))
+            .await;
+        let cookies: Vec<(String, String)> = c
+            .cookies()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (name, value) in &cookies {
+            for tampered in [
+                format!("x{value}"),
+                value.chars().rev().collect::<String>(),
+                String::from("%%%not-base64%%%"),
+                "A".repeat(3000),
+            ] {
+                let mut t = c.clone();
+                t.set_cookie(name, &tampered);
+                let r = t.send("GET", "/api/session/secret", None).await;
+                self.expect(
+                    case,
+                    r.status == 200 && r.json() == Value::Null,
+                    format!("cookie {name} tampered: {} {}", r.status, r.body),
+                );
+            }
+        }
+        case
+    }
+
+    /// A session past its idle age is gone, whatever cookie the client still has.
+    pub async fn expired_cookies(&self) -> &'static str {
+        let case = "expired_cookies";
+        let Some(advance) = self.target.advance_clock.clone() else {
+            return case;
+        };
+        let mut c = self.client();
+        c.send("PUT", "/api/session/n", Some(json!(1))).await;
+        advance(self.target.age + Duration::from_secs(1));
+        let r = c.send("GET", "/api/session", None).await;
+        self.expect(
+            case,
+            r.status == 200 && r.json() == json!({}),
+            format!("expired: {}", r.body),
+        );
+        case
+    }
+
+    /// The id cookie's attributes, one by one.
+    pub async fn cookie_attributes(&self) -> &'static str {
+        let case = "cookie_attributes";
+        let name = self.target.cookie_name.as_str();
+        let mut c = self.client();
+        let r = c.send("GET", "/api/session", None).await;
+        let cookie = r
+            .set_cookie(name)
+            .unwrap_or_else(|| self.fail(case, "no id cookie on a first visit"));
+        let attrs: Vec<String> = cookie
+            .split(';')
+            .skip(1)
+            .map(|a| a.trim().to_ascii_lowercase())
+            .collect();
+        let has = |a: &str| attrs.iter().any(|x| x == a);
+        self.expect(case, has("httponly"), format!("HttpOnly missing: {cookie}"));
+        self.expect(
+            case,
+            has("samesite=lax"),
+            format!("SameSite=Lax missing: {cookie}"),
+        );
+        self.expect(
+            case,
+            has("secure") == self.target.secure,
+            format!("Secure should be {}: {cookie}", self.target.secure),
+        );
+        self.expect(case, has("path=/"), format!("Path=/ missing: {cookie}"));
+        let max_age = attrs.iter().find_map(|a| a.strip_prefix("max-age="));
+        if self.target.clear_with_browser {
+            self.expect(
+                case,
+                max_age.is_none() && !attrs.iter().any(|a| a.starts_with("expires=")),
+                format!("a browser-session cookie has no Max-Age or Expires: {cookie}"),
+            );
+        } else {
+            self.expect(
+                case,
+                max_age == Some(self.target.age.as_secs().to_string().as_str()),
+                format!("Max-Age should be {}: {cookie}", self.target.age.as_secs()),
+            );
+        }
+        let r = c.send("GET", "/api/health", None).await;
+        self.expect(
+            case,
+            r.set_cookie(name).is_some(),
+            "the id cookie is refreshed on every response",
+        );
+        case
+    }
+
+    /// 200 concurrent increments with one cookie end at exactly 200.
+    pub async fn concurrent_increments(&self) -> &'static str {
+        let case = "concurrent_increments";
+        let mut c = self.client();
+        c.send("PUT", "/api/session/n", Some(json!(0))).await;
+        let mut tasks = Vec::new();
+        for _ in 0..200 {
+            let mut c = c.clone();
+            tasks.push(tokio::spawn(async move {
+                c.send("POST", "/api/session/n/increment", None)
+                    .await
+                    .status
+            }));
+        }
+        for t in tasks {
+            let status = t.await.unwrap_or(0);
+            self.expect(
+                case,
+                status == 200,
+                format!("an increment answered {status}"),
+            );
+        }
+        let r = c.send("GET", "/api/session/n", None).await;
+        self.expect(
+            case,
+            r.json() == json!(200),
+            format!("200 concurrent increments ended at {}", r.body),
+        );
+        case
+    }
+
+    /// With the backend down, requests get a fast 503 with a clear body; once it is back, the
+    /// same app works again.
+    pub async fn backend_outage(&self) -> &'static str {
+        let case = "backend_outage";
+        let Some(backend) = self.target.backend.clone() else {
+            return case;
+        };
+        let mut c = self.client();
+        c.send("PUT", "/api/session/n", Some(json!(1))).await;
+        backend.stop();
+        let started = Instant::now();
+        let r = c.send("GET", "/api/session/n", None).await;
+        let took = started.elapsed();
+        backend.start();
+        self.expect(
+            case,
+            r.status == 503,
+            format!("with the backend down: {} {}", r.status, r.body),
+        );
+        self.expect(case, !r.body.is_empty(), "the 503 has a body");
+        self.expect(
+            case,
+            took < Duration::from_secs(10),
+            format!("the 503 took {took:?}"),
+        );
+        let mut ok = false;
+        for _ in 0..50 {
+            let r = c.send("PUT", "/api/session/n", Some(json!(2))).await;
+            if r.status == 204 {
+                ok = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.expect(
+            case,
+            ok,
+            "the app did not recover after the backend came back",
+        );
+        case
+    }
+}
