@@ -1,0 +1,407 @@
+//! The driver: records sealed into the browser's cookies.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use session_core::{
+    Clock, ConfigError, Driver, DriverError, DriverSetup, Lifetimes, Record, SessionContext,
+    StorageKey,
+};
+
+use crate::chunk::{Layout, MAX_CHUNKS};
+use crate::config::CookieDriverConfig;
+use crate::seal::Sealer;
+use crate::{DRIVER_NAME, KEY_PURPOSE, SECTION};
+
+/// The smallest accepted `max_size`: an empty record already seals to about 120 bytes.
+const MIN_SIZE: usize = 256;
+/// How many chunks the default cap allows.
+const DEFAULT_CHUNKS: usize = 10;
+
+/// The cookie driver: the whole record sealed with AES-256-GCM into the browser's cookies.
+///
+/// Build it through the registry ([`register`](crate::register)); the factory reads the session
+/// configuration, the key ring and the `cookie_store` section once, at start-up. See the
+/// [crate documentation](crate) for the format and the security properties.
+///
+/// ```
+/// use session_core::{DriverRegistry, SessionConfig, SessionManager};
+///
+/// let mut registry = DriverRegistry::new();
+/// session_cookie::register(&mut registry);
+/// let manager = SessionManager::builder(
+///     SessionConfig::new()
+///         .with_driver("cookie")
+///         .with_key("a secret of at least thirty-two bytes!!"),
+/// )
+/// .with_registry(registry)
+/// .build()
+/// .unwrap();
+/// assert_eq!(manager.driver().name(), "cookie");
+/// assert!(!manager.driver().capabilities().atomic_update());
+/// ```
+pub struct CookieDriver {
+    cookie_name: String,
+    layout: Layout,
+    sealer: Sealer,
+    lifetimes: Lifetimes,
+    clear_with_browser: bool,
+    max_size: usize,
+    max_chunks: usize,
+    reseal_after_percent: u8,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for CookieDriver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CookieDriver")
+            .field("cookie_name", &self.cookie_name)
+            .field("sealer", &self.sealer)
+            .field("lifetimes", &self.lifetimes)
+            .field("clear_with_browser", &self.clear_with_browser)
+            .field("max_size", &self.max_size)
+            .field("max_chunks", &self.max_chunks)
+            .field("reseal_after_percent", &self.reseal_after_percent)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A session as this request's cookies hold it.
+#[derive(Debug, Clone)]
+struct Opened {
+    key: StorageKey,
+    record: Record,
+    /// 0 when sealed with the current key; an older key's cookie is re-sealed by `touch`.
+    key_index: usize,
+}
+
+/// What the driver remembers during one request (a [`SessionContext`] slot).
+#[derive(Debug, Default)]
+struct RequestState {
+    /// The session the response's data cookies hold (or the request's, while not superseded).
+    current: Option<Opened>,
+    /// The request's data cookies were overwritten or removed by this response, so they no
+    /// longer count: a regenerate writes the new key, then destroys the old one, and the old
+    /// key's cookies must neither reopen nor take the new ones down with them.
+    superseded: bool,
+    /// Chunks set on the response by this request.
+    written_chunks: usize,
+}
+
+impl CookieDriver {
+    /// Builds the driver from the registry's setup and options given in code. A `cookie_store`
+    /// section in the session configuration, when present, replaces `config` entirely.
+    ///
+    /// Errors name the option: `cookie_store.max_size`, `cookie_store.reseal_after_percent`, or
+    /// `cookie_store` for a section that does not deserialize.
+    pub fn from_setup(
+        setup: &DriverSetup<'_>,
+        config: CookieDriverConfig,
+    ) -> Result<Self, ConfigError> {
+        let config = match setup.config().section(SECTION) {
+            Some(section) => serde_json::from_value::<CookieDriverConfig>(section.clone())
+                .map_err(|e| ConfigError::new(SECTION, e.to_string()).with_source(e))?,
+            None => config,
+        };
+        let cookie_name = setup.config().cookie_name().to_owned();
+        let layout = Layout::new(&cookie_name);
+        let ceiling = layout.total_capacity(MAX_CHUNKS);
+        let max_size = config
+            .max_size()
+            .unwrap_or_else(|| layout.total_capacity(DEFAULT_CHUNKS));
+        if !(MIN_SIZE..=ceiling).contains(&max_size) {
+            return Err(ConfigError::new(
+                format!("{SECTION}.max_size"),
+                format!(
+                    "must be between {MIN_SIZE} and {ceiling} bytes (what {MAX_CHUNKS} cookies hold), got {max_size}"
+                ),
+            ));
+        }
+        if config.reseal_after_percent() > 100 {
+            return Err(ConfigError::new(
+                format!("{SECTION}.reseal_after_percent"),
+                format!(
+                    "must be between 0 and 100, got {}",
+                    config.reseal_after_percent()
+                ),
+            ));
+        }
+        let max_chunks = layout.chunks_for(max_size).unwrap_or(MAX_CHUNKS);
+        Ok(Self {
+            sealer: Sealer::new(&setup.keys().derive(KEY_PURPOSE)),
+            layout,
+            cookie_name,
+            lifetimes: setup.lifetimes(),
+            clear_with_browser: setup.config().clear_with_browser(),
+            max_size,
+            max_chunks,
+            reseal_after_percent: config.reseal_after_percent(),
+            clock: setup.clock(),
+        })
+    }
+
+    /// The cap on the sealed session in bytes (the configured one, or what ten cookies hold).
+    ///
+    /// ```
+    /// use session_core::{DriverRegistry, SessionConfig, SessionManager};
+    /// use session_cookie::{CookieDriver, CookieDriverConfig};
+    ///
+    /// let mut registry = DriverRegistry::new();
+    /// registry.extend("cookie", |setup| {
+    ///     let driver = CookieDriver::from_setup(setup, CookieDriverConfig::new())?;
+    ///     // Ten cookies named `id.d`, `id.d.1`, … minus the `10.` count prefix.
+    ///     assert_eq!(driver.max_size(), 10 * 4096 - 4 - 9 * 6 - 3);
+    ///     Ok(std::sync::Arc::new(driver))
+    /// });
+    /// SessionManager::builder(
+    ///     SessionConfig::new().with_driver("cookie").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .with_registry(registry)
+    /// .build()
+    /// .unwrap();
+    /// ```
+    pub fn max_size(&self) -> usize {
+        self.max_size
+    }
+
+    fn state<R>(cx: &SessionContext, f: impl FnOnce(&mut RequestState) -> R) -> R {
+        cx.with_slot::<RequestState, R>(f)
+    }
+
+    fn now(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// The session sealed in the request's data cookies for `key`, with the key index that opened
+    /// it. Anything malformed is logged and reads as no session.
+    fn open_request(&self, cx: &SessionContext, key: &StorageKey) -> Option<(Record, usize)> {
+        let sealed = match self.layout.assemble(cx, self.max_size, self.max_chunks) {
+            Ok(Some(sealed)) => sealed,
+            Ok(None) => return None,
+            Err(reason) => {
+                reject(key, reason);
+                return None;
+            }
+        };
+        let (plain, key_index) = match self.sealer.open(&self.cookie_name, key, &sealed) {
+            Ok(opened) => opened,
+            Err(e) => {
+                reject(key, e.reason());
+                return None;
+            }
+        };
+        match Record::decode(&plain) {
+            Some(record) => Some((record, key_index)),
+            None => {
+                reject(key, "the sealed record does not decode");
+                None
+            }
+        }
+    }
+
+    /// The session the cookies hold for `key` as of now in this request, cached in the slot.
+    fn current(&self, cx: &SessionContext, key: &StorageKey) -> Option<Opened> {
+        let (cached, superseded) = Self::state(cx, |s| (s.current.clone(), s.superseded));
+        match cached {
+            Some(o) if o.key == *key => return Some(o),
+            Some(_) => return None,
+            None if superseded => return None,
+            None => {}
+        }
+        let (record, key_index) = self.open_request(cx, key)?;
+        let opened = Opened {
+            key: key.clone(),
+            record,
+            key_index,
+        };
+        Self::state(cx, |s| s.current = Some(opened.clone()));
+        Some(opened)
+    }
+
+    fn is_expired(&self, record: &Record, now: u64, key: &StorageKey) -> bool {
+        let expired = self.lifetimes.is_expired(record, now);
+        if expired {
+            tracing::info!(
+                target: "session",
+                driver = DRIVER_NAME,
+                event = "expired",
+                key = key.short(),
+                "sealed session is past its idle or absolute lifetime; it is not served"
+            );
+        }
+        expired
+    }
+
+    /// Removes the request's data cookies and those this response set.
+    fn clear_all(&self, cx: &SessionContext) {
+        let written = Self::state(cx, |s| s.written_chunks);
+        let mut indexes = self.layout.request_indexes(cx);
+        indexes.extend(0..written);
+        indexes.sort_unstable();
+        indexes.dedup();
+        for index in indexes {
+            cx.remove_cookie(&self.layout.name(index));
+        }
+    }
+}
+
+#[async_trait]
+impl Driver for CookieDriver {
+    fn name(&self) -> &'static str {
+        DRIVER_NAME
+    }
+
+    async fn read(
+        &self,
+        cx: &SessionContext,
+        key: &StorageKey,
+    ) -> Result<Option<Record>, DriverError> {
+        let Some(opened) = self.current(cx, key) else {
+            return Ok(None);
+        };
+        if self.is_expired(&opened.record, self.now(), key) {
+            return Ok(None);
+        }
+        Ok(Some(opened.record))
+    }
+
+    async fn write(
+        &self,
+        cx: &SessionContext,
+        key: &StorageKey,
+        record: &Record,
+    ) -> Result<(), DriverError> {
+        let plain = record.encode();
+        // The size is known before anything is encrypted, and nothing is set when it is too big:
+        // the commit fails with a typed error instead of sending cookies a browser would drop.
+        let size = Sealer::sealed_len(plain.len());
+        let count = match self.layout.chunks_for(size) {
+            Some(count) if size <= self.max_size => count,
+            _ => {
+                return Err(DriverError::TooLarge {
+                    driver: DRIVER_NAME,
+                    size,
+                    limit: self.max_size,
+                })
+            }
+        };
+        let sealed = self.sealer.seal(&self.cookie_name, key, &plain)?;
+        let now = self.now();
+        let max_age = (!self.clear_with_browser)
+            .then(|| Duration::from_millis(self.lifetimes.expires_at(record).saturating_sub(now)));
+        let options = cx.cookie_options().clone();
+        for (name, value) in self.layout.split(&sealed, count) {
+            cx.set_cookie(options.build(name, value, max_age));
+        }
+        // Chunks of a larger earlier value, sent by the browser or set earlier in this response,
+        // would otherwise linger (and be sent back on every request).
+        let written = Self::state(cx, |s| s.written_chunks);
+        let mut stale: Vec<usize> = self
+            .layout
+            .request_indexes(cx)
+            .into_iter()
+            .filter(|&i| i >= count)
+            .collect();
+        stale.extend(count..written);
+        stale.sort_unstable();
+        stale.dedup();
+        for index in stale {
+            cx.remove_cookie(&self.layout.name(index));
+        }
+        Self::state(cx, |s| {
+            s.current = Some(Opened {
+                key: key.clone(),
+                record: record.clone(),
+                key_index: 0,
+            });
+            s.superseded = true;
+            s.written_chunks = count;
+        });
+        Ok(())
+    }
+
+    async fn destroy(&self, cx: &SessionContext, key: &StorageKey) -> Result<(), DriverError> {
+        // After a regenerate the response already holds the new key's session; destroying the
+        // old key must not remove it.
+        let holds_other = Self::state(cx, |s| s.current.as_ref().is_some_and(|o| o.key != *key));
+        if holds_other {
+            return Ok(());
+        }
+        self.clear_all(cx);
+        Self::state(cx, |s| {
+            s.current = None;
+            s.superseded = true;
+            s.written_chunks = 0;
+        });
+        Ok(())
+    }
+
+    async fn touch(
+        &self,
+        cx: &SessionContext,
+        key: &StorageKey,
+        now_ms: u64,
+    ) -> Result<(), DriverError> {
+        if Self::state(cx, |s| s.written_chunks > 0) {
+            // Written during this request: the cookies are as fresh as they get.
+            return Ok(());
+        }
+        let Some(opened) = self.current(cx, key) else {
+            return Ok(());
+        };
+        // An expired session is never re-sealed: that would bring it back.
+        if self.is_expired(&opened.record, now_ms, key) {
+            return Ok(());
+        }
+        let idle = self.lifetimes.idle().as_millis();
+        let since = u128::from(now_ms.saturating_sub(opened.record.last_active));
+        let due = since * 100 >= idle * u128::from(self.reseal_after_percent);
+        if opened.key_index == 0 && !due {
+            return Ok(());
+        }
+        let mut record = opened.record;
+        record.last_active = record.last_active.max(now_ms);
+        match self.write(cx, key, &record).await {
+            Ok(()) => {
+                if opened.key_index > 0 {
+                    tracing::info!(
+                        target: "session",
+                        driver = DRIVER_NAME,
+                        event = "resealed",
+                        key = key.short(),
+                        "session sealed with an older key was re-sealed with the current one"
+                    );
+                }
+                Ok(())
+            }
+            // A record that no longer fits (the cap was lowered) keeps its current cookies until
+            // the application changes it; failing a read-only request would help nobody.
+            Err(DriverError::TooLarge { size, limit, .. }) => {
+                tracing::warn!(
+                    target: "session",
+                    driver = DRIVER_NAME,
+                    key = key.short(),
+                    size,
+                    limit,
+                    "session is above the size cap and was not re-sealed"
+                );
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Logs a rejected data cookie. The cookie's value is never logged.
+fn reject(key: &StorageKey, reason: &'static str) {
+    tracing::warn!(
+        target: "session",
+        driver = DRIVER_NAME,
+        event = "rejected-data-cookie",
+        key = key.short(),
+        reason,
+        "session data cookie rejected; the request gets a fresh session"
+    );
+}
