@@ -1,2 +1,112 @@
-//! The file driver for session-core (in progress).
+//! The file driver for `session-core`: one crash-safe file per session, a cross-process lock for
+//! lost-update-free commits, expiry checked on read, cheap touches and a sweeper.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
+//! use session_core::{DriverRegistry, SessionConfig, SessionManager};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let mut registry = DriverRegistry::new();
+//! session_file::register(&mut registry);
+//!
+//! let config: SessionConfig = serde_json::from_value(serde_json::json!({
+//!     "driver": "file",
+//!     "age": "2h",
+//!     "keys": ["a secret of at least thirty-two bytes!!"],
+//!     "file": { "location": dir.path().join("sessions") }
+//! }))?;
+//! let manager = SessionManager::builder(config).with_registry(registry).build()?;
+//!
+//! let first = manager.start_request(std::iter::empty());
+//! first.initiate(false).await?;
+//! first.put("cart_total", 1900)?;
+//! first.commit().await?;
+//! let cookie = first.context().response_cookies()[0].stripped().to_string();
+//!
+//! let second = manager.start_request([cookie.as_str()]);
+//! second.initiate(false).await?;
+//! assert_eq!(second.get_as::<u32>("cart_total")?, Some(1900));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # Layout
+//!
+//! Each session is one file named from its [`StorageKey`](session_core::StorageKey) (the hash of
+//! the id, never request input), sharded by the key's first two characters so that no folder
+//! holds more than a few hundred files per million sessions:
+//!
+//! ```text
+//! <location>/Qx/Qx3v…w8.session   the record (session-core's versioned JSON)
+//! <location>/Qx/Qx3v…w8.lock      the session's lock (empty)
+//! <location>/Qx/.Qx3v…w8.aB3d.tmp a write in progress
+//! ```
+//!
+//! The folder is created with owner-only permissions at start-up; a missing, non-folder or
+//! unwritable location is a [`ConfigError`](session_core::ConfigError) naming `file.location`.
+//!
+//! # Guarantees
+//!
+//! - **Atomic replace**: a write goes to a temporary file in the same folder, is flushed to disk
+//!   (`fsync`, see [`FileConfig::with_fsync`]) and renamed over the old file, so a reader or a
+//!   crash never sees half a record.
+//! - **No lost update, no resurrection**: [`Driver::write_if`](session_core::Driver::write_if)
+//!   compares versions under an exclusive lock on the session's lock file (`flock`), which also
+//!   holds between processes sharing the folder.
+//! - **Expiry**: idle and absolute lifetimes are checked on every read; an expired file reads as
+//!   no session. A touch only sets the file's modification time, and reads take the later of the
+//!   stored activity time and that time.
+//! - **Bad files**: a corrupt, truncated, oversized or foreign file reads as no session, with a
+//!   `tracing` warning; never a panic.
+//! - **No blocking on the runtime**: every file operation runs on tokio's blocking pool.
+//!
+//! # Sweeping
+//!
+//! Expired files stay on disk until swept: call [`FileDriver::sweep`], start
+//! [`FileDriver::spawn_sweeper`] beside the server, or run the `sweep` example from cron
+//! (`cargo run -p session-file --example sweep -- /var/lib/app/sessions 2h`). See
+//! [`SweepReport`] for what a sweep removes.
+//!
+//! # Feature flags
+//!
+//! | name | what | default |
+//! |---|---|---|
+//! | — | the crate has no optional features | — |
+//!
+//! # Platforms
+//!
+//! Unix is the primary target (owner-only permissions, lock-file clean-up by inode comparison).
+//! Elsewhere the driver works but leaves lock files in place and does not set permissions.
+//!
+//! # Supported Rust versions
+//!
+//! The minimum supported Rust version is 1.89 (`std::fs::File::lock`).
+
 #![forbid(unsafe_code)]
+
+mod config;
+mod driver;
+mod store;
+mod sweep;
+
+pub use crate::config::FileConfig;
+pub use crate::driver::{FileDriver, SweeperHandle};
+pub use crate::sweep::SweepReport;
+
+use std::sync::Arc;
+
+/// Registers the file driver under `file` in a driver registry. Its factory reads the `file`
+/// configuration section ([`FileConfig`]) at start-up.
+///
+/// ```
+/// use session_core::DriverRegistry;
+///
+/// let mut registry = DriverRegistry::new();
+/// session_file::register(&mut registry);
+/// assert!(registry.names().any(|name| name == "file"));
+/// ```
+pub fn register(registry: &mut session_core::DriverRegistry) {
+    registry.extend("file", |setup| {
+        Ok(Arc::new(FileDriver::from_setup(setup)?) as Arc<dyn session_core::Driver>)
+    });
+}

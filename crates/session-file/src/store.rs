@@ -1,0 +1,482 @@
+//! The blocking half of the driver: paths, the per-session lock, reads, atomic writes and
+//! removals. Everything here runs on tokio's blocking pool (or in a cron job), never on an async
+//! worker thread.
+
+use std::fmt;
+use std::fs::{self, File, Metadata, OpenOptions, TryLockError};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use session_core::{Expected, Lifetimes, Record, StorageKey, WriteOutcome};
+
+/// The extension of a session's data file.
+pub(crate) const DATA_EXT: &str = ".session";
+/// The extension of a session's lock file.
+pub(crate) const LOCK_EXT: &str = ".lock";
+/// The extension of a temporary file (the name is `.<key>.<random>.tmp`).
+pub(crate) const TEMP_EXT: &str = ".tmp";
+/// How many characters of the key name the shard folder: 64² = 4,096 folders, so a million
+/// sessions make about 250 files per folder.
+pub(crate) const SHARD_CHARS: usize = 2;
+/// The largest data file the driver writes or reads. Anything bigger in the folder is not ours.
+pub(crate) const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+/// How often a lock is retried when its file was removed under us by the previous holder.
+const LOCK_ATTEMPTS: usize = 64;
+
+/// The folder layout and the operations on it.
+#[derive(Debug)]
+pub(crate) struct Store {
+    root: PathBuf,
+    lifetimes: Lifetimes,
+    fsync: bool,
+}
+
+/// What is under a data path.
+pub(crate) enum Found {
+    /// Nothing.
+    Missing,
+    /// Something that is not a session record the driver wrote; `mtime_ms` is its modification
+    /// time when it is a regular file.
+    Bad {
+        reason: &'static str,
+        mtime_ms: Option<u64>,
+    },
+    /// A record, with `last_active` already moved to the file's modification time when a cheap
+    /// touch moved that later. The file stays open so that `touch` can set its time.
+    Record(Record, File),
+}
+
+/// An exclusive, cross-process lock on one session: `flock` on `<key>.lock`.
+///
+/// The lock file can be removed by whoever holds the lock; [`KeyLock::acquire`] therefore checks,
+/// once it holds the lock, that the file it locked is still the one at the path, and starts over
+/// otherwise. Without that check a waiter could lock a removed file while a newcomer locks its
+/// replacement, and both would think they hold the lock.
+#[derive(Debug)]
+pub(crate) struct KeyLock {
+    path: PathBuf,
+    _file: File,
+}
+
+impl Store {
+    pub(crate) fn new(root: PathBuf, lifetimes: Lifetimes, fsync: bool) -> Self {
+        Self {
+            root,
+            lifetimes,
+            fsync,
+        }
+    }
+
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub(crate) fn lifetimes(&self) -> Lifetimes {
+        self.lifetimes
+    }
+
+    /// The shard folder of a key. A [`StorageKey`] holds exactly 43 characters of
+    /// `[A-Za-z0-9_-]`, so neither the shard nor the file names below can hold `/`, `.` or `..`:
+    /// every path stays inside the root.
+    pub(crate) fn shard_dir(&self, key: &StorageKey) -> PathBuf {
+        self.root.join(&key.as_str()[..SHARD_CHARS])
+    }
+
+    pub(crate) fn data_path(&self, key: &StorageKey) -> PathBuf {
+        self.shard_dir(key).join(format!("{key}{DATA_EXT}"))
+    }
+
+    pub(crate) fn lock_path(&self, key: &StorageKey) -> PathBuf {
+        self.shard_dir(key).join(format!("{key}{LOCK_EXT}"))
+    }
+
+    /// Locks a session, waiting for other writers. With `create_shard`, a missing shard folder
+    /// is created; without it, a missing shard means there is nothing to lock (`None`).
+    fn lock(&self, key: &StorageKey, create_shard: bool) -> io::Result<Option<KeyLock>> {
+        let path = self.lock_path(key);
+        match KeyLock::acquire(&path, true) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound && create_shard => {
+                create_private_dir(&self.shard_dir(key))?;
+                KeyLock::acquire(&path, true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            other => other,
+        }
+    }
+
+    /// Locks a session only if nobody holds it (the sweeper never waits).
+    pub(crate) fn try_lock(&self, key: &StorageKey) -> io::Result<Option<KeyLock>> {
+        KeyLock::acquire(&self.lock_path(key), false)
+    }
+
+    /// Reads what is under a data path. Never follows a symlink: anything but a regular file is
+    /// [`Found::Bad`].
+    pub(crate) fn inspect(&self, path: &Path) -> io::Result<Found> {
+        // A writer may rename a new file over the path between the `lstat` and the `open`; the
+        // inode comparison notices, and the read starts over.
+        for _ in 0..8 {
+            let before = match fs::symlink_metadata(path) {
+                Ok(m) => m,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Found::Missing),
+                Err(e) => return Err(e),
+            };
+            if !before.file_type().is_file() {
+                return Ok(Found::Bad {
+                    reason: "not a regular file",
+                    mtime_ms: None,
+                });
+            }
+            let file = match File::open(path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Found::Missing),
+                Err(e) => return Err(e),
+            };
+            let meta = file.metadata()?;
+            if !same_file(&before, &meta) {
+                continue;
+            }
+            let mtime_ms = mtime_ms(&meta);
+            if meta.len() > MAX_FILE_BYTES {
+                return Ok(Found::Bad {
+                    reason: "larger than the size limit",
+                    mtime_ms: Some(mtime_ms),
+                });
+            }
+            let mut bytes = Vec::with_capacity(meta.len() as usize);
+            (&file).take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+            return Ok(match Record::decode(&bytes) {
+                Some(mut record) => {
+                    record.last_active = record.last_active.max(mtime_ms);
+                    Found::Record(record, file)
+                }
+                None => Found::Bad {
+                    reason: "not a session record (corrupt, truncated or foreign)",
+                    mtime_ms: Some(mtime_ms),
+                },
+            });
+        }
+        Err(io::Error::other(
+            "the session file kept being replaced while it was read",
+        ))
+    }
+
+    /// The live record under `key` (missing, unreadable and expired files are `None`), and
+    /// whether the data file is missing altogether.
+    fn load(&self, key: &StorageKey, now_ms: u64) -> io::Result<(Option<Record>, bool)> {
+        Ok(match self.inspect(&self.data_path(key))? {
+            Found::Missing => (None, true),
+            Found::Bad { reason, .. } => {
+                tracing::warn!(
+                    target: "session",
+                    driver = "file",
+                    key = key.short(),
+                    reason,
+                    "ignoring an unreadable session file; the request gets a fresh session"
+                );
+                (None, false)
+            }
+            Found::Record(record, _) if self.lifetimes.is_expired(&record, now_ms) => (None, false),
+            Found::Record(record, _) => (Some(record), false),
+        })
+    }
+
+    pub(crate) fn read(&self, key: &StorageKey, now_ms: u64) -> io::Result<Option<Record>> {
+        self.load(key, now_ms).map(|(record, _)| record)
+    }
+
+    pub(crate) fn write(&self, key: &StorageKey, record: &Record) -> io::Result<()> {
+        let bytes = encode_checked(record)?;
+        let _lock = self.lock(key, true)?;
+        self.replace(key, &bytes, record.last_active)
+    }
+
+    pub(crate) fn write_if(
+        &self,
+        key: &StorageKey,
+        record: &Record,
+        expected: Expected,
+        now_ms: u64,
+    ) -> io::Result<WriteOutcome> {
+        let bytes = encode_checked(record)?;
+        let Some(lock) = self.lock(key, true)? else {
+            return Err(io::Error::other("the shard folder vanished"));
+        };
+        let (current, missing) = self.load(key, now_ms)?;
+        let outcome = compare(expected, current.map(|r| r.version));
+        if outcome == WriteOutcome::Written {
+            self.replace(key, &bytes, record.last_active)?;
+        } else if missing {
+            // Nothing was written and no data file exists: the lock file would be an orphan.
+            lock.remove()?;
+        }
+        Ok(outcome)
+    }
+
+    pub(crate) fn destroy(&self, key: &StorageKey) -> io::Result<()> {
+        let Some(lock) = self.lock(key, false)? else {
+            return Ok(());
+        };
+        remove_if_present(&self.data_path(key))?;
+        self.sync_dir(key)?;
+        lock.remove()
+    }
+
+    pub(crate) fn destroy_if(
+        &self,
+        key: &StorageKey,
+        version: u64,
+        now_ms: u64,
+    ) -> io::Result<WriteOutcome> {
+        let Some(lock) = self.lock(key, false)? else {
+            return Ok(WriteOutcome::Gone);
+        };
+        let (current, missing) = self.load(key, now_ms)?;
+        let outcome = compare(Expected::Version(version), current.map(|r| r.version));
+        if outcome == WriteOutcome::Written || (outcome == WriteOutcome::Gone && !missing) {
+            // The record goes, and so does an expired or unreadable file in its place: nobody
+            // can use it any more.
+            remove_if_present(&self.data_path(key))?;
+            self.sync_dir(key)?;
+        }
+        if outcome != WriteOutcome::Conflict {
+            lock.remove()?;
+        }
+        Ok(outcome)
+    }
+
+    /// Moves the activity time of a live record forward by setting its file's modification
+    /// time: no rewrite, no lock. A write racing with it sets its own, newer time anyway.
+    pub(crate) fn touch(&self, key: &StorageKey, at_ms: u64, now_ms: u64) -> io::Result<()> {
+        if let Found::Record(record, file) = self.inspect(&self.data_path(key))? {
+            if !self.lifetimes.is_expired(&record, now_ms) && at_ms > record.last_active {
+                file.set_modified(ms_to_time(at_ms))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces the data file atomically: a temporary file in the same folder, written, timed,
+    /// flushed to disk, then renamed over the old one. The caller holds the key's lock.
+    fn replace(&self, key: &StorageKey, bytes: &[u8], last_active: u64) -> io::Result<()> {
+        let mut temp = tempfile::Builder::new()
+            .prefix(&format!(".{key}."))
+            .suffix(TEMP_EXT)
+            .tempfile_in(self.shard_dir(key))?;
+        temp.write_all(bytes)?;
+        // The modification time carries the activity time, so that a cheap touch can move it
+        // later; it is set after the last write because writing moves it.
+        temp.as_file().set_modified(ms_to_time(last_active))?;
+        if self.fsync {
+            temp.as_file().sync_all()?;
+        }
+        temp.persist(self.data_path(key)).map_err(|e| e.error)?;
+        self.sync_dir(key)
+    }
+
+    /// Makes a rename or a removal in the key's shard durable.
+    fn sync_dir(&self, key: &StorageKey) -> io::Result<()> {
+        if self.fsync {
+            sync_dir(&self.shard_dir(key))?;
+        }
+        Ok(())
+    }
+}
+
+impl KeyLock {
+    /// Opens (creating it if needed) and locks a lock file. `Ok(None)` when `wait` is false and
+    /// another holder has it.
+    pub(crate) fn acquire(path: &Path, wait: bool) -> io::Result<Option<Self>> {
+        for _ in 0..LOCK_ATTEMPTS {
+            let file = open_lock_file(path)?;
+            if wait {
+                file.lock()?;
+            } else {
+                match file.try_lock() {
+                    Ok(()) => {}
+                    Err(TryLockError::WouldBlock) => return Ok(None),
+                    Err(TryLockError::Error(e)) => return Err(e),
+                }
+            }
+            if still_linked(&file, path)? {
+                return Ok(Some(Self {
+                    path: path.to_owned(),
+                    _file: file,
+                }));
+            }
+        }
+        Err(io::Error::other(
+            "the lock file kept being removed while it was locked",
+        ))
+    }
+
+    /// Removes the lock file while still holding the lock, then releases it. Waiters notice
+    /// (see [`KeyLock::acquire`]) and start over with a new file.
+    pub(crate) fn remove(self) -> io::Result<()> {
+        if cfg!(unix) {
+            remove_if_present(&self.path)?;
+        }
+        Ok(())
+    }
+}
+
+/// The outcome of a conditional write given the version found (`None`: no live record).
+fn compare(expected: Expected, current: Option<u64>) -> WriteOutcome {
+    match (expected, current) {
+        (Expected::Absent, None) => WriteOutcome::Written,
+        (Expected::Absent, Some(_)) => WriteOutcome::Conflict,
+        (Expected::Version(_), None) => WriteOutcome::Gone,
+        (Expected::Version(v), Some(c)) if v == c => WriteOutcome::Written,
+        (Expected::Version(_), Some(_)) => WriteOutcome::Conflict,
+    }
+}
+
+/// The record's bytes, refused when larger than the driver would read back.
+fn encode_checked(record: &Record) -> io::Result<Vec<u8>> {
+    let bytes = record.encode();
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            TooLarge(bytes.len()),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// The error inside an `InvalidInput` io error for a record over [`MAX_FILE_BYTES`].
+#[derive(Debug)]
+pub(crate) struct TooLarge(pub(crate) usize);
+
+impl fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the session is {} bytes, more than the file driver's limit of {MAX_FILE_BYTES}",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for TooLarge {}
+
+pub(crate) fn remove_if_present(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+pub(crate) fn mtime_ms(meta: &Metadata) -> u64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn ms_to_time(ms: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+/// Creates a folder readable by its owner only; an existing one is fine.
+pub(crate) fn create_private_dir(path: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    match builder.create(path) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        other => other,
+    }
+}
+
+fn open_lock_file(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+/// Whether the locked `file` is still the one at `path`. A path that is not a regular file
+/// (a planted symlink) is an error rather than a retry.
+fn still_linked(file: &File, path: &Path) -> io::Result<bool> {
+    let at_path = match fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    if !at_path.file_type().is_file() {
+        return Err(io::Error::other(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
+    }
+    Ok(same_file(&at_path, &file.metadata()?))
+}
+
+#[cfg(unix)]
+fn same_file(a: &Metadata, b: &Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev() && a.ino() == b.ino()
+}
+
+// Without inode numbers the comparison cannot be made; lock files are then never removed (see
+// `KeyLock::remove`), so the file at the path is always the one locked.
+#[cfg(not(unix))]
+fn same_file(_: &Metadata, _: &Metadata) -> bool {
+    true
+}
+
+#[cfg(unix)]
+fn sync_dir(path: &Path) -> io::Result<()> {
+    File::open(path)?.sync_all()
+}
+
+// Folders cannot be opened for syncing on every platform; the rename itself is atomic anyway.
+#[cfg(not(unix))]
+fn sync_dir(_: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use session_core::SessionId;
+
+    #[test]
+    fn every_path_stays_inside_the_root() {
+        let store = Store::new(
+            PathBuf::from("/srv/sessions"),
+            Lifetimes::new(Duration::from_secs(60), None),
+            true,
+        );
+        for _ in 0..1_000 {
+            let key = SessionId::generate().storage_key();
+            for path in [
+                store.data_path(&key),
+                store.lock_path(&key),
+                store.shard_dir(&key),
+            ] {
+                let rest = path.strip_prefix("/srv/sessions").expect("inside the root");
+                let parts: Vec<_> = rest.components().collect();
+                assert!(parts.len() <= 2, "{path:?}");
+                for part in parts {
+                    assert!(matches!(part, std::path::Component::Normal(_)), "{path:?}");
+                }
+            }
+            assert_eq!(
+                store.data_path(&key).parent(),
+                Some(store.shard_dir(&key).as_path())
+            );
+        }
+    }
+
+    #[test]
+    fn compare_follows_the_contract() {
+        use WriteOutcome::*;
+        assert_eq!(compare(Expected::Absent, None), Written);
+        assert_eq!(compare(Expected::Absent, Some(1)), Conflict);
+        assert_eq!(compare(Expected::Version(1), None), Gone);
+        assert_eq!(compare(Expected::Version(1), Some(1)), Written);
+        assert_eq!(compare(Expected::Version(1), Some(2)), Conflict);
+    }
+}
