@@ -154,7 +154,8 @@ where
                     }
                     // A response that sets a session cookie must not be stored by shared caches.
                     if sent && !headers.contains_key(CACHE_CONTROL) {
-                        headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+                        headers
+                            .insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
                     }
                 }
                 Err(error) => response = on_error(&error),

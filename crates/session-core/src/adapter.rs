@@ -37,7 +37,10 @@ impl ErrorAnswer {
                 503,
                 "Session storage is unavailable. Please try again shortly.".to_owned(),
             ),
-            ErrorKind::TooLarge => (500, format!("Session data is too large to be stored: {error}")),
+            ErrorKind::TooLarge => (
+                500,
+                format!("Session data is too large to be stored: {error}"),
+            ),
             ErrorKind::Data => (422, error.to_string()),
             _ => (500, format!("Session error: {error}")),
         };

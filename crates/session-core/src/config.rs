@@ -351,7 +351,7 @@ impl Default for SessionConfig {
             cookie: CookieOptions::default(),
             keys: Vec::new(),
             driver_timeout: "5s".into(),
-            commit_attempts: 16,
+            commit_attempts: 64,
             sections: BTreeMap::new(),
         }
     }
@@ -524,7 +524,8 @@ impl SessionConfig {
         self
     }
 
-    /// How many times a conflicting atomic commit is retried before giving up (default 16).
+    /// How many times a conflicting atomic commit is retried before giving up (default 64). With the random pauses between attempts
+    /// (up to 64 ms each) that is a budget of about two seconds of contention on one session.
     #[must_use]
     pub fn with_commit_attempts(mut self, attempts: u32) -> Self {
         self.commit_attempts = attempts;

@@ -891,9 +891,10 @@ fn parse_paths(keys: &[&str]) -> Result<Vec<KeyPath>, Error> {
     keys.iter().map(|k| KeyPath::parse(k)).collect()
 }
 
-/// A short random pause before retrying a conflicting commit: up to 2^attempt ms, capped at 50.
+/// A short random pause before retrying a conflicting commit: up to 2^attempt ms, capped at 64,
+/// so that many requests contending for one session spread out instead of colliding again.
 async fn backoff(attempt: u32) {
-    let cap = (1u64 << attempt.min(6)).min(50);
+    let cap = 1u64 << attempt.min(6);
     let mut b = [0u8; 2];
     let jitter = match SystemRandom::new().fill(&mut b) {
         Ok(()) => u64::from(u16::from_le_bytes(b)) % (cap * 1000 + 1),

@@ -1,0 +1,381 @@
+//! The demo app: the AdonisJS session guide's examples on axum (a cart total, a page-view counter,
+//! login with id regeneration, the flash-message example, a sign-up form that flashes its input
+//! and errors back), plus a JSON API over the session that the HTTP scenario suite drives.
+//!
+//! `cargo run -p demo` starts it; [`app`] builds the router for tests.
+
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use minijinja::{context, Environment};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use session::axum::{FlashMessages, Session, SessionLayer};
+use session::{ConfigError, Error, ErrorKind, SessionConfig, SessionManager};
+
+/// Builds the configuration from environment variables, with the demo's conveniences: a random
+/// development key when `APP_KEY` is unset, cookies without `Secure` when serving plain HTTP on
+/// loopback and `SESSION_COOKIE_SECURE` is unset, and `tmp/sessions` for the file driver. Returns
+/// the notes to log as warnings.
+pub fn config_from_env(
+    vars: Vec<(String, String)>,
+) -> Result<(SessionConfig, Vec<String>), ConfigError> {
+    let get = |name: &str| {
+        vars.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let mut notes = Vec::new();
+    let mut config = SessionConfig::from_vars(vars.clone())?;
+    if get("APP_KEY").is_none_or(|k| k.trim().is_empty()) {
+        config = config.with_key(session::SecretKey::generate_encoded());
+        notes.push(
+            "APP_KEY is not set: using a random development key, so sessions will not survive a restart"
+                .to_owned(),
+        );
+    }
+    let host = get("HOST").unwrap_or_else(|| "127.0.0.1".to_owned());
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if get("SESSION_COOKIE_SECURE").is_none() && loopback {
+        let cookie = config.cookie().clone().with_secure(false);
+        config = config.with_cookie(cookie);
+        notes.push(
+            "cookies are sent without Secure because the demo serves plain HTTP on loopback; set SESSION_COOKIE_SECURE=true behind HTTPS"
+                .to_owned(),
+        );
+    }
+    if config.driver() == "file" && config.section("file").is_none() {
+        config = config.with_section("file", json!({"location": "tmp/sessions"}));
+        notes.push("SESSION_FILE_LOCATION is not set: storing sessions in tmp/sessions".to_owned());
+    }
+    Ok((config, notes))
+}
+
+#[derive(Clone)]
+struct App {
+    templates: Arc<Environment<'static>>,
+    driver: &'static str,
+}
+
+/// The demo's router with the session layer installed.
+pub fn app(manager: SessionManager) -> Router {
+    let state = App {
+        templates: Arc::new(templates()),
+        driver: manager.driver().name(),
+    };
+    Router::new()
+        .route("/", get(home))
+        .route("/cart", post(add_to_cart))
+        .route("/login", post(login))
+        .route("/logout", post(logout))
+        .route("/flash", get(flash_form).post(flash_message))
+        .route("/see-message", get(see_message))
+        .route("/signup", get(signup_form).post(signup))
+        .route("/api/health", get(|| async { "ok" }))
+        .route("/api/session", get(api_all).delete(api_clear))
+        .route("/api/session/regenerate", post(api_regenerate))
+        .route(
+            "/api/session/{path}",
+            get(api_get).put(api_put).delete(api_forget),
+        )
+        .route("/api/session/{path}/increment", post(api_increment))
+        .route("/api/session/{path}/decrement", post(api_decrement))
+        .route("/api/flash", get(api_flash_messages).post(api_flash))
+        .route("/api/reflash", post(api_reflash))
+        .with_state(state)
+        .layer(SessionLayer::new(manager))
+}
+
+// ----- templates ------------------------------------------------------------------------------
+
+fn templates() -> Environment<'static> {
+    let mut env = Environment::new();
+    for (name, source) in [
+        ("layout.html", include_str!("templates/layout.html")),
+        ("home.html", include_str!("templates/home.html")),
+        ("flash_form.html", include_str!("templates/flash_form.html")),
+        ("see_message.html", include_str!("templates/see_message.html")),
+        ("signup.html", include_str!("templates/signup.html")),
+    ] {
+        if let Err(e) = env.add_template(name, source) {
+            // The templates are compiled into the binary; a syntax error is a bug caught by the
+            // demo's tests, and the page then reports it.
+            tracing::error!("template {name}: {e}");
+        }
+    }
+    // Session helpers for templates, as the seed's Edge globals: session values, flash messages,
+    // old input and field errors.
+    env.add_function(
+        "session",
+        |state: &minijinja::State<'_, '_>, path: &str, default: Option<minijinja::Value>| {
+            lookup(state, "__session", path).unwrap_or_else(|| default.unwrap_or_default())
+        },
+    );
+    env.add_function(
+        "flash",
+        |state: &minijinja::State<'_, '_>, path: &str| {
+            lookup(state, "__flash", path).unwrap_or_default()
+        },
+    );
+    env.add_function("old", |state: &minijinja::State<'_, '_>, field: &str| {
+        lookup(state, "__flash", field).unwrap_or_else(|| minijinja::Value::from(""))
+    });
+    env.add_function("error", |state: &minijinja::State<'_, '_>, field: &str| {
+        let value = lookup(state, "__flash", &format!("errors.{field}"))?;
+        // An errors bag entry may hold one message or a list of them; show the first.
+        match value.get_item_by_index(0) {
+            Ok(first) if !first.is_undefined() => Some(first),
+            _ => Some(value),
+        }
+    });
+    env
+}
+
+fn lookup(state: &minijinja::State<'_, '_>, root: &str, path: &str) -> Option<minijinja::Value> {
+    let mut value = state.lookup(root)?;
+    for segment in path.split('.') {
+        value = value.get_attr(segment).ok()?;
+        if value.is_undefined() || value.is_none() {
+            return None;
+        }
+    }
+    Some(value)
+}
+
+fn render(app: &App, name: &str, session: &Session) -> Result<Response, PageError> {
+    let flash = session.flash_messages()?;
+    let template = app.templates.get_template(name)?;
+    let html = template.render(context! {
+        __session => minijinja::Value::from_serialize(session.all()?),
+        __flash => minijinja::Value::from_serialize(flash.all()),
+        driver => app.driver,
+        user => session.get("user")?,
+    })?;
+    Ok(Html(html).into_response())
+}
+
+/// Errors of the HTML pages.
+#[derive(Debug)]
+enum PageError {
+    Session(Error),
+    Template(minijinja::Error),
+}
+
+impl From<Error> for PageError {
+    fn from(e: Error) -> Self {
+        Self::Session(e)
+    }
+}
+
+impl From<minijinja::Error> for PageError {
+    fn from(e: minijinja::Error) -> Self {
+        Self::Template(e)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Session(e) => session::axum::SessionRejection(e).into_response(),
+            Self::Template(e) => {
+                tracing::error!("template error: {e}");
+                (StatusCode::INTERNAL_SERVER_ERROR, "template error").into_response()
+            }
+        }
+    }
+}
+
+// ----- HTML pages -----------------------------------------------------------------------------
+
+async fn home(State(app): State<App>, session: Session) -> Result<Response, PageError> {
+    session.increment("page_views")?;
+    render(&app, "home.html", &session)
+}
+
+#[derive(Deserialize)]
+struct CartForm {
+    amount: String,
+}
+
+async fn add_to_cart(session: Session, Form(form): Form<CartForm>) -> Result<Redirect, PageError> {
+    match form.amount.trim().parse::<i64>() {
+        Ok(amount) => {
+            // As in the seed: read the value, write it back.
+            let total: i64 = session.get_or("cart_total", 0)?;
+            session.put("cart_total", total.saturating_add(amount))?;
+            session.flash("message", format!("Added {amount} to the cart"))?;
+        }
+        Err(_) => session.flash("message", "The amount must be a whole number")?,
+    }
+    Ok(Redirect::to("/"))
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    username: String,
+}
+
+async fn login(session: Session, Form(form): Form<LoginForm>) -> Result<Redirect, PageError> {
+    let name = form.username.trim();
+    if name.is_empty() {
+        session.flash("message", "Enter a user name")?;
+        return Ok(Redirect::to("/"));
+    }
+    // A new id at login: an id planted before login (fixation) is worthless afterwards.
+    session.regenerate()?;
+    session.put("user", name)?;
+    session.flash("message", format!("Welcome, {name}"))?;
+    Ok(Redirect::to("/"))
+}
+
+async fn logout(session: Session) -> Result<Redirect, PageError> {
+    session.clear()?;
+    session.regenerate()?;
+    session.flash("message", "You have been logged out")?;
+    Ok(Redirect::to("/"))
+}
+
+async fn flash_form(State(app): State<App>, session: Session) -> Result<Response, PageError> {
+    render(&app, "flash_form.html", &session)
+}
+
+#[derive(Deserialize)]
+struct FlashForm {
+    message: String,
+}
+
+async fn flash_message(
+    session: Session,
+    Form(form): Form<FlashForm>,
+) -> Result<Redirect, PageError> {
+    session.flash("message", form.message)?;
+    Ok(Redirect::to("/see-message"))
+}
+
+async fn see_message(State(app): State<App>, session: Session) -> Result<Response, PageError> {
+    render(&app, "see_message.html", &session)
+}
+
+async fn signup_form(State(app): State<App>, session: Session) -> Result<Response, PageError> {
+    render(&app, "signup.html", &session)
+}
+
+async fn signup(
+    session: Session,
+    Form(input): Form<BTreeMap<String, String>>,
+) -> Result<Redirect, PageError> {
+    let field = |name: &str| input.get(name).map(|v| v.trim()).unwrap_or("");
+    let mut errors = Map::new();
+    if field("username").is_empty() {
+        errors.insert("username".into(), json!(["User name is required"]));
+    }
+    if !field("email").contains('@') {
+        errors.insert("email".into(), json!(["Enter a valid email address"]));
+    }
+    if field("password").chars().count() < 8 {
+        errors.insert(
+            "password".into(),
+            json!(["The password needs at least 8 characters"]),
+        );
+    }
+    if !errors.is_empty() {
+        // The input goes back to pre-fill the form, except the password.
+        session.flash_except(&input, &["password"])?;
+        session.flash_errors(errors)?;
+        return Ok(Redirect::to("/signup"));
+    }
+    session.regenerate()?;
+    session.put("user", field("username"))?;
+    session.flash("message", format!("Account created. Welcome, {}", field("username")))?;
+    Ok(Redirect::to("/"))
+}
+
+// ----- JSON API -------------------------------------------------------------------------------
+
+/// Errors of the JSON API: a JSON body with the status of the error's kind.
+#[derive(Debug)]
+struct ApiError(Error);
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        Self(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match (&self.0, self.0.kind()) {
+            (Error::InvalidPath { .. } | Error::ReservedKey { .. }, _) => StatusCode::BAD_REQUEST,
+            (_, ErrorKind::Data) => StatusCode::UNPROCESSABLE_ENTITY,
+            (_, ErrorKind::Backend) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        (status, Json(json!({ "error": self.0.to_string() }))).into_response()
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+async fn api_all(session: Session) -> ApiResult<Json<Map<String, Value>>> {
+    Ok(Json(session.all()?))
+}
+
+async fn api_get(session: Session, Path(path): Path<String>) -> ApiResult<Json<Value>> {
+    Ok(Json(session.get(&path)?.unwrap_or(Value::Null)))
+}
+
+async fn api_put(
+    session: Session,
+    Path(path): Path<String>,
+    Json(value): Json<Value>,
+) -> ApiResult<StatusCode> {
+    session.put(&path, value)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn api_forget(session: Session, Path(path): Path<String>) -> ApiResult<StatusCode> {
+    session.forget(&path)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn api_increment(session: Session, Path(path): Path<String>) -> ApiResult<Json<Value>> {
+    Ok(Json(session.increment(&path)?))
+}
+
+async fn api_decrement(session: Session, Path(path): Path<String>) -> ApiResult<Json<Value>> {
+    Ok(Json(session.decrement(&path)?))
+}
+
+async fn api_clear(session: Session) -> ApiResult<StatusCode> {
+    session.clear()?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn api_regenerate(session: Session) -> ApiResult<StatusCode> {
+    session.regenerate()?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn api_flash(session: Session, Json(messages): Json<Value>) -> ApiResult<StatusCode> {
+    session.flash_object(messages)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn api_reflash(session: Session) -> ApiResult<StatusCode> {
+    session.reflash()?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn api_flash_messages(flash: FlashMessages) -> Json<Map<String, Value>> {
+    Json(flash.all().clone())
+}
