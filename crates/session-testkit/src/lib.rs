@@ -27,6 +27,7 @@
 
 mod browser;
 mod conformance;
+pub mod redis_server;
 #[cfg(feature = "http")]
 pub mod http;
 

@@ -1,1 +1,39 @@
+use std::sync::Arc;
 
+use serde_json::Value;
+use session_testkit::redis_server::{RedisCluster, RedisServer};
+use session_testkit::Conformance;
+
+use crate::common;
+
+async fn run(name: &str, section: impl Fn() -> Value + Send + Sync + 'static) {
+    let report = Conformance::new(
+        name,
+        Arc::new(move |config, clock| common::manager(section(), config, clock)),
+    )
+    .run()
+    .await;
+    assert!(report.skipped.is_empty(), "{report}");
+    assert_eq!(report.passed.len(), 18, "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_redis_passes_the_conformance_suite() {
+    let server = RedisServer::start();
+    let url = server.url().to_owned();
+    run("redis", move || common::standalone(&url)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cluster_passes_the_conformance_suite() {
+    let cluster = RedisCluster::start();
+    let urls = cluster.urls();
+    run("redis-cluster", move || common::cluster(&urls)).await;
+    // The sessions really were spread over the three masters.
+    let holding = cluster
+        .nodes()
+        .iter()
+        .filter(|n| n.cli(&["DBSIZE"]) != "0")
+        .count();
+    assert!(holding >= 2, "only {holding} of 3 masters hold sessions");
+}

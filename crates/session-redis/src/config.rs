@@ -1,0 +1,515 @@
+//! Configuration: the `redis` section and the builder.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::IntoConnectionInfo;
+use serde_json::{Map, Value};
+use session_core::{parse_duration, Clock, ConfigError, DriverSetup, Lifetimes, SystemClock};
+
+use crate::pool::{self, Connector};
+use crate::RedisDriver;
+
+/// The key prefix when none is configured.
+pub const DEFAULT_PREFIX: &str = "session:";
+/// The pool size when none is configured.
+pub const DEFAULT_POOL_SIZE: usize = 16;
+/// How long opening a connection may take by default.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long one command may take by default.
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a request may wait for a free pooled connection by default.
+pub const DEFAULT_POOL_WAIT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The largest pool accepted; more connections than this from one process only load Redis.
+const MAX_POOL_SIZE: usize = 1024;
+/// The longest timeout accepted: a request must never hang on Redis for long.
+const MAX_TIMEOUT: Duration = Duration::from_secs(60);
+
+const OPTIONS: &[&str] = &[
+    "url",
+    "host",
+    "port",
+    "username",
+    "password",
+    "db",
+    "prefix",
+    "pool_size",
+    "connect_timeout",
+    "command_timeout",
+    "pool_wait_timeout",
+    "cluster",
+    "nodes",
+];
+
+/// Builds a [`RedisDriver`] in code, or from the `redis` configuration section with
+/// [`RedisDriverBuilder::from_setup`].
+///
+/// Defaults, each chosen so that a request never waits long on Redis:
+///
+/// | setting | default | why |
+/// |---|---|---|
+/// | address | `redis://127.0.0.1:6379/0` | the usual local server |
+/// | prefix | `session:` | session keys are recognisable and do not collide with the app's |
+/// | pool size | 16 | each connection is multiplexed, so a few carry many requests |
+/// | connect timeout | 1 s | a server that does not accept quickly is treated as down |
+/// | command timeout | 1 s | session commands take well under a millisecond on a healthy server |
+/// | pool wait timeout | 1 s | a saturated pool fails fast instead of queueing requests |
+///
+/// A driver call therefore returns within pool wait + connect + 2 × command timeout (4 s by
+/// default, the second command being the rare reload of a flushed script), below session-core's
+/// own 5 s driver timeout.
+///
+/// ```
+/// use std::time::Duration;
+/// use session_redis::RedisDriver;
+///
+/// // No server is contacted here: connections are opened on first use.
+/// let driver = RedisDriver::builder()
+///     .with_url("redis://127.0.0.1:6379/2")
+///     .with_prefix("myapp:session:")
+///     .with_pool_size(8)
+///     .with_command_timeout(Duration::from_millis(500))
+///     .build()?;
+/// assert_eq!(driver.key_for_display("abc"), "myapp:session:{abc}");
+/// # Ok::<(), session_core::ConfigError>(())
+/// ```
+#[must_use]
+#[derive(Clone)]
+pub struct RedisDriverBuilder {
+    url: Option<String>,
+    host: Option<String>,
+    port: Option<u16>,
+    username: Option<String>,
+    password: Option<String>,
+    db: Option<i64>,
+    cluster: bool,
+    nodes: Vec<String>,
+    prefix: String,
+    pool_size: usize,
+    connect_timeout: Duration,
+    command_timeout: Duration,
+    pool_wait_timeout: Duration,
+    lifetimes: Lifetimes,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for RedisDriverBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL and the password may hold credentials: neither is printed.
+        f.debug_struct("RedisDriverBuilder")
+            .field("url", &self.url.as_ref().map(|_| "<set>"))
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("db", &self.db)
+            .field("cluster", &self.cluster)
+            .field("nodes", &self.nodes.len())
+            .field("prefix", &self.prefix)
+            .field("pool_size", &self.pool_size)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("command_timeout", &self.command_timeout)
+            .field("pool_wait_timeout", &self.pool_wait_timeout)
+            .field("lifetimes", &self.lifetimes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for RedisDriverBuilder {
+    fn default() -> Self {
+        Self {
+            url: None,
+            host: None,
+            port: None,
+            username: None,
+            password: None,
+            db: None,
+            cluster: false,
+            nodes: Vec::new(),
+            prefix: DEFAULT_PREFIX.to_owned(),
+            pool_size: DEFAULT_POOL_SIZE,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            command_timeout: DEFAULT_COMMAND_TIMEOUT,
+            pool_wait_timeout: DEFAULT_POOL_WAIT_TIMEOUT,
+            lifetimes: Lifetimes::new(Duration::from_secs(2 * 3600), None),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+impl RedisDriverBuilder {
+    /// A builder with the defaults above.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A builder from the driver's configuration section (`redis`) and the shared lifetimes and
+    /// clock. Every rejected value names its option (`redis.port`, `redis.url`, …).
+    ///
+    /// ```
+    /// use session_core::{SessionConfig, SessionManager, DriverRegistry};
+    ///
+    /// let mut registry = DriverRegistry::new();
+    /// session_redis::register(&mut registry);
+    /// let config = SessionConfig::new()
+    ///     .with_driver("redis")
+    ///     .with_key("a secret of at least thirty-two bytes!!")
+    ///     .with_section("redis", serde_json::json!({"port": "not a port"}));
+    /// let err = SessionManager::builder(config).with_registry(registry).build().unwrap_err();
+    /// assert_eq!(err.option(), "redis.port");
+    /// ```
+    pub fn from_setup(setup: &DriverSetup<'_>) -> Result<Self, ConfigError> {
+        let section = match setup.section() {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(map)) => map.clone(),
+            Some(_) => {
+                return Err(ConfigError::new(
+                    setup.name(),
+                    "expected a table of options",
+                ))
+            }
+        };
+        let name = setup.name();
+        let mut builder = Self::new()
+            .with_lifetimes(setup.lifetimes())
+            .with_clock(setup.clock());
+        for (key, value) in &section {
+            let option = format!("{name}.{key}");
+            let err = |message: String| ConfigError::new(option.clone(), message);
+            match key.as_str() {
+                "url" => builder.url = Some(string(value).map_err(err)?),
+                "host" => builder.host = Some(string(value).map_err(err)?),
+                "port" => {
+                    let port = integer(value).map_err(&err)?;
+                    let port = u16::try_from(port)
+                        .ok()
+                        .filter(|p| *p > 0)
+                        .ok_or_else(|| err(format!("{port} is not a TCP port (1 to 65535)")))?;
+                    builder.port = Some(port);
+                }
+                "username" => builder.username = Some(string(value).map_err(err)?),
+                "password" => builder.password = Some(string(value).map_err(err)?),
+                "db" => builder.db = Some(integer(value).map_err(err)?),
+                "prefix" => builder.prefix = string(value).map_err(err)?,
+                "pool_size" => {
+                    let size = integer(value).map_err(&err)?;
+                    builder.pool_size = usize::try_from(size).unwrap_or(0);
+                    if size < 1 {
+                        return Err(err(format!("{size} is not a pool size (at least 1)")));
+                    }
+                }
+                "connect_timeout" => builder.connect_timeout = duration(value).map_err(err)?,
+                "command_timeout" => builder.command_timeout = duration(value).map_err(err)?,
+                "pool_wait_timeout" => builder.pool_wait_timeout = duration(value).map_err(err)?,
+                "cluster" => {
+                    builder.cluster = value
+                        .as_bool()
+                        .ok_or_else(|| err(format!("expected true or false, got {value}")))?
+                }
+                "nodes" => {
+                    let list = value
+                        .as_array()
+                        .ok_or_else(|| err(format!("expected a list of URLs, got {value}")))?;
+                    builder.nodes = list
+                        .iter()
+                        .map(string)
+                        .collect::<Result<_, _>>()
+                        .map_err(err)?;
+                }
+                _ => {
+                    return Err(err(format!(
+                        "unknown option; known options: {}",
+                        OPTIONS.join(", ")
+                    )))
+                }
+            }
+        }
+        builder.validate(name)?;
+        Ok(builder)
+    }
+
+    /// Connects by URL: `redis://[[username]:password@]host[:port][/db]` (or
+    /// `redis+unix:///path`). TLS (`rediss://`) is not supported by this build.
+    pub fn with_url(mut self, url: impl Into<String>) -> Self {
+        self.url = Some(url.into());
+        self
+    }
+
+    /// Connects to this host (instead of a URL). Default `127.0.0.1`.
+    pub fn with_host(mut self, host: impl Into<String>) -> Self {
+        self.host = Some(host.into());
+        self
+    }
+
+    /// Connects to this port (instead of a URL). Default 6379.
+    pub fn with_port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+
+    /// Authenticates as this ACL user.
+    pub fn with_username(mut self, username: impl Into<String>) -> Self {
+        self.username = Some(username.into());
+        self
+    }
+
+    /// Authenticates with this password. Never printed by `Debug`.
+    pub fn with_password(mut self, password: impl Into<String>) -> Self {
+        self.password = Some(password.into());
+        self
+    }
+
+    /// Selects this database (standalone only; Redis Cluster has database 0 only).
+    pub fn with_db(mut self, db: i64) -> Self {
+        self.db = Some(db);
+        self
+    }
+
+    /// Switches to Redis Cluster with these seed nodes (URLs). The rest of the cluster is
+    /// discovered from them.
+    pub fn with_cluster_nodes<I, S>(mut self, nodes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.cluster = true;
+        self.nodes = nodes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The prefix of every key (default `session:`). It may not contain `{` or `}`, which Redis
+    /// Cluster reads as a hash tag.
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The most connections the pool opens (default 16).
+    pub fn with_pool_size(mut self, size: usize) -> Self {
+        self.pool_size = size;
+        self
+    }
+
+    /// How long opening a connection may take (default 1 s).
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long one command may take (default 1 s).
+    pub fn with_command_timeout(mut self, timeout: Duration) -> Self {
+        self.command_timeout = timeout;
+        self
+    }
+
+    /// How long a call may wait for a free pooled connection (default 1 s).
+    pub fn with_pool_wait_timeout(mut self, timeout: Duration) -> Self {
+        self.pool_wait_timeout = timeout;
+        self
+    }
+
+    /// The session lifetimes the TTLs follow (default: 2 h idle, no absolute cap).
+    /// [`RedisDriverBuilder::from_setup`] takes them from the session configuration.
+    pub fn with_lifetimes(mut self, lifetimes: Lifetimes) -> Self {
+        self.lifetimes = lifetimes;
+        self
+    }
+
+    /// The clock expiry is computed with (default: the system clock). It must be the session
+    /// manager's clock; [`RedisDriverBuilder::from_setup`] takes it from there.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Validates the settings and builds the driver. No connection is opened: the pool connects
+    /// on first use, so an application starts even while Redis is down.
+    pub fn build(self) -> Result<RedisDriver, ConfigError> {
+        self.validate("redis")?;
+        let connector = self.connector("redis")?;
+        let pool = pool::build(
+            connector,
+            self.pool_size,
+            self.pool_wait_timeout,
+            self.connect_timeout,
+        )
+        .map_err(|e| ConfigError::new("redis", e.to_string()).with_source(e))?;
+        Ok(RedisDriver::from_parts(
+            pool,
+            self.prefix,
+            self.lifetimes,
+            self.clock,
+            pool::Limits {
+                wait: self.pool_wait_timeout,
+                connect: self.connect_timeout,
+                command: self.command_timeout,
+            },
+            self.cluster,
+        ))
+    }
+
+    fn validate(&self, section: &str) -> Result<(), ConfigError> {
+        let err = |option: &str, message: String| {
+            ConfigError::new(format!("{section}.{option}"), message)
+        };
+        if self.prefix.contains(['{', '}']) {
+            return Err(err(
+                "prefix",
+                "may not contain `{` or `}` (Redis Cluster reads them as a hash tag)".into(),
+            ));
+        }
+        if self.pool_size == 0 || self.pool_size > MAX_POOL_SIZE {
+            return Err(err(
+                "pool_size",
+                format!(
+                    "{} is not a pool size (1 to {MAX_POOL_SIZE})",
+                    self.pool_size
+                ),
+            ));
+        }
+        for (option, value) in [
+            ("connect_timeout", self.connect_timeout),
+            ("command_timeout", self.command_timeout),
+            ("pool_wait_timeout", self.pool_wait_timeout),
+        ] {
+            if value.is_zero() || value > MAX_TIMEOUT {
+                return Err(err(
+                    option,
+                    format!("{value:?} is not a timeout (above zero, at most {MAX_TIMEOUT:?})"),
+                ));
+            }
+        }
+        if self.url.is_some() && (self.host.is_some() || self.port.is_some()) {
+            return Err(err(
+                "url",
+                "set either `url` or `host`/`port`, not both".into(),
+            ));
+        }
+        if let Some(db) = self.db {
+            if db < 0 {
+                return Err(err("db", format!("{db} is not a database number")));
+            }
+            if self.cluster && db != 0 {
+                return Err(err("db", "Redis Cluster has database 0 only".into()));
+            }
+        }
+        if !self.cluster && !self.nodes.is_empty() {
+            return Err(err(
+                "nodes",
+                "nodes are only used with `cluster = true`; use `url` for one server".into(),
+            ));
+        }
+        if self.cluster && self.nodes.is_empty() && self.url.is_none() {
+            return Err(err(
+                "nodes",
+                "Redis Cluster needs at least one seed node URL".into(),
+            ));
+        }
+        if let Some(url) = &self.url {
+            check_url(url).map_err(|m| err("url", m))?;
+        }
+        for node in &self.nodes {
+            check_url(node).map_err(|m| err("nodes", m))?;
+        }
+        Ok(())
+    }
+
+    fn connector(&self, section: &str) -> Result<Connector, ConfigError> {
+        let redis_error = |option: &str, e: redis::RedisError| {
+            ConfigError::new(format!("{section}.{option}"), e.to_string()).with_source(e)
+        };
+        if self.cluster {
+            let seeds: Vec<String> = if self.nodes.is_empty() {
+                self.url.iter().cloned().collect()
+            } else {
+                self.nodes.clone()
+            };
+            let mut builder = redis::cluster::ClusterClient::builder(seeds)
+                .connection_timeout(self.connect_timeout)
+                .response_timeout(self.command_timeout)
+                // A failed command is reported at once instead of being retried for seconds;
+                // the next request tries again on a fresh connection.
+                .retries(1);
+            if let Some(user) = &self.username {
+                builder = builder.username(user);
+            }
+            if let Some(password) = &self.password {
+                builder = builder.password(password);
+            }
+            let client = builder.build().map_err(|e| redis_error("nodes", e))?;
+            return Ok(Connector::cluster(client));
+        }
+        let info = match &self.url {
+            Some(url) => url
+                .as_str()
+                .into_connection_info()
+                .map_err(|e| redis_error("url", e))?,
+            None => redis::ConnectionAddr::Tcp(
+                self.host.clone().unwrap_or_else(|| "127.0.0.1".to_owned()),
+                self.port.unwrap_or(6379),
+            )
+            .into_connection_info()
+            .map_err(|e| redis_error("host", e))?,
+        };
+        let mut settings = info.redis_settings().clone();
+        if let Some(db) = self.db {
+            settings = settings.set_db(db);
+        }
+        if let Some(user) = &self.username {
+            settings = settings.set_username(user);
+        }
+        if let Some(password) = &self.password {
+            settings = settings.set_password(password);
+        }
+        let info = info.set_redis_settings(settings);
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.connect_timeout))
+            .set_response_timeout(Some(self.command_timeout));
+        deadpool_redis::Manager::new_with_config(info, config)
+            .map(Connector::single)
+            .map_err(|e| redis_error("url", e))
+    }
+}
+
+fn check_url(url: &str) -> Result<(), String> {
+    if url.starts_with("rediss://") {
+        return Err(
+            "TLS (`rediss://`) is not supported by this build of session-redis; use a TLS \
+             tunnel or a private network"
+                .into(),
+        );
+    }
+    url.into_connection_info()
+        .map(|_| ())
+        .map_err(|e| format!("not a Redis URL: {e}"))
+}
+
+fn string(value: &Value) -> Result<String, String> {
+    value
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("expected a string, got {value}"))
+}
+
+fn integer(value: &Value) -> Result<i64, String> {
+    match value {
+        Value::Number(n) => n
+            .as_i64()
+            .ok_or_else(|| format!("expected an integer, got {n}")),
+        Value::String(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| format!("expected an integer, got \"{s}\"")),
+        other => Err(format!("expected an integer, got {other}")),
+    }
+}
+
+fn duration(value: &Value) -> Result<Duration, String> {
+    match value {
+        Value::String(s) => parse_duration(s),
+        Value::Number(n) => parse_duration(&n.to_string()),
+        other => Err(format!(
+            "expected a duration such as \"500ms\" or \"2s\", got {other}"
+        )),
+    }
+}

@@ -1,0 +1,152 @@
+//! The connection pool: deadpool over redis-rs connections, with a recycle check that costs no
+//! round trip.
+//!
+//! deadpool-redis's own managers send `PING` (and `UNWATCH`) every time a connection is checked
+//! out, which would double the round trips of every request. This manager instead remembers
+//! whether the last command on a connection completed cleanly: a connection whose command failed
+//! at the transport level, timed out, or was abandoned half-way (the caller's future dropped by a
+//! timeout) is discarded at the next checkout and replaced by a fresh one. That is how the pool
+//! recovers by itself after Redis restarts.
+
+use std::fmt;
+use std::time::Duration;
+
+use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
+use deadpool::Runtime;
+use redis::aio::MultiplexedConnection;
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, FromRedisValue, RedisError, RedisResult};
+
+/// The pool type.
+pub(crate) type Pool = managed::Pool<Connector>;
+
+/// How long each step of a driver call may take.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) wait: Duration,
+    pub(crate) connect: Duration,
+    pub(crate) command: Duration,
+}
+
+impl Limits {
+    /// The bound on a whole driver call: waiting for a connection, opening it, and at most two
+    /// commands (the second one reloads a flushed script).
+    pub(crate) fn total(&self) -> Duration {
+        self.wait + self.connect + self.command * 2
+    }
+}
+
+/// Opens connections to a standalone server or a cluster.
+pub(crate) enum Connector {
+    Single(deadpool_redis::Manager),
+    Cluster(ClusterClient),
+}
+
+impl fmt::Debug for Connector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Connector::Single(_) => "Connector::Single",
+            Connector::Cluster(_) => "Connector::Cluster",
+        })
+    }
+}
+
+impl Connector {
+    pub(crate) fn single(manager: deadpool_redis::Manager) -> Self {
+        Connector::Single(manager)
+    }
+
+    pub(crate) fn cluster(client: ClusterClient) -> Self {
+        Connector::Cluster(client)
+    }
+}
+
+/// A pooled connection and whether its last command completed cleanly.
+pub(crate) struct Tracked {
+    conn: Conn,
+    healthy: bool,
+}
+
+impl fmt::Debug for Tracked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tracked")
+            .field("cluster", &matches!(self.conn, Conn::Cluster(_)))
+            .field("healthy", &self.healthy)
+            .finish()
+    }
+}
+
+enum Conn {
+    Single(MultiplexedConnection),
+    Cluster(ClusterConnection),
+}
+
+impl Tracked {
+    /// Runs one command. Until it has completed cleanly the connection counts as unhealthy, so a
+    /// command abandoned by a timeout (its future dropped) also retires the connection.
+    pub(crate) async fn query<T: FromRedisValue>(&mut self, cmd: &Cmd) -> RedisResult<T> {
+        self.healthy = false;
+        let result = match &mut self.conn {
+            Conn::Single(c) => cmd.query_async(c).await,
+            Conn::Cluster(c) => cmd.query_async(c).await,
+        };
+        self.healthy = match &result {
+            Ok(_) => true,
+            Err(e) => !breaks_connection(e),
+        };
+        result
+    }
+}
+
+/// Whether an error leaves the connection unusable (as opposed to an error reply from Redis,
+/// after which the connection is fine).
+pub(crate) fn breaks_connection(e: &RedisError) -> bool {
+    e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_timeout()
+        || e.is_unrecoverable_error()
+}
+
+impl managed::Manager for Connector {
+    type Type = Tracked;
+    type Error = RedisError;
+
+    async fn create(&self) -> Result<Tracked, RedisError> {
+        let conn = match self {
+            Connector::Single(manager) => Conn::Single(managed::Manager::create(manager).await?),
+            Connector::Cluster(client) => Conn::Cluster(client.get_async_connection().await?),
+        };
+        Ok(Tracked {
+            conn,
+            healthy: true,
+        })
+    }
+
+    async fn recycle(&self, obj: &mut Tracked, _: &Metrics) -> RecycleResult<RedisError> {
+        if obj.healthy {
+            Ok(())
+        } else {
+            Err(RecycleError::message(
+                "the last command on this connection failed or was abandoned",
+            ))
+        }
+    }
+}
+
+/// Builds the pool. No connection is opened until the first checkout.
+pub(crate) fn build(
+    connector: Connector,
+    size: usize,
+    wait: Duration,
+    connect: Duration,
+) -> Result<Pool, managed::BuildError> {
+    Pool::builder(connector)
+        .max_size(size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(wait))
+        .create_timeout(Some(connect))
+        .recycle_timeout(Some(connect))
+        .build()
+}

@@ -1,0 +1,51 @@
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use session_core::{DriverRegistry, ManualClock, SessionConfig, SessionManager};
+
+/// A key prefix no other test uses, so tests can share a server.
+pub(crate) fn unique_prefix() -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "test{}-{}:",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A `redis` section for one standalone server.
+pub(crate) fn standalone(url: &str) -> Value {
+    json!({ "url": url, "prefix": unique_prefix() })
+}
+
+/// A `redis` section for a cluster.
+pub(crate) fn cluster(urls: &[String]) -> Value {
+    json!({ "cluster": true, "nodes": urls, "prefix": unique_prefix() })
+}
+
+/// A manager using the registered `redis` factory with this section.
+pub(crate) fn manager(section: Value, config: SessionConfig, clock: ManualClock) -> SessionManager {
+    let mut registry = DriverRegistry::new();
+    session_redis::register(&mut registry);
+    SessionManager::builder(
+        config
+            .with_driver("redis")
+            .with_key("redis driver tests secret, 32+ bytes long")
+            .with_section("redis", section),
+    )
+    .with_registry(registry)
+    .with_clock(Arc::new(clock))
+    .build()
+    .expect("valid configuration")
+}
+
+/// A manager with a two-hour idle age.
+pub(crate) fn simple_manager(section: Value) -> SessionManager {
+    manager(
+        section,
+        SessionConfig::new().with_age(Duration::from_secs(7200)),
+        ManualClock::starting_now(),
+    )
+}

@@ -1,0 +1,144 @@
+//! Round trips per request, counted by the server (`INFO commandstats`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::json;
+use session_core::{ManualClock, SessionConfig};
+use session_testkit::redis_server::RedisServer;
+use session_testkit::Browser;
+
+use crate::common;
+
+/// Commands the driver's scripts run inside Redis; `INFO commandstats` counts them too, but they
+/// are not round trips. The driver itself sends only `EVALSHA`, `EVAL` and `DEL`.
+const INSIDE_SCRIPTS: &[&str] = &["type", "hmget", "hset", "pexpire", "unlink"];
+/// What the test itself sends.
+const HARNESS: &[&str] = &["config|resetstat", "info"];
+
+/// The commands clients sent since the last reset, by name.
+fn sent(server: &RedisServer) -> BTreeMap<String, u64> {
+    server
+        .commandstats()
+        .into_iter()
+        .filter(|(name, _)| {
+            !INSIDE_SCRIPTS.contains(&name.as_str()) && !HARNESS.contains(&name.as_str())
+        })
+        .collect()
+}
+
+fn one(name: &str, calls: u64) -> BTreeMap<String, u64> {
+    BTreeMap::from([(name.to_owned(), calls)])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_kind_of_request_costs_the_documented_commands() {
+    let server = RedisServer::spawn();
+    let clock = ManualClock::starting_now();
+    let manager = common::manager(
+        common::standalone(server.url()),
+        SessionConfig::new().with_age(Duration::from_secs(600)),
+        clock.clone(),
+    );
+    let mut b = Browser::new(manager);
+
+    // Warm-up, not counted: the first request opens the pooled connection (handshake
+    // commands), and the first use of each script after a server start costs one extra `EVAL`
+    // (the server answers `NOSCRIPT` to the `EVALSHA`).
+    let mut warm = Browser::new(b.manager().clone());
+    warm.request(|s| s.put("n", 1))
+        .await
+        .expect("warm-up write");
+    warm.request(|s| s.get("n")).await.expect("warm-up read");
+    warm.untouched_request().await.expect("warm-up touch");
+    warm.request(|s| s.clear()).await.expect("warm-up logout");
+    b.request(|s| s.put("n", 1)).await.expect("first request");
+
+    server.reset_stats();
+    let n = b.request(|s| s.get("n")).await.expect("read-only request");
+    assert_eq!(n, Some(json!(1)));
+    let read_only = sent(&server);
+    println!("read-only request: {read_only:?}");
+    assert_eq!(read_only, one("evalsha", 1), "a read-only request");
+
+    server.reset_stats();
+    b.request(|s| s.increment("n"))
+        .await
+        .expect("modifying request");
+    let modifying = sent(&server);
+    println!("modifying request: {modifying:?}");
+    assert_eq!(modifying, one("evalsha", 2), "a modifying request");
+
+    server.reset_stats();
+    b.untouched_request().await.expect("untouched request");
+    let untouched = sent(&server);
+    println!("untouched request: {untouched:?}");
+    assert_eq!(untouched, one("evalsha", 1), "an untouched request");
+
+    server.reset_stats();
+    b.readonly_request(|s| s.get("n"))
+        .await
+        .expect("readonly request");
+    assert_eq!(sent(&server), one("evalsha", 1), "a readonly request");
+
+    // Logging out: the read and one conditional delete.
+    server.reset_stats();
+    b.request(|s| s.clear()).await.expect("logout");
+    assert_eq!(sent(&server), one("evalsha", 2), "emptying a session");
+
+    // A new visitor whose handler stores nothing costs nothing.
+    let mut visitor = Browser::new(b.manager().clone());
+    server.reset_stats();
+    visitor.untouched_request().await.expect("new visitor");
+    assert_eq!(sent(&server), BTreeMap::new(), "a new visitor");
+
+    // The touch really slid the idle expiry: 3 × 0.6 idle ages later the session is alive.
+    let mut b = Browser::new(b.manager().clone());
+    b.request(|s| s.put("n", 5)).await.expect("new session");
+    for _ in 0..3 {
+        clock.advance(Duration::from_secs(360));
+        b.untouched_request().await.expect("untouched request");
+    }
+    clock.advance(Duration::from_secs(360));
+    assert_eq!(
+        b.request(|s| s.get("n")).await.expect("read"),
+        Some(json!(5))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ttl_follows_the_idle_age_and_the_absolute_cap() {
+    let server = RedisServer::spawn();
+    let clock = ManualClock::starting_now();
+    let section = common::standalone(server.url());
+    let prefix = section["prefix"].as_str().unwrap_or_default().to_owned();
+    let manager = common::manager(
+        section,
+        SessionConfig::new()
+            .with_age(Duration::from_secs(600))
+            .with_absolute_age(Duration::from_secs(900)),
+        clock.clone(),
+    );
+    let mut b = Browser::new(manager);
+    b.request(|s| s.put("n", 1)).await.expect("write");
+    let key = b.storage_key().await.expect("key");
+    let redis_key = format!("{prefix}{{{}}}", key.as_str());
+    let ttl = |server: &RedisServer| -> i64 {
+        server.cli(&["PTTL", &redis_key]).parse().expect("a number")
+    };
+    let first = ttl(&server);
+    assert!(
+        (590_000..=600_000).contains(&first),
+        "TTL after a write: {first}"
+    );
+    // Half an idle age later a read slides it, but only up to the absolute cap (900 s from
+    // creation = 500 s from now).
+    clock.advance(Duration::from_secs(400));
+    b.request(|s| s.get("n")).await.expect("read");
+    let capped = ttl(&server);
+    assert!(
+        (490_000..=500_000).contains(&capped),
+        "TTL capped: {capped}"
+    );
+    assert_eq!(server.cli(&["TYPE", &redis_key]), "hash");
+}

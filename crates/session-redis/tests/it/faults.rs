@@ -1,0 +1,234 @@
+//! Failures, corrupt data and concurrency.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use session_core::{ErrorKind, SessionId};
+use session_testkit::redis_server::RedisServer;
+use session_testkit::Browser;
+
+use crate::common;
+
+/// A section with one-second timeouts.
+fn fast_failing(url: &str) -> serde_json::Value {
+    let mut section = common::standalone(url);
+    section["connect_timeout"] = json!("1s");
+    section["command_timeout"] = json!("1s");
+    section["pool_wait_timeout"] = json!("1s");
+    section
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_fails_fast_and_a_restarted_one_serves_the_same_driver() {
+    let mut server = RedisServer::spawn();
+    let mut b = Browser::new(common::simple_manager(fast_failing(server.url())));
+    b.request(|s| s.put("n", 1)).await.expect("before the kill");
+
+    server.stop();
+    for round in 0..3 {
+        let started = Instant::now();
+        let err = b.request(|s| s.get("n")).await.expect_err("Redis is down");
+        let took = started.elapsed();
+        println!("request {round} with Redis down failed after {took:?}: {err}");
+        assert_eq!(err.kind(), ErrorKind::Backend, "{err}");
+        assert!(took < Duration::from_secs(3), "took {took:?}");
+    }
+
+    server.restart();
+    // The same driver instance works again; the restarted server persisted nothing, so the old
+    // cookie gives a fresh session.
+    let started = Instant::now();
+    let fresh = b
+        .request(|s| Ok(s.is_fresh()))
+        .await
+        .expect("after the restart");
+    println!(
+        "first request after the restart took {:?}",
+        started.elapsed()
+    );
+    assert!(fresh);
+    b.request(|s| s.put("n", 2))
+        .await
+        .expect("write after restart");
+    assert_eq!(
+        b.request(|s| s.get("n")).await.expect("read"),
+        Some(json!(2))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_between_requests_is_invisible_to_reads() {
+    let mut server = RedisServer::spawn();
+    let mut b = Browser::new(common::simple_manager(fast_failing(server.url())));
+    b.request(|s| s.put("n", 1)).await.expect("before");
+    // The pooled connection is now dead without the driver having noticed.
+    server.restart();
+    let fresh = b
+        .request(|s| Ok(s.is_fresh()))
+        .await
+        .expect("the dead pooled connection is replaced");
+    assert!(fresh);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_server_does_not_prevent_start_up_and_fails_fast() {
+    let mut server = RedisServer::spawn();
+    let url = server.url().to_owned();
+    server.stop();
+    let mut b = Browser::new(common::simple_manager(fast_failing(&url)));
+    let started = Instant::now();
+    let err = b.request(|s| s.put("n", 1)).await.expect_err("down");
+    assert_eq!(err.kind(), ErrorKind::Backend);
+    assert!(started.elapsed() < Duration::from_secs(3));
+    server.restart();
+    b.request(|s| s.put("n", 1)).await.expect("up again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flushed_script_cache_is_reloaded() {
+    let server = RedisServer::spawn();
+    let mut b = Browser::new(common::simple_manager(common::standalone(server.url())));
+    b.request(|s| s.put("n", 1)).await.expect("write");
+    for _ in 0..3 {
+        assert_eq!(server.cli(&["SCRIPT", "FLUSH"]), "OK");
+        server.reset_stats();
+        b.request(|s| s.increment("n"))
+            .await
+            .expect("after SCRIPT FLUSH");
+        let stats = server.commandstats();
+        // Each script answered NOSCRIPT once and was sent again in full.
+        assert_eq!(stats.get("eval"), Some(&2), "{stats:?}");
+    }
+    assert_eq!(
+        b.request(|s| s.get("n")).await.expect("read"),
+        Some(json!(4))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_that_do_not_decode_read_as_no_session() {
+    let server = RedisServer::spawn();
+    let section = common::standalone(server.url());
+    let prefix = section["prefix"].as_str().unwrap_or_default().to_owned();
+    let mut b = Browser::new(common::simple_manager(section));
+    let garbage: &[&[&str]] = &[
+        &["SET", "{key}", "not a session"],
+        &[
+            "HSET",
+            "{key}",
+            "v",
+            "1",
+            "c",
+            "1",
+            "a",
+            "1",
+            "d",
+            "{broken json",
+        ],
+        &["HSET", "{key}", "v", "x", "c", "y", "a", "z", "d", "{}"],
+        &["HSET", "{key}", "v", "1"],
+        &["RPUSH", "{key}", "a list"],
+    ];
+    for command in garbage {
+        b.clear_cookies();
+        b.request(|s| s.put("secret", "s3")).await.expect("write");
+        let key = b.storage_key().await.expect("key");
+        let redis_key = format!("{prefix}{{{}}}", key.as_str());
+        server.cli(&["DEL", &redis_key]);
+        let args: Vec<String> = command
+            .iter()
+            .map(|a| a.replace("{key}", &redis_key))
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        server.cli(&args);
+        let (fresh, secret) = b
+            .request(|s| Ok((s.is_fresh(), s.get("secret")?)))
+            .await
+            .expect("a corrupt value is no error");
+        assert!(fresh && secret.is_none(), "{command:?} opened a session");
+        let read = b
+            .manager()
+            .driver()
+            .read(&b.context(), &key)
+            .await
+            .expect("read");
+        assert!(read.is_none(), "{command:?} decoded");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_increments_through_a_small_pool_are_all_counted() {
+    let server = RedisServer::spawn();
+    let mut section = common::standalone(server.url());
+    section["pool_size"] = json!(4);
+    let mut b = Browser::new(common::simple_manager(section));
+    b.request(|s| s.put("n", 0)).await.expect("start");
+    server.reset_stats();
+    let mut tasks = Vec::new();
+    for _ in 0..200 {
+        let b = b.clone();
+        tasks.push(tokio::spawn(async move {
+            let s = b.begin();
+            s.initiate(false).await?;
+            s.increment("n")?;
+            s.commit().await
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task").expect("increment");
+    }
+    let stats = server.commandstats();
+    let clients = server.cli(&["INFO", "clients"]);
+    println!("200 increments: {stats:?}; {clients}");
+    assert_eq!(
+        b.request(|s| s.get("n")).await.expect("read"),
+        Some(json!(200))
+    );
+    // Every increment cost at least its read and its write; conflicts cost a re-read and a retry.
+    assert!(
+        stats.get("evalsha").copied().unwrap_or(0) >= 400,
+        "{stats:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_destroyed_under_a_slow_request_stays_destroyed() {
+    let server = RedisServer::spawn();
+    let section = common::standalone(server.url());
+    let prefix = section["prefix"].as_str().unwrap_or_default().to_owned();
+    let mut b = Browser::new(common::simple_manager(section));
+    b.request(|s| s.put("user", 7)).await.expect("login");
+    let slow = b.begin();
+    slow.initiate(false).await.expect("slow read");
+    let key = slow.session_id().expect("id").storage_key();
+    let mut logout = b.clone();
+    logout.request(|s| s.clear()).await.expect("logout");
+    slow.put("cart", 3).expect("put");
+    slow.commit().await.expect("slow commit");
+    let redis_key = format!("{prefix}{{{}}}", key.as_str());
+    assert_eq!(server.cli(&["EXISTS", &redis_key]), "0", "resurrected");
+    // The driver's conditional write refuses too, directly.
+    let record = session_core::Record::new(Default::default(), 1);
+    let outcome = b
+        .manager()
+        .driver()
+        .write_if(
+            &b.context(),
+            &key,
+            &record,
+            session_core::Expected::Version(1),
+        )
+        .await
+        .expect("write_if");
+    assert_eq!(outcome, session_core::WriteOutcome::Gone);
+    assert_eq!(server.cli(&["EXISTS", &redis_key]), "0");
+    // An unrelated key never existed either.
+    let other = SessionId::generate().storage_key();
+    assert!(b
+        .manager()
+        .driver()
+        .read(&b.context(), &other)
+        .await
+        .expect("read")
+        .is_none());
+}
