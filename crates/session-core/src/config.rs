@@ -280,6 +280,25 @@ impl CookieOptions {
     }
 }
 
+/// The environment variables [`SessionConfig::from_vars`] reads.
+const ENV_VARS: &[&str] = &[
+    "SESSION_ENABLED",
+    "SESSION_DRIVER",
+    "SESSION_COOKIE_NAME",
+    "SESSION_AGE",
+    "SESSION_ABSOLUTE_AGE",
+    "SESSION_CLEAR_WITH_BROWSER",
+    "SESSION_COOKIE_SECURE",
+    "SESSION_COOKIE_SAME_SITE",
+    "SESSION_COOKIE_DOMAIN",
+    "SESSION_COOKIE_PATH",
+    "SESSION_FILE_LOCATION",
+    "SESSION_REDIS_PREFIX",
+    "SESSION_REDIS_CLUSTER",
+    "APP_KEY",
+    "REDIS_URL",
+];
+
 /// Session configuration.
 ///
 /// Build it in code, deserialize it from a file section, or read it from the environment with
@@ -383,6 +402,10 @@ impl SessionConfig {
     /// | `SESSION_FILE_LOCATION` | `file.location` |
     /// | `REDIS_URL`, `SESSION_REDIS_PREFIX`, `SESSION_REDIS_CLUSTER` | `redis.url`, `redis.prefix`, `redis.cluster` |
     ///
+    /// The `file` and `redis` variables only apply when that driver is chosen (`REDIS_URL` is often
+    /// set for other parts of an app). Any other variable starting with `SESSION_` is a
+    /// misspelling and fails, naming it.
+    ///
     /// ```
     /// use session_core::SessionConfig;
     ///
@@ -392,11 +415,14 @@ impl SessionConfig {
     /// ]).unwrap();
     /// assert_eq!(config.driver(), "file");
     /// assert!(SessionConfig::from_vars([("SESSION_ENABLED".to_string(), "maybe".to_string())]).is_err());
+    /// let typo = SessionConfig::from_vars([("SESSION_DRIVR".to_string(), "file".to_string())]);
+    /// assert_eq!(typo.unwrap_err().option(), "SESSION_DRIVR");
     /// ```
     pub fn from_vars(
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
         let mut config = Self::new().with_driver("cookie");
+        let mut sections: Vec<(&str, &str, Value)> = Vec::new();
         let bool_var = |option: &str, value: &str| match value.to_ascii_lowercase().as_str() {
             "1" | "true" | "yes" | "on" => Ok(true),
             "0" | "false" | "no" | "off" => Ok(false),
@@ -436,14 +462,30 @@ impl SessionConfig {
                         .map(str::to_owned)
                         .collect()
                 }
-                "SESSION_FILE_LOCATION" => config.set_section_value("file", "location", value),
-                "REDIS_URL" => config.set_section_value("redis", "url", value),
-                "SESSION_REDIS_PREFIX" => config.set_section_value("redis", "prefix", value),
+                "SESSION_FILE_LOCATION" => sections.push(("file", "location", Value::from(value))),
+                // REDIS_URL is often set for other parts of an app; it only configures the
+                // session store when the redis driver is chosen.
+                "REDIS_URL" => sections.push(("redis", "url", Value::from(value))),
+                "SESSION_REDIS_PREFIX" => sections.push(("redis", "prefix", Value::from(value))),
                 "SESSION_REDIS_CLUSTER" => {
                     let on = bool_var("redis.cluster", &value)?;
-                    config.set_section_value("redis", "cluster", on)
+                    sections.push(("redis", "cluster", Value::from(on)))
+                }
+                other if other.starts_with("SESSION_") => {
+                    return Err(ConfigError::new(
+                        other,
+                        format!(
+                            "unknown environment variable; known ones: {}",
+                            ENV_VARS.join(", ")
+                        ),
+                    ))
                 }
                 _ => {}
+            }
+        }
+        for (section, key, value) in sections {
+            if section == config.driver {
+                config.set_section_value(section, key, value);
             }
         }
         Ok(config)
@@ -796,6 +838,18 @@ mod tests {
         let v = config.validate().expect("valid");
         assert_eq!(v.idle, Duration::from_secs(1800));
         assert_eq!(v.keys.keys().len(), 2);
+    }
+
+    #[test]
+    fn driver_variables_only_apply_to_the_chosen_driver() {
+        let config = SessionConfig::from_vars([
+            ("REDIS_URL".to_string(), "redis://elsewhere".to_string()),
+            ("SESSION_DRIVER".to_string(), "file".to_string()),
+            ("SESSION_FILE_LOCATION".to_string(), "/tmp/s".to_string()),
+        ])
+        .expect("config");
+        assert!(config.section("redis").is_none());
+        assert_eq!(config.section("file").expect("file")["location"], "/tmp/s");
     }
 
     #[test]

@@ -508,7 +508,7 @@ impl Session {
     /// # Ok::<(), session_core::Error>(())
     /// ```
     pub fn flash_all(&self, input: impl Serialize) -> Result<(), Error> {
-        let input = to_object("input", input)?;
+        let input = nest(to_object("input", input)?);
         self.write_state(|s| {
             s.outgoing.input = Some(input);
             Ok(())
@@ -517,7 +517,7 @@ impl Session {
 
     /// Flashes only the given fields (paths) of the request input.
     pub fn flash_only(&self, input: impl Serialize, keys: &[&str]) -> Result<(), Error> {
-        let input = to_object("input", input)?;
+        let input = nest(to_object("input", input)?);
         let paths = parse_paths(keys)?;
         self.write_state(|s| {
             s.outgoing.input = Some(store::pick(&input, &paths));
@@ -527,7 +527,7 @@ impl Session {
 
     /// Flashes the request input without the given fields (paths).
     pub fn flash_except(&self, input: impl Serialize, keys: &[&str]) -> Result<(), Error> {
-        let input = to_object("input", input)?;
+        let input = nest(to_object("input", input)?);
         let paths = parse_paths(keys)?;
         self.write_state(|s| {
             s.outgoing.input = Some(store::omit(&input, &paths));
@@ -672,35 +672,7 @@ impl Session {
         let mut id = plan.id.clone();
 
         if plan.regenerated {
-            let base = plan.loaded.as_ref().map(|l| &l.record.data);
-            let data = plan.build(base)?;
-            if !data.is_empty() {
-                let key = id.storage_key();
-                let record = Record {
-                    data,
-                    version: 1,
-                    created_at: plan.created_at,
-                    last_active: now,
-                };
-                if atomic {
-                    match manager
-                        .call(driver.write_if(cx, &key, &record, Expected::Absent))
-                        .await?
-                    {
-                        WriteOutcome::Written => {}
-                        _ => return Err(Error::Conflict { attempts: 1 }),
-                    }
-                } else {
-                    manager.call(driver.write(cx, &key, &record)).await?;
-                }
-            }
-            if let Some(old) = &plan.old_key {
-                // The new record is safely written; a failed destroy leaves the old one to expire.
-                if let Err(e) = manager.call(driver.destroy(cx, old)).await {
-                    tracing::warn!(target: "session", key = old.short(), error = %e, "destroying the old record after regenerate failed; it will expire");
-                }
-            }
-            tracing::info!(target: "session", event = "regenerated", key = id.storage_key().short(), "session id regenerated");
+            id = self.commit_regenerated(&plan, id, now).await?;
         } else if !modified {
             if let Some(loaded) = &plan.loaded {
                 if !driver.capabilities().refreshes_on_read() {
@@ -797,6 +769,113 @@ impl Session {
         Ok(())
     }
 
+    /// Commits a regenerated session: the data is written under the new id first, then the old
+    /// record is retired. With the atomic update the retirement is conditional: if the old record
+    /// changed meanwhile, the change log is replayed on it and the new record rewritten; if it was
+    /// destroyed meanwhile (a logout), the new record is removed too, so regenerating can never
+    /// bring a logged-out session back under a new id.
+    async fn commit_regenerated(
+        &self,
+        plan: &Plan,
+        id: SessionId,
+        now: u64,
+    ) -> Result<SessionId, Error> {
+        let manager = &self.inner.manager;
+        let inner = manager.inner();
+        let driver = &inner.driver;
+        let cx = &self.inner.cx;
+        let atomic = driver.capabilities().atomic_update();
+        let new_key = id.storage_key();
+        let mut base = plan.loaded.as_ref().map(|l| l.record.clone());
+        let mut written: Option<u64> = None;
+        let attempts = manager.commit_attempts();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let data = plan.build(base.as_ref().map(|r| &r.data))?;
+            if data.is_empty() {
+                if written.take().is_some() {
+                    manager.call(driver.destroy(cx, &new_key)).await?;
+                }
+            } else {
+                let version = written.map_or(1, |v| v + 1);
+                let record = Record {
+                    data,
+                    version,
+                    created_at: base.as_ref().map_or(plan.created_at, |r| r.created_at),
+                    last_active: now,
+                };
+                if atomic {
+                    let expected = written.map_or(Expected::Absent, Expected::Version);
+                    match manager
+                        .call(driver.write_if(cx, &new_key, &record, expected))
+                        .await?
+                    {
+                        WriteOutcome::Written => {}
+                        // Nobody else knows the new id; anything but success is a collision.
+                        _ => return Err(Error::Conflict { attempts: attempt }),
+                    }
+                } else {
+                    manager.call(driver.write(cx, &new_key, &record)).await?;
+                }
+                written = Some(version);
+            }
+            let (Some(old), Some(current)) = (&plan.old_key, &base) else {
+                break;
+            };
+            let outcome = if atomic {
+                manager
+                    .call(driver.destroy_if(cx, old, current.version))
+                    .await
+            } else {
+                Err(Error::Driver(DriverError::Unsupported {
+                    driver: driver.name(),
+                    operation: "destroy_if",
+                }))
+            };
+            match outcome {
+                Ok(WriteOutcome::Written) => break,
+                Ok(WriteOutcome::Gone) => {
+                    if written.is_some() {
+                        manager.call(driver.destroy(cx, &new_key)).await?;
+                    }
+                    return Ok(self.restart_after_destroy(old));
+                }
+                Ok(WriteOutcome::Conflict) => {
+                    if attempt >= attempts {
+                        return Err(Error::Conflict { attempts });
+                    }
+                    backoff(attempt).await;
+                    match manager.call(driver.read(cx, old)).await? {
+                        Some(fresh) if !inner.lifetimes.is_expired(&fresh, now) => {
+                            base = Some(fresh);
+                        }
+                        _ => {
+                            if written.is_some() {
+                                manager.call(driver.destroy(cx, &new_key)).await?;
+                            }
+                            return Ok(self.restart_after_destroy(old));
+                        }
+                    }
+                }
+                Err(Error::Driver(DriverError::Unsupported { .. })) => {
+                    // Last writer wins: retire the old record unconditionally.
+                    if let Err(e) = manager.call(driver.destroy(cx, old)).await {
+                        tracing::warn!(target: "session", key = old.short(), error = %e, "destroying the old record after regenerate failed; it will expire");
+                    }
+                    break;
+                }
+                Err(e) => {
+                    // The new record is safely written; the old one expires by itself.
+                    tracing::warn!(target: "session", key = old.short(), error = %e, "destroying the old record after regenerate failed; it will expire");
+                    break;
+                }
+            }
+        }
+        tracing::info!(target: "session", event = "regenerated", key = new_key.short(), "session id regenerated");
+        Ok(id)
+    }
+
     /// The session was destroyed by another request after this one read it: its changes are
     /// dropped (writing them back would resurrect a logged-out session) and a new id starts.
     fn restart_after_destroy(&self, key: &StorageKey) -> SessionId {
@@ -885,6 +964,37 @@ fn to_object(what: &str, value: impl Serialize) -> Result<Map<String, Value>, Er
             source,
         }),
     }
+}
+
+/// Turns flat form keys (`user[name]`, `user.email`) into nested objects, as form body parsers
+/// do, so that `flash_messages().get("user.name")` finds old input posted as `user[name]`. A key
+/// that is not a valid path, or that collides with another, stays as it is.
+fn nest(input: Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    let mut flat = Vec::new();
+    for (key, value) in input {
+        match KeyPath::parse(&key) {
+            Ok(path) if path.segments().len() > 1 => {
+                if store::put(&mut out, &path, value.clone()).is_err() {
+                    flat.push((key, value));
+                }
+            }
+            _ => flat.push((key, value)),
+        }
+    }
+    for (key, value) in flat {
+        match out.get_mut(&key) {
+            Some(Value::Object(existing)) => {
+                if let Value::Object(incoming) = value {
+                    store::deep_merge(existing, incoming);
+                }
+            }
+            _ => {
+                out.insert(key, value);
+            }
+        }
+    }
+    out
 }
 
 fn parse_paths(keys: &[&str]) -> Result<Vec<KeyPath>, Error> {

@@ -61,7 +61,7 @@ async fn an_empty_store_costs_no_storage_and_is_destroyed_when_emptied() {
     b.request(|s| s.forget("x")).await.expect("forget");
     assert_eq!(
         driver.take(),
-        vec![Call::Read(key.clone()), Call::Destroy(key)]
+        vec![Call::Read(key.clone()), Call::DestroyIf(key, 1)]
     );
 }
 
@@ -111,7 +111,7 @@ async fn a_regenerated_session_is_written_under_the_new_id_before_the_old_is_des
         vec![
             Call::Read(old.clone()),
             Call::WriteIf(new, Expected::Absent),
-            Call::Destroy(old)
+            Call::DestroyIf(old, 1)
         ]
     );
     assert_eq!(
@@ -277,5 +277,53 @@ async fn a_driver_error_surfaces_as_a_backend_error_and_a_timeout_is_bounded() {
     assert!(
         std::error::Error::source(&err).is_some(),
         "the source is kept"
+    );
+}
+
+#[tokio::test]
+async fn regenerating_during_a_concurrent_logout_does_not_bring_the_session_back() {
+    let (mut b, _, _) = recording(true);
+    b.request(|s| s.put("user", 1)).await.expect("login");
+    let slow = b.begin();
+    slow.initiate(false).await.expect("slow request reads");
+    let mut logout = b.clone();
+    logout.request(|s| s.clear()).await.expect("logout");
+    slow.regenerate().expect("regenerate");
+    let new_key = slow.session_id().expect("id").storage_key();
+    slow.commit().await.expect("commit");
+    let stored = b
+        .manager()
+        .driver()
+        .read(&b.context(), &new_key)
+        .await
+        .expect("read");
+    assert!(
+        stored.is_none(),
+        "the logged-out data came back under the new id"
+    );
+    b.absorb(&slow);
+    let all = b.request(|s| s.all()).await.expect("next request");
+    assert!(all.is_empty(), "{all:?}");
+}
+
+#[tokio::test]
+async fn regenerating_replays_on_changes_made_meanwhile_to_the_old_record() {
+    let (mut b, _, _) = recording(true);
+    b.request(|s| s.put("cart", 1)).await.expect("seed");
+    let login = b.begin();
+    login.initiate(false).await.expect("login reads");
+    let mut other = b.clone();
+    other
+        .request(|s| s.increment("cart"))
+        .await
+        .expect("concurrent add to cart");
+    login.regenerate().expect("regenerate");
+    login.put("user", 7).expect("put");
+    login.commit().await.expect("commit");
+    b.absorb(&login);
+    let all = b.request(|s| s.all()).await.expect("after login");
+    assert_eq!(
+        serde_json::Value::Object(all),
+        json!({"cart": 2, "user": 7})
     );
 }

@@ -78,6 +78,15 @@ impl Driver for Recording {
         self.log(Call::Destroy(key.clone()));
         self.inner.destroy(cx, key).await
     }
+    async fn destroy_if(
+        &self,
+        cx: &SessionContext,
+        key: &StorageKey,
+        version: u64,
+    ) -> Result<WriteOutcome, DriverError> {
+        self.log(Call::DestroyIf(key.clone(), version));
+        self.inner.destroy_if(cx, key, version).await
+    }
     async fn touch(
         &self,
         cx: &SessionContext,

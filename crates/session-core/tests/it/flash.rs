@@ -213,3 +213,21 @@ async fn a_message_flashed_by_a_concurrent_request_is_not_consumed_by_another() 
         "B's message survived A's consumption: {m}"
     );
 }
+
+#[tokio::test]
+async fn flat_form_keys_are_nested_so_old_input_is_found_by_path() {
+    let mut b = memory();
+    b.request(|s| {
+        s.flash_except(
+            json!({"user[name]": "ada", "user[email]": "a@b.c", "user[password]": "x", "plain": 1}),
+            &["user.password"],
+        )
+    })
+    .await
+    .expect("flash");
+    let m = b.request(|s| s.flash_messages()).await.expect("read");
+    assert_eq!(m.get("user[name]"), Some(&json!("ada")));
+    assert_eq!(m.get("user.email"), Some(&json!("a@b.c")));
+    assert_eq!(m.get("user.password"), None);
+    assert_eq!(m.get("plain"), Some(&json!(1)));
+}
