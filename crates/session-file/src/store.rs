@@ -6,6 +6,7 @@ use std::fmt;
 use std::fs::{self, File, Metadata, OpenOptions, TryLockError};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use session_core::{Expected, Lifetimes, Record, StorageKey, WriteOutcome};
@@ -21,6 +22,8 @@ pub(crate) const TEMP_EXT: &str = ".tmp";
 pub(crate) const SHARD_CHARS: usize = 2;
 /// The largest data file the driver writes or reads. Anything bigger in the folder is not ours.
 pub(crate) const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+/// How many in-process queues the writers of this process are spread over (by key).
+const STRIPES: usize = 64;
 /// How often a lock is retried when its file was removed under us by the previous holder.
 const LOCK_ATTEMPTS: usize = 64;
 
@@ -30,6 +33,18 @@ pub(crate) struct Store {
     root: PathBuf,
     lifetimes: Lifetimes,
     fsync: bool,
+    /// Writers of one process queue here before taking the file lock. The file lock alone
+    /// would be correct, but every release wakes all of its waiters; with many concurrent
+    /// requests on one session that herd of threads costs more than the writes.
+    stripes: Vec<Mutex<()>>,
+}
+
+/// Both locks of a session: the in-process queue, then the file lock. Dropping it releases the
+/// file lock first.
+#[derive(Debug)]
+pub(crate) struct Locked<'a> {
+    lock: KeyLock,
+    _queue: MutexGuard<'a, ()>,
 }
 
 /// What is under a data path.
@@ -65,6 +80,7 @@ impl Store {
             root,
             lifetimes,
             fsync,
+            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
         }
     }
 
@@ -93,21 +109,32 @@ impl Store {
 
     /// Locks a session, waiting for other writers. With `create_shard`, a missing shard folder
     /// is created; without it, a missing shard means there is nothing to lock (`None`).
-    fn lock(&self, key: &StorageKey, create_shard: bool) -> io::Result<Option<KeyLock>> {
+    fn lock(&self, key: &StorageKey, create_shard: bool) -> io::Result<Option<Locked<'_>>> {
+        let stripe = key.as_str().bytes().fold(0usize, |h, b| {
+            h.wrapping_mul(31).wrapping_add(usize::from(b))
+        }) % STRIPES;
+        let queue = self.stripes[stripe]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let path = self.lock_path(key);
-        match KeyLock::acquire(&path, true) {
+        let lock = match KeyLock::acquire(&path, true, true) {
             Err(e) if e.kind() == io::ErrorKind::NotFound && create_shard => {
                 create_private_dir(&self.shard_dir(key))?;
-                KeyLock::acquire(&path, true)
+                KeyLock::acquire(&path, true, true)
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             other => other,
-        }
+        }?;
+        Ok(lock.map(|lock| Locked {
+            lock,
+            _queue: queue,
+        }))
     }
 
-    /// Locks a session only if nobody holds it (the sweeper never waits).
-    pub(crate) fn try_lock(&self, key: &StorageKey) -> io::Result<Option<KeyLock>> {
-        KeyLock::acquire(&self.lock_path(key), false)
+    /// Locks a session only if nobody holds it (the sweeper never waits). Without `create`, a
+    /// missing lock file is a `NotFound` error.
+    pub(crate) fn try_lock(&self, key: &StorageKey, create: bool) -> io::Result<Option<KeyLock>> {
+        KeyLock::acquire(&self.lock_path(key), false, create)
     }
 
     /// Reads what is under a data path. Never follows a symlink: anything but a regular file is
@@ -199,7 +226,15 @@ impl Store {
         now_ms: u64,
     ) -> io::Result<WriteOutcome> {
         let bytes = encode_checked(record)?;
-        let Some(lock) = self.lock(key, true)? else {
+        // A stale expectation usually shows without the lock: answer it at once, so that
+        // concurrent requests that lost the race do not queue for the lock only to be told so.
+        // Only `Written` needs the lock, and it is decided again under it.
+        let (current, _) = self.load(key, now_ms)?;
+        let outcome = compare(expected, current.map(|r| r.version));
+        if outcome != WriteOutcome::Written {
+            return Ok(outcome);
+        }
+        let Some(locked) = self.lock(key, true)? else {
             return Err(io::Error::other("the shard folder vanished"));
         };
         let (current, missing) = self.load(key, now_ms)?;
@@ -208,18 +243,18 @@ impl Store {
             self.replace(key, &bytes, record.last_active)?;
         } else if missing {
             // Nothing was written and no data file exists: the lock file would be an orphan.
-            lock.remove()?;
+            locked.remove()?;
         }
         Ok(outcome)
     }
 
     pub(crate) fn destroy(&self, key: &StorageKey) -> io::Result<()> {
-        let Some(lock) = self.lock(key, false)? else {
+        let Some(locked) = self.lock(key, false)? else {
             return Ok(());
         };
         remove_if_present(&self.data_path(key))?;
         self.sync_dir(key)?;
-        lock.remove()
+        locked.remove()
     }
 
     pub(crate) fn destroy_if(
@@ -228,7 +263,7 @@ impl Store {
         version: u64,
         now_ms: u64,
     ) -> io::Result<WriteOutcome> {
-        let Some(lock) = self.lock(key, false)? else {
+        let Some(locked) = self.lock(key, false)? else {
             return Ok(WriteOutcome::Gone);
         };
         let (current, missing) = self.load(key, now_ms)?;
@@ -240,7 +275,7 @@ impl Store {
             self.sync_dir(key)?;
         }
         if outcome != WriteOutcome::Conflict {
-            lock.remove()?;
+            locked.remove()?;
         }
         Ok(outcome)
     }
@@ -283,12 +318,19 @@ impl Store {
     }
 }
 
+impl Locked<'_> {
+    /// See [`KeyLock::remove`].
+    fn remove(self) -> io::Result<()> {
+        self.lock.remove()
+    }
+}
+
 impl KeyLock {
-    /// Opens (creating it if needed) and locks a lock file. `Ok(None)` when `wait` is false and
-    /// another holder has it.
-    pub(crate) fn acquire(path: &Path, wait: bool) -> io::Result<Option<Self>> {
+    /// Opens (with `create`, creating it if needed) and locks a lock file. `Ok(None)` when
+    /// `wait` is false and another holder has it.
+    pub(crate) fn acquire(path: &Path, wait: bool, create: bool) -> io::Result<Option<Self>> {
         for _ in 0..LOCK_ATTEMPTS {
-            let file = open_lock_file(path)?;
+            let file = open_lock_file(path, create)?;
             if wait {
                 file.lock()?;
             } else {
@@ -388,9 +430,13 @@ pub(crate) fn create_private_dir(path: &Path) -> io::Result<()> {
     }
 }
 
-fn open_lock_file(path: &Path) -> io::Result<File> {
+fn open_lock_file(path: &Path, create: bool) -> io::Result<File> {
     let mut options = OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(false);
+    options
+        .read(true)
+        .write(true)
+        .create(create)
+        .truncate(false);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options.open(path)

@@ -154,7 +154,7 @@ impl Store {
                 if self.removable(&key, now_ms)?.is_none() {
                     return Ok(());
                 }
-                let Some(lock) = self.try_lock(&key)? else {
+                let Some(lock) = self.try_lock(&key, true)? else {
                     report.busy += 1;
                     return Ok(());
                 };
@@ -176,7 +176,8 @@ impl Store {
                 if self.data_path(&key).symlink_metadata().is_ok() {
                     return Ok(());
                 }
-                let Some(lock) = self.try_lock(&key)? else {
+                // Not created again if a removal took it since the listing (`NotFound`).
+                let Some(lock) = self.try_lock(&key, false)? else {
                     report.busy += 1;
                     return Ok(());
                 };
@@ -188,11 +189,15 @@ impl Store {
             Name::Temp(key) => {
                 // Writers hold the session's lock for the whole life of their temporary file,
                 // so a temporary file whose lock is free belongs to a writer that died.
-                let Some(lock) = self.try_lock(&key)? else {
+                if path.symlink_metadata().is_err() {
+                    return Ok(());
+                }
+                let Some(lock) = self.try_lock(&key, true)? else {
                     report.busy += 1;
                     return Ok(());
                 };
-                remove_if_present(path)?;
+                // A writer that finished meanwhile removed it itself: `NotFound`, not counted.
+                fs::remove_file(path)?;
                 report.temporary += 1;
                 if self.data_path(&key).symlink_metadata().is_err() {
                     lock.remove()?;

@@ -1,3 +1,9 @@
 //! Integration tests of the file driver, on real files in temporary folders.
 
+mod bad_files;
+mod common;
 mod conformance;
+mod processes;
+mod startup;
+mod sweeper;
+mod traversal;
