@@ -267,8 +267,13 @@ impl RedisDriver {
             loop {
                 tries += 1;
                 match self.try_once(op, key, &request).await {
+                    // A timeout is not retried: the server is slow, and a second wait would
+                    // only double the time the request is held.
                     Err(Failure::Redis(e))
-                        if idempotent && tries == 1 && pool::breaks_connection(&e) =>
+                        if idempotent
+                            && tries == 1
+                            && !e.is_timeout()
+                            && pool::breaks_connection(&e) =>
                     {
                         tracing::debug!(target: "session::redis", op, key = key.short(), error = %e, "pooled connection was dead; retrying on a fresh one");
                     }

@@ -123,6 +123,32 @@ impl RedisServer {
         }
     }
 
+    /// Suspends the server process (SIGSTOP): it keeps its connections open but answers
+    /// nothing, like a server stuck on a slow command or a network black hole.
+    pub fn freeze(&mut self) {
+        self.signal("STOP");
+    }
+
+    /// Resumes a server suspended by [`RedisServer::freeze`] (SIGCONT).
+    pub fn thaw(&mut self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&mut self, signal: &str) {
+        let owned = self.owned_mut("signal");
+        let pid = owned
+            .child
+            .as_ref()
+            .map(Child::id)
+            .unwrap_or_else(|| panic!("redis-server on port {} is not running", owned.port));
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.to_string())
+            .status()
+            .unwrap_or_else(|e| panic!("running kill -{signal} failed: {e}"));
+        assert!(status.success(), "kill -{signal} {pid} failed");
+    }
+
     fn owned_mut(&mut self, what: &str) -> &mut Owned {
         self.owned.as_mut().unwrap_or_else(|| {
             panic!("cannot {what} the REDIS_URL server: use RedisServer::spawn for fault tests")
@@ -204,6 +230,11 @@ impl Owned {
 
     fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
+            // A frozen server must be resumed to die of SIGKILL promptly on every platform.
+            let _ = Command::new("kill")
+                .arg("-CONT")
+                .arg(child.id().to_string())
+                .status();
             let _ = child.kill();
             let _ = child.wait();
         }

@@ -232,3 +232,29 @@ async fn a_session_destroyed_under_a_slow_request_stays_destroyed() {
         .expect("read")
         .is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_stops_answering_times_out_and_recovers() {
+    let mut server = RedisServer::spawn();
+    let mut b = Browser::new(common::simple_manager(fast_failing(server.url())));
+    b.request(|s| s.put("n", 1)).await.expect("before");
+    server.freeze();
+    let started = Instant::now();
+    let err = b.request(|s| s.get("n")).await.expect_err("frozen");
+    let took = started.elapsed();
+    println!("request to a frozen server failed after {took:?}: {err}");
+    server.thaw();
+    assert_eq!(err.kind(), ErrorKind::Backend, "{err}");
+    assert!(
+        matches!(
+            err,
+            session_core::Error::Driver(session_core::DriverError::Timeout { .. })
+        ),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    assert_eq!(
+        b.request(|s| s.get("n")).await.expect("thawed"),
+        Some(json!(1))
+    );
+}
