@@ -98,7 +98,10 @@ pub fn app(manager: SessionManager) -> Router {
 
 // ----- templates ------------------------------------------------------------------------------
 
-fn templates() -> Environment<'static> {
+/// The demo's page templates with the session helpers (`session()`, `flash()`, `old()`,
+/// `error()`); shared with the actix-web demo, which renders the same pages through
+/// [`render_page`].
+pub fn templates() -> Environment<'static> {
     let mut env = Environment::new();
     for (name, source) in [
         ("layout.html", include_str!("templates/layout.html")),
@@ -153,21 +156,34 @@ fn lookup(state: &minijinja::State<'_, '_>, root: &str, path: &str) -> Option<mi
 }
 
 fn render(app: &App, name: &str, session: &Session) -> Result<Response, PageError> {
+    let html = render_page(&app.templates, name, session, app.driver)?;
+    Ok(Html(html).into_response())
+}
+
+/// Renders the page template `name` (from [`templates`]) for an initiated session: its values,
+/// the previous request's flash messages, the driver's name and the signed-in user.
+pub fn render_page(
+    templates: &Environment<'_>,
+    name: &str,
+    session: &session::Session,
+    driver: &str,
+) -> Result<String, PageError> {
     let flash = session.flash_messages()?;
-    let template = app.templates.get_template(name)?;
-    let html = template.render(context! {
+    let template = templates.get_template(name)?;
+    Ok(template.render(context! {
         __session => minijinja::Value::from_serialize(session.all()?),
         __flash => minijinja::Value::from_serialize(flash.all()),
-        driver => app.driver,
+        driver => driver,
         user => session.get("user")?,
-    })?;
-    Ok(Html(html).into_response())
+    })?)
 }
 
 /// Errors of the HTML pages.
 #[derive(Debug)]
-enum PageError {
+pub enum PageError {
+    /// A session error (storage down, misuse).
     Session(Error),
+    /// A template failed to render.
     Template(minijinja::Error),
 }
 
@@ -275,6 +291,23 @@ async fn signup(
     Form(input): Form<BTreeMap<String, String>>,
 ) -> Result<Redirect, PageError> {
     let field = |name: &str| input.get(name).map(|v| v.trim()).unwrap_or("");
+    let errors = signup_errors(&input);
+    if !errors.is_empty() {
+        // The input goes back to pre-fill the form, except the password.
+        session.flash_except(&input, &["password"])?;
+        session.flash_errors(errors)?;
+        return Ok(Redirect::to("/signup"));
+    }
+    session.regenerate()?;
+    session.put("user", field("username"))?;
+    session.flash("message", format!("Account created. Welcome, {}", field("username")))?;
+    Ok(Redirect::to("/"))
+}
+
+/// Validates the sign-up form: the errors bag keyed by field (a list of messages each), empty
+/// when the input is valid.
+pub fn signup_errors(input: &BTreeMap<String, String>) -> Map<String, Value> {
+    let field = |name: &str| input.get(name).map(|v| v.trim()).unwrap_or("");
     let mut errors = Map::new();
     if field("username").is_empty() {
         errors.insert("username".into(), json!(["User name is required"]));
@@ -288,16 +321,7 @@ async fn signup(
             json!(["The password needs at least 8 characters"]),
         );
     }
-    if !errors.is_empty() {
-        // The input goes back to pre-fill the form, except the password.
-        session.flash_except(&input, &["password"])?;
-        session.flash_errors(errors)?;
-        return Ok(Redirect::to("/signup"));
-    }
-    session.regenerate()?;
-    session.put("user", field("username"))?;
-    session.flash("message", format!("Account created. Welcome, {}", field("username")))?;
-    Ok(Redirect::to("/"))
+    errors
 }
 
 // ----- JSON API -------------------------------------------------------------------------------
@@ -314,14 +338,22 @@ impl From<Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = match (&self.0, self.0.kind()) {
-            (Error::InvalidPath { .. } | Error::ReservedKey { .. }, _) => StatusCode::BAD_REQUEST,
-            (_, ErrorKind::Data) => StatusCode::UNPROCESSABLE_ENTITY,
-            (_, ErrorKind::Backend) => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        (status, Json(json!({ "error": self.0.to_string() }))).into_response()
+        let (status, body) = api_error_answer(&self.0);
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(body)).into_response()
     }
+}
+
+/// The JSON API's answer to a session error: 400 for a bad path, 422 for data errors, 503 when
+/// the storage is down, 500 otherwise, with `{"error": "<message>"}`.
+pub fn api_error_answer(error: &Error) -> (u16, Value) {
+    let status = match (error, error.kind()) {
+        (Error::InvalidPath { .. } | Error::ReservedKey { .. }, _) => 400,
+        (_, ErrorKind::Data) => 422,
+        (_, ErrorKind::Backend) => 503,
+        _ => 500,
+    };
+    (status, json!({ "error": error.to_string() }))
 }
 
 type ApiResult<T> = Result<T, ApiError>;

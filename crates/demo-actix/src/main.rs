@@ -1,0 +1,71 @@
+//! `cargo run -p demo-actix`: the demo app on actix-web, on 127.0.0.1:3000 with the cookie driver.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `HOST`, `PORT` | where to listen | `127.0.0.1`, `3000` |
+//! | `SESSION_DRIVER` | `cookie`, `file`, `memory` or `redis` | `cookie` |
+//! | `APP_KEY` | secret key(s), comma-separated, current first | a random development key |
+//! | `SESSION_FILE_LOCATION` | folder of the file driver | `./tmp/sessions` |
+//! | `REDIS_URL` | the Redis driver's server | `redis://127.0.0.1:6379` |
+//!
+//! Every other `SESSION_*` variable of `SessionConfig::from_env` works too.
+
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use actix_web::HttpServer;
+use tracing_subscriber::EnvFilter;
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let vars: Vec<(String, String)> = std::env::vars().collect();
+    let (config, notes) = match demo::config_from_env(vars) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for note in notes {
+        tracing::warn!("{note}");
+    }
+    let manager = match session::builder(config).build() {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".to_owned());
+    let port = std::env::var("PORT").unwrap_or_else(|_| "3000".to_owned());
+    let addr: SocketAddr = match format!("{host}:{port}").parse() {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!("invalid HOST/PORT {host}:{port}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let driver = manager.driver().name();
+    // actix-web builds one app per worker thread; they share the manager (and so the driver).
+    let server = match HttpServer::new(move || demo_actix::app(manager.clone())).bind(addr) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("cannot listen on {addr}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(driver, "demo (actix-web) listening on http://{addr}");
+    // The server stops gracefully on Ctrl-C.
+    if let Err(e) = server.run().await {
+        tracing::error!("server error: {e}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}

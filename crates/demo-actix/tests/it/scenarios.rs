@@ -1,0 +1,51 @@
+//! The HTTP scenario suite against the actix-web demo, for every driver.
+
+use serde_json::json;
+use session::{CookieOptions, SessionConfig};
+use session_testkit::http::HttpScenarios;
+
+use crate::server::serve;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_driver_over_http() {
+    let app = serve(SessionConfig::new().with_driver("memory")).await;
+    let ran = HttpScenarios::new(app.target.clone()).run().await;
+    assert!(ran.contains(&"concurrent_increments"), "{ran:?}");
+    assert!(ran.contains(&"expired_cookies"), "{ran:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookie_driver_over_http() {
+    let app = serve(SessionConfig::new().with_driver("cookie")).await;
+    let ran = HttpScenarios::new(app.target.clone()).run().await;
+    assert!(!app.target.atomic, "client-side state has no atomic update");
+    assert!(ran.contains(&"expired_cookies"), "{ran:?}");
+    assert!(ran.contains(&"tampered_cookies"), "{ran:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_driver_over_http() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = serve(
+        SessionConfig::new()
+            .with_driver("file")
+            .with_section("file", json!({"location": dir.path()})),
+    )
+    .await;
+    let ran = HttpScenarios::new(app.target.clone()).run().await;
+    assert!(ran.contains(&"concurrent_increments"), "{ran:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookie_attributes_follow_the_configuration() {
+    let app = serve(
+        SessionConfig::new()
+            .with_driver("memory")
+            .with_clear_with_browser(true)
+            .with_cookie(CookieOptions::default().with_secure(false)),
+    )
+    .await;
+    HttpScenarios::new(app.target.clone())
+        .cookie_attributes()
+        .await;
+}
