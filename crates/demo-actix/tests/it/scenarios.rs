@@ -1,10 +1,13 @@
 //! The HTTP scenario suite against the actix-web demo, for every driver.
 
+use std::sync::Arc;
+
 use serde_json::json;
 use session::{CookieOptions, SessionConfig};
 use session_testkit::http::HttpScenarios;
 
-use crate::server::serve;
+use crate::server::{serve, serve_with_backend, RedisBackend};
+use session_testkit::redis_server::{RedisCluster, RedisServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_driver_over_http() {
@@ -48,4 +51,54 @@ async fn cookie_attributes_follow_the_configuration() {
     HttpScenarios::new(app.target.clone())
         .cookie_attributes()
         .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_driver_over_http() {
+    let server = RedisServer::spawn();
+    let section = json!({"url": server.url(), "prefix": "demo-actix:"});
+    let backend = Arc::new(RedisBackend(std::sync::Mutex::new(server)));
+    let app = serve_with_backend(
+        SessionConfig::new()
+            .with_driver("redis")
+            .with_section("redis", section),
+        Some(backend),
+    )
+    .await;
+    let ran = HttpScenarios::new(app.target.clone()).run().await;
+    assert!(ran.contains(&"concurrent_increments"), "{ran:?}");
+    assert!(ran.contains(&"backend_outage"), "{ran:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cluster_over_http() {
+    let cluster = RedisCluster::start();
+    let app = serve(SessionConfig::new().with_driver("redis").with_section(
+        "redis",
+        json!({"cluster": true, "nodes": cluster.urls(), "prefix": "demo-actix:"}),
+    ))
+    .await;
+    let ran = HttpScenarios::new(app.target.clone()).run().await;
+    assert!(ran.contains(&"concurrent_increments"), "{ran:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_cookie_session_answers_500_and_keeps_the_old_one() {
+    let app = serve(
+        SessionConfig::new()
+            .with_driver("cookie")
+            .with_section("cookie_store", json!({"max_size": 1024})),
+    )
+    .await;
+    let mut c = session_testkit::http::HttpClient::new(app.base());
+    let r = c.send("PUT", "/api/session/n", Some(json!(1))).await;
+    assert_eq!(r.status, 204);
+    let r = c
+        .send("PUT", "/api/session/big", Some(json!("x".repeat(4000))))
+        .await;
+    assert_eq!(r.status, 500, "{}", r.body);
+    assert!(r.body.contains("too large"), "{}", r.body);
+    assert!(r.set_cookies.is_empty(), "{:?}", r.set_cookies);
+    let r = c.send("GET", "/api/session", None).await;
+    assert_eq!(r.json(), json!({"n": 1}), "the stored session is untouched");
 }

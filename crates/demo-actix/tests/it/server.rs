@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use session::{ManualClock, SessionConfig};
-use session_testkit::http::Target;
+use session_testkit::http::{Backend, Target};
+use session_testkit::redis_server::RedisServer;
 
 pub(crate) const SECRET: &str = "demo test secret key, at least 32 bytes";
 pub(crate) const AGE: Duration = Duration::from_secs(1800);
@@ -27,8 +28,29 @@ impl Drop for Running {
     }
 }
 
+/// A Redis server the outage scenario stops and restarts.
+pub(crate) struct RedisBackend(pub(crate) std::sync::Mutex<RedisServer>);
+
+impl Backend for RedisBackend {
+    fn stop(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).stop();
+    }
+
+    fn start(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).restart();
+    }
+}
+
 /// Builds the actix demo for `config` (driver and sections set) and serves it with two workers.
 pub(crate) async fn serve(config: SessionConfig) -> Running {
+    serve_with_backend(config, None).await
+}
+
+/// As [`serve`], with a backend the outage scenario may stop and start.
+pub(crate) async fn serve_with_backend(
+    config: SessionConfig,
+    backend: Option<Arc<dyn Backend>>,
+) -> Running {
     let clock = ManualClock::starting_now();
     let config = config.with_key(SECRET).with_age(AGE);
     let manager = session::builder(config)
@@ -66,7 +88,7 @@ pub(crate) async fn serve(config: SessionConfig) -> Running {
             atomic,
             server_side,
             advance_clock: Some(Arc::new(move |d| moved.advance(d))),
-            backend: None,
+            backend,
         },
         handle,
     }
