@@ -797,6 +797,34 @@ impl Conformance {
             WriteOutcome::Gone,
             "a destroyed record",
         );
+        // The conditional destroy that emptying a session uses.
+        check(
+            driver.destroy_if(&cx, &key, 2).await,
+            WriteOutcome::Gone,
+            "destroy_if of a missing record",
+        );
+        check(
+            driver.write_if(&cx, &key, &record, Expected::Absent).await,
+            WriteOutcome::Written,
+            "a record written again",
+        );
+        check(
+            driver.destroy_if(&cx, &key, 5).await,
+            WriteOutcome::Conflict,
+            "destroy_if at a stale version",
+        );
+        check(
+            driver.destroy_if(&cx, &key, 1).await,
+            WriteOutcome::Written,
+            "destroy_if at the current version",
+        );
+        let gone = driver
+            .read(&cx, &key)
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        if gone.is_some() {
+            self.fail(case, "destroy_if left the record in place");
+        }
     }
 }
 

@@ -49,3 +49,47 @@ async fn cookie_attributes_follow_the_configuration() {
         .cookie_attributes()
         .await;
 }
+
+/// The harness's Redis server as the suite's backend switch.
+struct RedisBackend(std::sync::Mutex<session_testkit::redis_server::RedisServer>);
+
+impl session_testkit::http::Backend for RedisBackend {
+    fn stop(&self) {
+        self.0.lock().expect("lock").stop();
+    }
+    fn start(&self) {
+        self.0.lock().expect("lock").restart();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_driver_over_http_with_an_outage() {
+    let redis = session_testkit::redis_server::RedisServer::spawn();
+    let url = redis.url().to_owned();
+    let app = serve(
+        SessionConfig::new()
+            .with_driver("redis")
+            .with_section("redis", json!({"url": url, "command_timeout": "1s"})),
+    )
+    .await;
+    let mut target = app.target.clone();
+    target.backend = Some(std::sync::Arc::new(RedisBackend(std::sync::Mutex::new(
+        redis,
+    ))));
+    let ran = HttpScenarios::new(target).run().await;
+    assert!(ran.contains(&"concurrent_increments"), "{ran:?}");
+    assert!(ran.contains(&"backend_outage"), "{ran:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cluster_over_http() {
+    let cluster = session_testkit::redis_server::RedisCluster::start();
+    let app = serve(
+        SessionConfig::new()
+            .with_driver("redis")
+            .with_section("redis", json!({"cluster": true, "nodes": cluster.urls()})),
+    )
+    .await;
+    let ran = HttpScenarios::new(app.target.clone()).run().await;
+    assert!(ran.contains(&"concurrent_increments"), "{ran:?}");
+}
