@@ -64,6 +64,9 @@ struct State {
     fresh: bool,
     regenerated: bool,
     committed: bool,
+    /// `initiate` failed on a backend error: the request is answered with that error, and the
+    /// commit then does nothing (no driver call, no cookie).
+    failed: bool,
     id: Option<SessionId>,
     /// The record as read: the base that the change log is replayed on.
     loaded: Option<Loaded>,
@@ -163,10 +166,11 @@ impl Session {
         let mut found = None;
         if let Some(id) = manager.incoming_id(&self.inner.cx) {
             let key = id.storage_key();
-            match manager
-                .call(inner.driver.read(&self.inner.cx, &key))
-                .await?
-            {
+            let read = manager.call(inner.driver.read(&self.inner.cx, &key)).await;
+            if read.is_err() {
+                self.state().failed = true;
+            }
+            match read? {
                 Some(record) if !inner.lifetimes.is_expired(&record, now) => {
                     found = Some((id, Loaded { key, record }));
                 }
@@ -611,6 +615,9 @@ impl Session {
                 return Ok(());
             }
             state.committed = true;
+            if state.failed {
+                return Ok(());
+            }
             if !state.initiated {
                 None
             } else if state.readonly {

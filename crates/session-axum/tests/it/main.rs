@@ -1,0 +1,3 @@
+//! The axum adapter over real HTTP on loopback.
+
+mod adapter;
