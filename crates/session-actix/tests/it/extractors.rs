@@ -195,6 +195,7 @@ async fn a_failed_read_in_initiate_session_answers_503() {
     )
     .await;
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(set_cookies(&res).is_empty(), "{:?}", set_cookies(&res));
 }
 
 #[actix_web::test]
