@@ -1,0 +1,502 @@
+//! The benchmark run: start each server as a child process, put load on it, read Redis's
+//! command counters, alternate the servers over several rounds, and keep every sample.
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Barrier;
+
+use crate::client::Conn;
+use crate::redis::RedisServer;
+use crate::servers::{Server, Side};
+
+/// Upper bound of requests one connection sends in one run, whatever the duration.
+const MAX_REQUESTS_PER_CONNECTION: u64 = 20_000_000;
+/// A request that takes longer than this counts as an error.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A workload: the route every request of the run asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Workload {
+    Read,
+    Write,
+    Login,
+    Untouched,
+}
+
+impl Workload {
+    pub(crate) const ALL: [Workload; 4] = [Self::Read, Self::Write, Self::Login, Self::Untouched];
+
+    pub(crate) fn slug(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Write => "write",
+            Self::Login => "login",
+            Self::Untouched => "untouched",
+        }
+    }
+
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Self::Read => "read one integer from the session",
+            Self::Write => "add one to an integer in the session (ours: `increment`; peers: get, add one, insert)",
+            Self::Login => "regenerate the id (tower-sessions `cycle_id`, actix-session `renew`), then the write",
+            Self::Untouched => "a route that never uses the session; the client sends its session cookie",
+        }
+    }
+
+    fn path(self) -> &'static str {
+        match self {
+            Self::Read => "/read",
+            Self::Write => "/write",
+            Self::Login => "/login",
+            Self::Untouched => "/untouched",
+        }
+    }
+
+    pub(crate) fn from_slug(slug: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|w| w.slug() == slug)
+    }
+}
+
+/// What the run was asked to do.
+#[derive(Debug, Clone)]
+pub(crate) struct RunOptions {
+    pub(crate) duration: Duration,
+    pub(crate) warmup: Duration,
+    pub(crate) rounds: usize,
+    pub(crate) connections: usize,
+    pub(crate) concurrent: usize,
+    pub(crate) servers: Vec<Server>,
+    pub(crate) workloads: Vec<Workload>,
+    pub(crate) server_workers: usize,
+}
+
+/// One measured run of one server on one workload.
+#[derive(Debug, Clone)]
+pub(crate) struct Sample {
+    pub(crate) rps: f64,
+    pub(crate) p50_us: u32,
+    pub(crate) p99_us: u32,
+    pub(crate) errors: u64,
+    /// Redis commands sent per request, by command, when the server uses Redis (counted with
+    /// `MONITOR` over a sample of requests after the measured run).
+    pub(crate) redis: Option<BTreeMap<String, f64>>,
+    /// Commands Redis ran per request, those run inside scripts included (`INFO commandstats`
+    /// over the measured run).
+    pub(crate) redis_executed: Option<f64>,
+}
+
+/// One concurrency run: `sent` concurrent increments on one session that held 1.
+#[derive(Debug, Clone)]
+pub(crate) struct Concurrent {
+    pub(crate) sent: usize,
+    pub(crate) ok: usize,
+    /// The counter read back afterwards with the session's first cookie.
+    pub(crate) final_value: Option<i64>,
+}
+
+/// Everything measured.
+#[derive(Debug, Default)]
+pub(crate) struct Results {
+    pub(crate) samples: BTreeMap<(usize, Workload), Vec<Sample>>,
+    pub(crate) concurrency: BTreeMap<usize, Vec<Concurrent>>,
+    pub(crate) skipped: Vec<(Server, String)>,
+    pub(crate) redis_version: Option<String>,
+}
+
+impl Results {
+    pub(crate) fn samples(&self, server: Server, workload: Workload) -> Option<&Vec<Sample>> {
+        self.samples.get(&(index(server), workload))
+    }
+
+    pub(crate) fn concurrency(&self, server: Server) -> Option<&Vec<Concurrent>> {
+        self.concurrency.get(&index(server))
+    }
+}
+
+fn index(server: Server) -> usize {
+    Server::ALL.iter().position(|s| *s == server).unwrap_or(0)
+}
+
+/// Which workloads a server runs: a server without sessions answers every route the same way,
+/// so it runs `read` only, and that figure is the baseline of every workload.
+pub(crate) fn workloads_of(server: Server, options: &RunOptions) -> Vec<Workload> {
+    if server.side() == Side::Bare {
+        vec![Workload::Read]
+    } else {
+        options.workloads.clone()
+    }
+}
+
+/// Runs every round and returns the samples.
+pub(crate) async fn run(options: &RunOptions) -> Result<Results, String> {
+    let mut results = Results::default();
+    let redis = if options.servers.iter().any(|s| s.uses_redis()) {
+        match RedisServer::start().await {
+            Ok(r) => {
+                results.redis_version = redis_version();
+                Some(r)
+            }
+            Err(e) => {
+                eprintln!("session-bench: no Redis ({e}); the Redis servers are skipped");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let dir = std::env::temp_dir().join(format!("session-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for round in 0..options.rounds {
+        // Rotating the order spreads slow drifts of the machine over every server.
+        let n = options.servers.len();
+        for k in 0..n {
+            let server = options.servers[(k + round) % n];
+            if server.uses_redis() && redis.is_none() {
+                if round == 0 {
+                    results
+                        .skipped
+                        .push((server, "redis-server is not installed".to_owned()));
+                }
+                continue;
+            }
+            if let Some(redis) = &redis {
+                redis
+                    .command(&["FLUSHALL"])
+                    .await
+                    .map_err(|e| format!("FLUSHALL: {e}"))?;
+            }
+            let child = ServerProcess::start(server, redis.as_ref(), &dir, options)?;
+            for workload in workloads_of(server, options) {
+                eprintln!(
+                    "session-bench: round {}/{} {} {}",
+                    round + 1,
+                    options.rounds,
+                    server.slug(),
+                    workload.slug()
+                );
+                let redis = redis.as_ref().filter(|_| server.uses_redis());
+                let sample = load(child.addr, workload, options, redis).await?;
+                eprintln!(
+                    "session-bench:   {:.0} req/s, p50 {} µs, p99 {} µs, {} errors{}",
+                    sample.rps,
+                    sample.p50_us,
+                    sample.p99_us,
+                    sample.errors,
+                    sample
+                        .redis
+                        .as_ref()
+                        .map(|r| format!(
+                            ", {:.2} Redis cmds sent/req, {:.2} run/req",
+                            r.values().sum::<f64>(),
+                            sample.redis_executed.unwrap_or(0.0)
+                        ))
+                        .unwrap_or_default()
+                );
+                results
+                    .samples
+                    .entry((index(server), workload))
+                    .or_default()
+                    .push(sample);
+            }
+            if server.side() != Side::Bare && options.concurrent > 0 {
+                let c = concurrency(child.addr, options.concurrent).await?;
+                eprintln!(
+                    "session-bench:   {} concurrent increments: {} answered 200, final value {:?}",
+                    c.sent, c.ok, c.final_value
+                );
+                results
+                    .concurrency
+                    .entry(index(server))
+                    .or_default()
+                    .push(c);
+            }
+            drop(child);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(results)
+}
+
+fn redis_version() -> Option<String> {
+    let out = Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .find_map(|w| w.strip_prefix("v="))
+        .map(str::to_owned)
+}
+
+/// A server started as a child process of this binary; killed when dropped.
+#[derive(Debug)]
+struct ServerProcess {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl ServerProcess {
+    fn start(
+        server: Server,
+        redis: Option<&RedisServer>,
+        dir: &std::path::Path,
+        options: &RunOptions,
+    ) -> Result<Self, String> {
+        let port = crate::free_port().map_err(|e| format!("free port: {e}"))?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let exe = std::env::current_exe().map_err(|e| format!("current exe: {e}"))?;
+        let server_dir: PathBuf = dir.join(server.slug());
+        let mut cmd = Command::new(exe);
+        cmd.args(["serve", server.slug(), "--addr", &addr.to_string()])
+            .args(["--workers", &options.server_workers.to_string()])
+            .arg("--dir")
+            .arg(&server_dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        if let Some(redis) = redis {
+            cmd.args(["--redis-url", &redis.url()]);
+        }
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("starting {}: {e}", server.slug()))?;
+        let mut process = Self { child, addr };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return Ok(process);
+            }
+            if let Ok(Some(status)) = process.child.try_wait() {
+                return Err(format!("{} exited with {status}", server.slug()));
+            }
+            if Instant::now() > deadline {
+                return Err(format!("{} did not listen within 30 s", server.slug()));
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Debug, Default)]
+struct ConnTally {
+    latencies: Vec<u32>,
+    errors: u64,
+}
+
+/// One run: `connections` keep-alive connections, each with its own session (made by a first
+/// `/write`), ask for the workload's route for the warm-up and then the measured duration.
+async fn load(
+    addr: SocketAddr,
+    workload: Workload,
+    options: &RunOptions,
+    redis: Option<&RedisServer>,
+) -> Result<Sample, String> {
+    let mut conns = Vec::with_capacity(options.connections);
+    for _ in 0..options.connections {
+        let mut conn = Conn::open(addr)
+            .await
+            .map_err(|e| format!("connect {addr}: {e}"))?;
+        let reply = tokio::time::timeout(REQUEST_TIMEOUT, conn.get("/write"))
+            .await
+            .map_err(|_| "the first request timed out".to_owned())?
+            .map_err(|e| format!("first request: {e}"))?;
+        if reply.status != 200 {
+            return Err(format!("first request answered {}", reply.status));
+        }
+        conns.push(conn);
+    }
+    let start = Instant::now();
+    let measure_from = start + options.warmup;
+    let until = measure_from + options.duration;
+    let path = workload.path();
+    let mut tasks = Vec::with_capacity(conns.len());
+    for mut conn in conns {
+        tasks.push(tokio::spawn(async move {
+            let mut tally = ConnTally::default();
+            let mut sent = 0u64;
+            while sent < MAX_REQUESTS_PER_CONNECTION {
+                let t0 = Instant::now();
+                if t0 >= until {
+                    break;
+                }
+                sent += 1;
+                let outcome = tokio::time::timeout(REQUEST_TIMEOUT, conn.get(path)).await;
+                let t1 = Instant::now();
+                let measured = t0 >= measure_from && t1 <= until;
+                match outcome {
+                    Ok(Ok(reply)) if reply.status == 200 => {
+                        if measured {
+                            let us = t1.duration_since(t0).as_micros();
+                            tally.latencies.push(u32::try_from(us).unwrap_or(u32::MAX));
+                        }
+                    }
+                    Ok(Ok(_)) => {
+                        if measured {
+                            tally.errors += 1;
+                        }
+                    }
+                    _ => {
+                        if measured {
+                            tally.errors += 1;
+                        }
+                        if conn.reconnect().await.is_err() {
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
+                    }
+                }
+            }
+            (tally, conn)
+        }));
+    }
+    tokio::time::sleep_until(measure_from.into()).await;
+    if let Some(redis) = redis {
+        redis
+            .command(&["CONFIG", "RESETSTAT"])
+            .await
+            .map_err(|e| format!("CONFIG RESETSTAT: {e}"))?;
+    }
+    tokio::time::sleep_until(until.into()).await;
+    let calls = match redis {
+        Some(redis) => Some(
+            redis
+                .command_calls()
+                .await
+                .map_err(|e| format!("INFO commandstats: {e}"))?,
+        ),
+        None => None,
+    };
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    let mut conns = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        let (tally, conn) = task.await.map_err(|e| format!("load task: {e}"))?;
+        latencies.extend(tally.latencies);
+        errors += tally.errors;
+        conns.push(conn);
+    }
+    let sent = match redis {
+        Some(redis) => Some(round_trips(redis, conns, path).await?),
+        None => None,
+    };
+    latencies.sort_unstable();
+    let ok = latencies.len();
+    let pct = |p: f64| -> u32 {
+        if latencies.is_empty() {
+            return 0;
+        }
+        let i = ((ok as f64 - 1.0) * p).round() as usize;
+        latencies[i.min(ok - 1)]
+    };
+    let requests = (ok as u64 + errors).max(1) as f64;
+    Ok(Sample {
+        rps: ok as f64 / options.duration.as_secs_f64(),
+        p50_us: pct(0.50),
+        p99_us: pct(0.99),
+        errors,
+        redis: sent,
+        redis_executed: calls.map(|calls| calls.values().sum::<u64>() as f64 / requests),
+    })
+}
+
+/// Connections used for counting Redis commands, and requests each sends.
+const SAMPLE_CONNS: usize = 8;
+const SAMPLE_REQUESTS: usize = 25;
+
+/// Counts the Redis commands a sample of requests sends, with `MONITOR` (which slows Redis
+/// down, so it runs after the measured run, never during it).
+async fn round_trips(
+    redis: &RedisServer,
+    conns: Vec<Conn>,
+    path: &'static str,
+) -> Result<BTreeMap<String, f64>, String> {
+    let monitor = redis.monitor().await.map_err(|e| format!("MONITOR: {e}"))?;
+    let mut tasks = Vec::new();
+    for mut conn in conns.into_iter().take(SAMPLE_CONNS) {
+        tasks.push(tokio::spawn(async move {
+            let mut ok = 0u64;
+            for _ in 0..SAMPLE_REQUESTS {
+                if let Ok(Ok(reply)) = tokio::time::timeout(REQUEST_TIMEOUT, conn.get(path)).await {
+                    if reply.status == 200 {
+                        ok += 1;
+                    }
+                }
+            }
+            ok
+        }));
+    }
+    let mut ok = 0u64;
+    for task in tasks {
+        ok += task.await.unwrap_or(0);
+    }
+    let seen = monitor
+        .finish()
+        .await
+        .map_err(|e| format!("MONITOR: {e}"))?;
+    let ok = ok.max(1) as f64;
+    Ok(seen
+        .sent
+        .into_iter()
+        .map(|(name, n)| (name, n as f64 / ok))
+        .collect())
+}
+
+/// `sent` requests to `/write` at once, on as many connections, all with the cookie of one
+/// session that holds 1; then the counter is read back with that cookie.
+async fn concurrency(addr: SocketAddr, sent: usize) -> Result<Concurrent, String> {
+    let mut first = Conn::open(addr)
+        .await
+        .map_err(|e| format!("connect {addr}: {e}"))?;
+    first
+        .get("/write")
+        .await
+        .map_err(|e| format!("first request: {e}"))?;
+    let jar = first.jar().to_vec();
+    let mut conns = Vec::with_capacity(sent);
+    for _ in 0..sent {
+        conns.push(
+            Conn::with_jar(addr, jar.clone())
+                .await
+                .map_err(|e| format!("connect {addr}: {e}"))?,
+        );
+    }
+    let barrier = Arc::new(Barrier::new(sent));
+    let mut tasks = Vec::with_capacity(sent);
+    for mut conn in conns {
+        let barrier = barrier.clone();
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            matches!(
+                tokio::time::timeout(Duration::from_secs(30), conn.get("/write")).await,
+                Ok(Ok(reply)) if reply.status == 200
+            )
+        }));
+    }
+    let mut ok = 0;
+    for task in tasks {
+        if task.await.unwrap_or(false) {
+            ok += 1;
+        }
+    }
+    let final_value = tokio::time::timeout(REQUEST_TIMEOUT, first.get("/read"))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .and_then(|r| r.number());
+    Ok(Concurrent {
+        sent,
+        ok,
+        final_value,
+    })
+}

@@ -1,0 +1,469 @@
+//! The benchmarked HTTP servers: the same four routes on every one of them.
+//!
+//! | route | with sessions |
+//! |---|---|
+//! | `/read` | reads the integer `n` (0 when missing) and answers it |
+//! | `/write` | adds one to `n` (ours: `increment`; peers: get, add one, insert) |
+//! | `/login` | regenerates the id (tower-sessions `cycle_id`, actix-session `renew`), then `/write` |
+//! | `/untouched` | never uses the session; the client still sends its session cookie |
+//!
+//! Servers without sessions answer the same routes with a constant.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use session::{SessionConfig, SessionManager};
+
+/// The secret the servers sign and seal with (a benchmark needs no real secret).
+const KEY: &str = "session-bench secret key of more than thirty-two bytes";
+
+/// The web framework a server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framework {
+    Axum,
+    Actix,
+}
+
+/// Who wrote the session layer of a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// No sessions at all: the framework's own speed.
+    Bare,
+    /// This workspace's crates.
+    Ours,
+    /// tower-sessions or actix-session.
+    Peer,
+}
+
+/// Every benchmarked server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Server {
+    AxumBare,
+    AxumCookie,
+    AxumMemory,
+    AxumFile,
+    AxumRedis,
+    TowerMemory,
+    TowerRedis,
+    ActixBare,
+    ActixCookie,
+    ActixRedis,
+    ActixSessionCookie,
+    ActixSessionRedis,
+}
+
+impl Server {
+    /// All servers, in report order.
+    pub(crate) const ALL: [Server; 12] = [
+        Self::AxumBare,
+        Self::AxumCookie,
+        Self::AxumMemory,
+        Self::AxumFile,
+        Self::AxumRedis,
+        Self::TowerMemory,
+        Self::TowerRedis,
+        Self::ActixBare,
+        Self::ActixCookie,
+        Self::ActixRedis,
+        Self::ActixSessionCookie,
+        Self::ActixSessionRedis,
+    ];
+
+    /// The name used on the command line.
+    pub(crate) fn slug(self) -> &'static str {
+        match self {
+            Self::AxumBare => "axum-bare",
+            Self::AxumCookie => "axum-cookie",
+            Self::AxumMemory => "axum-memory",
+            Self::AxumFile => "axum-file",
+            Self::AxumRedis => "axum-redis",
+            Self::TowerMemory => "tower-sessions-memory",
+            Self::TowerRedis => "tower-sessions-redis",
+            Self::ActixBare => "actix-bare",
+            Self::ActixCookie => "actix-cookie",
+            Self::ActixRedis => "actix-redis",
+            Self::ActixSessionCookie => "actix-session-cookie",
+            Self::ActixSessionRedis => "actix-session-redis",
+        }
+    }
+
+    /// The name used in the report.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Self::AxumBare => "axum, no sessions",
+            Self::AxumCookie => "axum + ours, cookie",
+            Self::AxumMemory => "axum + ours, memory",
+            Self::AxumFile => "axum + ours, file",
+            Self::AxumRedis => "axum + ours, Redis",
+            Self::TowerMemory => "tower-sessions, MemoryStore",
+            Self::TowerRedis => "tower-sessions, RedisStore",
+            Self::ActixBare => "actix-web, no sessions",
+            Self::ActixCookie => "actix-web + ours, cookie",
+            Self::ActixRedis => "actix-web + ours, Redis",
+            Self::ActixSessionCookie => "actix-session, CookieSessionStore",
+            Self::ActixSessionRedis => "actix-session, RedisSessionStore",
+        }
+    }
+
+    pub(crate) fn from_slug(slug: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.slug() == slug)
+    }
+
+    pub(crate) fn framework(self) -> Framework {
+        match self {
+            Self::AxumBare
+            | Self::AxumCookie
+            | Self::AxumMemory
+            | Self::AxumFile
+            | Self::AxumRedis
+            | Self::TowerMemory
+            | Self::TowerRedis => Framework::Axum,
+            _ => Framework::Actix,
+        }
+    }
+
+    pub(crate) fn side(self) -> Side {
+        match self {
+            Self::AxumBare | Self::ActixBare => Side::Bare,
+            Self::TowerMemory
+            | Self::TowerRedis
+            | Self::ActixSessionCookie
+            | Self::ActixSessionRedis => Side::Peer,
+            _ => Side::Ours,
+        }
+    }
+
+    /// Whether the server needs the benchmark's Redis.
+    pub(crate) fn uses_redis(self) -> bool {
+        matches!(
+            self,
+            Self::AxumRedis | Self::TowerRedis | Self::ActixRedis | Self::ActixSessionRedis
+        )
+    }
+
+    /// Whether the session lives in the cookie (concurrent increments cannot merge there).
+    pub(crate) fn client_side(self) -> bool {
+        matches!(
+            self,
+            Self::AxumCookie | Self::ActixCookie | Self::ActixSessionCookie
+        )
+    }
+
+    /// The same framework without sessions.
+    pub(crate) fn baseline(self) -> Server {
+        match self.framework() {
+            Framework::Axum => Self::AxumBare,
+            Framework::Actix => Self::ActixBare,
+        }
+    }
+
+    /// The peer this server is compared with: the same framework and the same kind of store.
+    /// tower-sessions has no cookie store, so axum's cookie driver is compared with its memory
+    /// store (the fastest it has); no peer has a file store.
+    pub(crate) fn peer(self) -> Option<Server> {
+        match self {
+            Self::AxumCookie | Self::AxumMemory => Some(Self::TowerMemory),
+            Self::AxumRedis => Some(Self::TowerRedis),
+            Self::ActixCookie => Some(Self::ActixSessionCookie),
+            Self::ActixRedis => Some(Self::ActixSessionRedis),
+            _ => None,
+        }
+    }
+}
+
+/// Where a server runs and what it needs.
+#[derive(Debug, Clone)]
+pub(crate) struct ServeOptions {
+    pub(crate) addr: SocketAddr,
+    pub(crate) redis_url: Option<String>,
+    pub(crate) dir: std::path::PathBuf,
+    pub(crate) workers: usize,
+}
+
+/// Runs `server` until the process is killed.
+pub(crate) fn serve(server: Server, options: &ServeOptions) -> Result<(), String> {
+    match server.framework() {
+        Framework::Axum => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(options.workers)
+                .enable_all()
+                .build()
+                .map_err(|e| format!("runtime: {e}"))?;
+            runtime.block_on(axum_servers::serve(server, options))
+        }
+        Framework::Actix => actix_web::rt::System::new()
+            .block_on(actix_servers::serve(server, options))
+            .map_err(|e| format!("actix server: {e}")),
+    }
+}
+
+/// A manager of ours for `driver`.
+fn manager(driver: &str, options: &ServeOptions) -> Result<SessionManager, String> {
+    let mut config = SessionConfig::new().with_driver(driver).with_key(KEY);
+    match driver {
+        "file" => {
+            config = config.with_section(
+                "file",
+                serde_json::json!({ "location": path_text(&options.dir.join("sessions"))? }),
+            );
+        }
+        "redis" => {
+            let url = options
+                .redis_url
+                .clone()
+                .ok_or("the redis driver needs --redis-url")?;
+            config = config.with_section("redis", serde_json::json!({ "url": url }));
+        }
+        _ => {}
+    }
+    session::builder(config)
+        .build()
+        .map_err(|e| format!("session manager: {e}"))
+}
+
+fn path_text(path: &Path) -> Result<String, String> {
+    path.to_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("{} is not UTF-8", path.display()))
+}
+
+mod axum_servers {
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    use axum::Router;
+    use session::axum::{Session, SessionLayer, SessionRejection};
+    use tower_sessions::{MemoryStore, SessionManagerLayer, SessionStore};
+    use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
+    use tower_sessions_redis_store::RedisStore;
+
+    use super::{manager, ServeOptions, Server};
+
+    pub(super) async fn serve(server: Server, options: &ServeOptions) -> Result<(), String> {
+        let app = match server {
+            Server::AxumBare => Router::new()
+                .route("/read", get(|| async { "0" }))
+                .route("/write", get(|| async { "1" }))
+                .route("/login", get(|| async { "1" }))
+                .route("/untouched", get(|| async { "ok" })),
+            Server::AxumCookie => ours(manager("cookie", options)?),
+            Server::AxumMemory => ours(manager("memory", options)?),
+            Server::AxumFile => ours(manager("file", options)?),
+            Server::AxumRedis => ours(manager("redis", options)?),
+            Server::TowerMemory => tower(MemoryStore::default()),
+            Server::TowerRedis => {
+                let url = options.redis_url.as_deref().ok_or("no --redis-url")?;
+                let config = Config::from_url(url).map_err(|e| format!("fred config: {e}"))?;
+                // The pool size of the store's documentation example.
+                let pool = Pool::new(config, None, None, None, 6)
+                    .map_err(|e| format!("fred pool: {e}"))?;
+                let _connection = pool.connect();
+                pool.wait_for_connect()
+                    .await
+                    .map_err(|e| format!("fred connect: {e}"))?;
+                tower(RedisStore::new(pool))
+            }
+            other => return Err(format!("{} is not an axum server", other.slug())),
+        };
+        let listener = tokio::net::TcpListener::bind(options.addr)
+            .await
+            .map_err(|e| format!("bind {}: {e}", options.addr))?;
+        axum::serve(listener, app)
+            .await
+            .map_err(|e| format!("serve: {e}"))
+    }
+
+    fn ours(manager: session::SessionManager) -> Router {
+        Router::new()
+            .route("/read", get(read))
+            .route("/write", get(write))
+            .route("/login", get(login))
+            .route("/untouched", get(|| async { "ok" }))
+            .layer(SessionLayer::new(manager))
+    }
+
+    async fn read(session: Session) -> Result<String, SessionRejection> {
+        Ok(session.get_or::<i64>("n", 0)?.to_string())
+    }
+
+    async fn write(session: Session) -> Result<String, SessionRejection> {
+        Ok(session.increment("n")?.to_string())
+    }
+
+    async fn login(session: Session) -> Result<String, SessionRejection> {
+        session.regenerate()?;
+        Ok(session.increment("n")?.to_string())
+    }
+
+    fn tower<S: SessionStore + Clone>(store: S) -> Router {
+        Router::new()
+            .route("/read", get(ts_read))
+            .route("/write", get(ts_write))
+            .route("/login", get(ts_login))
+            .route("/untouched", get(|| async { "ok" }))
+            .layer(SessionManagerLayer::new(store).with_secure(false))
+    }
+
+    fn e500<E>(_: E) -> StatusCode {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+
+    async fn ts_read(session: tower_sessions::Session) -> Result<String, StatusCode> {
+        let n: i64 = session.get("n").await.map_err(e500)?.unwrap_or(0);
+        Ok(n.to_string())
+    }
+
+    async fn ts_write(session: tower_sessions::Session) -> Result<String, StatusCode> {
+        let n: i64 = session.get("n").await.map_err(e500)?.unwrap_or(0);
+        session.insert("n", n + 1).await.map_err(e500)?;
+        Ok((n + 1).to_string())
+    }
+
+    async fn ts_login(session: tower_sessions::Session) -> Result<String, StatusCode> {
+        session.cycle_id().await.map_err(e500)?;
+        ts_write(session).await
+    }
+}
+
+mod actix_servers {
+    use actix_session::storage::{CookieSessionStore, RedisSessionStore};
+    use actix_session::SessionMiddleware as PeerMiddleware;
+    use actix_web::cookie::Key;
+    use actix_web::{web, App, HttpServer};
+    use session::actix::{Session, SessionError, SessionMiddleware};
+
+    use super::{manager, ServeOptions, Server, KEY};
+
+    pub(super) async fn serve(server: Server, options: &ServeOptions) -> Result<(), String> {
+        let addr = options.addr;
+        let workers = options.workers;
+        let io = |e: std::io::Error| format!("actix-web on {addr}: {e}");
+        match server {
+            Server::ActixBare => HttpServer::new(|| {
+                App::new()
+                    .route("/read", web::get().to(|| async { "0" }))
+                    .route("/write", web::get().to(|| async { "1" }))
+                    .route("/login", web::get().to(|| async { "1" }))
+                    .route("/untouched", web::get().to(|| async { "ok" }))
+            })
+            .workers(workers)
+            .bind(addr)
+            .map_err(io)?
+            .run()
+            .await
+            .map_err(io),
+            Server::ActixCookie | Server::ActixRedis => {
+                let driver = if server == Server::ActixCookie {
+                    "cookie"
+                } else {
+                    "redis"
+                };
+                let manager = manager(driver, options)?;
+                HttpServer::new(move || {
+                    App::new()
+                        .route("/read", web::get().to(read))
+                        .route("/write", web::get().to(write))
+                        .route("/login", web::get().to(login))
+                        .route("/untouched", web::get().to(|| async { "ok" }))
+                        .wrap(SessionMiddleware::new(manager.clone()))
+                })
+                .workers(workers)
+                .bind(addr)
+                .map_err(io)?
+                .run()
+                .await
+                .map_err(io)
+            }
+            Server::ActixSessionCookie => {
+                let key = peer_key();
+                HttpServer::new(move || {
+                    peer_app().wrap(
+                        PeerMiddleware::builder(CookieSessionStore::default(), key.clone())
+                            .cookie_secure(false)
+                            .build(),
+                    )
+                })
+                .workers(workers)
+                .bind(addr)
+                .map_err(io)?
+                .run()
+                .await
+                .map_err(io)
+            }
+            Server::ActixSessionRedis => {
+                let url = options.redis_url.clone().ok_or("no --redis-url")?;
+                let store = RedisSessionStore::new(url)
+                    .await
+                    .map_err(|e| format!("actix-session redis store: {e}"))?;
+                let key = peer_key();
+                HttpServer::new(move || {
+                    peer_app().wrap(
+                        PeerMiddleware::builder(store.clone(), key.clone())
+                            .cookie_secure(false)
+                            .build(),
+                    )
+                })
+                .workers(workers)
+                .bind(addr)
+                .map_err(io)?
+                .run()
+                .await
+                .map_err(io)
+            }
+            other => Err(format!("{} is not an actix-web server", other.slug())),
+        }
+    }
+
+    async fn read(session: Session) -> Result<String, SessionError> {
+        Ok(session.get_or::<i64>("n", 0)?.to_string())
+    }
+
+    async fn write(session: Session) -> Result<String, SessionError> {
+        Ok(session.increment("n")?.to_string())
+    }
+
+    async fn login(session: Session) -> Result<String, SessionError> {
+        session.regenerate()?;
+        Ok(session.increment("n")?.to_string())
+    }
+
+    /// actix-session needs a 64-byte master key; derive it from the shared secret.
+    fn peer_key() -> Key {
+        let mut bytes = [0u8; 64];
+        for (i, b) in KEY.bytes().cycle().take(64).enumerate() {
+            bytes[i] = b;
+        }
+        Key::from(&bytes)
+    }
+
+    fn peer_app() -> App<
+        impl actix_web::dev::ServiceFactory<
+            actix_web::dev::ServiceRequest,
+            Config = (),
+            Response = actix_web::dev::ServiceResponse,
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+    > {
+        App::new()
+            .route("/read", web::get().to(as_read))
+            .route("/write", web::get().to(as_write))
+            .route("/login", web::get().to(as_login))
+            .route("/untouched", web::get().to(|| async { "ok" }))
+    }
+
+    async fn as_read(session: actix_session::Session) -> actix_web::Result<String> {
+        let n: i64 = session.get("n")?.unwrap_or(0);
+        Ok(n.to_string())
+    }
+
+    async fn as_write(session: actix_session::Session) -> actix_web::Result<String> {
+        let n: i64 = session.get("n")?.unwrap_or(0);
+        session.insert("n", n + 1)?;
+        Ok((n + 1).to_string())
+    }
+
+    async fn as_login(session: actix_session::Session) -> actix_web::Result<String> {
+        session.renew();
+        as_write(session).await
+    }
+}
