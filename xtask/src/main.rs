@@ -3,6 +3,10 @@
 //! - `test`: the whole test suite (makes sure `redis-server` is installed first).
 //! - `ci`: formatting, clippy, docs, tidy checks and the test suite, as CI runs them.
 //! - `tidy`: repository hygiene checks (also run as a plain `#[test]`).
+//! - `bench`: the HTTP benchmarks against tower-sessions and actix-session (`crates/session-bench`,
+//!   built in release mode), written to `docs/benchmarks.md` and `docs/benchmarks.svg`; extra
+//!   arguments go to `session-bench run` (`--duration 5 --warmup 1 --rounds 3 --servers …`).
+//!   `bench micro` runs the criterion micro-benchmarks instead.
 
 #![forbid(unsafe_code)]
 
@@ -18,7 +22,11 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("ci") => ci(),
         Some("tidy") => tidy::run(&root()).map_err(|problems| problems.join("\n")),
-        _ => Err("usage: cargo xtask <test|ci|tidy> [extra cargo test arguments]".to_owned()),
+        Some("bench") => bench(&args[1..]),
+        _ => Err(
+            "usage: cargo xtask <test|ci|tidy|bench> [extra cargo test / session-bench run arguments]"
+                .to_owned(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -79,7 +87,13 @@ fn ensure_redis() -> Result<(), String> {
     }
     run(Command::new("apt-get").arg("update").arg("-q"))?;
     run(Command::new("apt-get")
-        .args(["install", "-y", "-q", "--no-install-recommends", "redis-server"])
+        .args([
+            "install",
+            "-y",
+            "-q",
+            "--no-install-recommends",
+            "redis-server",
+        ])
         .env("DEBIAN_FRONTEND", "noninteractive"))?;
     if have("redis-server") {
         Ok(())
@@ -90,7 +104,51 @@ fn ensure_redis() -> Result<(), String> {
 
 fn test(extra: &[String]) -> Result<(), String> {
     ensure_redis()?;
-    run(cargo().args(["test", "--workspace", "--locked"]).args(extra))
+    // The benchmark crate builds the peers (tower-sessions, actix-session and their Redis
+    // clients); the default test run does not need them.
+    run(cargo()
+        .args([
+            "test",
+            "--workspace",
+            "--locked",
+            "--exclude",
+            "session-bench",
+        ])
+        .args(extra))
+}
+
+/// Builds `session-bench` in release mode, in its own target folder so that a benchmark build
+/// never waits for (or invalidates) the everyday debug builds, and runs it.
+fn bench(extra: &[String]) -> Result<(), String> {
+    let target = root().join("target").join("bench");
+    if extra.first().map(String::as_str) == Some("micro") {
+        return run(cargo()
+            .args(["bench", "-p", "session-bench", "-p", "session-cookie"])
+            .args(&extra[1..])
+            .env("CARGO_TARGET_DIR", &target));
+    }
+    if let Err(e) = ensure_redis() {
+        eprintln!("xtask: {e}; the Redis servers will be skipped");
+    }
+    run(cargo()
+        .args(["build", "--release", "-p", "session-bench"])
+        .env("CARGO_TARGET_DIR", &target))?;
+    let docs = root().join("docs");
+    let mut command = vec!["cargo".to_owned(), "xtask".to_owned(), "bench".to_owned()];
+    command.extend(extra.iter().cloned());
+    run(Command::new(target.join("release").join("session-bench"))
+        .current_dir(root())
+        .arg("run")
+        .arg("--out")
+        .arg(docs.join("benchmarks.md"))
+        .arg("--svg")
+        .arg(docs.join("benchmarks.svg"))
+        .arg("--notes")
+        .arg(root().join("crates/session-bench/performance-notes.md"))
+        .arg("--root")
+        .arg(root())
+        .args(extra)
+        .env("BENCH_COMMAND", command.join(" ")))
 }
 
 fn ci() -> Result<(), String> {
