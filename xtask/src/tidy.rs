@@ -17,37 +17,60 @@ pub(crate) fn run(root: &Path) -> Result<(), Vec<String>> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         if !manifest.contains(&format!("name = \"{name}\"")) {
-            problems.push(format!("crates/{name}: the folder name must be the crate name"));
+            problems.push(format!(
+                "crates/{name}: the folder name must be the crate name"
+            ));
         }
         if !manifest.contains("[lints]\nworkspace = true") {
-            problems.push(format!("crates/{name}: Cargo.toml must inherit the workspace lints"));
+            problems.push(format!(
+                "crates/{name}: Cargo.toml must inherit the workspace lints"
+            ));
         }
         let publish = !manifest.contains("publish = false");
         if publish && !dir.join("CHANGELOG.md").exists() {
-            problems.push(format!("crates/{name}: a published crate needs a CHANGELOG.md"));
+            problems.push(format!(
+                "crates/{name}: a published crate needs a CHANGELOG.md"
+            ));
         }
         for root_file in ["src/lib.rs", "src/main.rs"] {
             if let Ok(text) = fs::read_to_string(dir.join(root_file)) {
                 if !text.contains("#![forbid(unsafe_code)]") {
-                    problems.push(format!("crates/{name}/{root_file}: missing #![forbid(unsafe_code)]"));
+                    problems.push(format!(
+                        "crates/{name}/{root_file}: missing #![forbid(unsafe_code)]"
+                    ));
                 }
             }
         }
     }
     for file in rust_files(root) {
         let text = fs::read_to_string(&file).unwrap_or_default();
-        let shown = file.strip_prefix(root).unwrap_or(&file).display().to_string();
+        let shown = file
+            .strip_prefix(root)
+            .unwrap_or(&file)
+            .display()
+            .to_string();
         for (n, line) in text.lines().enumerate() {
             let t = line.trim_start();
-            if t.starts_with("//") && (t.contains("TODO") || t.contains("FIXME")) && !shown.ends_with("tidy.rs") {
+            if t.starts_with("//")
+                && (t.contains("TODO") || t.contains("FIXME"))
+                && !shown.ends_with("tidy.rs")
+            {
                 problems.push(format!("{shown}:{}: leftover TODO/FIXME", n + 1));
             }
             if t.starts_with("#[ignore") || t.starts_with("#[should_panic") {
-                problems.push(format!("{shown}:{}: tests are never ignored or should_panic", n + 1));
+                problems.push(format!(
+                    "{shown}:{}: tests are never ignored or should_panic",
+                    n + 1
+                ));
             }
         }
     }
-    for required in ["README.md", "ARCHITECTURE.md", ".ci/run", ".github/workflows/ci.yml"] {
+    for required in [
+        "README.md",
+        "ARCHITECTURE.md",
+        ".ci/run",
+        ".github/workflows/ci.yml",
+    ] {
         if !root.join(required).exists() {
             problems.push(format!("{required} is missing"));
         }
@@ -68,7 +91,9 @@ fn rust_files(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![root.join("crates"), root.join("xtask")];
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&dir) else { continue };
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {

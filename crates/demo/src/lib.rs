@@ -27,11 +27,7 @@ use session::{ConfigError, Error, ErrorKind, SessionConfig, SessionManager};
 pub fn config_from_env(
     vars: Vec<(String, String)>,
 ) -> Result<(SessionConfig, Vec<String>), ConfigError> {
-    let get = |name: &str| {
-        vars.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
+    let get = |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let mut notes = Vec::new();
     let mut config = SessionConfig::from_vars(vars.clone())?;
     if get("APP_KEY").is_none_or(|k| k.trim().is_empty()) {
@@ -107,7 +103,10 @@ pub fn templates() -> Environment<'static> {
         ("layout.html", include_str!("templates/layout.html")),
         ("home.html", include_str!("templates/home.html")),
         ("flash_form.html", include_str!("templates/flash_form.html")),
-        ("see_message.html", include_str!("templates/see_message.html")),
+        (
+            "see_message.html",
+            include_str!("templates/see_message.html"),
+        ),
         ("signup.html", include_str!("templates/signup.html")),
     ] {
         if let Err(e) = env.add_template(name, source) {
@@ -124,12 +123,9 @@ pub fn templates() -> Environment<'static> {
             lookup(state, "__session", path).unwrap_or_else(|| default.unwrap_or_default())
         },
     );
-    env.add_function(
-        "flash",
-        |state: &minijinja::State<'_, '_>, path: &str| {
-            lookup(state, "__flash", path).unwrap_or_default()
-        },
-    );
+    env.add_function("flash", |state: &minijinja::State<'_, '_>, path: &str| {
+        lookup(state, "__flash", path).unwrap_or_default()
+    });
     env.add_function("old", |state: &minijinja::State<'_, '_>, field: &str| {
         lookup(state, "__flash", field).unwrap_or_else(|| minijinja::Value::from(""))
     });
@@ -300,7 +296,10 @@ async fn signup(
     }
     session.regenerate()?;
     session.put("user", field("username"))?;
-    session.flash("message", format!("Account created. Welcome, {}", field("username")))?;
+    session.flash(
+        "message",
+        format!("Account created. Welcome, {}", field("username")),
+    )?;
     Ok(Redirect::to("/"))
 }
 

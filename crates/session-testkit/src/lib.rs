@@ -27,9 +27,9 @@
 
 mod browser;
 mod conformance;
-pub mod redis_server;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod redis_server;
 
 pub use crate::browser::Browser;
 pub use crate::conformance::{Conformance, MakeManager, Report, ATOMIC_CASES};
