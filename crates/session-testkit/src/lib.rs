@@ -29,6 +29,8 @@ mod browser;
 mod conformance;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "http")]
+pub mod pages;
 pub mod redis_server;
 
 pub use crate::browser::Browser;

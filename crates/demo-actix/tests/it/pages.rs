@@ -2,154 +2,30 @@
 //! assertions as the axum demo's.
 
 use session::SessionConfig;
-use session_testkit::http::HttpClient;
+use session_testkit::pages;
 
 use crate::server::serve;
 
 #[tokio::test]
 async fn the_home_page_counts_views_and_keeps_the_cart_total() {
     let app = serve(SessionConfig::new().with_driver("cookie")).await;
-    let mut c = HttpClient::new(app.base());
-    let r = c.send("GET", "/", None).await;
-    assert_eq!(r.status, 200);
-    assert!(
-        r.body.contains(r#"<strong id="page-views">1</strong>"#),
-        "{}",
-        r.body
-    );
-    let r = c.send("GET", "/", None).await;
-    assert!(
-        r.body.contains(r#"<strong id="page-views">2</strong>"#),
-        "{}",
-        r.body
-    );
-    let r = c.send_form("/cart", &[("amount", "25")]).await;
-    assert_eq!((r.status, r.location.as_deref()), (303, Some("/")));
-    c.send_form("/cart", &[("amount", "10")]).await;
-    let r = c.send("GET", "/", None).await;
-    assert!(
-        r.body.contains(r#"<strong id="cart-total">35</strong>"#),
-        "{}",
-        r.body
-    );
-    assert!(
-        r.body.contains("Added 10 to the cart"),
-        "the flash message shows once"
-    );
-    let r = c.send("GET", "/", None).await;
-    assert!(!r.body.contains("Added 10 to the cart"), "and only once");
+    pages::the_home_page_counts_views_and_keeps_the_cart_total(app.base()).await;
 }
 
 #[tokio::test]
 async fn login_regenerates_the_id_and_logout_clears_everything() {
     let app = serve(SessionConfig::new().with_driver("memory")).await;
-    let mut c = HttpClient::new(app.base());
-    c.send("GET", "/", None).await;
-    c.send_form("/cart", &[("amount", "5")]).await;
-    let before = c.cookies().get("id").cloned();
-    let planted = c.clone();
-    let r = c.send_form("/login", &[("username", "ada")]).await;
-    assert_eq!(r.status, 303);
-    assert_ne!(c.cookies().get("id"), before.as_ref(), "a new id at login");
-    let r = c.send("GET", "/", None).await;
-    assert!(r.body.contains("Welcome, ada"), "{}", r.body);
-    assert!(
-        r.body.contains("signed in as <strong>ada</strong>"),
-        "{}",
-        r.body
-    );
-    assert!(
-        r.body.contains(r#"<strong id="cart-total">5</strong>"#),
-        "data kept"
-    );
-    // The id from before login (a fixation attempt) opens nothing.
-    let mut planted = planted;
-    let r = planted.send("GET", "/api/session", None).await;
-    assert_eq!(r.json(), serde_json::json!({}));
-    c.send_form("/logout", &[]).await;
-    let r = c.send("GET", "/", None).await;
-    assert!(r.body.contains("You have been logged out"), "{}", r.body);
-    assert!(!r.body.contains("signed in as"), "{}", r.body);
-    assert!(
-        r.body.contains(r#"<strong id="cart-total">0</strong>"#),
-        "{}",
-        r.body
-    );
+    pages::login_regenerates_the_id_and_logout_clears_everything(app.base()).await;
 }
 
 #[tokio::test]
 async fn the_flash_example_shows_the_message_exactly_once() {
     let app = serve(SessionConfig::new().with_driver("cookie")).await;
-    let mut c = HttpClient::new(app.base());
-    let r = c.send_form("/flash", &[("message", "Hello <world>")]).await;
-    assert_eq!(r.location.as_deref(), Some("/see-message"));
-    let r = c.send("GET", "/see-message", None).await;
-    assert!(
-        r.body.contains("Hello &lt;world&gt;"),
-        "escaped and shown: {}",
-        r.body
-    );
-    let r = c.send("GET", "/see-message", None).await;
-    assert!(r.body.contains(r#"id="no-message""#), "{}", r.body);
+    pages::the_flash_example_shows_the_message_exactly_once(app.base()).await;
 }
 
 #[tokio::test]
 async fn signup_errors_flash_the_input_back_without_the_password() {
     let app = serve(SessionConfig::new().with_driver("memory")).await;
-    let mut c = HttpClient::new(app.base());
-    let r = c
-        .send_form(
-            "/signup",
-            &[
-                ("username", "ada"),
-                ("email", "nope"),
-                ("password", "hunter2"),
-            ],
-        )
-        .await;
-    assert_eq!(r.location.as_deref(), Some("/signup"));
-    let r = c.send("GET", "/signup", None).await;
-    assert!(
-        r.body.contains(r#"name="username" value="ada""#),
-        "{}",
-        r.body
-    );
-    assert!(
-        r.body.contains(r#"name="email" value="nope""#),
-        "{}",
-        r.body
-    );
-    assert!(!r.body.contains("hunter2"), "the password is never flashed");
-    assert!(
-        r.body
-            .contains(r#"id="error-email">Enter a valid email address"#),
-        "{}",
-        r.body
-    );
-    assert!(r
-        .body
-        .contains(r#"id="error-password">The password needs at least 8 characters"#));
-    assert!(!r.body.contains(r#"id="error-username""#));
-    let r = c.send("GET", "/signup", None).await;
-    assert!(
-        !r.body.contains("Enter a valid email"),
-        "errors live one request"
-    );
-    let r = c
-        .send_form(
-            "/signup",
-            &[
-                ("username", "ada"),
-                ("email", "ada@example.com"),
-                ("password", "correct horse"),
-            ],
-        )
-        .await;
-    assert_eq!(r.location.as_deref(), Some("/"));
-    let r = c.send("GET", "/", None).await;
-    assert!(
-        r.body.contains("Account created. Welcome, ada"),
-        "{}",
-        r.body
-    );
+    pages::signup_errors_flash_the_input_back_without_the_password(app.base()).await;
 }
