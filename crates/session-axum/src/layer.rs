@@ -16,6 +16,19 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 /// Builds the response for a failed commit.
+///
+/// ```
+/// use std::sync::Arc;
+/// use axum::{http::StatusCode, response::IntoResponse};
+/// use session_axum::ErrorHandler;
+/// use session_core::Error;
+///
+/// let handler: ErrorHandler = Arc::new(|err: &Error| {
+///     (StatusCode::SERVICE_UNAVAILABLE, format!("try again later ({:?})", err.kind())).into_response()
+/// });
+/// let response = handler(&Error::Conflict { attempts: 64 });
+/// assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+/// ```
 pub type ErrorHandler = Arc<dyn Fn(&Error) -> Response + Send + Sync>;
 
 /// The session layer: wrap a router with it and every request gets a lazy session.
@@ -55,6 +68,30 @@ impl fmt::Debug for SessionLayer {
 impl SessionLayer {
     /// A layer for the sessions of `manager`, answering commit failures with
     /// [`ErrorAnswer`] as plain text.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use axum::{body::Body, http::Request, routing::get, Router};
+    /// use session_axum::{Session, SessionLayer, SessionRejection};
+    /// use session_core::{SessionConfig, SessionManager};
+    /// use tower_service::Service;
+    ///
+    /// async fn visits(session: Session) -> Result<String, SessionRejection> {
+    ///     Ok(session.increment("visits")?.to_string())
+    /// }
+    ///
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .build()?;
+    /// let mut app: Router = Router::new().route("/", get(visits)).layer(SessionLayer::new(manager));
+    /// let response = app.call(Request::get("/").body(Body::empty())?).await?;
+    /// assert_eq!(response.status(), 200);
+    /// assert!(response.headers()["set-cookie"].to_str()?.starts_with("id="));
+    /// assert_eq!(response.headers()["cache-control"], "private, no-store");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn new(manager: SessionManager) -> Self {
         Self {
             manager,
@@ -64,6 +101,49 @@ impl SessionLayer {
 
     /// Replaces the response given when the commit fails (the storage is down, the cookie would
     /// be too large, …).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use async_trait::async_trait;
+    /// # use session_core::{Driver, DriverError, Record, SessionContext, StorageKey};
+    /// # #[derive(Debug)]
+    /// # struct Down;
+    /// # #[async_trait]
+    /// # impl Driver for Down {
+    /// #     fn name(&self) -> &'static str { "down" }
+    /// #     async fn read(&self, _: &SessionContext, _: &StorageKey) -> Result<Option<Record>, DriverError> { Ok(None) }
+    /// #     async fn write(&self, _: &SessionContext, _: &StorageKey, _: &Record) -> Result<(), DriverError> {
+    /// #         Err(DriverError::unavailable("down", "connection refused"))
+    /// #     }
+    /// #     async fn destroy(&self, _: &SessionContext, _: &StorageKey) -> Result<(), DriverError> { Ok(()) }
+    /// #     async fn touch(&self, _: &SessionContext, _: &StorageKey, _: u64) -> Result<(), DriverError> { Ok(()) }
+    /// # }
+    /// use std::sync::Arc;
+    /// use axum::{body::Body, http::{Request, StatusCode}, response::IntoResponse, routing::post, Json, Router};
+    /// use session_axum::{Session, SessionLayer, SessionRejection};
+    /// use session_core::{SessionConfig, SessionManager};
+    /// use tower_service::Service;
+    ///
+    /// // `Down` is a driver whose writes fail, as when the storage is unreachable.
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_driver("down").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .extend("down", |_| Ok(Arc::new(Down)))
+    /// .build()?;
+    /// let layer = SessionLayer::new(manager).with_error_handler(|err| {
+    ///     (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "error": err.to_string() }))).into_response()
+    /// });
+    /// let mut app: Router = Router::new()
+    ///     .route("/cart", post(|s: Session| async move { s.put("cart_total", 10).map_err(SessionRejection::from) }))
+    ///     .layer(layer);
+    ///
+    /// let response = app.call(Request::post("/cart").body(Body::empty())?).await?;
+    /// assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    /// assert_eq!(response.headers()["content-type"], "application/json");
+    /// assert!(response.headers().get("set-cookie").is_none()); // nothing was stored
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     #[must_use]
     pub fn with_error_handler(
         mut self,
@@ -74,6 +154,19 @@ impl SessionLayer {
     }
 
     /// The manager.
+    ///
+    /// ```
+    /// use session_axum::SessionLayer;
+    /// use session_core::{SessionConfig, SessionManager};
+    ///
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .build()?;
+    /// let layer = SessionLayer::new(manager);
+    /// assert_eq!(layer.manager().config().cookie_name(), "id");
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn manager(&self) -> &SessionManager {
         &self.manager
     }
@@ -97,6 +190,30 @@ impl<S> Layer<S> for SessionLayer {
 }
 
 /// The service made by [`SessionLayer`].
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use axum::{body::Body, http::Request, routing::get, Router};
+/// use session_axum::{Session, SessionLayer, SessionRejection, SessionService};
+/// use session_core::{SessionConfig, SessionManager};
+/// use tower_layer::Layer;
+/// use tower_service::Service;
+///
+/// let manager = SessionManager::builder(
+///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+/// )
+/// .build()?;
+/// let router: Router = Router::new().route(
+///     "/",
+///     get(|s: Session| async move { s.get_or("visits", 0).map(|n: u32| n.to_string()).map_err(SessionRejection::from) }),
+/// );
+/// let mut service: SessionService<Router> = SessionLayer::new(manager).layer(router);
+/// let response = service.call(Request::get("/").body(Body::empty())?).await?;
+/// let body = axum::body::to_bytes(response.into_body(), usize::MAX).await?;
+/// assert_eq!(&body[..], b"0");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Clone)]
 pub struct SessionService<S> {
     inner: S,

@@ -31,6 +31,20 @@ pub struct ErrorAnswer {
 
 impl ErrorAnswer {
     /// The default answer for an error.
+    ///
+    /// ```
+    /// use session_core::{adapter::ErrorAnswer, Error};
+    ///
+    /// let answer = ErrorAnswer::for_error(&Error::Readonly);
+    /// assert_eq!(answer.status, 500);
+    /// assert_eq!(
+    ///     answer.body,
+    ///     "Session error: Session store is in readonly mode and cannot be mutated"
+    /// );
+    ///
+    /// let data = Error::NotANumber { operation: "increment", path: "name".into() };
+    /// assert_eq!(ErrorAnswer::for_error(&data).status, 422);
+    /// ```
     pub fn for_error(error: &Error) -> Self {
         let (status, body) = match error.kind() {
             ErrorKind::Backend => (

@@ -9,8 +9,38 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 ///
 /// Every expiry decision in the core and the bundled drivers goes through the manager's clock, so
 /// a [`ManualClock`] makes expiry testable without sleeping.
+///
+/// ```
+/// use std::sync::Arc;
+/// use session_core::{Clock, SessionConfig, SessionManager};
+///
+/// /// A clock that always says the same time.
+/// #[derive(Debug)]
+/// struct Frozen(u64);
+///
+/// impl Clock for Frozen {
+///     fn now_ms(&self) -> u64 {
+///         self.0
+///     }
+/// }
+///
+/// let manager = SessionManager::builder(
+///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+/// )
+/// .with_clock(Arc::new(Frozen(1_700_000_000_000)))
+/// .build()?;
+/// assert_eq!(manager.clock().now_ms(), 1_700_000_000_000);
+/// # Ok::<(), session_core::ConfigError>(())
+/// ```
 pub trait Clock: Send + Sync + fmt::Debug {
     /// Milliseconds since the Unix epoch.
+    ///
+    /// ```
+    /// use session_core::{Clock, ManualClock, SystemClock};
+    ///
+    /// assert_eq!(ManualClock::new(5_000).now_ms(), 5_000);
+    /// assert!(SystemClock.now_ms() > 1_600_000_000_000);
+    /// ```
     fn now_ms(&self) -> u64;
 }
 
@@ -48,16 +78,43 @@ pub struct ManualClock(Arc<AtomicU64>);
 
 impl ManualClock {
     /// A clock standing at `start_ms`.
+    ///
+    /// ```
+    /// use session_core::{Clock, ManualClock};
+    ///
+    /// let clock = ManualClock::new(0);
+    /// assert_eq!(clock.now_ms(), 0);
+    /// ```
     pub fn new(start_ms: u64) -> Self {
         Self(Arc::new(AtomicU64::new(start_ms)))
     }
 
     /// A clock standing at the current wall-clock time.
+    ///
+    /// ```
+    /// use session_core::{Clock, ManualClock, SystemClock};
+    ///
+    /// let before = SystemClock.now_ms();
+    /// let clock = ManualClock::starting_now();
+    /// let start = clock.now_ms();
+    /// assert!(start >= before);
+    /// std::thread::sleep(std::time::Duration::from_millis(2));
+    /// assert_eq!(clock.now_ms(), start); // it only moves when told to
+    /// ```
     pub fn starting_now() -> Self {
         Self::new(SystemClock.now_ms())
     }
 
     /// Moves the clock forward.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use session_core::{Clock, ManualClock};
+    ///
+    /// let clock = ManualClock::new(1_000);
+    /// clock.advance(Duration::from_millis(250));
+    /// assert_eq!(clock.now_ms(), 1_250);
+    /// ```
     pub fn advance(&self, by: Duration) {
         self.0.fetch_add(by.as_millis() as u64, Ordering::SeqCst);
     }

@@ -14,6 +14,13 @@ use crate::error::ConfigError;
 use crate::id::{KeyRing, SecretKey};
 
 /// The default name of the id cookie. Deliberately generic (OWASP: no framework fingerprint).
+///
+/// ```
+/// use session_core::{SessionConfig, DEFAULT_COOKIE_NAME};
+///
+/// assert_eq!(DEFAULT_COOKIE_NAME, "id");
+/// assert_eq!(SessionConfig::new().cookie_name(), DEFAULT_COOKIE_NAME);
+/// ```
 pub const DEFAULT_COOKIE_NAME: &str = "id";
 
 /// A duration as written in configuration: `2h`, `2 hours`, `30m`, `1d`, `90s`, `500ms`, or a
@@ -73,6 +80,17 @@ pub struct DurationSetting(String);
 
 impl DurationSetting {
     /// Parses the setting, naming `option` in the error.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use session_core::DurationSetting;
+    ///
+    /// let age = DurationSetting::from("90s");
+    /// assert_eq!(age.parse("age").unwrap(), Duration::from_secs(90));
+    ///
+    /// let err = DurationSetting::from("soon").parse("absolute_age").unwrap_err();
+    /// assert_eq!(err.option(), "absolute_age");
+    /// ```
     pub fn parse(&self, option: &str) -> Result<Duration, ConfigError> {
         parse_duration(&self.0).map_err(|m| ConfigError::new(option, m))
     }
@@ -181,6 +199,14 @@ impl Default for CookieOptions {
 
 impl CookieOptions {
     /// Sets the `Path` attribute.
+    ///
+    /// ```
+    /// use session_core::CookieOptions;
+    ///
+    /// let opts = CookieOptions::default().with_path("/app");
+    /// assert_eq!(opts.path(), "/app");
+    /// assert_eq!(opts.build("id", "v", None).path(), Some("/app"));
+    /// ```
     #[must_use]
     pub fn with_path(mut self, path: impl Into<String>) -> Self {
         self.path = path.into();
@@ -188,6 +214,14 @@ impl CookieOptions {
     }
 
     /// Sets the `Domain` attribute.
+    ///
+    /// ```
+    /// use session_core::CookieOptions;
+    ///
+    /// let opts = CookieOptions::default().with_domain("example.com");
+    /// assert_eq!(opts.domain(), Some("example.com"));
+    /// assert_eq!(opts.build("id", "v", None).domain(), Some("example.com"));
+    /// ```
     #[must_use]
     pub fn with_domain(mut self, domain: impl Into<String>) -> Self {
         self.domain = Some(domain.into());
@@ -195,6 +229,14 @@ impl CookieOptions {
     }
 
     /// Sets `HttpOnly`.
+    ///
+    /// ```
+    /// use session_core::CookieOptions;
+    ///
+    /// let opts = CookieOptions::default().with_http_only(false);
+    /// assert!(!opts.http_only());
+    /// assert!(!opts.build("id", "v", None).to_string().contains("HttpOnly"));
+    /// ```
     #[must_use]
     pub fn with_http_only(mut self, on: bool) -> Self {
         self.http_only = on;
@@ -202,6 +244,15 @@ impl CookieOptions {
     }
 
     /// Sets `Secure`.
+    ///
+    /// ```
+    /// use session_core::CookieOptions;
+    ///
+    /// // Local development over plain http://
+    /// let opts = CookieOptions::default().with_secure(false);
+    /// assert!(!opts.secure());
+    /// assert!(!opts.build("id", "v", None).to_string().contains("Secure"));
+    /// ```
     #[must_use]
     pub fn with_secure(mut self, on: bool) -> Self {
         self.secure = on;
@@ -209,6 +260,14 @@ impl CookieOptions {
     }
 
     /// Sets `SameSite`.
+    ///
+    /// ```
+    /// use session_core::{cookie::SameSite, CookieOptions};
+    ///
+    /// let opts = CookieOptions::default().with_same_site(SameSite::Strict);
+    /// assert_eq!(opts.same_site(), SameSite::Strict);
+    /// assert!(opts.build("id", "v", None).to_string().contains("SameSite=Strict"));
+    /// ```
     #[must_use]
     pub fn with_same_site(mut self, same_site: SameSite) -> Self {
         self.same_site = same_site;
@@ -216,26 +275,56 @@ impl CookieOptions {
     }
 
     /// The `Path` attribute.
+    ///
+    /// ```
+    /// use session_core::CookieOptions;
+    ///
+    /// assert_eq!(CookieOptions::default().path(), "/");
+    /// ```
     pub fn path(&self) -> &str {
         &self.path
     }
 
     /// The `Domain` attribute.
+    ///
+    /// ```
+    /// use session_core::CookieOptions;
+    ///
+    /// assert_eq!(CookieOptions::default().domain(), None); // host-only by default
+    /// ```
     pub fn domain(&self) -> Option<&str> {
         self.domain.as_deref()
     }
 
     /// Whether `HttpOnly` is set.
+    ///
+    /// ```
+    /// use session_core::CookieOptions;
+    ///
+    /// assert!(CookieOptions::default().http_only());
+    /// ```
     pub fn http_only(&self) -> bool {
         self.http_only
     }
 
     /// Whether `Secure` is set.
+    ///
+    /// ```
+    /// use session_core::CookieOptions;
+    ///
+    /// assert!(CookieOptions::default().secure());
+    /// ```
     pub fn secure(&self) -> bool {
         self.secure
     }
 
     /// The `SameSite` attribute.
+    ///
+    /// ```
+    /// use session_core::{cookie::SameSite, CookieOptions};
+    ///
+    /// assert_eq!(CookieOptions::default().same_site(), SameSite::Lax);
+    /// ```
     pub fn same_site(&self) -> SameSite {
         self.same_site
     }
@@ -273,6 +362,15 @@ impl CookieOptions {
 
     /// A cookie that tells the browser to delete `name`, with the same path and domain it was set
     /// with (browsers only delete a cookie whose path and domain match).
+    ///
+    /// ```
+    /// use session_core::{cookie::time, CookieOptions};
+    ///
+    /// let gone = CookieOptions::default().with_path("/app").removal("id");
+    /// assert_eq!(gone.value(), "");
+    /// assert_eq!(gone.path(), Some("/app"));
+    /// assert_eq!(gone.max_age(), Some(time::Duration::ZERO));
+    /// ```
     pub fn removal(&self, name: impl Into<String>) -> Cookie<'static> {
         let mut c = self.build(name, "", None);
         c.make_removal();
@@ -378,11 +476,32 @@ impl Default for SessionConfig {
 
 impl SessionConfig {
     /// The defaults: enabled, no driver chosen yet, idle age 2 hours, secure cookie attributes.
+    ///
+    /// ```
+    /// use session_core::SessionConfig;
+    ///
+    /// let config = SessionConfig::new();
+    /// assert!(config.enabled());
+    /// assert_eq!(config.driver(), "");
+    /// assert_eq!(config.cookie_name(), "id");
+    /// assert!(config.cookie().secure());
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Reads the configuration from the process environment. See [`SessionConfig::from_vars`].
+    ///
+    /// ```
+    /// use session_core::SessionConfig;
+    ///
+    /// match SessionConfig::from_env() {
+    ///     // Without SESSION_DRIVER the cookie driver is chosen.
+    ///     Ok(config) => println!("sessions use the {} driver", config.driver()),
+    ///     // A misspelt SESSION_ variable or a bad value is named in the error.
+    ///     Err(e) => eprintln!("bad session configuration: {e}"),
+    /// }
+    /// ```
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_vars(std::env::vars())
     }
@@ -502,6 +621,13 @@ impl SessionConfig {
     }
 
     /// Turns sessions on or off for the whole app. Off: the middleware passes requests through.
+    ///
+    /// ```
+    /// use session_core::SessionConfig;
+    ///
+    /// let config = SessionConfig::new().with_enabled(false);
+    /// assert!(!config.enabled());
+    /// ```
     #[must_use]
     pub fn with_enabled(mut self, on: bool) -> Self {
         self.enabled = on;
@@ -509,6 +635,19 @@ impl SessionConfig {
     }
 
     /// Chooses the driver by name: `cookie`, `file`, `redis`, `memory` or a registered one.
+    ///
+    /// ```
+    /// use session_core::{SessionConfig, SessionManager};
+    ///
+    /// let config = SessionConfig::new()
+    ///     .with_driver("memory")
+    ///     .with_key("a secret of at least thirty-two bytes!!");
+    /// assert_eq!(config.driver(), "memory");
+    /// assert!(SessionManager::builder(config.clone()).build().is_ok());
+    ///
+    /// let unknown = SessionManager::builder(config.with_driver("nope")).build().unwrap_err();
+    /// assert_eq!(unknown.option(), "driver");
+    /// ```
     #[must_use]
     pub fn with_driver(mut self, driver: impl Into<String>) -> Self {
         self.driver = driver.into();
@@ -516,6 +655,21 @@ impl SessionConfig {
     }
 
     /// The name of the id cookie (default `id`). A `__Host-` prefix is checked at start-up.
+    ///
+    /// ```
+    /// use session_core::{CookieOptions, SessionConfig, SessionManager};
+    ///
+    /// let config = SessionConfig::new()
+    ///     .with_driver("memory")
+    ///     .with_key("a secret of at least thirty-two bytes!!")
+    ///     .with_cookie_name("__Host-sid");
+    /// assert_eq!(config.cookie_name(), "__Host-sid");
+    /// assert!(SessionManager::builder(config.clone()).build().is_ok());
+    ///
+    /// // A __Host- cookie must keep Path=/.
+    /// let narrowed = config.with_cookie(CookieOptions::default().with_path("/app"));
+    /// assert_eq!(SessionManager::builder(narrowed).build().unwrap_err().option(), "cookie.path");
+    /// ```
     #[must_use]
     pub fn with_cookie_name(mut self, name: impl Into<String>) -> Self {
         self.cookie_name = name.into();
@@ -524,6 +678,26 @@ impl SessionConfig {
 
     /// `true`: the id cookie has no Max-Age and goes away with the browser. The server-side idle
     /// and absolute lifetimes still apply.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use session_core::{SessionConfig, SessionManager};
+    ///
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new()
+    ///         .with_driver("memory")
+    ///         .with_key("a secret of at least thirty-two bytes!!")
+    ///         .with_clear_with_browser(true),
+    /// )
+    /// .build()?;
+    /// let session = manager.start_request(std::iter::empty());
+    /// session.initiate(false).await?;
+    /// session.put("theme", "dark")?;
+    /// session.commit().await?;
+    /// assert_eq!(session.context().response_cookies()[0].max_age(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     #[must_use]
     pub fn with_clear_with_browser(mut self, on: bool) -> Self {
         self.clear_with_browser = on;
@@ -531,6 +705,21 @@ impl SessionConfig {
     }
 
     /// The idle lifetime (default `2h`): a session unused for this long is gone.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use session_core::{SessionConfig, SessionManager};
+    ///
+    /// let config = SessionConfig::new()
+    ///     .with_driver("memory")
+    ///     .with_key("a secret of at least thirty-two bytes!!");
+    /// let manager = SessionManager::builder(config.clone().with_age("30m")).build()?;
+    /// assert_eq!(manager.lifetimes().idle(), Duration::from_secs(1800));
+    ///
+    /// let zero = SessionManager::builder(config.with_age(0)).build().unwrap_err();
+    /// assert_eq!(zero.option(), "age");
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     #[must_use]
     pub fn with_age(mut self, age: impl Into<DurationSetting>) -> Self {
         self.age = age.into();
@@ -538,6 +727,21 @@ impl SessionConfig {
     }
 
     /// An absolute lifetime from creation, whatever the activity (off by default).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use session_core::{SessionConfig, SessionManager};
+    ///
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new()
+    ///         .with_driver("memory")
+    ///         .with_key("a secret of at least thirty-two bytes!!")
+    ///         .with_absolute_age("12h"),
+    /// )
+    /// .build()?;
+    /// assert_eq!(manager.lifetimes().absolute(), Some(Duration::from_secs(12 * 3600)));
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     #[must_use]
     pub fn with_absolute_age(mut self, age: impl Into<DurationSetting>) -> Self {
         self.absolute_age = Some(age.into());
@@ -545,6 +749,13 @@ impl SessionConfig {
     }
 
     /// Cookie attributes.
+    ///
+    /// ```
+    /// use session_core::{CookieOptions, SessionConfig};
+    ///
+    /// let config = SessionConfig::new().with_cookie(CookieOptions::default().with_secure(false));
+    /// assert!(!config.cookie().secure());
+    /// ```
     #[must_use]
     pub fn with_cookie(mut self, cookie: CookieOptions) -> Self {
         self.cookie = cookie;
@@ -553,6 +764,23 @@ impl SessionConfig {
 
     /// Adds a secret key. The first key added signs and encrypts; later ones only verify and
     /// decrypt (for rotation).
+    ///
+    /// ```
+    /// use session_core::{SessionConfig, SessionManager};
+    ///
+    /// let config = SessionConfig::new().with_driver("memory");
+    /// assert_eq!(SessionManager::builder(config.clone()).build().unwrap_err().option(), "keys");
+    ///
+    /// // Rotation: the new key signs, the old one still verifies.
+    /// let manager = SessionManager::builder(
+    ///     config
+    ///         .with_key("the new secret of at least thirty-two bytes")
+    ///         .with_key("the old secret of at least thirty-two bytes"),
+    /// )
+    /// .build()?;
+    /// assert_eq!(manager.keys().keys().len(), 2);
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     #[must_use]
     pub fn with_key(mut self, secret: impl Into<String>) -> Self {
         self.keys.push(secret.into());
@@ -560,6 +788,17 @@ impl SessionConfig {
     }
 
     /// The longest any single driver call may take before it fails with a timeout (default `5s`).
+    ///
+    /// ```
+    /// use session_core::{SessionConfig, SessionManager};
+    ///
+    /// let config = SessionConfig::new()
+    ///     .with_driver("memory")
+    ///     .with_key("a secret of at least thirty-two bytes!!");
+    /// assert!(SessionManager::builder(config.clone().with_driver_timeout("250ms")).build().is_ok());
+    /// let err = SessionManager::builder(config.with_driver_timeout("0s")).build().unwrap_err();
+    /// assert_eq!(err.option(), "driver_timeout");
+    /// ```
     #[must_use]
     pub fn with_driver_timeout(mut self, timeout: impl Into<DurationSetting>) -> Self {
         self.driver_timeout = timeout.into();
@@ -568,6 +807,17 @@ impl SessionConfig {
 
     /// How many times a conflicting atomic commit is retried before giving up (default 64). With the random pauses between attempts
     /// (up to 64 ms each) that is a budget of about two seconds of contention on one session.
+    ///
+    /// ```
+    /// use session_core::{SessionConfig, SessionManager};
+    ///
+    /// let config = SessionConfig::new()
+    ///     .with_driver("memory")
+    ///     .with_key("a secret of at least thirty-two bytes!!");
+    /// assert!(SessionManager::builder(config.clone().with_commit_attempts(8)).build().is_ok());
+    /// let err = SessionManager::builder(config.with_commit_attempts(0)).build().unwrap_err();
+    /// assert_eq!(err.option(), "commit_attempts");
+    /// ```
     #[must_use]
     pub fn with_commit_attempts(mut self, attempts: u32) -> Self {
         self.commit_attempts = attempts;
@@ -575,6 +825,21 @@ impl SessionConfig {
     }
 
     /// Sets a driver's configuration section, such as `file` or `redis`.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use session_core::{SessionConfig, SessionManager};
+    ///
+    /// let config = SessionConfig::new()
+    ///     .with_driver("memory")
+    ///     .with_key("a secret of at least thirty-two bytes!!")
+    ///     .with_section("file", json!({ "location": "/var/lib/app/sessions" }));
+    /// assert_eq!(config.section("file").unwrap()["location"], "/var/lib/app/sessions");
+    ///
+    /// // A section no driver knows is a misspelling, named at start-up.
+    /// let typo = config.with_section("fiel", json!({}));
+    /// assert_eq!(SessionManager::builder(typo).build().unwrap_err().option(), "fiel");
+    /// ```
     #[must_use]
     pub fn with_section(mut self, name: impl Into<String>, section: Value) -> Self {
         self.sections.insert(name.into(), section);
@@ -582,31 +847,73 @@ impl SessionConfig {
     }
 
     /// Whether sessions are enabled.
+    ///
+    /// ```
+    /// use session_core::SessionConfig;
+    ///
+    /// assert!(SessionConfig::new().enabled());
+    /// assert!(!SessionConfig::new().with_enabled(false).enabled());
+    /// ```
     pub fn enabled(&self) -> bool {
         self.enabled
     }
 
     /// The chosen driver's name.
+    ///
+    /// ```
+    /// use session_core::SessionConfig;
+    ///
+    /// assert_eq!(SessionConfig::new().with_driver("redis").driver(), "redis");
+    /// ```
     pub fn driver(&self) -> &str {
         &self.driver
     }
 
     /// The id cookie's name.
+    ///
+    /// ```
+    /// use session_core::SessionConfig;
+    ///
+    /// assert_eq!(SessionConfig::new().cookie_name(), "id");
+    /// assert_eq!(SessionConfig::new().with_cookie_name("sid").cookie_name(), "sid");
+    /// ```
     pub fn cookie_name(&self) -> &str {
         &self.cookie_name
     }
 
     /// Whether the id cookie is a browser-session cookie.
+    ///
+    /// ```
+    /// use session_core::SessionConfig;
+    ///
+    /// assert!(!SessionConfig::new().clear_with_browser());
+    /// assert!(SessionConfig::new().with_clear_with_browser(true).clear_with_browser());
+    /// ```
     pub fn clear_with_browser(&self) -> bool {
         self.clear_with_browser
     }
 
     /// Cookie attributes.
+    ///
+    /// ```
+    /// use session_core::{cookie::SameSite, SessionConfig};
+    ///
+    /// assert_eq!(SessionConfig::new().cookie().same_site(), SameSite::Lax);
+    /// ```
     pub fn cookie(&self) -> &CookieOptions {
         &self.cookie
     }
 
     /// A driver's configuration section.
+    ///
+    /// ```
+    /// use session_core::SessionConfig;
+    ///
+    /// let config: SessionConfig =
+    ///     serde_json::from_str(r#"{ "driver": "redis", "redis": { "prefix": "app:" } }"#).unwrap();
+    /// assert_eq!(config.section("redis").unwrap()["prefix"], "app:");
+    /// assert!(config.section("file").is_none());
+    /// ```
     pub fn section(&self, name: &str) -> Option<&Value> {
         self.sections.get(name)
     }

@@ -47,6 +47,14 @@ impl fmt::Debug for SessionContext {
 
 impl SessionContext {
     /// A context with no request cookies.
+    ///
+    /// ```
+    /// use session_core::{CookieOptions, SessionContext};
+    ///
+    /// let cx = SessionContext::new("id", CookieOptions::default());
+    /// assert_eq!(cx.request_cookie_names().count(), 0);
+    /// assert!(cx.response_cookies().is_empty());
+    /// ```
     pub fn new(prefix: impl Into<String>, options: CookieOptions) -> Self {
         Self {
             prefix: prefix.into(),
@@ -60,6 +68,19 @@ impl SessionContext {
     /// A context from the request's `Cookie` header values. Cookies whose name does not start
     /// with `prefix` are skipped; unparsable pairs are skipped too. When a name repeats, the
     /// first one wins (browsers send the most specific path first).
+    ///
+    /// ```
+    /// use session_core::{CookieOptions, SessionContext};
+    ///
+    /// let cx = SessionContext::from_headers(
+    ///     "id",
+    ///     CookieOptions::default(),
+    ///     ["id=first; theme=dark", "id=second; id.1=chunk"],
+    /// );
+    /// assert_eq!(cx.request_cookie("id"), Some("first")); // the first one wins
+    /// assert_eq!(cx.request_cookie("id.1"), Some("chunk"));
+    /// assert_eq!(cx.request_cookie("theme"), None); // not the session's
+    /// ```
     pub fn from_headers<'a>(
         prefix: impl Into<String>,
         options: CookieOptions,
@@ -84,48 +105,140 @@ impl SessionContext {
     }
 
     /// The cookie attributes configured for the session.
+    ///
+    /// ```
+    /// use session_core::{CookieOptions, SessionContext};
+    ///
+    /// let cx = SessionContext::new("id", CookieOptions::default().with_path("/app"));
+    /// assert_eq!(cx.cookie_options().path(), "/app");
+    /// ```
     pub fn cookie_options(&self) -> &CookieOptions {
         &self.options
     }
 
     /// The value of a request cookie, as the browser sent it.
+    ///
+    /// ```
+    /// use session_core::{CookieOptions, SessionContext};
+    ///
+    /// let cx = SessionContext::from_headers("id", CookieOptions::default(), ["id=abc"]);
+    /// assert_eq!(cx.request_cookie("id"), Some("abc"));
+    /// assert_eq!(cx.request_cookie("id.1"), None);
+    /// ```
     pub fn request_cookie(&self, name: &str) -> Option<&str> {
         self.request.get(name).map(String::as_str)
     }
 
     /// The names of the request cookies (those with the session prefix).
+    ///
+    /// ```
+    /// use session_core::{CookieOptions, SessionContext};
+    ///
+    /// let cx = SessionContext::from_headers("id", CookieOptions::default(), ["id=a; id.1=b; lang=en"]);
+    /// let mut names: Vec<&str> = cx.request_cookie_names().collect();
+    /// names.sort_unstable();
+    /// assert_eq!(names, ["id", "id.1"]);
+    /// ```
     pub fn request_cookie_names(&self) -> impl Iterator<Item = &str> {
         self.request.keys().map(String::as_str)
     }
 
     /// Adds a cookie to the response, replacing one of the same name set earlier.
+    ///
+    /// ```
+    /// use session_core::{CookieOptions, SessionContext};
+    ///
+    /// let cx = SessionContext::new("id", CookieOptions::default());
+    /// cx.set_cookie(cx.cookie_options().build("id", "one", None));
+    /// cx.set_cookie(cx.cookie_options().build("id", "two", None));
+    /// let sent = cx.response_cookies();
+    /// assert_eq!(sent.len(), 1);
+    /// assert_eq!(sent[0].value(), "two");
+    /// ```
     pub fn set_cookie(&self, cookie: Cookie<'static>) {
         self.jar().add(cookie);
     }
 
     /// Tells the browser to delete a cookie, with the configured path and domain (browsers only
     /// delete a cookie whose path and domain match the ones it was set with).
+    ///
+    /// ```
+    /// use session_core::{cookie::time, CookieOptions, SessionContext};
+    ///
+    /// let cx = SessionContext::from_headers("id", CookieOptions::default(), ["id.1=stale"]);
+    /// cx.remove_cookie("id.1");
+    /// let removal = &cx.response_cookies()[0];
+    /// assert_eq!(removal.name(), "id.1");
+    /// assert_eq!(removal.max_age(), Some(time::Duration::ZERO));
+    /// ```
     pub fn remove_cookie(&self, name: &str) {
         self.jar().add(self.options.removal(name.to_owned()));
     }
 
     /// The cookie of that name set on the response so far, if any.
+    ///
+    /// ```
+    /// use session_core::{CookieOptions, SessionContext};
+    ///
+    /// let cx = SessionContext::new("id", CookieOptions::default());
+    /// cx.set_cookie(CookieOptions::default().build("id", "v", None));
+    /// assert_eq!(cx.response_cookie("id").map(|c| c.value().to_owned()), Some("v".to_owned()));
+    /// assert!(cx.response_cookie("id.1").is_none());
+    /// ```
     pub fn response_cookie(&self, name: &str) -> Option<Cookie<'static>> {
         self.jar().get(name).cloned()
     }
 
     /// The cookies to send back (`Set-Cookie`), removals included.
+    ///
+    /// ```
+    /// use session_core::{CookieOptions, SessionContext};
+    ///
+    /// let cx = SessionContext::new("id", CookieOptions::default());
+    /// cx.set_cookie(CookieOptions::default().build("id", "v", None));
+    /// cx.remove_cookie("id.1");
+    /// let headers: Vec<String> = cx.response_cookies().iter().map(ToString::to_string).collect();
+    /// assert_eq!(headers.len(), 2);
+    /// assert!(headers.iter().any(|h| h.starts_with("id=v;")));
+    /// ```
     pub fn response_cookies(&self) -> Vec<Cookie<'static>> {
         self.jar().delta().cloned().collect()
     }
 
     /// Drops every response cookie (used when a commit fails and the response is replaced).
+    ///
+    /// ```
+    /// use session_core::{CookieOptions, SessionContext};
+    ///
+    /// let cx = SessionContext::new("id", CookieOptions::default());
+    /// cx.set_cookie(CookieOptions::default().build("id", "v", None));
+    /// cx.clear_response_cookies();
+    /// assert!(cx.response_cookies().is_empty());
+    /// ```
     pub fn clear_response_cookies(&self) {
         *self.jar() = CookieJar::new();
     }
 
     /// Runs `f` with this request's slot of type `T`, created with `Default` on first use.
     /// Drivers keep per-request state here (the cookie driver remembers what it decoded).
+    ///
+    /// ```
+    /// use session_core::{CookieOptions, SessionContext};
+    ///
+    /// /// What a driver remembers between its calls of one request.
+    /// #[derive(Default)]
+    /// struct Decoded {
+    ///     reads: u32,
+    /// }
+    ///
+    /// let cx = SessionContext::new("id", CookieOptions::default());
+    /// cx.with_slot(|d: &mut Decoded| d.reads += 1);
+    /// let reads = cx.with_slot(|d: &mut Decoded| {
+    ///     d.reads += 1;
+    ///     d.reads
+    /// });
+    /// assert_eq!(reads, 2);
+    /// ```
     pub fn with_slot<T: Default + Send + 'static, R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         let slot = slots

@@ -5,6 +5,15 @@ use std::fmt;
 use std::time::Duration;
 
 /// A boxed error from a storage backend, kept as the source of a [`DriverError`].
+///
+/// ```
+/// use session_core::{BoxError, DriverError};
+///
+/// let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+/// let boxed: BoxError = io.into();
+/// let err = DriverError::unavailable("redis", boxed);
+/// assert_eq!(std::error::Error::source(&err).unwrap().to_string(), "connection refused");
+/// ```
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
 /// Everything a session operation can fail with.
@@ -99,6 +108,19 @@ pub enum ErrorKind {
 
 impl Error {
     /// Whose fault the error is.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use session_core::{DriverError, Error, ErrorKind};
+    ///
+    /// assert_eq!(Error::Readonly.kind(), ErrorKind::Usage);
+    /// assert_eq!(Error::PathConflict { path: "user.name".into() }.kind(), ErrorKind::Data);
+    /// assert_eq!(Error::Conflict { attempts: 64 }.kind(), ErrorKind::Backend);
+    /// let slow = DriverError::Timeout { driver: "file", after: Duration::from_secs(5) };
+    /// assert_eq!(Error::from(slow).kind(), ErrorKind::Backend);
+    /// let big = DriverError::TooLarge { driver: "cookie", size: 5000, limit: 4093 };
+    /// assert_eq!(Error::Driver(big).kind(), ErrorKind::TooLarge);
+    /// ```
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::NotInitiated
@@ -216,6 +238,14 @@ pub enum DriverError {
 
 impl DriverError {
     /// Shorthand for [`DriverError::Unavailable`].
+    ///
+    /// ```
+    /// use session_core::DriverError;
+    ///
+    /// let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "permission denied");
+    /// let err = DriverError::unavailable("file", io);
+    /// assert_eq!(err.to_string(), "the file session driver is unavailable: permission denied");
+    /// ```
     pub fn unavailable(driver: &'static str, source: impl Into<BoxError>) -> Self {
         DriverError::Unavailable {
             driver,
@@ -278,6 +308,14 @@ pub struct ConfigError {
 
 impl ConfigError {
     /// A rejected option with a message.
+    ///
+    /// ```
+    /// use session_core::ConfigError;
+    ///
+    /// let err = ConfigError::new("file.location", "must be an absolute path");
+    /// assert_eq!(err.option(), "file.location");
+    /// assert_eq!(err.to_string(), "invalid session option `file.location`: must be an absolute path");
+    /// ```
     pub fn new(option: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             option: option.into(),
@@ -287,6 +325,15 @@ impl ConfigError {
     }
 
     /// Attaches the underlying error.
+    ///
+    /// ```
+    /// use std::error::Error as _;
+    /// use session_core::ConfigError;
+    ///
+    /// let parse = "ten".parse::<u32>().unwrap_err();
+    /// let err = ConfigError::new("redis.pool_size", "not a number").with_source(parse);
+    /// assert_eq!(err.source().unwrap().to_string(), "invalid digit found in string");
+    /// ```
     #[must_use]
     pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
         self.source = Some(source.into());
@@ -294,6 +341,15 @@ impl ConfigError {
     }
 
     /// The option that was rejected, such as `age` or `file.location`.
+    ///
+    /// ```
+    /// use session_core::{SessionConfig, SessionManager};
+    ///
+    /// let err = SessionManager::builder(SessionConfig::new().with_driver("memory").with_age("soon"))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(err.option(), "age");
+    /// ```
     pub fn option(&self) -> &str {
         &self.option
     }

@@ -33,6 +33,15 @@ impl FlashMessages {
     }
 
     /// Messages from a JSON object (anything else gives no messages). Useful in templates' tests.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use session_core::FlashMessages;
+    ///
+    /// let messages = FlashMessages::from_value(json!({ "message": "Saved" }));
+    /// assert_eq!(messages.get("message"), Some(&json!("Saved")));
+    /// assert!(FlashMessages::from_value(json!("not an object")).is_empty());
+    /// ```
     pub fn from_value(value: Value) -> Self {
         match value {
             Value::Object(messages) => Self { messages },
@@ -41,6 +50,16 @@ impl FlashMessages {
     }
 
     /// The message at `path`; missing and `null` are `None`.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use session_core::FlashMessages;
+    ///
+    /// let messages = FlashMessages::from_value(json!({ "errors": { "title": ["Title is required"] } }));
+    /// assert_eq!(messages.get("errors[title].0"), Some(&json!("Title is required")));
+    /// assert_eq!(messages.get("errors.body"), None);
+    /// assert_eq!(messages.get("errors..title"), None); // an invalid path reads as missing
+    /// ```
     pub fn get(&self, path: &str) -> Option<&Value> {
         KeyPath::parse(path)
             .ok()
@@ -48,27 +67,70 @@ impl FlashMessages {
     }
 
     /// The message at `path` deserialized as `T`; `None` when missing or of another shape.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use session_core::FlashMessages;
+    ///
+    /// let messages = FlashMessages::from_value(json!({ "old": { "quantity": 3 } }));
+    /// assert_eq!(messages.get_as::<u32>("old.quantity"), Some(3));
+    /// assert_eq!(messages.get_as::<String>("old.quantity"), None); // another shape
+    /// ```
     pub fn get_as<T: DeserializeOwned>(&self, path: &str) -> Option<T> {
         self.get(path)
             .and_then(|v| serde_json::from_value(v.clone()).ok())
     }
 
     /// The message at `path`, or `default`.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use session_core::FlashMessages;
+    ///
+    /// let messages = FlashMessages::from_value(json!({ "title": "Hi" }));
+    /// assert_eq!(messages.get_or("title", json!("")), json!("Hi"));
+    /// assert_eq!(messages.get_or("body", json!("")), json!(""));
+    /// ```
     pub fn get_or(&self, path: &str, default: Value) -> Value {
         self.get(path).cloned().unwrap_or(default)
     }
 
     /// Whether a message is present (and not `null`) at `path`.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use session_core::FlashMessages;
+    ///
+    /// let messages = FlashMessages::from_value(json!({ "accepted": false, "note": null }));
+    /// assert!(messages.has("accepted"));
+    /// assert!(!messages.has("note"));
+    /// ```
     pub fn has(&self, path: &str) -> bool {
         self.get(path).is_some()
     }
 
     /// All messages.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use session_core::FlashMessages;
+    ///
+    /// let messages = FlashMessages::from_value(json!({ "a": 1, "b": 2 }));
+    /// assert_eq!(messages.all().keys().collect::<Vec<_>>(), ["a", "b"]);
+    /// ```
     pub fn all(&self) -> &Map<String, Value> {
         &self.messages
     }
 
     /// Whether nothing was flashed.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use session_core::FlashMessages;
+    ///
+    /// assert!(FlashMessages::default().is_empty());
+    /// assert!(!FlashMessages::from_value(json!({ "message": "Hi" })).is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.messages.is_empty()
     }

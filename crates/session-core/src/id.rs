@@ -39,6 +39,15 @@ impl SessionId {
     ///
     /// Panics if the operating system's random source fails, which ring documents as not
     /// happening on supported platforms; continuing without randomness would be worse.
+    ///
+    /// ```
+    /// use session_core::SessionId;
+    ///
+    /// let a = SessionId::generate();
+    /// let b = SessionId::generate();
+    /// assert_ne!(a, b);
+    /// assert_eq!(a.expose().len(), 43);
+    /// ```
     pub fn generate() -> Self {
         let mut bytes = [0u8; ID_BYTES];
         #[allow(clippy::expect_used)]
@@ -49,16 +58,39 @@ impl SessionId {
     }
 
     /// Accepts a string only if it has the exact shape of a generated id.
+    ///
+    /// ```
+    /// use session_core::SessionId;
+    ///
+    /// let id = SessionId::generate();
+    /// assert_eq!(SessionId::parse(id.expose()), Some(id));
+    /// assert_eq!(SessionId::parse("guessable"), None);
+    /// ```
     pub fn parse(s: &str) -> Option<Self> {
         is_encoded_32(s).then(|| Self(s.to_owned()))
     }
 
     /// The id itself. Handle with care: whoever has it has the session.
+    ///
+    /// ```
+    /// use session_core::SessionId;
+    ///
+    /// let id = SessionId::generate();
+    /// assert!(id.expose().bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    /// ```
     pub fn expose(&self) -> &str {
         &self.0
     }
 
     /// The key under which drivers store this session: base64url of SHA-256 of the id.
+    ///
+    /// ```
+    /// use session_core::SessionId;
+    ///
+    /// let id = SessionId::generate();
+    /// assert_eq!(id.storage_key(), id.clone().storage_key()); // the same id, the same key
+    /// assert_ne!(id.storage_key().as_str(), id.expose()); // but not the id itself
+    /// ```
     pub fn storage_key(&self) -> StorageKey {
         let hash = digest::digest(&digest::SHA256, self.0.as_bytes());
         StorageKey(URL_SAFE_NO_PAD.encode(hash.as_ref()))
@@ -89,16 +121,40 @@ pub struct StorageKey(String);
 
 impl StorageKey {
     /// Accepts a string only if it has the exact shape of a derived key.
+    ///
+    /// ```
+    /// use session_core::{SessionId, StorageKey};
+    ///
+    /// let key = SessionId::generate().storage_key();
+    /// assert_eq!(StorageKey::parse(&key.to_string()), Some(key));
+    /// assert_eq!(StorageKey::parse("sessions/../secret"), None);
+    /// ```
     pub fn parse(s: &str) -> Option<Self> {
         is_encoded_32(s).then(|| Self(s.to_owned()))
     }
 
     /// The key as text (43 characters of `[A-Za-z0-9_-]`).
+    ///
+    /// ```
+    /// use session_core::SessionId;
+    ///
+    /// let key = SessionId::generate().storage_key();
+    /// let file_name = format!("{}.json", key.as_str());
+    /// assert_eq!(file_name.len(), 43 + 5);
+    /// ```
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
     /// The first eight characters, for log lines.
+    ///
+    /// ```
+    /// use session_core::SessionId;
+    ///
+    /// let key = SessionId::generate().storage_key();
+    /// assert_eq!(key.short().len(), 8);
+    /// assert!(key.as_str().starts_with(key.short()));
+    /// ```
     pub fn short(&self) -> &str {
         &self.0[..8]
     }
@@ -126,6 +182,14 @@ fn is_encoded_32(s: &str) -> bool {
 }
 
 /// Minimum length of a secret key in bytes.
+///
+/// ```
+/// use session_core::{SecretKey, MIN_SECRET_LEN};
+///
+/// assert_eq!(MIN_SECRET_LEN, 32);
+/// assert!(SecretKey::new(vec![7u8; MIN_SECRET_LEN]).is_ok());
+/// assert!(SecretKey::new(vec![7u8; MIN_SECRET_LEN - 1]).is_err());
+/// ```
 pub const MIN_SECRET_LEN: usize = 32;
 
 /// A secret key given by the application (for example `APP_KEY`). At least 32 bytes.
@@ -144,6 +208,14 @@ pub struct SecretKey(Vec<u8>);
 
 impl SecretKey {
     /// Accepts a secret of at least [`MIN_SECRET_LEN`] bytes.
+    ///
+    /// ```
+    /// use session_core::SecretKey;
+    ///
+    /// assert!(SecretKey::new("a secret of at least thirty-two bytes!!").is_ok());
+    /// let err = SecretKey::new("too short").unwrap_err();
+    /// assert_eq!(err.option(), "keys");
+    /// ```
     pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
         let secret = secret.as_ref();
         if secret.len() < MIN_SECRET_LEN {
@@ -163,6 +235,14 @@ impl SecretKey {
     /// # Panics
     ///
     /// Panics if the operating system's random source fails.
+    ///
+    /// ```
+    /// use session_core::SecretKey;
+    ///
+    /// let app_key = SecretKey::generate_encoded();
+    /// assert_eq!(app_key.len(), 43);
+    /// assert!(SecretKey::new(&app_key).is_ok());
+    /// ```
     pub fn generate_encoded() -> String {
         let mut bytes = [0u8; 32];
         #[allow(clippy::expect_used)]
@@ -174,6 +254,14 @@ impl SecretKey {
 
     /// Derives a 32-byte key for one purpose (HKDF-SHA256), so the id cookie signature and the
     /// cookie driver's encryption never share key material.
+    ///
+    /// ```
+    /// use session_core::SecretKey;
+    ///
+    /// let key = SecretKey::new("a secret of at least thirty-two bytes!!").unwrap();
+    /// assert_eq!(key.derive("signing").as_bytes(), key.derive("signing").as_bytes());
+    /// assert_ne!(key.derive("signing").as_bytes(), key.derive("encryption").as_bytes());
+    /// ```
     pub fn derive(&self, purpose: &str) -> DerivedKey {
         let salt = hkdf::Salt::new(hkdf::HKDF_SHA256, b"session-core v1");
         let prk = salt.extract(&self.0);
@@ -203,11 +291,27 @@ impl hkdf::KeyType for Len32 {
 }
 
 /// A 32-byte key derived from a [`SecretKey`] for one purpose. Never printed.
+///
+/// ```
+/// use session_core::SecretKey;
+///
+/// let derived = SecretKey::new([9u8; 32]).unwrap().derive("cookie-encryption");
+/// assert_eq!(derived.as_bytes().len(), 32);
+/// assert_eq!(format!("{derived:?}"), "DerivedKey(<redacted>)");
+/// ```
 #[derive(Clone)]
 pub struct DerivedKey([u8; 32]);
 
 impl DerivedKey {
     /// The key bytes, for building a cipher or MAC key.
+    ///
+    /// ```
+    /// use session_core::SecretKey;
+    ///
+    /// let derived = SecretKey::new([9u8; 32]).unwrap().derive("cookie-encryption");
+    /// let bytes: &[u8; 32] = derived.as_bytes();
+    /// assert_ne!(bytes, &[9u8; 32]); // never the secret itself
+    /// ```
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
@@ -241,6 +345,13 @@ pub struct KeyRing {
 
 impl KeyRing {
     /// A key ring; at least one key is required.
+    ///
+    /// ```
+    /// use session_core::{KeyRing, SecretKey};
+    ///
+    /// assert!(KeyRing::new(vec![SecretKey::new([1u8; 32]).unwrap()]).is_ok());
+    /// assert_eq!(KeyRing::new(Vec::new()).unwrap_err().option(), "keys");
+    /// ```
     pub fn new(keys: Vec<SecretKey>) -> Result<Self, ConfigError> {
         if keys.is_empty() {
             return Err(ConfigError::new(
@@ -252,16 +363,43 @@ impl KeyRing {
     }
 
     /// The keys, current first.
+    ///
+    /// ```
+    /// use session_core::{KeyRing, SecretKey};
+    ///
+    /// let ring = KeyRing::new(vec![SecretKey::new([2u8; 32]).unwrap(), SecretKey::new([1u8; 32]).unwrap()]).unwrap();
+    /// assert_eq!(ring.keys().len(), 2);
+    /// ```
     pub fn keys(&self) -> &[SecretKey] {
         &self.keys
     }
 
     /// Keys derived for `purpose`, current first.
+    ///
+    /// ```
+    /// use session_core::{KeyRing, SecretKey};
+    ///
+    /// let new = SecretKey::new([2u8; 32]).unwrap();
+    /// let old = SecretKey::new([1u8; 32]).unwrap();
+    /// let ring = KeyRing::new(vec![new.clone(), old]).unwrap();
+    /// let derived = ring.derive("encryption");
+    /// assert_eq!(derived.len(), 2);
+    /// assert_eq!(derived[0].as_bytes(), new.derive("encryption").as_bytes()); // current first
+    /// ```
     pub fn derive(&self, purpose: &str) -> Vec<DerivedKey> {
         self.keys.iter().map(|k| k.derive(purpose)).collect()
     }
 
     /// The signer of id cookie values, bound to the cookie's name.
+    ///
+    /// ```
+    /// use session_core::{KeyRing, SecretKey, SessionId};
+    ///
+    /// let ring = KeyRing::new(vec![SecretKey::new([1u8; 32]).unwrap()]).unwrap();
+    /// let value = ring.id_signer("id").sign(&SessionId::generate());
+    /// assert!(ring.id_signer("id").verify(&value).is_some());
+    /// assert!(ring.id_signer("other").verify(&value).is_none()); // bound to the cookie name
+    /// ```
     pub fn id_signer(&self, cookie_name: &str) -> IdSigner {
         IdSigner {
             keys: self
@@ -277,6 +415,19 @@ impl KeyRing {
 /// Signs and verifies id cookie values (`<id>.<HMAC-SHA256 tag>`), bound to one cookie name.
 ///
 /// Verification tries every key of the ring with ring's constant-time `hmac::verify`.
+///
+/// ```
+/// use session_core::{KeyRing, SecretKey, SessionId};
+///
+/// let signer = KeyRing::new(vec![SecretKey::new([1u8; 32]).unwrap()]).unwrap().id_signer("id");
+/// let id = SessionId::generate();
+/// let value = signer.sign(&id);
+/// assert_eq!(signer.verify(&value), Some(id));
+///
+/// let mut forged = value.clone();
+/// forged.replace_range(..1, if value.starts_with('A') { "B" } else { "A" });
+/// assert_eq!(signer.verify(&forged), None);
+/// ```
 pub struct IdSigner {
     keys: Vec<hmac::Key>,
     cookie_name: String,
@@ -301,12 +452,33 @@ impl IdSigner {
     }
 
     /// The cookie value for `id`, signed with the current key.
+    ///
+    /// ```
+    /// use session_core::{KeyRing, SecretKey, SessionId};
+    ///
+    /// let signer = KeyRing::new(vec![SecretKey::new([1u8; 32]).unwrap()]).unwrap().id_signer("id");
+    /// let id = SessionId::generate();
+    /// let value = signer.sign(&id);
+    /// let (sent_id, tag) = value.split_once('.').unwrap();
+    /// assert_eq!(sent_id, id.expose());
+    /// assert_eq!(tag.len(), 43);
+    /// ```
     pub fn sign(&self, id: &SessionId) -> String {
         let tag = hmac::sign(&self.keys[0], &self.message(id.expose()));
         format!("{}.{}", id.expose(), URL_SAFE_NO_PAD.encode(tag.as_ref()))
     }
 
     /// The id inside a cookie value, if its signature verifies under any key of the ring.
+    ///
+    /// ```
+    /// use session_core::{KeyRing, SecretKey, SessionId};
+    ///
+    /// let signer = KeyRing::new(vec![SecretKey::new([1u8; 32]).unwrap()]).unwrap().id_signer("id");
+    /// let id = SessionId::generate();
+    /// assert_eq!(signer.verify(&signer.sign(&id)), Some(id.clone()));
+    /// assert_eq!(signer.verify(id.expose()), None); // an unsigned id
+    /// assert_eq!(signer.verify("garbage"), None);
+    /// ```
     pub fn verify(&self, value: &str) -> Option<SessionId> {
         // Sizes are checked before anything is decoded.
         if value.len() != 2 * ENCODED_LEN + 1 {
@@ -323,6 +495,20 @@ impl IdSigner {
     }
 
     /// Whether `value` verifies only under an older key (so it should be re-signed).
+    ///
+    /// ```
+    /// use session_core::{KeyRing, SecretKey, SessionId};
+    ///
+    /// let old = SecretKey::new([1u8; 32]).unwrap();
+    /// let new = SecretKey::new([2u8; 32]).unwrap();
+    /// let before = KeyRing::new(vec![old.clone()]).unwrap().id_signer("id");
+    /// let after = KeyRing::new(vec![new, old]).unwrap().id_signer("id");
+    ///
+    /// let value = before.sign(&SessionId::generate());
+    /// assert!(after.verify(&value).is_some());
+    /// assert!(after.needs_resign(&value));
+    /// assert!(!after.needs_resign(&after.sign(&SessionId::generate())));
+    /// ```
     pub fn needs_resign(&self, value: &str) -> bool {
         let Some((id, tag)) = value.split_once('.') else {
             return false;

@@ -89,7 +89,32 @@ pub use crate::session::Session;
 pub use cookie;
 
 /// The reserved key under which flash messages are stored inside a record.
+///
+/// ```
+/// use session_core::{Error, FLASH_KEY};
+///
+/// # let session = session_core::Session::for_tests();
+/// assert_eq!(FLASH_KEY, "__flash__");
+/// assert!(matches!(session.put(FLASH_KEY, 1), Err(Error::ReservedKey { .. })));
+/// ```
 pub const FLASH_KEY: &str = "__flash__";
 
 /// What a driver factory returns.
+///
+/// ```
+/// use std::sync::Arc;
+/// use session_core::{DriverFactoryResult, DriverSetup, MemoryDriver, SessionConfig, SessionManager};
+///
+/// fn memory_factory(setup: &DriverSetup<'_>) -> DriverFactoryResult {
+///     Ok(Arc::new(MemoryDriver::new(setup.lifetimes(), setup.clock())))
+/// }
+///
+/// let manager = SessionManager::builder(
+///     SessionConfig::new().with_driver("mine").with_key("a secret of at least thirty-two bytes!!"),
+/// )
+/// .extend("mine", memory_factory)
+/// .build()?;
+/// assert_eq!(manager.config().driver(), "mine");
+/// # Ok::<(), session_core::ConfigError>(())
+/// ```
 pub type DriverFactoryResult = Result<std::sync::Arc<dyn Driver>, ConfigError>;

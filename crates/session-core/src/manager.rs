@@ -81,6 +81,20 @@ impl fmt::Debug for SessionManager {
 }
 
 /// Builds a [`SessionManager`]; see [`SessionManager::builder`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use session_core::{ManualClock, MemoryDriver, SessionConfig, SessionManager};
+///
+/// let manager = SessionManager::builder(
+///     SessionConfig::new().with_driver("scratch").with_key("a secret of at least thirty-two bytes!!"),
+/// )
+/// .extend("scratch", |setup| Ok(Arc::new(MemoryDriver::new(setup.lifetimes(), setup.clock()))))
+/// .with_clock(Arc::new(ManualClock::new(0)))
+/// .build()?;
+/// assert_eq!(manager.config().driver(), "scratch");
+/// # Ok::<(), session_core::ConfigError>(())
+/// ```
 #[derive(Debug)]
 #[must_use]
 pub struct SessionManagerBuilder {
@@ -91,6 +105,19 @@ pub struct SessionManagerBuilder {
 
 impl SessionManagerBuilder {
     /// Registers a driver factory under `name` (the seed's `Session.extend`).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use session_core::{MemoryDriver, SessionConfig, SessionManager};
+    ///
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_driver("scratch").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .extend("scratch", |setup| Ok(Arc::new(MemoryDriver::new(setup.lifetimes(), setup.clock()))))
+    /// .build()?;
+    /// assert_eq!(manager.driver().name(), "memory"); // the driver's own name
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn extend<F>(mut self, name: impl Into<String>, factory: F) -> Self
     where
         F: Fn(&DriverSetup<'_>) -> DriverFactoryResult + Send + Sync + 'static,
@@ -100,18 +127,74 @@ impl SessionManagerBuilder {
     }
 
     /// Replaces the driver registry (the facade crate passes one with every bundled driver).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use session_core::{DriverRegistry, MemoryDriver, SessionConfig, SessionManager};
+    ///
+    /// let mut registry = DriverRegistry::new();
+    /// registry.extend("scratch", |setup| Ok(Arc::new(MemoryDriver::new(setup.lifetimes(), setup.clock()))));
+    ///
+    /// let config = SessionConfig::new().with_driver("scratch").with_key("a secret of at least thirty-two bytes!!");
+    /// assert!(SessionManager::builder(config.clone()).build().is_err()); // not registered by default
+    /// assert!(SessionManager::builder(config).with_registry(registry).build().is_ok());
+    /// ```
     pub fn with_registry(mut self, registry: DriverRegistry) -> Self {
         self.registry = registry;
         self
     }
 
     /// Replaces the clock (tests move a [`ManualClock`](crate::ManualClock) forward).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use std::{sync::Arc, time::Duration};
+    /// use session_core::{ManualClock, SessionConfig, SessionManager};
+    ///
+    /// let clock = ManualClock::new(1_000_000);
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new()
+    ///         .with_driver("memory")
+    ///         .with_key("a secret of at least thirty-two bytes!!")
+    ///         .with_age("10m"),
+    /// )
+    /// .with_clock(Arc::new(clock.clone()))
+    /// .build()?;
+    ///
+    /// let first = manager.start_request(std::iter::empty());
+    /// first.initiate(false).await?;
+    /// first.put("user_id", 7)?;
+    /// first.commit().await?;
+    /// let cookie = first.context().response_cookies()[0].stripped().to_string();
+    ///
+    /// clock.advance(Duration::from_secs(11 * 60)); // idle for longer than the age
+    /// let later = manager.start_request([cookie.as_str()]);
+    /// later.initiate(false).await?;
+    /// assert!(later.is_fresh());
+    /// assert_eq!(later.get("user_id")?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
     }
 
     /// Validates the configuration and builds the driver. Every error names its option.
+    ///
+    /// ```
+    /// use session_core::{SessionConfig, SessionManager};
+    ///
+    /// let err = SessionManager::builder(
+    ///     SessionConfig::new()
+    ///         .with_driver("memory")
+    ///         .with_key("a secret of at least thirty-two bytes!!")
+    ///         .with_absolute_age("forever"),
+    /// )
+    /// .build()
+    /// .unwrap_err();
+    /// assert_eq!(err.option(), "absolute_age");
+    /// ```
     pub fn build(self) -> Result<SessionManager, ConfigError> {
         let valid = self.config.validate()?;
         let known: Vec<&str> = self.registry.names().collect();
@@ -153,6 +236,17 @@ impl SessionManagerBuilder {
 impl SessionManager {
     /// Starts building a manager from a configuration, with the `memory` driver registered and
     /// the system clock.
+    ///
+    /// ```
+    /// use session_core::{SessionConfig, SessionManager};
+    ///
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .build()?;
+    /// assert_eq!(manager.driver().name(), "memory");
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn builder(config: SessionConfig) -> SessionManagerBuilder {
         SessionManagerBuilder {
             config,
@@ -162,31 +256,105 @@ impl SessionManager {
     }
 
     /// The configuration.
+    ///
+    /// ```
+    /// use session_core::{SessionConfig, SessionManager};
+    ///
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .build()?;
+    /// assert_eq!(manager.config().cookie_name(), "id");
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn config(&self) -> &SessionConfig {
         &self.inner.config
     }
 
     /// The driver in use.
+    ///
+    /// ```
+    /// use session_core::{SessionConfig, SessionManager};
+    ///
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .build()?;
+    /// assert_eq!(manager.driver().name(), "memory");
+    /// assert!(manager.driver().capabilities().atomic_update());
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn driver(&self) -> &Arc<dyn Driver> {
         &self.inner.driver
     }
 
     /// The idle and absolute lifetimes.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use session_core::{SessionConfig, SessionManager};
+    ///
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .build()?;
+    /// assert_eq!(manager.lifetimes().idle(), Duration::from_secs(2 * 3600)); // the default age
+    /// assert_eq!(manager.lifetimes().absolute(), None);
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn lifetimes(&self) -> Lifetimes {
         self.inner.lifetimes
     }
 
     /// The secret keys.
+    ///
+    /// ```
+    /// use session_core::{SessionConfig, SessionId, SessionManager};
+    ///
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .build()?;
+    /// let signer = manager.keys().id_signer(manager.config().cookie_name());
+    /// assert!(signer.verify(&signer.sign(&SessionId::generate())).is_some());
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn keys(&self) -> &KeyRing {
         &self.inner.valid.keys
     }
 
     /// The clock.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use session_core::{ManualClock, SessionConfig, SessionManager};
+    ///
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .with_clock(Arc::new(ManualClock::new(42)))
+    /// .build()?;
+    /// assert_eq!(manager.clock().now_ms(), 42);
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.inner.clock
     }
 
     /// A fresh request context from the request's `Cookie` header values.
+    ///
+    /// ```
+    /// use session_core::{SessionConfig, SessionManager};
+    ///
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .build()?;
+    /// let cx = manager.context(["id=abc; theme=dark"]);
+    /// assert_eq!(cx.request_cookie("id"), Some("abc"));
+    /// assert_eq!(cx.request_cookie("theme"), None);
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn context<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a str>) -> SessionContext {
         SessionContext::from_headers(
             self.inner.config.cookie_name(),
@@ -197,11 +365,40 @@ impl SessionManager {
 
     /// The session of one request, not yet initiated (nothing is read until
     /// [`Session::initiate`]).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use session_core::{SessionConfig, SessionManager};
+    ///
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .build()?;
+    /// let session = manager.start_request(["id=not-a-signed-id"]);
+    /// assert!(!session.is_initiated()); // nothing read yet
+    /// session.initiate(false).await?;
+    /// assert!(session.is_fresh()); // an unverifiable cookie starts a fresh session
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn start_request<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a str>) -> Session {
         Session::new(self.clone(), self.context(cookie_headers))
     }
 
     /// The session of one request, for a context built elsewhere.
+    ///
+    /// ```
+    /// use session_core::{SessionConfig, SessionManager};
+    ///
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .build()?;
+    /// let cx = manager.context(["id=abc"]);
+    /// let session = manager.session(cx);
+    /// assert_eq!(session.context().request_cookie("id"), Some("abc"));
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn session(&self, cx: SessionContext) -> Session {
         Session::new(self.clone(), cx)
     }

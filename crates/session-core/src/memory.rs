@@ -43,6 +43,18 @@ struct State {
 
 impl MemoryDriver {
     /// An empty store.
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// use session_core::{Driver, Lifetimes, ManualClock, MemoryDriver};
+    ///
+    /// let driver = MemoryDriver::new(
+    ///     Lifetimes::new(Duration::from_secs(1800), Some(Duration::from_secs(86_400))),
+    ///     Arc::new(ManualClock::new(0)),
+    /// );
+    /// assert!(driver.is_empty());
+    /// assert!(driver.capabilities().atomic_update());
+    /// ```
     pub fn new(lifetimes: Lifetimes, clock: Arc<dyn Clock>) -> Self {
         Self {
             lifetimes,
@@ -56,16 +68,66 @@ impl MemoryDriver {
     }
 
     /// The number of records held, expired ones not yet swept included.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use std::{sync::Arc, time::Duration};
+    /// use session_core::{CookieOptions, Driver, Lifetimes, ManualClock, MemoryDriver, Record, SessionContext, SessionId};
+    ///
+    /// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(ManualClock::new(0)));
+    /// let cx = SessionContext::new("id", CookieOptions::default());
+    /// for _ in 0..3 {
+    ///     let key = SessionId::generate().storage_key();
+    ///     driver.write(&cx, &key, &Record::new(Default::default(), 0)).await?;
+    /// }
+    /// assert_eq!(driver.len(), 3);
+    /// # Ok::<(), session_core::DriverError>(())
+    /// # }).unwrap();
+    /// ```
     pub fn len(&self) -> usize {
         self.state().records.len()
     }
 
     /// Whether no record is held.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use std::{sync::Arc, time::Duration};
+    /// use session_core::{CookieOptions, Driver, Lifetimes, ManualClock, MemoryDriver, Record, SessionContext, SessionId};
+    ///
+    /// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(ManualClock::new(0)));
+    /// assert!(driver.is_empty());
+    /// let cx = SessionContext::new("id", CookieOptions::default());
+    /// let key = SessionId::generate().storage_key();
+    /// driver.write(&cx, &key, &Record::new(Default::default(), 0)).await?;
+    /// assert!(!driver.is_empty());
+    /// # Ok::<(), session_core::DriverError>(())
+    /// # }).unwrap();
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Removes every expired record now; returns how many went.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use std::{sync::Arc, time::Duration};
+    /// use session_core::{CookieOptions, Driver, Lifetimes, ManualClock, MemoryDriver, Record, SessionContext, SessionId};
+    ///
+    /// let clock = ManualClock::new(0);
+    /// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(clock.clone()));
+    /// let cx = SessionContext::new("id", CookieOptions::default());
+    /// let key = SessionId::generate().storage_key();
+    /// driver.write(&cx, &key, &Record::new(Default::default(), 0)).await?;
+    ///
+    /// clock.advance(Duration::from_secs(61));
+    /// assert_eq!(driver.len(), 1); // expired, not yet evicted
+    /// assert_eq!(driver.sweep(), 1);
+    /// assert!(driver.is_empty());
+    /// # Ok::<(), session_core::DriverError>(())
+    /// # }).unwrap();
+    /// ```
     pub fn sweep(&self) -> usize {
         let now = self.clock.now_ms();
         let mut state = self.state();

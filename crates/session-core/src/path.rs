@@ -28,6 +28,16 @@ pub struct KeyPath {
 impl KeyPath {
     /// Parses a path. Empty paths, empty segments (`a..b`, `a[]`) and unbalanced brackets are
     /// rejected with [`Error::InvalidPath`].
+    ///
+    /// ```
+    /// use session_core::KeyPath;
+    ///
+    /// let path = KeyPath::parse(r#"cart["items"].0"#)?;
+    /// assert_eq!(path.segments(), ["cart", "items", "0"]);
+    /// assert!(KeyPath::parse("").is_err());
+    /// assert!(KeyPath::parse("user[name").is_err());
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
     pub fn parse(text: &str) -> Result<Self, Error> {
         let invalid = || Error::InvalidPath {
             path: text.to_owned(),
@@ -113,11 +123,25 @@ impl KeyPath {
     }
 
     /// The segments of the path, outermost first.
+    ///
+    /// ```
+    /// use session_core::KeyPath;
+    ///
+    /// assert_eq!(KeyPath::parse("user[address].city")?.segments(), ["user", "address", "city"]);
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
     pub fn segments(&self) -> &[String] {
         &self.segments
     }
 
     /// The path as the caller wrote it.
+    ///
+    /// ```
+    /// use session_core::KeyPath;
+    ///
+    /// assert_eq!(KeyPath::parse("user[name]")?.as_str(), "user[name]"); // as written, for messages
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
     pub fn as_str(&self) -> &str {
         &self.text
     }

@@ -138,11 +138,34 @@ impl Session {
     }
 
     /// The request context (cookies in and out).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use session_core::{Session, SessionConfig, SessionManager};
+    /// # let manager = SessionManager::builder(
+    /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// # ).build()?;
+    /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
+    /// let session = manager.start_request(["id=abc; theme=dark"]);
+    /// assert_eq!(session.context().request_cookie("id"), Some("abc"));
+    /// session.initiate(false).await?;
+    /// session.put("a", 1)?;
+    /// session.commit().await?;
+    /// assert_eq!(session.context().response_cookies()[0].name(), "id");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn context(&self) -> &SessionContext {
         &self.inner.cx
     }
 
     /// The manager this session belongs to.
+    ///
+    /// ```
+    /// # let session = session_core::Session::for_tests();
+    /// assert_eq!(session.manager().config().driver(), "memory");
+    /// assert_eq!(session.manager().driver().name(), "memory");
+    /// ```
     pub fn manager(&self) -> &SessionManager {
         &self.inner.manager
     }
@@ -155,6 +178,33 @@ impl Session {
     /// never an error. `readonly = true` (websockets, server-sent events) shows the previous
     /// request's flash messages without consuming them, refuses every mutation, and commits
     /// nothing. Otherwise the flash messages are consumed.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use session_core::{Session, SessionConfig, SessionManager};
+    /// # let manager = SessionManager::builder(
+    /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// # ).build()?;
+    /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
+    /// let first = manager.start_request(std::iter::empty());
+    /// first.initiate(false).await?;
+    /// first.flash("notice", "Saved")?;
+    /// first.commit().await?;
+    /// let cookie = cookie_of(&first);
+    ///
+    /// // A websocket upgrade: shows the message without consuming it, refuses changes.
+    /// let socket = manager.start_request([cookie.as_str()]);
+    /// socket.initiate(true).await?;
+    /// assert!(socket.flash_messages()?.has("notice"));
+    /// assert!(socket.put("a", 1).is_err());
+    ///
+    /// // The next page still gets the message.
+    /// let page = manager.start_request([cookie.as_str()]);
+    /// page.initiate(false).await?;
+    /// assert!(page.flash_messages()?.has("notice"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn initiate(&self, readonly: bool) -> Result<(), Error> {
         let _guard = self.inner.init.lock().await;
         if self.state().initiated {
@@ -212,26 +262,102 @@ impl Session {
     }
 
     /// Whether [`Session::initiate`] has run.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use session_core::{Session, SessionConfig, SessionManager};
+    /// # let manager = SessionManager::builder(
+    /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// # ).build()?;
+    /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
+    /// let session = manager.start_request(std::iter::empty());
+    /// assert!(!session.is_initiated());
+    /// assert!(session.get("a").is_err()); // the store needs initiate first
+    /// session.initiate(false).await?;
+    /// assert!(session.is_initiated());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn is_initiated(&self) -> bool {
         self.state().initiated
     }
 
     /// Whether the id was generated during this request (no valid cookie, or `regenerate`).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use session_core::{Session, SessionConfig, SessionManager};
+    /// # let manager = SessionManager::builder(
+    /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// # ).build()?;
+    /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
+    /// let first = manager.start_request(std::iter::empty());
+    /// first.initiate(false).await?;
+    /// assert!(first.is_fresh());
+    /// first.put("a", 1)?;
+    /// first.commit().await?;
+    /// let cookie = cookie_of(&first);
+    ///
+    /// let second = manager.start_request([cookie.as_str()]);
+    /// second.initiate(false).await?;
+    /// assert!(!second.is_fresh());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn is_fresh(&self) -> bool {
         self.state().fresh
     }
 
     /// Whether the session was initiated readonly.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use session_core::{Session, SessionConfig, SessionManager};
+    /// # let manager = SessionManager::builder(
+    /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// # ).build()?;
+    /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
+    /// let session = manager.start_request(std::iter::empty());
+    /// session.initiate(true).await?;
+    /// assert!(session.is_readonly());
+    /// assert!(matches!(session.put("a", 1), Err(session_core::Error::Readonly)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn is_readonly(&self) -> bool {
         self.state().readonly
     }
 
     /// Whether [`Session::regenerate`] was called during this request.
+    ///
+    /// ```
+    /// # let session = session_core::Session::for_tests();
+    /// assert!(!session.is_regenerated());
+    /// session.regenerate()?;
+    /// assert!(session.is_regenerated());
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
     pub fn is_regenerated(&self) -> bool {
         self.state().regenerated
     }
 
     /// The session id. Treat it as a credential: never log it.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use session_core::{Session, SessionConfig, SessionManager};
+    /// # let manager = SessionManager::builder(
+    /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// # ).build()?;
+    /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
+    /// let session = manager.start_request(std::iter::empty());
+    /// assert!(session.session_id().is_err()); // not initiated
+    /// session.initiate(false).await?;
+    /// let id = session.session_id()?;
+    /// assert_eq!(id.expose().len(), 43);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn session_id(&self) -> Result<SessionId, Error> {
         self.read_state(|s| s.id.clone())?
             .ok_or(Error::NotInitiated)
@@ -240,6 +366,40 @@ impl Session {
     /// Gives the session a new id and keeps its data (call it at login and at every privilege
     /// change: session fixation defence). At commit the data is written under the new id first
     /// and the old record destroyed after, so a failed write never logs the user out.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use session_core::{Session, SessionConfig, SessionManager};
+    /// # let manager = SessionManager::builder(
+    /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// # ).build()?;
+    /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
+    /// let first = manager.start_request(std::iter::empty());
+    /// first.initiate(false).await?;
+    /// first.put("cart_total", 1900)?;
+    /// first.commit().await?;
+    /// let cookie = cookie_of(&first);
+    ///
+    /// // Login: same data, new id.
+    /// let login = manager.start_request([cookie.as_str()]);
+    /// login.initiate(false).await?;
+    /// let before = login.session_id()?;
+    /// login.regenerate()?;
+    /// assert_ne!(login.session_id()?, before);
+    /// login.put("user_id", 7)?;
+    /// login.commit().await?;
+    /// let new_cookie = cookie_of(&login);
+    ///
+    /// // The old id no longer opens the session; the new one has the data.
+    /// let old = manager.start_request([cookie.as_str()]);
+    /// old.initiate(false).await?;
+    /// assert!(old.is_fresh());
+    /// let new = manager.start_request([new_cookie.as_str()]);
+    /// new.initiate(false).await?;
+    /// assert_eq!(new.get_as::<u32>("cart_total")?, Some(1900));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn regenerate(&self) -> Result<(), Error> {
         self.write_state(|s| {
             if !s.regenerated {
@@ -410,6 +570,13 @@ impl Session {
     }
 
     /// Adds `step` to the number at `path`.
+    ///
+    /// ```
+    /// # let session = session_core::Session::for_tests();
+    /// assert_eq!(session.increment_by("points", 5)?, serde_json::json!(5));
+    /// assert_eq!(session.increment_by("points", 5)?, serde_json::json!(10));
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
     pub fn increment_by(&self, path: &str, step: i64) -> Result<Value, Error> {
         self.step(path, step, "increment")
     }
@@ -426,6 +593,13 @@ impl Session {
     }
 
     /// Subtracts `step` from the number at `path`.
+    ///
+    /// ```
+    /// # let session = session_core::Session::for_tests();
+    /// session.put("stock", 10)?;
+    /// assert_eq!(session.decrement_by("stock", 3)?, serde_json::json!(7));
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
     pub fn decrement_by(&self, path: &str, step: i64) -> Result<Value, Error> {
         self.step(path, step.saturating_neg(), "decrement")
     }
@@ -520,6 +694,31 @@ impl Session {
     }
 
     /// Flashes only the given fields (paths) of the request input.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use session_core::{Session, SessionConfig, SessionManager};
+    /// # let manager = SessionManager::builder(
+    /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// # ).build()?;
+    /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
+    /// use serde_json::json;
+    ///
+    /// let post = manager.start_request(std::iter::empty());
+    /// post.initiate(false).await?;
+    /// let input = json!({ "title": "Hi", "body": "Text", "password": "secret" });
+    /// post.flash_only(&input, &["title", "body"])?;
+    /// post.commit().await?;
+    /// let cookie = cookie_of(&post);
+    ///
+    /// let form = manager.start_request([cookie.as_str()]);
+    /// form.initiate(false).await?;
+    /// let old = form.flash_messages()?;
+    /// assert_eq!(old.get("title"), Some(&json!("Hi")));
+    /// assert!(!old.has("password"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn flash_only(&self, input: impl Serialize, keys: &[&str]) -> Result<(), Error> {
         let input = nest(to_object("input", input)?);
         let paths = parse_paths(keys)?;
@@ -530,6 +729,30 @@ impl Session {
     }
 
     /// Flashes the request input without the given fields (paths).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use session_core::{Session, SessionConfig, SessionManager};
+    /// # let manager = SessionManager::builder(
+    /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// # ).build()?;
+    /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
+    /// use serde_json::json;
+    ///
+    /// let post = manager.start_request(std::iter::empty());
+    /// post.initiate(false).await?;
+    /// post.flash_except(json!({ "email": "ada@example.com", "password": "secret" }), &["password"])?;
+    /// post.commit().await?;
+    /// let cookie = cookie_of(&post);
+    ///
+    /// let form = manager.start_request([cookie.as_str()]);
+    /// form.initiate(false).await?;
+    /// let old = form.flash_messages()?;
+    /// assert_eq!(old.get("email"), Some(&json!("ada@example.com")));
+    /// assert!(!old.has("password"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn flash_except(&self, input: impl Serialize, keys: &[&str]) -> Result<(), Error> {
         let input = nest(to_object("input", input)?);
         let paths = parse_paths(keys)?;
@@ -557,6 +780,35 @@ impl Session {
     }
 
     /// Carries every message of this request over to the next one. The last reflash call wins.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use session_core::{Session, SessionConfig, SessionManager};
+    /// # let manager = SessionManager::builder(
+    /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// # ).build()?;
+    /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
+    /// let first = manager.start_request(std::iter::empty());
+    /// first.initiate(false).await?;
+    /// first.flash("notice", "Saved")?;
+    /// first.flash("warning", "Quota almost reached")?;
+    /// first.commit().await?;
+    /// let cookie = cookie_of(&first);
+    ///
+    /// // A redirect hop that shows nothing carries messages on.
+    /// let hop = manager.start_request([cookie.as_str()]);
+    /// hop.initiate(false).await?;
+    /// hop.reflash()?;
+    /// hop.commit().await?;
+    ///
+    /// let page = manager.start_request([cookie.as_str()]);
+    /// page.initiate(false).await?;
+    /// let messages = page.flash_messages()?;
+    /// assert!(messages.has("notice"));
+    /// assert!(messages.has("warning"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn reflash(&self) -> Result<(), Error> {
         self.write_state(|s| {
             s.outgoing.reflashed = Some(s.incoming.all().clone());
@@ -565,6 +817,35 @@ impl Session {
     }
 
     /// Carries only the given messages (paths) over to the next request.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use session_core::{Session, SessionConfig, SessionManager};
+    /// # let manager = SessionManager::builder(
+    /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// # ).build()?;
+    /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
+    /// let first = manager.start_request(std::iter::empty());
+    /// first.initiate(false).await?;
+    /// first.flash("notice", "Saved")?;
+    /// first.flash("warning", "Quota almost reached")?;
+    /// first.commit().await?;
+    /// let cookie = cookie_of(&first);
+    ///
+    /// // A redirect hop that shows nothing carries messages on.
+    /// let hop = manager.start_request([cookie.as_str()]);
+    /// hop.initiate(false).await?;
+    /// hop.reflash_only(&["notice"])?;
+    /// hop.commit().await?;
+    ///
+    /// let page = manager.start_request([cookie.as_str()]);
+    /// page.initiate(false).await?;
+    /// let messages = page.flash_messages()?;
+    /// assert!(messages.has("notice"));
+    /// assert!(!messages.has("warning"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn reflash_only(&self, keys: &[&str]) -> Result<(), Error> {
         let paths = parse_paths(keys)?;
         self.write_state(|s| {
@@ -574,6 +855,35 @@ impl Session {
     }
 
     /// Carries every message but the given ones (paths) over to the next request.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use session_core::{Session, SessionConfig, SessionManager};
+    /// # let manager = SessionManager::builder(
+    /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// # ).build()?;
+    /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
+    /// let first = manager.start_request(std::iter::empty());
+    /// first.initiate(false).await?;
+    /// first.flash("notice", "Saved")?;
+    /// first.flash("warning", "Quota almost reached")?;
+    /// first.commit().await?;
+    /// let cookie = cookie_of(&first);
+    ///
+    /// // A redirect hop that shows nothing carries messages on.
+    /// let hop = manager.start_request([cookie.as_str()]);
+    /// hop.initiate(false).await?;
+    /// hop.reflash_except(&["warning"])?;
+    /// hop.commit().await?;
+    ///
+    /// let page = manager.start_request([cookie.as_str()]);
+    /// page.initiate(false).await?;
+    /// let messages = page.flash_messages()?;
+    /// assert!(messages.has("notice"));
+    /// assert!(!messages.has("warning"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn reflash_except(&self, keys: &[&str]) -> Result<(), Error> {
         let paths = parse_paths(keys)?;
         self.write_state(|s| {
@@ -608,6 +918,29 @@ impl Session {
     /// | regenerated | `write_if` under the new id, then `destroy` the old record |
     ///
     /// The id cookie is sent on every response but readonly ones, with a refreshed Max-Age.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use session_core::{Session, SessionConfig, SessionManager};
+    /// # let manager = SessionManager::builder(
+    /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// # ).build()?;
+    /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
+    /// let session = manager.start_request(std::iter::empty());
+    /// session.initiate(false).await?;
+    /// session.put("cart_total", 1900)?;
+    /// session.commit().await?;
+    /// session.commit().await?; // no-op
+    /// let cookie = cookie_of(&session);
+    ///
+    /// let readonly = manager.start_request([cookie.as_str()]);
+    /// readonly.initiate(true).await?;
+    /// assert_eq!(readonly.get_as::<u32>("cart_total")?, Some(1900));
+    /// readonly.commit().await?;
+    /// assert!(readonly.context().response_cookies().is_empty()); // no cookie for readonly
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn commit(&self) -> Result<(), Error> {
         let plan = {
             let mut state = self.state();
@@ -895,6 +1228,13 @@ impl Session {
     }
 
     /// A session for documentation examples: memory driver, initiated, writable.
+    ///
+    /// ```
+    /// let session = session_core::Session::for_tests();
+    /// assert!(session.is_initiated() && session.is_fresh());
+    /// session.put("a", 1)?;
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
     #[doc(hidden)]
     pub fn for_tests() -> Self {
         #[allow(clippy::expect_used)]

@@ -29,6 +29,19 @@ pub struct Browser {
 
 impl Browser {
     /// A browser with no cookies.
+    ///
+    /// ```
+    /// use session_core::{SessionConfig, SessionManager};
+    /// use session_testkit::Browser;
+    ///
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .build()?;
+    /// let browser = Browser::new(manager);
+    /// assert!(browser.cookies().is_empty());
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn new(manager: SessionManager) -> Self {
         Self {
             manager,
@@ -37,11 +50,42 @@ impl Browser {
     }
 
     /// The manager requests go to.
+    ///
+    /// ```
+    /// use session_core::{SessionConfig, SessionManager};
+    /// use session_testkit::Browser;
+    ///
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .build()?;
+    /// let browser = Browser::new(manager);
+    /// assert_eq!(browser.manager().config().driver(), "memory");
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn manager(&self) -> &SessionManager {
         &self.manager
     }
 
     /// The `Cookie` header this browser sends, if it has cookies.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use session_core::{SessionConfig, SessionManager};
+    /// use session_testkit::Browser;
+    ///
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .build()?;
+    /// let mut browser = Browser::new(manager);
+    /// assert_eq!(browser.cookie_header(), "");
+    /// browser.set_cookie("id", "abc");
+    /// browser.set_cookie("id.1", "def");
+    /// assert_eq!(browser.cookie_header(), "id=abc; id.1=def");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn cookie_header(&self) -> String {
         self.cookies
             .iter()
@@ -51,31 +95,137 @@ impl Browser {
     }
 
     /// The cookies held, by name.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use session_core::{SessionConfig, SessionManager};
+    /// use session_testkit::Browser;
+    ///
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .build()?;
+    /// let mut browser = Browser::new(manager);
+    /// browser.request(|s| s.put("n", 1)).await?;
+    /// assert!(browser.cookies().contains_key("id"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn cookies(&self) -> &BTreeMap<String, String> {
         &self.cookies
     }
 
     /// Replaces or adds a cookie by hand (to tamper with it, for example).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use session_core::{SessionConfig, SessionManager};
+    /// use session_testkit::Browser;
+    ///
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .build()?;
+    /// let mut browser = Browser::new(manager);
+    /// browser.request(|s| s.put("user_id", 7)).await?;
+    /// // Tamper with the id cookie: the next request starts a fresh session.
+    /// browser.set_cookie("id", "forged");
+    /// let fresh = browser.request(|s| Ok(s.is_fresh())).await?;
+    /// assert!(fresh);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn set_cookie(&mut self, name: &str, value: &str) {
         self.cookies.insert(name.to_owned(), value.to_owned());
     }
 
     /// Forgets every cookie.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use session_core::{SessionConfig, SessionManager};
+    /// use session_testkit::Browser;
+    ///
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .build()?;
+    /// let mut browser = Browser::new(manager);
+    /// browser.request(|s| s.put("n", 1)).await?;
+    /// browser.clear_cookies(); // like closing a private window
+    /// assert_eq!(browser.request(|s| s.get("n")).await?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn clear_cookies(&mut self) {
         self.cookies.clear();
     }
 
     /// A request context carrying this browser's cookies.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use session_core::{SessionConfig, SessionManager};
+    /// use session_testkit::Browser;
+    ///
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .build()?;
+    /// let mut browser = Browser::new(manager);
+    /// browser.set_cookie("id", "abc");
+    /// assert_eq!(browser.context().request_cookie("id"), Some("abc"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn context(&self) -> SessionContext {
         self.manager.context([self.cookie_header().as_str()])
     }
 
     /// Starts a request: a session with this browser's cookies, not yet initiated.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use session_core::{SessionConfig, SessionManager};
+    /// use session_testkit::Browser;
+    ///
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .build()?;
+    /// let mut browser = Browser::new(manager);
+    /// let session = browser.begin();
+    /// session.initiate(false).await?;
+    /// session.put("step", 1)?;
+    /// browser.finish(&session).await?;
+    /// assert!(browser.cookies().contains_key("id"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn begin(&self) -> Session {
         self.manager.start_request([self.cookie_header().as_str()])
     }
 
     /// Commits a request and keeps the cookies it set (removals delete).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use session_core::{SessionConfig, SessionManager};
+    /// use session_testkit::Browser;
+    ///
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .build()?;
+    /// let mut browser = Browser::new(manager);
+    /// let session = browser.begin();
+    /// session.initiate(false).await?;
+    /// session.put("n", 1)?;
+    /// browser.finish(&session).await?; // commits and keeps the cookie
+    /// assert_eq!(browser.request(|s| s.get("n")).await?, Some(serde_json::json!(1)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn finish(&mut self, session: &Session) -> Result<(), Error> {
         session.commit().await?;
         self.absorb(session);
@@ -83,6 +233,26 @@ impl Browser {
     }
 
     /// Keeps the cookies a committed session set.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use session_core::{SessionConfig, SessionManager};
+    /// use session_testkit::Browser;
+    ///
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .build()?;
+    /// let mut browser = Browser::new(manager);
+    /// let session = browser.begin();
+    /// session.initiate(false).await?;
+    /// session.put("n", 1)?;
+    /// session.commit().await?; // committed elsewhere, as an adapter would
+    /// browser.absorb(&session);
+    /// assert!(browser.cookies().contains_key("id"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn absorb(&mut self, session: &Session) {
         for cookie in session.context().response_cookies() {
             let removed = cookie.value().is_empty()
@@ -99,6 +269,24 @@ impl Browser {
     }
 
     /// One full request: initiate (writable), run `f`, commit, keep the cookies.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use session_core::{SessionConfig, SessionManager};
+    /// use session_testkit::Browser;
+    ///
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .build()?;
+    /// let mut browser = Browser::new(manager);
+    /// let views = browser.request(|s| s.increment("views")).await?;
+    /// assert_eq!(views, serde_json::json!(1));
+    /// let views = browser.request(|s| s.increment("views")).await?;
+    /// assert_eq!(views, serde_json::json!(2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn request<R>(
         &mut self,
         f: impl FnOnce(&Session) -> Result<R, Error>,
@@ -111,6 +299,27 @@ impl Browser {
     }
 
     /// One request initiated readonly.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use session_core::{SessionConfig, SessionManager};
+    /// use session_testkit::Browser;
+    ///
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .build()?;
+    /// let mut browser = Browser::new(manager);
+    /// browser.request(|s| s.flash("notice", "Saved")).await?;
+    /// // A readonly request sees the message without consuming it.
+    /// let seen = browser.readonly_request(|s| Ok(s.flash_messages()?.has("notice"))).await?;
+    /// assert!(seen);
+    /// assert!(browser.readonly_request(|s| s.put("a", 1)).await.is_err());
+    /// let still = browser.request(|s| Ok(s.flash_messages()?.has("notice"))).await?;
+    /// assert!(still);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn readonly_request<R>(
         &mut self,
         f: impl FnOnce(&Session) -> Result<R, Error>,
@@ -123,12 +332,49 @@ impl Browser {
     }
 
     /// One request whose handler never touches the session.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use session_core::{SessionConfig, SessionManager};
+    /// use session_testkit::Browser;
+    ///
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .build()?;
+    /// let mut browser = Browser::new(manager);
+    /// browser.request(|s| s.flash("notice", "Saved")).await?;
+    /// browser.untouched_request().await?; // an image, a health check...
+    /// let shown = browser.request(|s| Ok(s.flash_messages()?.has("notice"))).await?;
+    /// assert!(shown);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn untouched_request(&mut self) -> Result<(), Error> {
         let session = self.begin();
         self.finish(&session).await
     }
 
     /// The storage key of this browser's current session, found by a readonly request.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use session_core::{SessionConfig, SessionManager};
+    /// use session_testkit::Browser;
+    ///
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .build()?;
+    /// let mut browser = Browser::new(manager);
+    /// browser.request(|s| s.put("n", 1)).await?;
+    /// let key = browser.storage_key().await?;
+    /// assert_eq!(key, browser.storage_key().await?); // stable until regenerate
+    /// browser.request(|s| s.regenerate()).await?;
+    /// assert_ne!(key, browser.storage_key().await?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn storage_key(&mut self) -> Result<StorageKey, Error> {
         self.readonly_request(|s| Ok(s.session_id()?.storage_key()))
             .await

@@ -19,6 +19,24 @@ const IDLE: Duration = Duration::from_secs(600);
 
 /// Builds the manager under test from a configuration (driver chosen, key set, lifetimes set)
 /// and the clock the suite moves.
+///
+/// ```
+/// use std::sync::Arc;
+/// use session_core::{SessionConfig, SessionManager};
+/// use session_testkit::MakeManager;
+///
+/// let make: MakeManager = Arc::new(|config, clock| {
+///     SessionManager::builder(config.with_driver("memory"))
+///         .with_clock(Arc::new(clock))
+///         .build()
+///         .unwrap()
+/// });
+/// let manager = make(
+///     SessionConfig::new().with_key("a secret of at least thirty-two bytes!!"),
+///     session_core::ManualClock::new(0),
+/// );
+/// assert_eq!(manager.clock().now_ms(), 0);
+/// ```
 pub type MakeManager = Arc<dyn Fn(SessionConfig, ManualClock) -> SessionManager + Send + Sync>;
 
 /// The conformance suite for a session driver.
@@ -64,6 +82,19 @@ impl fmt::Debug for Conformance {
 }
 
 /// What a run checked.
+///
+/// ```
+/// use session_testkit::Report;
+///
+/// let report = Report {
+///     passed: vec!["round_trip", "idle_expiry"],
+///     skipped: vec![("absolute_expiry", "the backend has no absolute expiry".into())],
+/// };
+/// assert_eq!(
+///     report.to_string(),
+///     "passed: round_trip, idle_expiry; skipped absolute_expiry: the backend has no absolute expiry"
+/// );
+/// ```
 #[derive(Debug, Default)]
 pub struct Report {
     /// Cases that passed.
@@ -83,6 +114,14 @@ impl fmt::Display for Report {
 }
 
 /// The cases that need [`Capabilities::atomic_update`](session_core::Capabilities).
+///
+/// ```
+/// use session_testkit::ATOMIC_CASES;
+///
+/// // Drivers without the atomic update get these reported as skipped, with the reason.
+/// assert!(ATOMIC_CASES.contains(&"concurrent_increments_are_all_counted"));
+/// assert_eq!(ATOMIC_CASES.len(), 4);
+/// ```
 pub const ATOMIC_CASES: &[&str] = &[
     "no_resurrection_after_destroy",
     "concurrent_increments_are_all_counted",
@@ -92,6 +131,20 @@ pub const ATOMIC_CASES: &[&str] = &[
 
 impl Conformance {
     /// A suite for the driver that `make` builds.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use session_core::SessionManager;
+    /// use session_testkit::Conformance;
+    ///
+    /// let suite = Conformance::new("memory", Arc::new(|config, clock| {
+    ///     SessionManager::builder(config.with_driver("memory"))
+    ///         .with_clock(Arc::new(clock))
+    ///         .build()
+    ///         .unwrap()
+    /// }));
+    /// assert!(format!("{suite:?}").contains("memory"));
+    /// ```
     pub fn new(name: impl Into<String>, make: MakeManager) -> Self {
         Self {
             name: name.into(),
@@ -102,6 +155,26 @@ impl Conformance {
 
     /// Skips a case the driver cannot support, with the reason (shown in the report). Skipping an
     /// atomic case is refused when the driver declares the atomic update.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap().block_on(async {
+    /// use std::sync::Arc;
+    /// use session_core::SessionManager;
+    /// use session_testkit::Conformance;
+    ///
+    /// let report = Conformance::new("memory", Arc::new(|config, clock| {
+    ///     SessionManager::builder(config.with_driver("memory"))
+    ///         .with_clock(Arc::new(clock))
+    ///         .build()
+    ///         .unwrap()
+    /// }))
+    /// .skip("absolute_expiry", "tested elsewhere")
+    /// .run()
+    /// .await;
+    /// assert!(!report.passed.contains(&"absolute_expiry"));
+    /// assert_eq!(report.skipped, [("absolute_expiry", "tested elsewhere".to_string())]);
+    /// # });
+    /// ```
     #[must_use]
     pub fn skip(mut self, case: &'static str, reason: impl Into<String>) -> Self {
         self.skipped.push((case, reason.into()));
@@ -120,6 +193,26 @@ impl Conformance {
     }
 
     /// Runs every case; panics with the case name on the first failure.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap().block_on(async {
+    /// use std::sync::Arc;
+    /// use session_core::SessionManager;
+    /// use session_testkit::{Conformance, ATOMIC_CASES};
+    ///
+    /// let report = Conformance::new("memory", Arc::new(|config, clock| {
+    ///     SessionManager::builder(config.with_driver("memory"))
+    ///         .with_clock(Arc::new(clock))
+    ///         .build()
+    ///         .unwrap()
+    /// }))
+    /// .run()
+    /// .await;
+    /// // The memory driver has the atomic update, so its atomic cases ran too.
+    /// assert!(ATOMIC_CASES.iter().all(|case| report.passed.contains(case)), "{report}");
+    /// assert!(report.skipped.is_empty());
+    /// # });
+    /// ```
     pub async fn run(self) -> Report {
         let mut report = Report {
             skipped: self.skipped.clone(),

@@ -23,6 +23,19 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 /// One response, read whole.
+///
+/// ```
+/// use session_testkit::http::HttpResponse;
+///
+/// let response = HttpResponse {
+///     status: 200,
+///     body: r#"{"cart_total":1900}"#.into(),
+///     set_cookies: vec!["id=abc.def; HttpOnly; SameSite=Lax; Path=/; Max-Age=7200".into()],
+///     location: None,
+/// };
+/// assert_eq!(response.json()["cart_total"], 1900);
+/// assert!(response.set_cookie("id").unwrap().contains("HttpOnly"));
+/// ```
 #[derive(Debug, Clone)]
 pub struct HttpResponse {
     /// The status code.
@@ -37,11 +50,34 @@ pub struct HttpResponse {
 
 impl HttpResponse {
     /// The body parsed as JSON (`Value::Null` when it is not JSON).
+    ///
+    /// ```
+    /// use session_testkit::http::HttpResponse;
+    ///
+    /// let ok = HttpResponse { status: 200, body: "[1,2]".into(), set_cookies: vec![], location: None };
+    /// assert_eq!(ok.json(), serde_json::json!([1, 2]));
+    /// let html = HttpResponse { status: 200, body: "<p>hi</p>".into(), set_cookies: vec![], location: None };
+    /// assert!(html.json().is_null());
+    /// ```
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or(Value::Null)
     }
 
     /// The `Set-Cookie` value for `name`, if the response set it.
+    ///
+    /// ```
+    /// use session_testkit::http::HttpResponse;
+    ///
+    /// let response = HttpResponse {
+    ///     status: 204,
+    ///     body: String::new(),
+    ///     set_cookies: vec!["id=v; Path=/".into(), "id.1=; Max-Age=0; Path=/".into()],
+    ///     location: None,
+    /// };
+    /// assert_eq!(response.set_cookie("id"), Some("id=v; Path=/"));
+    /// assert!(response.set_cookie("id.1").unwrap().contains("Max-Age=0"));
+    /// assert_eq!(response.set_cookie("i"), None); // whole names only
+    /// ```
     pub fn set_cookie(&self, name: &str) -> Option<&str> {
         self.set_cookies
             .iter()
@@ -54,6 +90,19 @@ impl HttpResponse {
 /// cookies that are removed (empty value or `Max-Age=0`), and sends them back. Like browsers on
 /// `localhost`, it sends `Secure` cookies to a loopback address over plain HTTP. Redirects are not
 /// followed.
+///
+/// ```no_run
+/// # async fn example() {
+/// use session_testkit::http::HttpClient;
+///
+/// let mut client = HttpClient::new("http://127.0.0.1:3000");
+/// let first = client.send("POST", "/api/session/cart_total/increment", None).await;
+/// assert_eq!(first.status, 200);
+/// assert!(client.cookies().contains_key("id")); // kept and sent back
+/// let second = client.send("GET", "/api/session/cart_total", None).await;
+/// assert_eq!(second.json(), 1);
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct HttpClient {
     base: String,
@@ -63,6 +112,13 @@ pub struct HttpClient {
 
 impl HttpClient {
     /// A client for the app at `base` (such as `http://127.0.0.1:3000`).
+    ///
+    /// ```
+    /// use session_testkit::http::HttpClient;
+    ///
+    /// let client = HttpClient::new("http://127.0.0.1:3000");
+    /// assert!(client.cookies().is_empty());
+    /// ```
     pub fn new(base: impl Into<String>) -> Self {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -77,11 +133,27 @@ impl HttpClient {
     }
 
     /// The cookies held.
+    ///
+    /// ```
+    /// use session_testkit::http::HttpClient;
+    ///
+    /// let mut client = HttpClient::new("http://127.0.0.1:3000");
+    /// client.set_cookie("id", "abc");
+    /// assert_eq!(client.cookies().get("id").map(String::as_str), Some("abc"));
+    /// ```
     pub fn cookies(&self) -> &BTreeMap<String, String> {
         &self.jar
     }
 
     /// Sets or replaces a cookie by hand.
+    ///
+    /// ```
+    /// use session_testkit::http::HttpClient;
+    ///
+    /// let mut client = HttpClient::new("http://127.0.0.1:3000");
+    /// client.set_cookie("id", "tampered.value"); // sent with the next request
+    /// assert_eq!(client.cookies().len(), 1);
+    /// ```
     pub fn set_cookie(&mut self, name: &str, value: &str) {
         self.jar.insert(name.to_owned(), value.to_owned());
     }
@@ -91,6 +163,19 @@ impl HttpClient {
     /// # Panics
     ///
     /// Panics when the server cannot be reached (a test failure).
+    ///
+    /// ```no_run
+    /// # async fn example() {
+    /// use serde_json::json;
+    /// use session_testkit::http::HttpClient;
+    ///
+    /// let mut client = HttpClient::new("http://127.0.0.1:3000");
+    /// let put = client.send("PUT", "/api/session/user.name", Some(json!("Ada"))).await;
+    /// assert_eq!(put.status, 204);
+    /// let get = client.send("GET", "/api/session/user.name", None).await;
+    /// assert_eq!(get.json(), json!("Ada"));
+    /// # }
+    /// ```
     pub async fn send(&mut self, method: &str, path: &str, body: Option<Value>) -> HttpResponse {
         self.send_raw(
             method,
@@ -101,6 +186,17 @@ impl HttpClient {
     }
 
     /// Sends a form (`application/x-www-form-urlencoded`).
+    ///
+    /// ```no_run
+    /// # async fn example() {
+    /// use session_testkit::http::HttpClient;
+    ///
+    /// let mut client = HttpClient::new("http://127.0.0.1:3000");
+    /// let response = client.send_form("/signup", &[("email", "ada@example.com"), ("password", "")]).await;
+    /// assert_eq!(response.status, 303);
+    /// assert_eq!(response.location.as_deref(), Some("/signup"));
+    /// # }
+    /// ```
     pub async fn send_form(&mut self, path: &str, fields: &[(&str, &str)]) -> HttpResponse {
         let body = fields
             .iter()
@@ -189,14 +285,91 @@ fn encode(s: &str) -> String {
 }
 
 /// Stops and starts the app's storage backend (for the Redis-down scenario).
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use session_testkit::http::Backend;
+///
+/// /// A stand-in for a storage server that a test can take down.
+/// #[derive(Default)]
+/// struct Switch(AtomicBool);
+///
+/// impl Backend for Switch {
+///     fn stop(&self) {
+///         self.0.store(false, Ordering::SeqCst);
+///     }
+///     fn start(&self) {
+///         self.0.store(true, Ordering::SeqCst);
+///     }
+/// }
+///
+/// let backend = Switch::default();
+/// backend.start();
+/// assert!(backend.0.load(Ordering::SeqCst));
+/// ```
 pub trait Backend: Send + Sync {
     /// Stops the backend (the server process is killed).
+    ///
+    /// ```
+    /// use std::sync::Mutex;
+    /// use session_testkit::http::Backend;
+    ///
+    /// struct Logged(Mutex<Vec<&'static str>>);
+    /// impl Backend for Logged {
+    ///     fn stop(&self) { self.0.lock().unwrap().push("stop"); }
+    ///     fn start(&self) { self.0.lock().unwrap().push("start"); }
+    /// }
+    ///
+    /// let backend = Logged(Mutex::new(Vec::new()));
+    /// backend.stop();
+    /// assert_eq!(*backend.0.lock().unwrap(), ["stop"]);
+    /// ```
     fn stop(&self);
     /// Starts it again on the same address.
+    ///
+    /// ```
+    /// use std::sync::Mutex;
+    /// use session_testkit::http::Backend;
+    ///
+    /// struct Logged(Mutex<Vec<&'static str>>);
+    /// impl Backend for Logged {
+    ///     fn stop(&self) { self.0.lock().unwrap().push("stop"); }
+    ///     fn start(&self) { self.0.lock().unwrap().push("start"); }
+    /// }
+    ///
+    /// let backend = Logged(Mutex::new(Vec::new()));
+    /// backend.stop();
+    /// backend.start(); // on the same address
+    /// assert_eq!(*backend.0.lock().unwrap(), ["stop", "start"]);
+    /// ```
     fn start(&self);
 }
 
 /// The app under test and what the suite may assume about it.
+///
+/// ```
+/// use std::{sync::Arc, time::Duration};
+/// use session_core::{Clock, ManualClock};
+/// use session_testkit::http::Target;
+///
+/// let clock = ManualClock::new(0); // the clock the app under test was built with
+/// let moved = clock.clone();
+/// let target = Target {
+///     base_url: "http://127.0.0.1:3000".into(),
+///     driver: "memory".into(),
+///     cookie_name: "id".into(),
+///     age: Duration::from_secs(7200),
+///     secure: false,
+///     clear_with_browser: false,
+///     atomic: true,
+///     server_side: true,
+///     advance_clock: Some(Arc::new(move |by| moved.advance(by))),
+///     backend: None,
+/// };
+/// // The expiry scenario moves the app's clock past the age.
+/// (target.advance_clock.as_ref().unwrap())(target.age);
+/// assert_eq!(clock.now_ms(), 7_200_000);
+/// ```
 #[derive(Clone)]
 pub struct Target {
     /// Where the app listens, such as `http://127.0.0.1:3000`.
@@ -264,6 +437,28 @@ pub struct HttpScenarios {
 
 impl HttpScenarios {
     /// A suite against `target`.
+    ///
+    /// ```
+    /// # fn target() -> session_testkit::http::Target {
+    /// #     session_testkit::http::Target {
+    /// #         base_url: "http://127.0.0.1:3000".into(),
+    /// #         driver: "memory".into(),
+    /// #         cookie_name: "id".into(),
+    /// #         age: std::time::Duration::from_secs(7200),
+    /// #         secure: false,
+    /// #         clear_with_browser: false,
+    /// #         atomic: true,
+    /// #         server_side: true,
+    /// #         advance_clock: None,
+    /// #         backend: None,
+    /// #     }
+    /// # }
+    /// use session_testkit::http::HttpScenarios;
+    ///
+    /// // `target()` describes an app listening on 127.0.0.1:3000.
+    /// let suite = HttpScenarios::new(target());
+    /// assert!(format!("{suite:?}").contains("memory"));
+    /// ```
     pub fn new(target: Target) -> Self {
         Self { target }
     }
@@ -283,6 +478,31 @@ impl HttpScenarios {
     }
 
     /// Runs every scenario the target supports; returns the names of those that ran.
+    ///
+    /// ```no_run
+    /// # fn target() -> session_testkit::http::Target {
+    /// #     session_testkit::http::Target {
+    /// #         base_url: "http://127.0.0.1:3000".into(),
+    /// #         driver: "memory".into(),
+    /// #         cookie_name: "id".into(),
+    /// #         age: std::time::Duration::from_secs(7200),
+    /// #         secure: false,
+    /// #         clear_with_browser: false,
+    /// #         atomic: true,
+    /// #         server_side: true,
+    /// #         advance_clock: None,
+    /// #         backend: None,
+    /// #     }
+    /// # }
+    /// # async fn example() {
+    /// use session_testkit::http::HttpScenarios;
+    ///
+    /// let ran = HttpScenarios::new(target()).run().await;
+    /// assert!(ran.contains(&"store_methods"));
+    /// assert!(ran.contains(&"concurrent_increments")); // the target is atomic
+    /// assert!(!ran.contains(&"backend_outage")); // no backend control given
+    /// # }
+    /// ```
     pub async fn run(&self) -> Vec<&'static str> {
         let mut ran = vec![
             self.store_methods().await,
@@ -306,6 +526,29 @@ impl HttpScenarios {
     }
 
     /// Every store method through the JSON API.
+    ///
+    /// ```no_run
+    /// # fn target() -> session_testkit::http::Target {
+    /// #     session_testkit::http::Target {
+    /// #         base_url: "http://127.0.0.1:3000".into(),
+    /// #         driver: "memory".into(),
+    /// #         cookie_name: "id".into(),
+    /// #         age: std::time::Duration::from_secs(7200),
+    /// #         secure: false,
+    /// #         clear_with_browser: false,
+    /// #         atomic: true,
+    /// #         server_side: true,
+    /// #         advance_clock: None,
+    /// #         backend: None,
+    /// #     }
+    /// # }
+    /// # async fn example() {
+    /// use session_testkit::http::HttpScenarios;
+    ///
+    /// let suite = HttpScenarios::new(target());
+    /// assert_eq!(suite.store_methods().await, "store_methods");
+    /// # }
+    /// ```
     pub async fn store_methods(&self) -> &'static str {
         let case = "store_methods";
         let mut c = self.client();
@@ -371,6 +614,29 @@ impl HttpScenarios {
     }
 
     /// A flashed message is shown on the next request only.
+    ///
+    /// ```no_run
+    /// # fn target() -> session_testkit::http::Target {
+    /// #     session_testkit::http::Target {
+    /// #         base_url: "http://127.0.0.1:3000".into(),
+    /// #         driver: "memory".into(),
+    /// #         cookie_name: "id".into(),
+    /// #         age: std::time::Duration::from_secs(7200),
+    /// #         secure: false,
+    /// #         clear_with_browser: false,
+    /// #         atomic: true,
+    /// #         server_side: true,
+    /// #         advance_clock: None,
+    /// #         backend: None,
+    /// #     }
+    /// # }
+    /// # async fn example() {
+    /// use session_testkit::http::HttpScenarios;
+    ///
+    /// let suite = HttpScenarios::new(target());
+    /// assert_eq!(suite.flash_across_requests().await, "flash_across_requests");
+    /// # }
+    /// ```
     pub async fn flash_across_requests(&self) -> &'static str {
         let case = "flash_across_requests";
         let mut c = self.client();
@@ -398,6 +664,29 @@ impl HttpScenarios {
     }
 
     /// `reflash` carries the messages one more request.
+    ///
+    /// ```no_run
+    /// # fn target() -> session_testkit::http::Target {
+    /// #     session_testkit::http::Target {
+    /// #         base_url: "http://127.0.0.1:3000".into(),
+    /// #         driver: "memory".into(),
+    /// #         cookie_name: "id".into(),
+    /// #         age: std::time::Duration::from_secs(7200),
+    /// #         secure: false,
+    /// #         clear_with_browser: false,
+    /// #         atomic: true,
+    /// #         server_side: true,
+    /// #         advance_clock: None,
+    /// #         backend: None,
+    /// #     }
+    /// # }
+    /// # async fn example() {
+    /// use session_testkit::http::HttpScenarios;
+    ///
+    /// let suite = HttpScenarios::new(target());
+    /// assert_eq!(suite.reflash().await, "reflash");
+    /// # }
+    /// ```
     pub async fn reflash(&self) -> &'static str {
         let case = "reflash";
         let mut c = self.client();
@@ -421,6 +710,29 @@ impl HttpScenarios {
     }
 
     /// A request that never uses the session does not consume flash messages.
+    ///
+    /// ```no_run
+    /// # fn target() -> session_testkit::http::Target {
+    /// #     session_testkit::http::Target {
+    /// #         base_url: "http://127.0.0.1:3000".into(),
+    /// #         driver: "memory".into(),
+    /// #         cookie_name: "id".into(),
+    /// #         age: std::time::Duration::from_secs(7200),
+    /// #         secure: false,
+    /// #         clear_with_browser: false,
+    /// #         atomic: true,
+    /// #         server_side: true,
+    /// #         advance_clock: None,
+    /// #         backend: None,
+    /// #     }
+    /// # }
+    /// # async fn example() {
+    /// use session_testkit::http::HttpScenarios;
+    ///
+    /// let suite = HttpScenarios::new(target());
+    /// assert_eq!(suite.flash_survives_untouched_requests().await, "flash_survives_untouched_requests");
+    /// # }
+    /// ```
     pub async fn flash_survives_untouched_requests(&self) -> &'static str {
         let case = "flash_survives_untouched_requests";
         let mut c = self.client();
@@ -438,6 +750,29 @@ impl HttpScenarios {
     }
 
     /// `regenerate` issues a new id cookie, keeps the data, and retires the old id.
+    ///
+    /// ```no_run
+    /// # fn target() -> session_testkit::http::Target {
+    /// #     session_testkit::http::Target {
+    /// #         base_url: "http://127.0.0.1:3000".into(),
+    /// #         driver: "memory".into(),
+    /// #         cookie_name: "id".into(),
+    /// #         age: std::time::Duration::from_secs(7200),
+    /// #         secure: false,
+    /// #         clear_with_browser: false,
+    /// #         atomic: true,
+    /// #         server_side: true,
+    /// #         advance_clock: None,
+    /// #         backend: None,
+    /// #     }
+    /// # }
+    /// # async fn example() {
+    /// use session_testkit::http::HttpScenarios;
+    ///
+    /// let suite = HttpScenarios::new(target());
+    /// assert_eq!(suite.regenerate().await, "regenerate");
+    /// # }
+    /// ```
     pub async fn regenerate(&self) -> &'static str {
         let case = "regenerate";
         let name = self.target.cookie_name.as_str();
@@ -473,6 +808,29 @@ impl HttpScenarios {
     }
 
     /// Tampered id and data cookies give a fresh session, never an error.
+    ///
+    /// ```no_run
+    /// # fn target() -> session_testkit::http::Target {
+    /// #     session_testkit::http::Target {
+    /// #         base_url: "http://127.0.0.1:3000".into(),
+    /// #         driver: "memory".into(),
+    /// #         cookie_name: "id".into(),
+    /// #         age: std::time::Duration::from_secs(7200),
+    /// #         secure: false,
+    /// #         clear_with_browser: false,
+    /// #         atomic: true,
+    /// #         server_side: true,
+    /// #         advance_clock: None,
+    /// #         backend: None,
+    /// #     }
+    /// # }
+    /// # async fn example() {
+    /// use session_testkit::http::HttpScenarios;
+    ///
+    /// let suite = HttpScenarios::new(target());
+    /// assert_eq!(suite.tampered_cookies().await, "tampered_cookies");
+    /// # }
+    /// ```
     pub async fn tampered_cookies(&self) -> &'static str {
         let case = "tampered_cookies";
         let mut c = self.client();
@@ -504,6 +862,30 @@ impl HttpScenarios {
     }
 
     /// A session past its idle age is gone, whatever cookie the client still has.
+    ///
+    /// ```no_run
+    /// # fn target() -> session_testkit::http::Target {
+    /// #     session_testkit::http::Target {
+    /// #         base_url: "http://127.0.0.1:3000".into(),
+    /// #         driver: "memory".into(),
+    /// #         cookie_name: "id".into(),
+    /// #         age: std::time::Duration::from_secs(7200),
+    /// #         secure: false,
+    /// #         clear_with_browser: false,
+    /// #         atomic: true,
+    /// #         server_side: true,
+    /// #         advance_clock: None,
+    /// #         backend: None,
+    /// #     }
+    /// # }
+    /// # async fn example() {
+    /// use session_testkit::http::HttpScenarios;
+    ///
+    /// // Needs `Target::advance_clock`.
+    /// let suite = HttpScenarios::new(target());
+    /// assert_eq!(suite.expired_cookies().await, "expired_cookies");
+    /// # }
+    /// ```
     pub async fn expired_cookies(&self) -> &'static str {
         let case = "expired_cookies";
         let Some(advance) = self.target.advance_clock.clone() else {
@@ -522,6 +904,29 @@ impl HttpScenarios {
     }
 
     /// The id cookie's attributes, one by one.
+    ///
+    /// ```no_run
+    /// # fn target() -> session_testkit::http::Target {
+    /// #     session_testkit::http::Target {
+    /// #         base_url: "http://127.0.0.1:3000".into(),
+    /// #         driver: "memory".into(),
+    /// #         cookie_name: "id".into(),
+    /// #         age: std::time::Duration::from_secs(7200),
+    /// #         secure: false,
+    /// #         clear_with_browser: false,
+    /// #         atomic: true,
+    /// #         server_side: true,
+    /// #         advance_clock: None,
+    /// #         backend: None,
+    /// #     }
+    /// # }
+    /// # async fn example() {
+    /// use session_testkit::http::HttpScenarios;
+    ///
+    /// let suite = HttpScenarios::new(target());
+    /// assert_eq!(suite.cookie_attributes().await, "cookie_attributes");
+    /// # }
+    /// ```
     pub async fn cookie_attributes(&self) -> &'static str {
         let case = "cookie_attributes";
         let name = self.target.cookie_name.as_str();
@@ -572,6 +977,30 @@ impl HttpScenarios {
     }
 
     /// 200 concurrent increments with one cookie end at exactly 200.
+    ///
+    /// ```no_run
+    /// # fn target() -> session_testkit::http::Target {
+    /// #     session_testkit::http::Target {
+    /// #         base_url: "http://127.0.0.1:3000".into(),
+    /// #         driver: "memory".into(),
+    /// #         cookie_name: "id".into(),
+    /// #         age: std::time::Duration::from_secs(7200),
+    /// #         secure: false,
+    /// #         clear_with_browser: false,
+    /// #         atomic: true,
+    /// #         server_side: true,
+    /// #         advance_clock: None,
+    /// #         backend: None,
+    /// #     }
+    /// # }
+    /// # async fn example() {
+    /// use session_testkit::http::HttpScenarios;
+    ///
+    /// // Needs `Target::atomic`.
+    /// let suite = HttpScenarios::new(target());
+    /// assert_eq!(suite.concurrent_increments().await, "concurrent_increments");
+    /// # }
+    /// ```
     pub async fn concurrent_increments(&self) -> &'static str {
         let case = "concurrent_increments";
         let mut c = self.client();
@@ -603,6 +1032,30 @@ impl HttpScenarios {
 
     /// With the backend down, requests get a fast 503 with a clear body; once it is back, the
     /// same app works again.
+    ///
+    /// ```no_run
+    /// # fn target() -> session_testkit::http::Target {
+    /// #     session_testkit::http::Target {
+    /// #         base_url: "http://127.0.0.1:3000".into(),
+    /// #         driver: "memory".into(),
+    /// #         cookie_name: "id".into(),
+    /// #         age: std::time::Duration::from_secs(7200),
+    /// #         secure: false,
+    /// #         clear_with_browser: false,
+    /// #         atomic: true,
+    /// #         server_side: true,
+    /// #         advance_clock: None,
+    /// #         backend: None,
+    /// #     }
+    /// # }
+    /// # async fn example() {
+    /// use session_testkit::http::HttpScenarios;
+    ///
+    /// // Needs `Target::backend`.
+    /// let suite = HttpScenarios::new(target());
+    /// assert_eq!(suite.backend_outage().await, "backend_outage");
+    /// # }
+    /// ```
     pub async fn backend_outage(&self) -> &'static str {
         let case = "backend_outage";
         let Some(backend) = self.target.backend.clone() else {

@@ -8,6 +8,13 @@ use crate::http::HttpClient;
 /// # Panics
 ///
 /// Panics when the app does not behave so (a test failure).
+///
+/// ```no_run
+/// # async fn example() {
+/// // With the demo listening on 127.0.0.1:3000:
+/// session_testkit::pages::the_home_page_counts_views_and_keeps_the_cart_total("http://127.0.0.1:3000").await;
+/// # }
+/// ```
 pub async fn the_home_page_counts_views_and_keeps_the_cart_total(base: &str) {
     let mut c = HttpClient::new(base);
     let r = c.send("GET", "/", None).await;
@@ -45,6 +52,13 @@ pub async fn the_home_page_counts_views_and_keeps_the_cart_total(base: &str) {
 /// # Panics
 ///
 /// Panics when the app does not behave so (a test failure).
+///
+/// ```no_run
+/// # async fn example() {
+/// // With the demo listening on 127.0.0.1:3000:
+/// session_testkit::pages::login_regenerates_the_id_and_logout_clears_everything("http://127.0.0.1:3000").await;
+/// # }
+/// ```
 pub async fn login_regenerates_the_id_and_logout_clears_everything(base: &str) {
     let mut c = HttpClient::new(base);
     c.send("GET", "/", None).await;
@@ -85,6 +99,13 @@ pub async fn login_regenerates_the_id_and_logout_clears_everything(base: &str) {
 /// # Panics
 ///
 /// Panics when the app does not behave so (a test failure).
+///
+/// ```no_run
+/// # async fn example() {
+/// // With the demo listening on 127.0.0.1:3000:
+/// session_testkit::pages::the_flash_example_shows_the_message_exactly_once("http://127.0.0.1:3000").await;
+/// # }
+/// ```
 pub async fn the_flash_example_shows_the_message_exactly_once(base: &str) {
     let mut c = HttpClient::new(base);
     let r = c.send_form("/flash", &[("message", "Hello <world>")]).await;
@@ -104,6 +125,13 @@ pub async fn the_flash_example_shows_the_message_exactly_once(base: &str) {
 /// # Panics
 ///
 /// Panics when the app does not behave so (a test failure).
+///
+/// ```no_run
+/// # async fn example() {
+/// // With the demo listening on 127.0.0.1:3000:
+/// session_testkit::pages::signup_errors_flash_the_input_back_without_the_password("http://127.0.0.1:3000").await;
+/// # }
+/// ```
 pub async fn signup_errors_flash_the_input_back_without_the_password(base: &str) {
     let mut c = HttpClient::new(base);
     let r = c
