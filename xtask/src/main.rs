@@ -66,22 +66,28 @@ fn run(cmd: &mut Command) -> Result<(), String> {
 /// Makes sure `redis-server` and `redis-cli` are on PATH, installing Debian's `redis-server`
 /// package when running as root on a Debian-like machine.
 fn ensure_redis() -> Result<(), String> {
-    let have = |bin: &str| {
+    let have = |bin: &str, flag: &str| {
         Command::new(bin)
-            .arg("--version")
+            .arg(flag)
             .output()
             .is_ok_and(|o| o.status.success())
     };
-    if have("redis-server") && have("redis-cli") {
+    // The TLS test servers make their certificates with the `openssl` command line.
+    let ready = || {
+        have("redis-server", "--version")
+            && have("redis-cli", "--version")
+            && have("openssl", "version")
+    };
+    if ready() {
         return Ok(());
     }
     let is_root = Command::new("id")
         .arg("-u")
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    if !is_root || !have("apt-get") {
+    if !is_root || !have("apt-get", "--version") {
         return Err(
-            "redis-server is not installed; install the Debian package `redis-server` (or set REDIS_URL)"
+            "redis-server or openssl is not installed; install the Debian packages `redis-server` and `openssl` (or set REDIS_URL)"
                 .to_owned(),
         );
     }
@@ -93,12 +99,13 @@ fn ensure_redis() -> Result<(), String> {
             "-q",
             "--no-install-recommends",
             "redis-server",
+            "openssl",
         ])
         .env("DEBIAN_FRONTEND", "noninteractive"))?;
-    if have("redis-server") {
+    if ready() {
         Ok(())
     } else {
-        Err("installing redis-server did not put it on PATH".to_owned())
+        Err("installing redis-server and openssl did not put them on PATH".to_owned())
     }
 }
 

@@ -1,6 +1,7 @@
 //! Configuration: the `redis` section and the builder.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,6 +42,9 @@ const OPTIONS: &[&str] = &[
     "pool_wait_timeout",
     "cluster",
     "nodes",
+    "tls_ca_file",
+    "tls_client_cert_file",
+    "tls_client_key_file",
 ];
 
 /// Builds a [`RedisDriver`] in code, or from the `redis` configuration section with
@@ -86,6 +90,9 @@ pub struct RedisDriverBuilder {
     db: Option<i64>,
     cluster: bool,
     nodes: Vec<String>,
+    tls_ca_file: Option<PathBuf>,
+    tls_client_cert_file: Option<PathBuf>,
+    tls_client_key_file: Option<PathBuf>,
     prefix: String,
     pool_size: usize,
     connect_timeout: Duration,
@@ -105,6 +112,9 @@ impl fmt::Debug for RedisDriverBuilder {
             .field("db", &self.db)
             .field("cluster", &self.cluster)
             .field("nodes", &self.nodes.len())
+            .field("tls_ca_file", &self.tls_ca_file)
+            .field("tls_client_cert_file", &self.tls_client_cert_file)
+            .field("tls_client_key_file", &self.tls_client_key_file)
             .field("prefix", &self.prefix)
             .field("pool_size", &self.pool_size)
             .field("connect_timeout", &self.connect_timeout)
@@ -126,6 +136,9 @@ impl Default for RedisDriverBuilder {
             db: None,
             cluster: false,
             nodes: Vec::new(),
+            tls_ca_file: None,
+            tls_client_cert_file: None,
+            tls_client_key_file: None,
             prefix: DEFAULT_PREFIX.to_owned(),
             pool_size: DEFAULT_POOL_SIZE,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
@@ -216,6 +229,13 @@ impl RedisDriverBuilder {
                         .collect::<Result<_, _>>()
                         .map_err(err)?;
                 }
+                "tls_ca_file" => builder.tls_ca_file = Some(path(value).map_err(err)?),
+                "tls_client_cert_file" => {
+                    builder.tls_client_cert_file = Some(path(value).map_err(err)?)
+                }
+                "tls_client_key_file" => {
+                    builder.tls_client_key_file = Some(path(value).map_err(err)?)
+                }
                 _ => {
                     return Err(err(format!(
                         "unknown option; known options: {}",
@@ -228,8 +248,8 @@ impl RedisDriverBuilder {
         Ok(builder)
     }
 
-    /// Connects by URL: `redis://[[username]:password@]host[:port][/db]` (or
-    /// `redis+unix:///path`). TLS (`rediss://`) is not supported by this build.
+    /// Connects by URL: `redis://[[username]:password@]host[:port][/db]`, `rediss://…` for TLS
+    /// (with the `tls` feature, on by default), or `redis+unix:///path`.
     pub fn with_url(mut self, url: impl Into<String>) -> Self {
         self.url = Some(url.into());
         self
@@ -274,6 +294,27 @@ impl RedisDriverBuilder {
     {
         self.cluster = true;
         self.nodes = nodes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Trusts the CA certificates in this PEM file for TLS (`rediss://`) instead of the public
+    /// CAs, for a server whose certificate a private CA issued (or a self-signed one). The file is
+    /// read when the driver is built. Needs the `tls` feature.
+    pub fn with_tls_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.tls_ca_file = Some(path.into());
+        self
+    }
+
+    /// Presents this client certificate (PEM, with its chain) and its private key (PEM,
+    /// unencrypted) to a server that requires mutual TLS. The files are read when the driver is
+    /// built; the key is never printed. Needs the `tls` feature.
+    pub fn with_tls_client_cert(
+        mut self,
+        cert_file: impl Into<PathBuf>,
+        key_file: impl Into<PathBuf>,
+    ) -> Self {
+        self.tls_client_cert_file = Some(cert_file.into());
+        self.tls_client_key_file = Some(key_file.into());
         self
     }
 
@@ -411,13 +452,72 @@ impl RedisDriverBuilder {
         for node in &self.nodes {
             check_url(node).map_err(|m| err("nodes", m))?;
         }
+        let urls = self.urls();
+        let tls_urls = urls.iter().filter(|u| is_tls(u)).count();
+        if tls_urls != 0 && tls_urls != urls.len() {
+            return Err(err(
+                "nodes",
+                "either every node URL uses TLS (`rediss://`) or none does".into(),
+            ));
+        }
+        for (option, file) in self.tls_files() {
+            if file.is_some() && !cfg!(feature = "tls") {
+                return Err(err(option, NO_TLS.into()));
+            }
+            if file.is_some() && tls_urls == 0 {
+                let urls = if self.cluster { "`nodes`" } else { "`url`" };
+                return Err(err(
+                    option,
+                    format!("TLS files need a `rediss://` URL in {urls}"),
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// The configured URLs: the cluster's seed nodes, or the one server's URL.
+    fn urls(&self) -> Vec<&str> {
+        if self.cluster && !self.nodes.is_empty() {
+            self.nodes.iter().map(String::as_str).collect()
+        } else {
+            self.url.iter().map(String::as_str).collect()
+        }
+    }
+
+    fn tls_files(&self) -> [(&'static str, Option<&Path>); 3] {
+        [
+            ("tls_ca_file", self.tls_ca_file.as_deref()),
+            ("tls_client_cert_file", self.tls_client_cert_file.as_deref()),
+            ("tls_client_key_file", self.tls_client_key_file.as_deref()),
+        ]
+    }
+
+    /// Reads and checks the TLS files when the URLs ask for TLS.
+    #[cfg(feature = "tls")]
+    fn tls_certificates(
+        &self,
+        section: &str,
+    ) -> Result<Option<redis::TlsCertificates>, ConfigError> {
+        if !self.urls().iter().any(|u| is_tls(u)) {
+            return Ok(None);
+        }
+        crate::tls::ensure_crypto_provider();
+        crate::tls::load(
+            section,
+            crate::tls::Files {
+                ca: self.tls_ca_file.as_deref(),
+                client_cert: self.tls_client_cert_file.as_deref(),
+                client_key: self.tls_client_key_file.as_deref(),
+            },
+        )
     }
 
     fn connector(&self, section: &str) -> Result<Connector, ConfigError> {
         let redis_error = |option: &str, e: redis::RedisError| {
             ConfigError::new(format!("{section}.{option}"), e.to_string()).with_source(e)
         };
+        #[cfg(feature = "tls")]
+        let certificates = self.tls_certificates(section)?;
         if self.cluster {
             let seeds: Vec<String> = if self.nodes.is_empty() {
                 self.url.iter().cloned().collect()
@@ -435,6 +535,10 @@ impl RedisDriverBuilder {
             }
             if let Some(password) = &self.password {
                 builder = builder.password(password);
+            }
+            #[cfg(feature = "tls")]
+            if let Some(certificates) = certificates {
+                builder = builder.certs(certificates);
             }
             let client = builder.build().map_err(|e| redis_error("nodes", e))?;
             return Ok(Connector::cluster(client));
@@ -462,6 +566,15 @@ impl RedisDriverBuilder {
             settings = settings.set_password(password);
         }
         let info = info.set_redis_settings(settings);
+        // A private CA or a client certificate is attached to the connection address.
+        #[cfg(feature = "tls")]
+        let info = match certificates {
+            Some(certificates) => redis::Client::build_with_tls(info, certificates)
+                .map_err(|e| redis_error("tls_ca_file", e))?
+                .get_connection_info()
+                .clone(),
+            None => info,
+        };
         let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(self.connect_timeout))
             .set_response_timeout(Some(self.command_timeout));
@@ -471,17 +584,38 @@ impl RedisDriverBuilder {
     }
 }
 
+/// Why TLS options are refused by a build without the `tls` feature.
+const NO_TLS: &str = "TLS (`rediss://`) needs session-redis's `tls` feature, which this build \
+                      turned off";
+
+fn is_tls(url: &str) -> bool {
+    url.get(..9)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("rediss://"))
+}
+
 fn check_url(url: &str) -> Result<(), String> {
-    if url.starts_with("rediss://") {
+    if is_tls(url) && !cfg!(feature = "tls") {
+        return Err(NO_TLS.into());
+    }
+    let info = url
+        .into_connection_info()
+        .map_err(|e| format!("not a Redis URL: {e}"))?;
+    if let redis::ConnectionAddr::TcpTls { insecure: true, .. } = info.addr() {
         return Err(
-            "TLS (`rediss://`) is not supported by this build of session-redis; use a TLS \
-             tunnel or a private network"
+            "`#insecure` would skip checking the server's certificate, which this \
+                    driver does not allow; trust a private CA with `tls_ca_file` instead"
                 .into(),
         );
     }
-    url.into_connection_info()
-        .map(|_| ())
-        .map_err(|e| format!("not a Redis URL: {e}"))
+    Ok(())
+}
+
+fn path(value: &Value) -> Result<PathBuf, String> {
+    let path = string(value)?;
+    if path.trim().is_empty() {
+        return Err("expected the path of a PEM file, got an empty string".into());
+    }
+    Ok(PathBuf::from(path))
 }
 
 fn string(value: &Value) -> Result<String, String> {

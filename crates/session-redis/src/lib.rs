@@ -93,6 +93,8 @@ mod config;
 mod gate;
 mod pool;
 mod scripts;
+#[cfg(feature = "tls")]
+mod tls;
 
 use std::fmt;
 use std::sync::Arc;

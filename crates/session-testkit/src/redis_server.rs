@@ -7,6 +7,11 @@
 //! server instead (fault tests, which stop and restart servers, always start their own with
 //! [`RedisServer::spawn`]).
 //!
+//! [`RedisServer::spawn_tls`] starts a server that accepts TLS connections only
+//! (`rediss://127.0.0.1:<port>`), with a certificate for `127.0.0.1` from a private CA, both made
+//! by the `openssl` command line (Debian package `openssl`) in the server's temporary folder;
+//! [`RedisServer::tls`] gives the files a client needs to trust it.
+//!
 //! ```no_run
 //! use session_testkit::redis_server::RedisServer;
 //!
@@ -30,6 +35,10 @@ const MISSING: &str =
     "redis-server was not found on PATH. Install the Debian package `redis-server` \
      (apt-get install redis-server), or set REDIS_URL to a server the tests may use";
 
+const MISSING_OPENSSL: &str =
+    "openssl was not found on PATH; TLS test servers need it to make their certificates. \
+     Install the Debian package `openssl` (apt-get install openssl)";
+
 /// How long a server may take to answer PING after it was started.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -43,7 +52,158 @@ struct Owned {
     port: u16,
     dir: PathBuf,
     extra: Vec<String>,
+    tls: Option<TlsFiles>,
     child: Option<Child>,
+}
+
+/// The PEM files of a TLS test server, in its temporary folder (removed with the server).
+///
+/// A private CA made for the server issued its certificate (for `127.0.0.1`) and, for mutual
+/// TLS, a client certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The private CA's certificate: what a client must trust.
+    pub ca_file: PathBuf,
+    /// The server's certificate, for `127.0.0.1`.
+    pub server_cert_file: PathBuf,
+    /// The server's private key.
+    pub server_key_file: PathBuf,
+    /// A client certificate the CA issued, when one was asked for
+    /// ([`RedisServer::spawn_mutual_tls`]).
+    pub client_cert_file: Option<PathBuf>,
+    /// The private key of [`TlsFiles::client_cert_file`].
+    pub client_key_file: Option<PathBuf>,
+}
+
+impl TlsFiles {
+    /// Makes a private CA and a server certificate for `127.0.0.1` it issued in `dir` with the
+    /// `openssl` command line and, when `client` is true, a client certificate
+    /// (`CN=session-testkit-client`) too. Each is valid for one day.
+    ///
+    /// Panics naming the Debian package `openssl` when the command is missing.
+    pub fn generate(dir: &Path, client: bool) -> Self {
+        std::fs::create_dir_all(dir)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        let ca_file = dir.join("ca.pem");
+        let ca_key = dir.join("ca-key.pem");
+        openssl(&[
+            "req".as_ref(),
+            "-x509".as_ref(),
+            "-newkey".as_ref(),
+            "rsa:2048".as_ref(),
+            "-nodes".as_ref(),
+            "-days".as_ref(),
+            "1".as_ref(),
+            "-subj".as_ref(),
+            "/CN=session-testkit CA".as_ref(),
+            "-keyout".as_ref(),
+            ca_key.as_os_str(),
+            "-out".as_ref(),
+            ca_file.as_os_str(),
+        ]);
+        let issue = |name: &str, subject: &str, extensions: &str| {
+            let cert = dir.join(format!("{name}.pem"));
+            let key = dir.join(format!("{name}-key.pem"));
+            let request = dir.join(format!("{name}.csr"));
+            let ext = dir.join(format!("{name}.ext"));
+            std::fs::write(&ext, extensions)
+                .unwrap_or_else(|e| panic!("cannot write {}: {e}", ext.display()));
+            openssl(&[
+                "req".as_ref(),
+                "-new".as_ref(),
+                "-newkey".as_ref(),
+                "rsa:2048".as_ref(),
+                "-nodes".as_ref(),
+                "-subj".as_ref(),
+                subject.as_ref(),
+                "-keyout".as_ref(),
+                key.as_os_str(),
+                "-out".as_ref(),
+                request.as_os_str(),
+            ]);
+            openssl(&[
+                "x509".as_ref(),
+                "-req".as_ref(),
+                "-days".as_ref(),
+                "1".as_ref(),
+                "-in".as_ref(),
+                request.as_os_str(),
+                "-CA".as_ref(),
+                ca_file.as_os_str(),
+                "-CAkey".as_ref(),
+                ca_key.as_os_str(),
+                "-set_serial".as_ref(),
+                "0x5e55104e".as_ref(),
+                "-extfile".as_ref(),
+                ext.as_os_str(),
+                "-out".as_ref(),
+                cert.as_os_str(),
+            ]);
+            (cert, key)
+        };
+        let (server_cert_file, server_key_file) = issue(
+            "server",
+            "/CN=127.0.0.1",
+            "basicConstraints=critical,CA:FALSE\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+        );
+        let (client_cert_file, client_key_file) = if client {
+            let (cert, key) = issue(
+                "client",
+                "/CN=session-testkit-client",
+                "basicConstraints=critical,CA:FALSE\nextendedKeyUsage=clientAuth\n",
+            );
+            (Some(cert), Some(key))
+        } else {
+            (None, None)
+        };
+        Self {
+            ca_file,
+            server_cert_file,
+            server_key_file,
+            client_cert_file,
+            client_key_file,
+        }
+    }
+
+    /// `redis-cli` arguments that make it trust the server (and present the client
+    /// certificate, if any).
+    fn cli_args(&self) -> Vec<String> {
+        let mut args = vec![
+            "--tls".to_owned(),
+            "--cacert".to_owned(),
+            self.ca_file.to_string_lossy().into_owned(),
+        ];
+        if let (Some(cert), Some(key)) = (&self.client_cert_file, &self.client_key_file) {
+            args.extend([
+                "--cert".to_owned(),
+                cert.to_string_lossy().into_owned(),
+                "--key".to_owned(),
+                key.to_string_lossy().into_owned(),
+            ]);
+        }
+        args
+    }
+}
+
+/// Runs the `openssl` command line; panics with its error output when it fails.
+fn openssl(args: &[&std::ffi::OsStr]) {
+    let output = match Command::new("openssl")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+    {
+        Ok(output) => output,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!("{MISSING_OPENSSL}"),
+        Err(e) => panic!("running openssl failed: {e}"),
+    };
+    assert!(
+        output.status.success(),
+        "openssl {} failed: {}",
+        args.first()
+            .map(|a| a.to_string_lossy())
+            .unwrap_or_default(),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 impl fmt::Debug for RedisServer {
@@ -72,6 +232,66 @@ impl RedisServer {
         Self::spawn_with(&[])
     }
 
+    /// A new `redis-server` that accepts only TLS connections, on a free loopback port, with a
+    /// certificate for `127.0.0.1` issued by a private CA made for it ([`TlsFiles::ca_file`]). Clients need not present
+    /// a certificate. Its [`RedisServer::url`] is `rediss://127.0.0.1:<port>`.
+    ///
+    /// Panics naming the Debian package `openssl` when the `openssl` command is missing.
+    pub fn spawn_tls() -> Self {
+        Self::spawn_tls_with(false)
+    }
+
+    /// Like [`RedisServer::spawn_tls`], but the server also requires a client certificate
+    /// (mutual TLS): [`TlsFiles::client_cert_file`] and [`TlsFiles::client_key_file`].
+    pub fn spawn_mutual_tls() -> Self {
+        Self::spawn_tls_with(true)
+    }
+
+    /// The TLS files of a server started by [`RedisServer::spawn_tls`] or
+    /// [`RedisServer::spawn_mutual_tls`].
+    pub fn tls(&self) -> Option<&TlsFiles> {
+        self.owned.as_ref().and_then(|o| o.tls.as_ref())
+    }
+
+    fn spawn_tls_with(client_auth: bool) -> Self {
+        let mut last = String::new();
+        for _ in 0..5 {
+            let port = free_port(false);
+            let dir = temp_dir(port);
+            let files = TlsFiles::generate(&dir, client_auth);
+            let extra = [
+                "--tls-cert-file".to_owned(),
+                files.server_cert_file.to_string_lossy().into_owned(),
+                "--tls-key-file".to_owned(),
+                files.server_key_file.to_string_lossy().into_owned(),
+                "--tls-ca-cert-file".to_owned(),
+                files.ca_file.to_string_lossy().into_owned(),
+                "--tls-auth-clients".to_owned(),
+                if client_auth { "yes" } else { "no" }.to_owned(),
+            ];
+            let mut owned = Owned {
+                port,
+                dir,
+                extra: extra.to_vec(),
+                tls: Some(files),
+                child: None,
+            };
+            match owned.launch() {
+                Ok(()) => {
+                    return Self {
+                        url: owned.url(),
+                        owned: Some(owned),
+                    }
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&owned.dir);
+                    last = e;
+                }
+            }
+        }
+        panic!("could not start a TLS redis-server: {last}");
+    }
+
     fn spawn_with(extra: &[&str]) -> Self {
         let mut last = String::new();
         // A free port can be taken by someone else between the probe and the bind: retry.
@@ -81,6 +301,7 @@ impl RedisServer {
                 port,
                 dir: temp_dir(port),
                 extra: extra.iter().map(|s| (*s).to_owned()).collect(),
+                tls: None,
                 child: None,
             };
             match owned.launch() {
@@ -96,7 +317,7 @@ impl RedisServer {
         panic!("could not start redis-server: {last}");
     }
 
-    /// The URL to connect to (`redis://127.0.0.1:<port>`).
+    /// The URL to connect to (`redis://127.0.0.1:<port>`, or `rediss://` for a TLS server).
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -157,7 +378,7 @@ impl RedisServer {
 
     /// Runs one command with `redis-cli` and returns its raw output, trimmed.
     pub fn cli(&self, args: &[&str]) -> String {
-        cli(&self.url, args)
+        cli(&self.url, self.tls(), args)
     }
 
     /// Resets the server's statistics (`CONFIG RESETSTAT`).
@@ -186,8 +407,13 @@ impl Owned {
     fn launch(&mut self) -> Result<(), String> {
         std::fs::create_dir_all(&self.dir).map_err(|e| e.to_string())?;
         let mut cmd = Command::new("redis-server");
-        cmd.args(["--port", &self.port.to_string()])
-            .args(["--bind", "127.0.0.1"])
+        match &self.tls {
+            Some(_) => cmd
+                .args(["--port", "0"])
+                .args(["--tls-port", &self.port.to_string()]),
+            None => cmd.args(["--port", &self.port.to_string()]),
+        };
+        cmd.args(["--bind", "127.0.0.1"])
             .args(["--save", ""])
             .args(["--appendonly", "no"])
             .args(["--protected-mode", "yes"])
@@ -202,7 +428,7 @@ impl Owned {
             Err(e) => return Err(format!("spawning redis-server failed: {e}")),
         };
         self.child = Some(child);
-        let url = format!("redis://127.0.0.1:{}", self.port);
+        let url = self.url();
         let started = Instant::now();
         loop {
             if let Some(child) = &mut self.child {
@@ -214,7 +440,7 @@ impl Owned {
                     ));
                 }
             }
-            if try_cli(&url, &["PING"]).is_some_and(|out| out == "PONG") {
+            if try_cli(&url, self.tls.as_ref(), &["PING"]).is_some_and(|out| out == "PONG") {
                 return Ok(());
             }
             if started.elapsed() > START_TIMEOUT {
@@ -226,6 +452,15 @@ impl Owned {
             }
             sleep(Duration::from_millis(20));
         }
+    }
+
+    fn url(&self) -> String {
+        let scheme = if self.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     fn kill(&mut self) {
@@ -334,13 +569,15 @@ fn parse_commandstats(info: &str) -> BTreeMap<String, u64> {
         .collect()
 }
 
-fn cli(url: &str, args: &[&str]) -> String {
-    try_cli(url, args).unwrap_or_else(|| panic!("redis-cli -u {url} {} failed", args.join(" ")))
+fn cli(url: &str, tls: Option<&TlsFiles>, args: &[&str]) -> String {
+    try_cli(url, tls, args)
+        .unwrap_or_else(|| panic!("redis-cli -u {url} {} failed", args.join(" ")))
 }
 
-fn try_cli(url: &str, args: &[&str]) -> Option<String> {
+fn try_cli(url: &str, tls: Option<&TlsFiles>, args: &[&str]) -> Option<String> {
     let output = match Command::new("redis-cli")
         .args(["-u", url])
+        .args(tls.map(TlsFiles::cli_args).unwrap_or_default())
         .args(args)
         .stdin(Stdio::null())
         .output()
@@ -403,9 +640,43 @@ mod tests {
         assert_eq!(server.cli(&["GET", "k"]), "v");
         assert_eq!(server.commandstats().get("get"), Some(&1));
         server.stop();
-        assert!(try_cli(server.url(), &["PING"]).is_none());
+        assert!(try_cli(server.url(), None, &["PING"]).is_none());
         server.restart();
         assert_eq!(server.cli(&["PING"]), "PONG");
         assert_eq!(server.cli(&["EXISTS", "k"]), "0");
+    }
+
+    #[test]
+    fn a_tls_server_answers_over_tls_only() {
+        let mut server = RedisServer::spawn_tls();
+        assert!(
+            server.url().starts_with("rediss://127.0.0.1:"),
+            "{}",
+            server.url()
+        );
+        let files = server.tls().cloned().expect("TLS files");
+        assert!(files.ca_file.is_file());
+        assert_eq!(server.cli(&["SET", "k", "v"]), "OK");
+        // Without TLS the port does not answer.
+        let plain = server.url().replace("rediss://", "redis://");
+        assert!(try_cli(&plain, None, &["PING"]).is_none());
+        server.restart();
+        assert_eq!(server.cli(&["PING"]), "PONG");
+        let dir = server.owned.as_ref().map(|o| o.dir.clone()).expect("owned");
+        drop(server);
+        assert!(!dir.exists());
+    }
+
+    #[test]
+    fn a_mutual_tls_server_requires_the_client_certificate() {
+        let server = RedisServer::spawn_mutual_tls();
+        assert_eq!(server.cli(&["PING"]), "PONG");
+        let files = server.tls().expect("TLS files");
+        let without_cert = TlsFiles {
+            client_cert_file: None,
+            client_key_file: None,
+            ..files.clone()
+        };
+        assert!(try_cli(server.url(), Some(&without_cert), &["PING"]).is_none());
     }
 }

@@ -20,6 +20,11 @@ pub(crate) fn standalone(url: &str) -> Value {
     json!({ "url": url, "prefix": unique_prefix() })
 }
 
+/// A `redis` section for one TLS server whose certificate `ca_file` issued.
+pub(crate) fn tls(url: &str, ca_file: &std::path::Path) -> Value {
+    json!({ "url": url, "tls_ca_file": ca_file, "prefix": unique_prefix() })
+}
+
 /// A `redis` section for a cluster.
 pub(crate) fn cluster(urls: &[String]) -> Value {
     json!({ "cluster": true, "nodes": urls, "prefix": unique_prefix() })

@@ -24,7 +24,10 @@ fn bad_values_name_their_option() {
     let cases = [
         (json!({"port": 0}), "redis.port"),
         (json!({"port": "http"}), "redis.port"),
-        (json!({"url": "rediss://127.0.0.1:6380"}), "redis.url"),
+        (
+            json!({"url": "rediss://127.0.0.1:6380/#insecure"}),
+            "redis.url",
+        ),
         (json!({"url": "http://example.com"}), "redis.url"),
         (json!({"url": "redis://h", "host": "h"}), "redis.url"),
         (json!({"pool_size": 0}), "redis.pool_size"),

@@ -25,6 +25,15 @@ async fn standalone_redis_passes_the_conformance_suite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_redis_over_tls_with_a_private_ca_passes_the_conformance_suite() {
+    let server = RedisServer::spawn_tls();
+    let url = server.url().to_owned();
+    assert!(url.starts_with("rediss://"), "{url}");
+    let ca = server.tls().expect("a TLS server").ca_file.clone();
+    run("redis-tls", move || common::tls(&url, &ca)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_cluster_passes_the_conformance_suite() {
     let cluster = RedisCluster::start();
     let urls = cluster.urls();

@@ -6,3 +6,4 @@ mod config;
 mod conformance;
 mod counts;
 mod faults;
+mod tls;
