@@ -74,14 +74,38 @@
 //! the pool reconnects by itself once Redis is back. A value the driver cannot decode reads as no
 //! session, with a `tracing` warning.
 //!
+//! # TLS
+//!
+//! A `rediss://` URL (or `rediss://` cluster nodes) connects over TLS, with rustls. The server's
+//! certificate must come from a public CA (the `webpki-roots` list) unless `tls_ca_file` names
+//! the PEM file of a private CA to trust instead; `tls_client_cert_file` and
+//! `tls_client_key_file` add a client certificate for servers that require mutual TLS:
+//!
+//! ```no_run
+//! let driver = session_redis::RedisDriver::builder()
+//!     .with_url("rediss://10.0.0.5:6380/0")
+//!     .with_tls_ca_file("/etc/myapp/redis-ca.pem")
+//!     .with_tls_client_cert("/etc/myapp/redis-client.pem", "/etc/myapp/redis-client-key.pem")
+//!     .build()?;
+//! # Ok::<(), session_core::ConfigError>(())
+//! ```
+//!
+//! The files are read and checked at start-up: a missing or invalid file is a
+//! [`ConfigError`](session_core::ConfigError) naming `redis.tls_ca_file` (or the client
+//! certificate's options). A server certificate the trusted CAs did not issue fails each
+//! connection attempt, which requests see as a backend error within the connect timeout.
+//! Certificate checks cannot be turned off (`#insecure` URLs are refused). The driver uses
+//! rustls's ring crypto provider and installs it as the process's default rustls provider when a
+//! TLS driver is built and no default is installed yet.
+//!
 //! # Feature flags
 //!
 //! | name | what | default |
 //! |---|---|---|
-//! | (none) | standalone and cluster support are always built | — |
+//! | `tls` | TLS: `rediss://` URLs and the `tls_*` options (rustls with ring, webpki-roots) | on |
 //!
-//! TLS (`rediss://`) is not enabled: redis-rs needs extra TLS dependencies for it. Such URLs are
-//! rejected at start-up with a message naming `redis.url`.
+//! Standalone and cluster support are always built. Without `tls`, `rediss://` URLs and the
+//! `tls_*` options are rejected at start-up with an error naming the option.
 //!
 //! # Supported Rust versions
 //!
