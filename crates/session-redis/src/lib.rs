@@ -193,10 +193,26 @@ enum Failure {
 }
 
 /// How a call's reply is obtained: one command, or a script by digest with its full text as
-/// the fallback when the server no longer has it cached.
-enum Request {
+/// the fallback when the server no longer has it cached. The fallback `EVAL` is only built when
+/// it is needed: building it for every call copied the script's text (and, for a write, the
+/// encoded record a second time) into a command that was almost never sent.
+enum Request<'a> {
     Plain(Cmd),
-    Script { by_sha: Cmd, by_code: Cmd },
+    Script { by_sha: Cmd, code: &'a str },
+}
+
+/// The `EVAL` equivalent of an `EVALSHA` command: the script's text instead of its digest, the
+/// same keys and arguments.
+fn eval_of(by_sha: &Cmd, code: &str) -> Cmd {
+    let mut cmd = redis::cmd("EVAL");
+    cmd.arg(code);
+    // The first two arguments of `by_sha` are `EVALSHA` and the digest.
+    for arg in by_sha.args_iter().skip(2) {
+        if let redis::Arg::Simple(bytes) = arg {
+            cmd.arg(bytes);
+        }
+    }
+    cmd
 }
 
 impl RedisDriver {
@@ -259,19 +275,15 @@ impl RedisDriver {
         ]
     }
 
-    fn script(&self, lua: &Lua, key: &StorageKey, args: &[String]) -> Request {
-        let redis_key = self.key(key);
-        let build = |name: &str, body: &str| {
-            let mut cmd = redis::cmd(name);
-            cmd.arg(body).arg(1).arg(&redis_key);
-            for a in args {
-                cmd.arg(a);
-            }
-            cmd
-        };
+    fn script<'a>(&self, lua: &'a Lua, key: &StorageKey, args: &[String]) -> Request<'a> {
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(&lua.sha).arg(1).arg(self.key(key));
+        for a in args {
+            cmd.arg(a);
+        }
         Request::Script {
-            by_sha: build("EVALSHA", &lua.sha),
-            by_code: build("EVAL", &lua.code),
+            by_sha: cmd,
+            code: &lua.code,
         }
     }
 
@@ -285,7 +297,7 @@ impl RedisDriver {
         &self,
         op: &'static str,
         key: &StorageKey,
-        request: Request,
+        request: Request<'_>,
         idempotent: bool,
     ) -> Result<T, DriverError> {
         let attempt = async {
@@ -327,21 +339,24 @@ impl RedisDriver {
         &self,
         op: &'static str,
         key: &StorageKey,
-        request: &Request,
+        request: &Request<'_>,
     ) -> Result<T, Failure> {
+        // The pooled object goes back to the pool right away; the command runs on a handle
+        // that shares its multiplexed socket (see `pool::Tracked`).
         let mut conn = self
             .pool
             .get()
             .await
-            .map_err(|e| Failure::Driver(self.pool_error(e)))?;
+            .map_err(|e| Failure::Driver(self.pool_error(e)))?
+            .handle();
         let result = match request {
             Request::Plain(cmd) => conn.query(cmd).await,
-            Request::Script { by_sha, by_code } => match conn.query(by_sha).await {
+            Request::Script { by_sha, code } => match conn.query(by_sha).await {
                 Err(e)
                     if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
                 {
                     tracing::debug!(target: "session::redis", op, key = key.short(), "script not cached on the server; sending it again");
-                    conn.query(by_code).await
+                    conn.query(&eval_of(by_sha, code)).await
                 }
                 other => other,
             },

@@ -9,6 +9,8 @@
 //! recovers by itself after Redis restarts.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
@@ -62,39 +64,90 @@ impl Connector {
     }
 }
 
-/// A pooled connection and whether its last command completed cleanly.
+/// A pooled connection and whether every command on it so far completed cleanly.
+///
+/// Both redis-rs connection types are multiplexed: one connection carries any number of
+/// commands at once. So a request does not keep its connection checked out while it waits for
+/// Redis: it takes a [`Handle`] (a clone sharing the same socket) and gives the pooled object
+/// back at once. Holding the checkout for the round trip capped the commands in flight at the
+/// pool size and made requests queue for a connection under load.
 pub(crate) struct Tracked {
     conn: Conn,
-    healthy: bool,
+    healthy: Arc<AtomicBool>,
 }
 
 impl fmt::Debug for Tracked {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Tracked")
             .field("cluster", &matches!(self.conn, Conn::Cluster(_)))
-            .field("healthy", &self.healthy)
+            .field("healthy", &self.healthy.load(Ordering::Relaxed))
             .finish()
     }
 }
 
+#[derive(Clone)]
 enum Conn {
     Single(MultiplexedConnection),
     Cluster(ClusterConnection),
 }
 
 impl Tracked {
-    /// Runs one command. Until it has completed cleanly the connection counts as unhealthy, so a
-    /// command abandoned by a timeout (its future dropped) also retires the connection.
+    /// A handle for commands on this connection; the pooled object can go back to the pool.
+    pub(crate) fn handle(&self) -> Handle {
+        Handle {
+            conn: self.conn.clone(),
+            healthy: self.healthy.clone(),
+        }
+    }
+}
+
+/// A clone of a pooled connection that reports failures back to it.
+pub(crate) struct Handle {
+    conn: Conn,
+    healthy: Arc<AtomicBool>,
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("cluster", &matches!(self.conn, Conn::Cluster(_)))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Marks the connection unhealthy when dropped before [`Handle::query`] completed: a command
+/// abandoned by a timeout (its future dropped) retires the connection, as a failed one does.
+struct InFlight<'a> {
+    healthy: &'a AtomicBool,
+    done: bool,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.healthy.store(false, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Handle {
+    /// Runs one command. A transport-level failure, or the command being abandoned, marks the
+    /// pooled connection unhealthy for good: it is discarded at its next checkout.
     pub(crate) async fn query<T: FromRedisValue>(&mut self, cmd: &Cmd) -> RedisResult<T> {
-        self.healthy = false;
+        let mut in_flight = InFlight {
+            healthy: &self.healthy,
+            done: false,
+        };
         let result = match &mut self.conn {
             Conn::Single(c) => cmd.query_async(c).await,
             Conn::Cluster(c) => cmd.query_async(c).await,
         };
-        self.healthy = match &result {
-            Ok(_) => true,
-            Err(e) => !breaks_connection(e),
-        };
+        in_flight.done = true;
+        if let Err(e) = &result {
+            if breaks_connection(e) {
+                self.healthy.store(false, Ordering::Relaxed);
+            }
+        }
         result
     }
 }
@@ -120,12 +173,12 @@ impl managed::Manager for Connector {
         };
         Ok(Tracked {
             conn,
-            healthy: true,
+            healthy: Arc::new(AtomicBool::new(true)),
         })
     }
 
     async fn recycle(&self, obj: &mut Tracked, _: &Metrics) -> RecycleResult<RedisError> {
-        if obj.healthy {
+        if obj.healthy.load(Ordering::Relaxed) {
             Ok(())
         } else {
             Err(RecycleError::message(
