@@ -62,6 +62,11 @@ impl RedisServer {
         }
     }
 
+    /// The process id of `redis-server`.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The server's URL.
     pub(crate) fn url(&self) -> String {
         format!("redis://{}", self.addr)

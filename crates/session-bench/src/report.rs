@@ -31,6 +31,8 @@ struct Figures {
     redis_total: Option<f64>,
     redis_by_command: BTreeMap<String, f64>,
     redis_executed: Option<f64>,
+    server_cpu_us: Option<f64>,
+    redis_cpu_us: Option<f64>,
 }
 
 fn median_f(mut v: Vec<f64>) -> f64 {
@@ -62,7 +64,19 @@ fn figures(samples: &[Sample]) -> Figures {
         .map(|s| s.redis_executed)
         .collect::<Option<Vec<f64>>>()
         .map(median_f);
+    let server_cpu_us = samples
+        .iter()
+        .map(|s| s.server_cpu_us)
+        .collect::<Option<Vec<f64>>>()
+        .map(median_f);
+    let redis_cpu_us = samples
+        .iter()
+        .map(|s| s.redis_cpu_us)
+        .collect::<Option<Vec<f64>>>()
+        .map(median_f);
     Figures {
+        redis_cpu_us,
+        server_cpu_us,
         redis_executed,
         rps,
         p50_us: p50 as u32,
@@ -105,7 +119,7 @@ fn thousands(x: f64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -163,7 +177,10 @@ pub(crate) fn markdown(results: &Results, options: &RunOptions, env: &Environmen
          (each a round trip), seen with `MONITOR` over 200 requests after the measured run; \
          *run* counts every command Redis executes, those inside Lua scripts included, from \
          `INFO commandstats` over the measured run (reset with `CONFIG RESETSTAT` at the end of \
-         the warm-up). Servers without sessions answer every \
+         the warm-up). CPU µs per request is the user plus system time the server process (and \
+         `redis-server`) used during the measured run, from `/proc/<pid>/stat`, divided by the \
+         answered requests: a figure less sensitive than req/s to the load generator sharing the \
+         machine. Servers without sessions answer every \
          route with a constant; they run the `read` route only and that figure is their row in \
          every table. Servers of ours use the defaults of `SessionConfig` (signed id cookie, \
          Set-Cookie with a refreshed Max-Age on every response, as AdonisJS does); the peers use \
@@ -187,9 +204,9 @@ pub(crate) fn markdown(results: &Results, options: &RunOptions, env: &Environmen
         let _ = writeln!(md, "### `{}`: {}\n", workload.slug(), workload.describe());
         let _ = writeln!(
             md,
-            "| server | req/s | p50 ms | p99 ms | errors | Redis cmds/req: sent (by command); run | vs no sessions | vs peer (which) |"
+            "| server | req/s | p50 ms | p99 ms | server CPU µs/req | errors | Redis per req: cmds sent (by command); cmds run; CPU | vs no sessions | vs peer (which) |"
         );
-        let _ = writeln!(md, "|---|---:|---:|---:|---:|---|---:|---|");
+        let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---|---:|---|");
         for server in &options.servers {
             let Some(f) = lookup(results, *server, *workload) else {
                 continue;
@@ -216,20 +233,23 @@ pub(crate) fn markdown(results: &Results, options: &RunOptions, env: &Environmen
                         .map(|(c, n)| format!("{} {:.2}", c.to_uppercase(), n))
                         .collect();
                     format!(
-                        "{total:.2} ({}); {:.2} run",
+                        "{total:.2} ({}); {:.2} run; {:.1} µs Redis CPU",
                         parts.join(", "),
-                        f.redis_executed.unwrap_or(0.0)
+                        f.redis_executed.unwrap_or(0.0),
+                        f.redis_cpu_us.unwrap_or(0.0)
                     )
                 }
                 None => "—".to_owned(),
             };
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 server.label(),
                 thousands(f.rps),
                 ms(f.p50_us),
                 ms(f.p99_us),
+                f.server_cpu_us
+                    .map_or("—".to_owned(), |c| format!("{c:.1}")),
                 f.errors,
                 redis,
                 vs_bare,

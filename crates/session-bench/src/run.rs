@@ -89,6 +89,11 @@ pub(crate) struct Sample {
     /// Commands Redis ran per request, those run inside scripts included (`INFO commandstats`
     /// over the measured run).
     pub(crate) redis_executed: Option<f64>,
+    /// CPU time the server process used per answered request, in µs (user + system, from
+    /// `/proc/<pid>/stat`), when the platform tells.
+    pub(crate) server_cpu_us: Option<f64>,
+    /// CPU time `redis-server` used per answered request, in µs, when the server uses Redis.
+    pub(crate) redis_cpu_us: Option<f64>,
 }
 
 /// One concurrency run: `sent` concurrent increments on one session that held 1.
@@ -181,20 +186,22 @@ pub(crate) async fn run(options: &RunOptions) -> Result<Results, String> {
                     workload.slug()
                 );
                 let redis = redis.as_ref().filter(|_| server.uses_redis());
-                let sample = load(child.addr, workload, options, redis).await?;
+                let sample = load(&child, workload, options, redis).await?;
                 eprintln!(
-                    "session-bench:   {:.0} req/s, p50 {} µs, p99 {} µs, {} errors{}",
+                    "session-bench:   {:.0} req/s, p50 {} µs, p99 {} µs, server CPU {:.1} µs/req, {} errors{}",
                     sample.rps,
                     sample.p50_us,
                     sample.p99_us,
+                    sample.server_cpu_us.unwrap_or(0.0),
                     sample.errors,
                     sample
                         .redis
                         .as_ref()
                         .map(|r| format!(
-                            ", {:.2} Redis cmds sent/req, {:.2} run/req",
+                            ", {:.2} Redis cmds sent/req, {:.2} run/req, Redis CPU {:.1} µs/req",
                             r.values().sum::<f64>(),
-                            sample.redis_executed.unwrap_or(0.0)
+                            sample.redis_executed.unwrap_or(0.0),
+                            sample.redis_cpu_us.unwrap_or(0.0)
                         ))
                         .unwrap_or_default()
                 );
@@ -298,11 +305,12 @@ struct ConnTally {
 /// One run: `connections` keep-alive connections, each with its own session (made by a first
 /// `/write`), ask for the workload's route for the warm-up and then the measured duration.
 async fn load(
-    addr: SocketAddr,
+    server: &ServerProcess,
     workload: Workload,
     options: &RunOptions,
     redis: Option<&RedisServer>,
 ) -> Result<Sample, String> {
+    let addr = server.addr;
     let mut conns = Vec::with_capacity(options.connections);
     for _ in 0..options.connections {
         let mut conn = Conn::open(addr)
@@ -361,6 +369,8 @@ async fn load(
         }));
     }
     tokio::time::sleep_until(measure_from.into()).await;
+    let cpu_before = cpu_ticks(server.child.id());
+    let redis_before = redis.and_then(|r| cpu_ticks(r.pid()));
     if let Some(redis) = redis {
         redis
             .command(&["CONFIG", "RESETSTAT"])
@@ -368,6 +378,8 @@ async fn load(
             .map_err(|e| format!("CONFIG RESETSTAT: {e}"))?;
     }
     tokio::time::sleep_until(until.into()).await;
+    let cpu_after = cpu_ticks(server.child.id());
+    let redis_after = redis.and_then(|r| cpu_ticks(r.pid()));
     let calls = match redis {
         Some(redis) => Some(
             redis
@@ -405,8 +417,40 @@ async fn load(
         p50_us: pct(0.50),
         p99_us: pct(0.99),
         errors,
+        server_cpu_us: per_request(cpu_before, cpu_after, ok),
+        redis_cpu_us: per_request(redis_before, redis_after, ok),
         redis: sent,
         redis_executed: calls.map(|calls| calls.values().sum::<u64>() as f64 / requests),
+    })
+}
+
+/// CPU µs per request between two tick counts.
+fn per_request(before: Option<u64>, after: Option<u64>, requests: usize) -> Option<f64> {
+    match (before, after, clock_ticks()) {
+        (Some(a), Some(b), Some(hz)) if requests > 0 => {
+            Some(b.saturating_sub(a) as f64 / hz * 1e6 / requests as f64)
+        }
+        _ => None,
+    }
+}
+
+/// User plus system CPU time of a process so far, in clock ticks (Linux).
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may contain spaces; the fields after its `)` are plain.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`), asked once.
+fn clock_ticks() -> Option<f64> {
+    static TICKS: std::sync::OnceLock<Option<f64>> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        let out = Command::new("getconf").arg("CLK_TCK").output().ok()?;
+        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
     })
 }
 

@@ -212,7 +212,14 @@ fn manager(driver: &str, options: &ServeOptions) -> Result<SessionManager, Strin
                 .redis_url
                 .clone()
                 .ok_or("the redis driver needs --redis-url")?;
-            config = config.with_section("redis", serde_json::json!({ "url": url }));
+            let mut section = serde_json::json!({ "url": url });
+            if let Some(size) = std::env::var("BENCH_REDIS_POOL")
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+            {
+                section["pool_size"] = size.into();
+            }
+            config = config.with_section("redis", section);
         }
         _ => {}
     }
