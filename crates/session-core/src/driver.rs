@@ -48,11 +48,16 @@ struct EnvelopeRef<'a> {
     record: &'a Record,
 }
 
+/// The decoding side spells the record's fields out instead of flattening them: serde's
+/// `flatten` buffers the whole input into an intermediate tree and deserializes it a second
+/// time, which made decoding a 40 KB session about six times slower than encoding it.
 #[derive(Deserialize)]
 struct Envelope {
     format: u32,
-    #[serde(flatten)]
-    record: Record,
+    data: Map<String, Value>,
+    version: u64,
+    created_at: u64,
+    last_active: u64,
 }
 
 impl Record {
@@ -79,8 +84,13 @@ impl Record {
     /// Decodes [`Record::encode`]'s output. Anything else (another app's data, an unknown format
     /// version, truncated bytes) is `None`, never a panic.
     pub fn decode(bytes: &[u8]) -> Option<Self> {
-        let envelope: Envelope = serde_json::from_slice(bytes).ok()?;
-        (envelope.format == FORMAT_VERSION).then_some(envelope.record)
+        let e: Envelope = serde_json::from_slice(bytes).ok()?;
+        (e.format == FORMAT_VERSION).then_some(Record {
+            data: e.data,
+            version: e.version,
+            created_at: e.created_at,
+            last_active: e.last_active,
+        })
     }
 }
 

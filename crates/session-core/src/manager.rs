@@ -435,9 +435,30 @@ impl SessionManager {
         };
         cx.set_cookie(config.cookie().build(
             config.cookie_name(),
-            self.inner.signer.sign(id),
+            self.signed_id(cx, id),
             max_age,
         ));
+    }
+
+    /// The id cookie's value for `id`. When the request brought this very id and a single key is
+    /// configured, the incoming value is what signing would give again (the MAC is
+    /// deterministic and its encoding canonical), so it is reused: the id of a session can only
+    /// come from that verified cookie or from the generator, and a generated id is never in the
+    /// request. With several keys the value may carry an older key's MAC and is re-signed with
+    /// the current one.
+    fn signed_id(&self, cx: &SessionContext, id: &SessionId) -> String {
+        if self.inner.valid.keys.keys().len() == 1 {
+            if let Some(value) = cx.request_cookie(self.inner.config.cookie_name()) {
+                let tag = value
+                    .strip_prefix(id.expose())
+                    .and_then(|rest| rest.strip_prefix('.'));
+                // The encoded MAC is as long as the encoded id (43 characters).
+                if tag.is_some_and(|t| t.len() == id.expose().len()) {
+                    return value.to_owned();
+                }
+            }
+        }
+        self.inner.signer.sign(id)
     }
 
     /// Runs one driver call under the configured timeout.

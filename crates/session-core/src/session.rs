@@ -959,7 +959,9 @@ impl Session {
                 Some(Plan {
                     id: state.id.clone().ok_or(Error::NotInitiated)?,
                     created_at: state.created_at,
-                    loaded: state.loaded.clone(),
+                    // Taken, not cloned: nothing reads it after the commit, and a large
+                    // session's record is costly to copy.
+                    loaded: state.loaded.take(),
                     ops: std::mem::take(&mut state.ops),
                     consumed: state.consumed.take(),
                     outgoing: state.outgoing.assemble(),
@@ -1001,7 +1003,7 @@ impl Session {
         Ok(())
     }
 
-    async fn commit_plan(&self, plan: Plan) -> Result<(), Error> {
+    async fn commit_plan(&self, mut plan: Plan) -> Result<(), Error> {
         let manager = &self.inner.manager;
         let inner = manager.inner();
         let driver = &inner.driver;
@@ -1021,7 +1023,8 @@ impl Session {
             }
         } else {
             let key = id.storage_key();
-            let mut base = plan.loaded.as_ref().map(|l| l.record.clone());
+            // The record read is moved into the replay base (it is not needed afterwards).
+            let mut base = plan.loaded.take().map(|l| l.record);
             let attempts = manager.commit_attempts();
             let mut attempt = 0;
             loop {
