@@ -157,12 +157,13 @@ pub(crate) fn markdown(results: &Results, options: &RunOptions, env: &Environmen
     let _ = writeln!(md, "- Versions: {}", versions.join(", "));
     let _ = writeln!(
         md,
-        "- Per run: {} s warm-up, then {} s measured; {} rounds; {} keep-alive connections, each \
+        "- Per run: {} s warm-up, then {} s measured; {} round{}; {} keep-alive connections, each \
          with its own session cookie obtained by a first `/write`; servers run {} worker threads, \
          the load generator 2.",
         options.warmup.as_secs_f64(),
         options.duration.as_secs_f64(),
         options.rounds,
+        if options.rounds == 1 { "" } else { "s" },
         options.connections,
         options.server_workers
     );
@@ -492,8 +493,9 @@ pub(crate) fn svg(results: &Results, options: &RunOptions) -> String {
     );
     let _ = writeln!(
         svg,
-        r##"<rect width="100%" height="100%" fill="#ffffff"/><text x="10" y="22" class="h">Requests per second (median of {} rounds; higher is better). Grey: no sessions, blue: ours, orange: peers.</text>"##,
-        options.rounds
+        r##"<rect width="100%" height="100%" fill="#ffffff"/><text x="10" y="22" class="h">Requests per second (median of {} round{}; higher is better). Grey: no sessions, blue: ours, orange: peers.</text>"##,
+        options.rounds,
+        if options.rounds == 1 { "" } else { "s" }
     );
     svg.push_str(&body);
     let _ = writeln!(svg, "</svg>");
