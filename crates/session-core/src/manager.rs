@@ -433,11 +433,11 @@ impl SessionManager {
             let idle_end = self.inner.lifetimes.expires_at_parts(created_at, now);
             Some(Duration::from_millis(idle_end.saturating_sub(now)))
         };
-        cx.set_cookie(config.cookie().build(
-            config.cookie_name(),
-            self.signed_id(cx, id),
-            max_age,
-        ));
+        cx.set_cookie(
+            config
+                .cookie()
+                .build(config.cookie_name(), self.signed_id(cx, id), max_age),
+        );
     }
 
     /// The id cookie's value for `id`. When the request brought this very id and a single key is
