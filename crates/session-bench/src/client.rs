@@ -221,9 +221,20 @@ impl Conn {
                         && a[..8].eq_ignore_ascii_case("expires=")
                         && a.contains("1970"))
             });
-        self.jar.retain(|(n, _)| n != name);
-        if !removed {
-            self.jar.push((name.to_owned(), value.to_owned()));
+        if removed {
+            self.jar.retain(|(n, _)| n != name);
+            return;
+        }
+        // The same cookie sent again (a refreshed Max-Age) costs the client nothing, so that
+        // servers that refresh the cookie on every response are not charged for the client's
+        // bookkeeping.
+        match self.jar.iter_mut().find(|(n, _)| n == name) {
+            Some((_, v)) if v == value => {}
+            Some((_, v)) => {
+                v.clear();
+                v.push_str(value);
+            }
+            None => self.jar.push((name.to_owned(), value.to_owned())),
         }
     }
 }
