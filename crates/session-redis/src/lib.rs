@@ -98,6 +98,12 @@
 //! rustls's ring crypto provider and installs it as the process's default rustls provider when a
 //! TLS driver is built and no default is installed yet.
 //!
+//! With Redis Cluster every seed node is a `rediss://` URL, and the same CA (and client
+//! certificate) serve for the nodes discovered from `CLUSTER SLOTS` and redirections too: their
+//! certificates must be valid for the addresses the cluster announces, and the nodes must announce
+//! their TLS ports (`tls-cluster yes`). The test suite runs the conformance suite against such a
+//! cluster with a private CA.
+//!
 //! # Feature flags
 //!
 //! | name | what | default |

@@ -12,7 +12,7 @@
 //! by the `openssl` command line (Debian package `openssl`) in the server's temporary folder;
 //! [`RedisServer::tls`] gives the files a client needs to trust it.
 //!
-//! ```no_run
+//! ```
 //! use session_testkit::redis_server::RedisServer;
 //!
 //! let server = RedisServer::spawn();
@@ -42,7 +42,21 @@ const MISSING_OPENSSL: &str =
 /// How long a server may take to answer PING after it was started.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A `redis-server` the test owns (or the one `REDIS_URL` names).
+/// How long a new cluster may take to form, from `redis-cli --cluster create` to
+/// `cluster_state:ok` on every node.
+const CLUSTER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A `redis-server` the test owns (or the one `REDIS_URL` names), killed and its temporary
+/// folder removed when dropped.
+///
+/// ```
+/// use session_testkit::redis_server::RedisServer;
+///
+/// let server = RedisServer::spawn();
+/// assert!(server.url().starts_with("redis://127.0.0.1:"));
+/// assert_eq!(server.cli(&["SET", "greeting", "hello"]), "OK");
+/// assert_eq!(server.cli(&["GET", "greeting"]), "hello");
+/// ```
 pub struct RedisServer {
     url: String,
     owned: Option<Owned>,
@@ -56,10 +70,38 @@ struct Owned {
     child: Option<Child>,
 }
 
+/// Where a new server's TLS files come from.
+enum Tls {
+    /// No TLS.
+    Plain,
+    /// A private CA and certificates made for this server alone.
+    Own { client_auth: bool },
+    /// Files shared with other servers (the nodes of a TLS cluster); no client certificate is
+    /// required.
+    Shared(TlsFiles),
+}
+
 /// The PEM files of a TLS test server, in its temporary folder (removed with the server).
 ///
 /// A private CA made for the server issued its certificate (for `127.0.0.1`) and, for mutual
 /// TLS, a client certificate.
+///
+/// ```
+/// use std::process::Command;
+/// use session_testkit::redis_server::RedisServer;
+///
+/// let server = RedisServer::spawn_tls();
+/// let files = server.tls().expect("a TLS server");
+/// // What any TLS client needs: trust the CA's certificate.
+/// let output = Command::new("redis-cli")
+///     .args(["-u", server.url(), "--tls", "--cacert"])
+///     .arg(&files.ca_file)
+///     .arg("PING")
+///     .output()
+///     .unwrap();
+/// assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "PONG");
+/// assert!(files.client_cert_file.is_none());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
     /// The private CA's certificate: what a client must trust.
@@ -81,6 +123,19 @@ impl TlsFiles {
     /// (`CN=session-testkit-client`) too. Each is valid for one day.
     ///
     /// Panics naming the Debian package `openssl` when the command is missing.
+    ///
+    /// ```
+    /// use session_testkit::redis_server::TlsFiles;
+    ///
+    /// let dir = std::env::temp_dir().join(format!("tls-files-doc-{}", std::process::id()));
+    /// let files = TlsFiles::generate(&dir, true);
+    /// assert!(files.ca_file.is_file());
+    /// assert!(files.server_cert_file.is_file());
+    /// assert!(files.server_key_file.is_file());
+    /// assert!(files.client_cert_file.as_deref().is_some_and(|f| f.is_file()));
+    /// assert!(files.client_key_file.as_deref().is_some_and(|f| f.is_file()));
+    /// std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
     pub fn generate(dir: &Path, client: bool) -> Self {
         std::fs::create_dir_all(dir)
             .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
@@ -165,6 +220,35 @@ impl TlsFiles {
         }
     }
 
+    /// `redis-server` arguments that serve TLS with these files and, when `client_auth` is true,
+    /// require a client certificate the CA issued.
+    ///
+    /// The client certificate, if any, is also the one the server presents on its own outgoing
+    /// connections (`tls-client-cert-file`): a Redis Cluster bus connection always requires a
+    /// certificate from the connecting node, whatever `tls-auth-clients` says, and the server's
+    /// certificate is for `serverAuth` only.
+    fn server_args(&self, client_auth: bool) -> Vec<String> {
+        let mut args = vec![
+            "--tls-cert-file".to_owned(),
+            self.server_cert_file.to_string_lossy().into_owned(),
+            "--tls-key-file".to_owned(),
+            self.server_key_file.to_string_lossy().into_owned(),
+            "--tls-ca-cert-file".to_owned(),
+            self.ca_file.to_string_lossy().into_owned(),
+            "--tls-auth-clients".to_owned(),
+            if client_auth { "yes" } else { "no" }.to_owned(),
+        ];
+        if let (Some(cert), Some(key)) = (&self.client_cert_file, &self.client_key_file) {
+            args.extend([
+                "--tls-client-cert-file".to_owned(),
+                cert.to_string_lossy().into_owned(),
+                "--tls-client-key-file".to_owned(),
+                key.to_string_lossy().into_owned(),
+            ]);
+        }
+        args
+    }
+
     /// `redis-cli` arguments that make it trust the server (and present the client
     /// certificate, if any).
     fn cli_args(&self) -> Vec<String> {
@@ -217,6 +301,18 @@ impl fmt::Debug for RedisServer {
 
 impl RedisServer {
     /// The server `REDIS_URL` names, or else a new one from [`RedisServer::spawn`].
+    ///
+    /// Tests that only read and write their own keys use this, so that a run can share one
+    /// server; the methods that stop or signal the server panic for a `REDIS_URL` server.
+    ///
+    /// ```
+    /// use session_testkit::redis_server::RedisServer;
+    ///
+    /// let server = RedisServer::start();
+    /// assert_eq!(server.cli(&["PING"]), "PONG");
+    /// // `port` is `None` for the `REDIS_URL` server, which the harness did not start.
+    /// assert_ne!(server.port(), Some(6379));
+    /// ```
     pub fn start() -> Self {
         match std::env::var("REDIS_URL") {
             Ok(url) if !url.trim().is_empty() => Self {
@@ -228,8 +324,18 @@ impl RedisServer {
     }
 
     /// A new `redis-server` on a free loopback port, without persistence, in a temporary folder.
+    ///
+    /// ```
+    /// use session_testkit::redis_server::RedisServer;
+    ///
+    /// let a = RedisServer::spawn();
+    /// let b = RedisServer::spawn();
+    /// assert_ne!(a.port(), b.port());
+    /// assert_eq!(a.cli(&["SET", "k", "a"]), "OK");
+    /// assert_eq!(b.cli(&["EXISTS", "k"]), "0");
+    /// ```
     pub fn spawn() -> Self {
-        Self::spawn_with(&[])
+        Self::spawn_with(&[], &Tls::Plain)
     }
 
     /// A new `redis-server` that accepts only TLS connections, on a free loopback port, with a
@@ -237,43 +343,92 @@ impl RedisServer {
     /// a certificate. Its [`RedisServer::url`] is `rediss://127.0.0.1:<port>`.
     ///
     /// Panics naming the Debian package `openssl` when the `openssl` command is missing.
+    ///
+    /// ```
+    /// use session_testkit::redis_server::RedisServer;
+    ///
+    /// let server = RedisServer::spawn_tls();
+    /// assert!(server.url().starts_with("rediss://127.0.0.1:"));
+    /// // `cli` passes the CA to redis-cli.
+    /// assert_eq!(server.cli(&["PING"]), "PONG");
+    /// // A plain-text client gets no answer from the TLS port.
+    /// let plain = std::process::Command::new("redis-cli")
+    ///     .args(["-u", &server.url().replace("rediss://", "redis://"), "PING"])
+    ///     .output()
+    ///     .unwrap();
+    /// assert_ne!(String::from_utf8_lossy(&plain.stdout).trim(), "PONG");
+    /// ```
     pub fn spawn_tls() -> Self {
         Self::spawn_tls_with(false)
     }
 
     /// Like [`RedisServer::spawn_tls`], but the server also requires a client certificate
     /// (mutual TLS): [`TlsFiles::client_cert_file`] and [`TlsFiles::client_key_file`].
+    ///
+    /// ```
+    /// use std::process::Command;
+    /// use session_testkit::redis_server::RedisServer;
+    ///
+    /// let server = RedisServer::spawn_mutual_tls();
+    /// let files = server.tls().expect("a TLS server");
+    /// let ping = |client_cert: bool| {
+    ///     let mut cmd = Command::new("redis-cli");
+    ///     cmd.args(["-u", server.url(), "--tls", "--cacert"]).arg(&files.ca_file);
+    ///     if client_cert {
+    ///         cmd.arg("--cert").arg(files.client_cert_file.as_ref().unwrap());
+    ///         cmd.arg("--key").arg(files.client_key_file.as_ref().unwrap());
+    ///     }
+    ///     let output = cmd.arg("PING").output().unwrap();
+    ///     String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    /// };
+    /// assert_eq!(ping(true), "PONG");
+    /// assert_ne!(ping(false), "PONG");
+    /// ```
     pub fn spawn_mutual_tls() -> Self {
         Self::spawn_tls_with(true)
     }
 
     /// The TLS files of a server started by [`RedisServer::spawn_tls`] or
-    /// [`RedisServer::spawn_mutual_tls`].
+    /// [`RedisServer::spawn_mutual_tls`] (or a node of [`RedisCluster::start_tls`]); `None` for a
+    /// plain server.
+    ///
+    /// ```
+    /// use session_testkit::redis_server::RedisServer;
+    ///
+    /// assert!(RedisServer::spawn().tls().is_none());
+    /// let server = RedisServer::spawn_tls();
+    /// assert!(server.tls().expect("a TLS server").ca_file.is_file());
+    /// ```
     pub fn tls(&self) -> Option<&TlsFiles> {
         self.owned.as_ref().and_then(|o| o.tls.as_ref())
     }
 
     fn spawn_tls_with(client_auth: bool) -> Self {
+        Self::spawn_with(&[], &Tls::Own { client_auth })
+    }
+
+    fn spawn_with(extra: &[&str], tls: &Tls) -> Self {
+        let cluster = extra.contains(&"--cluster-enabled");
         let mut last = String::new();
+        // A free port can be taken by someone else between the probe and the bind: retry.
         for _ in 0..5 {
-            let port = free_port(false);
+            let port = free_port(cluster);
             let dir = temp_dir(port);
-            let files = TlsFiles::generate(&dir, client_auth);
-            let extra = [
-                "--tls-cert-file".to_owned(),
-                files.server_cert_file.to_string_lossy().into_owned(),
-                "--tls-key-file".to_owned(),
-                files.server_key_file.to_string_lossy().into_owned(),
-                "--tls-ca-cert-file".to_owned(),
-                files.ca_file.to_string_lossy().into_owned(),
-                "--tls-auth-clients".to_owned(),
-                if client_auth { "yes" } else { "no" }.to_owned(),
-            ];
+            let (files, mut args) = match tls {
+                Tls::Plain => (None, Vec::new()),
+                Tls::Own { client_auth } => {
+                    let files = TlsFiles::generate(&dir, *client_auth);
+                    let args = files.server_args(*client_auth);
+                    (Some(files), args)
+                }
+                Tls::Shared(files) => (Some(files.clone()), files.server_args(false)),
+            };
+            args.extend(extra.iter().map(|s| (*s).to_owned()));
             let mut owned = Owned {
                 port,
                 dir,
-                extra: extra.to_vec(),
-                tls: Some(files),
+                extra: args,
+                tls: files,
                 child: None,
             };
             match owned.launch() {
@@ -289,40 +444,39 @@ impl RedisServer {
                 }
             }
         }
-        panic!("could not start a TLS redis-server: {last}");
-    }
-
-    fn spawn_with(extra: &[&str]) -> Self {
-        let mut last = String::new();
-        // A free port can be taken by someone else between the probe and the bind: retry.
-        for _ in 0..5 {
-            let port = free_port(extra.contains(&"--cluster-enabled"));
-            let mut owned = Owned {
-                port,
-                dir: temp_dir(port),
-                extra: extra.iter().map(|s| (*s).to_owned()).collect(),
-                tls: None,
-                child: None,
-            };
-            match owned.launch() {
-                Ok(()) => {
-                    return Self {
-                        url: format!("redis://127.0.0.1:{port}"),
-                        owned: Some(owned),
-                    }
-                }
-                Err(e) => last = e,
-            }
-        }
-        panic!("could not start redis-server: {last}");
+        let what = if matches!(tls, Tls::Plain) {
+            "redis-server"
+        } else {
+            "a TLS redis-server"
+        };
+        panic!("could not start {what}: {last}");
     }
 
     /// The URL to connect to (`redis://127.0.0.1:<port>`, or `rediss://` for a TLS server).
+    ///
+    /// ```
+    /// use session_testkit::redis_server::RedisServer;
+    ///
+    /// let server = RedisServer::spawn();
+    /// let port = server.port().expect("a server the harness started");
+    /// assert_eq!(server.url(), format!("redis://127.0.0.1:{port}"));
+    /// ```
     pub fn url(&self) -> &str {
         &self.url
     }
 
-    /// The port of a server this harness started.
+    /// The port of a server this harness started (its TLS port for a TLS server); `None` for
+    /// the `REDIS_URL` server.
+    ///
+    /// ```
+    /// use std::net::TcpStream;
+    /// use session_testkit::redis_server::RedisServer;
+    ///
+    /// let server = RedisServer::spawn();
+    /// let port = server.port().expect("a server the harness started");
+    /// assert_ne!(port, 6379);
+    /// TcpStream::connect(("127.0.0.1", port)).expect("the server listens");
+    /// ```
     pub fn port(&self) -> Option<u16> {
         self.owned.as_ref().map(|o| o.port)
     }
@@ -330,12 +484,34 @@ impl RedisServer {
     /// Kills the server (SIGKILL, as a crash would) and waits for it to exit.
     ///
     /// Panics for a `REDIS_URL` server, which the harness does not own.
+    ///
+    /// ```
+    /// use std::net::TcpStream;
+    /// use session_testkit::redis_server::RedisServer;
+    ///
+    /// let mut server = RedisServer::spawn();
+    /// let port = server.port().unwrap();
+    /// server.stop();
+    /// assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
+    /// ```
     pub fn stop(&mut self) {
         self.owned_mut("stop").kill();
     }
 
     /// Starts the server again on the same port (after [`RedisServer::stop`]). Its data is gone:
     /// the server persists nothing.
+    ///
+    /// ```
+    /// use session_testkit::redis_server::RedisServer;
+    ///
+    /// let mut server = RedisServer::spawn();
+    /// let url = server.url().to_owned();
+    /// assert_eq!(server.cli(&["SET", "k", "v"]), "OK");
+    /// server.stop();
+    /// server.restart();
+    /// assert_eq!(server.url(), url);
+    /// assert_eq!(server.cli(&["EXISTS", "k"]), "0");
+    /// ```
     pub fn restart(&mut self) {
         let owned = self.owned_mut("restart");
         owned.kill();
@@ -346,11 +522,40 @@ impl RedisServer {
 
     /// Suspends the server process (SIGSTOP): it keeps its connections open but answers
     /// nothing, like a server stuck on a slow command or a network black hole.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::net::TcpStream;
+    /// use std::time::Duration;
+    /// use session_testkit::redis_server::RedisServer;
+    ///
+    /// let mut server = RedisServer::spawn();
+    /// let mut conn = TcpStream::connect(("127.0.0.1", server.port().unwrap())).unwrap();
+    /// conn.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    /// server.freeze();
+    /// conn.write_all(b"PING\r\n").unwrap();
+    /// let mut reply = [0; 7];
+    /// assert!(conn.read(&mut reply).is_err(), "a frozen server does not answer");
+    /// server.thaw();
+    /// conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    /// conn.read_exact(&mut reply).unwrap();
+    /// assert_eq!(&reply, b"+PONG\r\n");
+    /// ```
     pub fn freeze(&mut self) {
         self.signal("STOP");
     }
 
-    /// Resumes a server suspended by [`RedisServer::freeze`] (SIGCONT).
+    /// Resumes a server suspended by [`RedisServer::freeze`] (SIGCONT). The commands sent
+    /// meanwhile are answered then.
+    ///
+    /// ```
+    /// use session_testkit::redis_server::RedisServer;
+    ///
+    /// let mut server = RedisServer::spawn();
+    /// server.freeze();
+    /// server.thaw();
+    /// assert_eq!(server.cli(&["PING"]), "PONG");
+    /// ```
     pub fn thaw(&mut self) {
         self.signal("CONT");
     }
@@ -376,12 +581,36 @@ impl RedisServer {
         })
     }
 
-    /// Runs one command with `redis-cli` and returns its raw output, trimmed.
+    /// Runs one command with `redis-cli` and returns its raw output, trimmed. For a TLS server
+    /// it is given the CA (and the client certificate, if any). Options of `redis-cli` may come
+    /// first (`-c` follows cluster redirections).
+    ///
+    /// Panics when `redis-cli` cannot run or the server cannot be reached; an error reply from
+    /// Redis is returned like any other output.
+    ///
+    /// ```
+    /// use session_testkit::redis_server::RedisServer;
+    ///
+    /// let server = RedisServer::spawn();
+    /// assert_eq!(server.cli(&["RPUSH", "list", "a", "b"]), "2");
+    /// assert_eq!(server.cli(&["LRANGE", "list", "0", "-1"]), "a\nb");
+    /// assert!(server.cli(&["GET", "list"]).starts_with("WRONGTYPE"));
+    /// ```
     pub fn cli(&self, args: &[&str]) -> String {
         cli(&self.url, self.tls(), args)
     }
 
     /// Resets the server's statistics (`CONFIG RESETSTAT`).
+    ///
+    /// ```
+    /// use session_testkit::redis_server::RedisServer;
+    ///
+    /// let server = RedisServer::spawn();
+    /// server.cli(&["GET", "k"]);
+    /// assert_eq!(server.commandstats().get("get"), Some(&1));
+    /// server.reset_stats();
+    /// assert_eq!(server.commandstats().get("get"), None);
+    /// ```
     pub fn reset_stats(&self) {
         let out = self.cli(&["CONFIG", "RESETSTAT"]);
         assert_eq!(out, "OK", "CONFIG RESETSTAT answered {out:?}");
@@ -389,6 +618,17 @@ impl RedisServer {
 
     /// Calls per command from `INFO commandstats`, by lower-case command name (`evalsha`,
     /// `config|resetstat`, …). Commands run inside scripts are counted too.
+    ///
+    /// ```
+    /// use session_testkit::redis_server::RedisServer;
+    ///
+    /// let server = RedisServer::spawn();
+    /// server.reset_stats();
+    /// server.cli(&["EVAL", "return redis.call('SET', KEYS[1], 'v')", "1", "k"]);
+    /// let stats = server.commandstats();
+    /// assert_eq!(stats.get("eval"), Some(&1));
+    /// assert_eq!(stats.get("set"), Some(&1));
+    /// ```
     pub fn commandstats(&self) -> BTreeMap<String, u64> {
         parse_commandstats(&self.cli(&["INFO", "commandstats"]))
     }
@@ -478,78 +718,211 @@ impl Owned {
 
 /// A three-master Redis Cluster (no replicas) on free loopback ports, stopped when dropped.
 ///
-/// ```no_run
+/// [`RedisCluster::start`] starts a plain one (`redis://` nodes), [`RedisCluster::start_tls`]
+/// one whose nodes accept only TLS, on clients' connections and on the cluster bus alike.
+///
+/// ```
 /// use session_testkit::redis_server::RedisCluster;
 ///
 /// let cluster = RedisCluster::start();
-/// assert_eq!(cluster.urls().len(), 3);
+/// let node = &cluster.nodes()[0];
+/// assert!(node.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok"));
 /// ```
 #[derive(Debug)]
 pub struct RedisCluster {
     nodes: Vec<RedisServer>,
+    /// The shared TLS files of a TLS cluster, and their folder (removed with the cluster).
+    tls: Option<(TlsFiles, PathBuf)>,
 }
+
+/// The `redis-server` arguments of a cluster node.
+const CLUSTER_NODE: [&str; 6] = [
+    "--cluster-enabled",
+    "yes",
+    "--cluster-config-file",
+    "nodes.conf",
+    "--cluster-node-timeout",
+    "5000",
+];
 
 impl RedisCluster {
     /// Starts three cluster-enabled servers, joins them with `redis-cli --cluster create`, and
-    /// waits until every node reports `cluster_state:ok`.
+    /// waits until every node reports `cluster_state:ok`. Its [`RedisCluster::urls`] are
+    /// `redis://127.0.0.1:<port>`.
+    ///
+    /// ```
+    /// use session_testkit::redis_server::RedisCluster;
+    ///
+    /// let cluster = RedisCluster::start();
+    /// assert!(cluster.tls().is_none());
+    /// for url in cluster.urls() {
+    ///     assert!(url.starts_with("redis://127.0.0.1:"), "{url}");
+    /// }
+    /// ```
     pub fn start() -> Self {
-        let nodes: Vec<RedisServer> = (0..3)
-            .map(|_| {
-                RedisServer::spawn_with(&[
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    "nodes.conf",
-                    "--cluster-node-timeout",
-                    "5000",
-                ])
-            })
+        let nodes = (0..3)
+            .map(|_| RedisServer::spawn_with(&CLUSTER_NODE, &Tls::Plain))
             .collect();
-        let addrs: Vec<String> = nodes
+        Self::join(nodes, None)
+    }
+
+    /// Like [`RedisCluster::start`], but every node accepts only TLS connections
+    /// (`--tls-port <port> --port 0`) and the nodes talk to each other over TLS too
+    /// (`--tls-cluster yes --tls-replication yes`). One private CA, made with the `openssl`
+    /// command line, issued the certificate (for `127.0.0.1`) all nodes share, and the client
+    /// certificate they present to each other on the cluster bus (which always requires one);
+    /// clients of the nodes need not present one. Its [`RedisCluster::urls`] are `rediss://127.0.0.1:<port>` and
+    /// [`RedisCluster::tls`] gives the CA's file. `CLUSTER SLOTS` and redirections name the nodes'
+    /// TLS ports.
+    ///
+    /// Panics naming the Debian package `openssl` when the `openssl` command is missing.
+    ///
+    /// ```
+    /// use session_testkit::redis_server::RedisCluster;
+    ///
+    /// let cluster = RedisCluster::start_tls();
+    /// let ca_file = &cluster.tls().expect("a TLS cluster").ca_file;
+    /// assert!(ca_file.is_file());
+    /// for url in cluster.urls() {
+    ///     assert!(url.starts_with("rediss://127.0.0.1:"), "{url}");
+    /// }
+    /// // `redis-cli` is given the CA: the key lands on whichever node owns its slot.
+    /// assert_eq!(cluster.nodes()[0].cli(&["-c", "SET", "k", "v"]), "OK");
+    /// ```
+    pub fn start_tls() -> Self {
+        let dir = temp_dir(0).with_extension("cluster-pki");
+        // The nodes present the client certificate to each other on the cluster bus.
+        let files = TlsFiles::generate(&dir, true);
+        let mut extra = CLUSTER_NODE.to_vec();
+        extra.extend(["--tls-cluster", "yes", "--tls-replication", "yes"]);
+        let shared = Tls::Shared(files.clone());
+        let nodes = (0..3)
+            .map(|_| RedisServer::spawn_with(&extra, &shared))
+            .collect();
+        Self::join(nodes, Some((files, dir)))
+    }
+
+    /// Joins the nodes into a cluster and waits for `cluster_state:ok` on each.
+    fn join(nodes: Vec<RedisServer>, tls: Option<(TlsFiles, PathBuf)>) -> Self {
+        // Built first, so that the nodes and the TLS files are cleaned up if this panics.
+        let cluster = Self { nodes, tls };
+        let addrs: Vec<String> = cluster
+            .nodes
             .iter()
             .map(|n| format!("127.0.0.1:{}", n.port().unwrap_or_default()))
             .collect();
-        let output = Command::new("redis-cli")
+        let mut create = Command::new("redis-cli")
+            .args(cluster.tls().map(TlsFiles::cli_args).unwrap_or_default())
             .arg("--cluster")
             .arg("create")
             .args(&addrs)
             .args(["--cluster-replicas", "0", "--cluster-yes"])
             .stdin(Stdio::null())
-            .output()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap_or_else(|e| {
                 panic!("running redis-cli --cluster create failed: {e}; {MISSING}")
             });
+        // It waits for the nodes to meet for as long as it takes: bound it, so that nodes that
+        // cannot reach each other fail the test instead of hanging it. Its output is a few
+        // kilobytes, less than a pipe holds, so it cannot block on writing it.
+        let started = Instant::now();
+        let status = loop {
+            match create.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) if started.elapsed() < CLUSTER_TIMEOUT => sleep(Duration::from_millis(50)),
+                Ok(None) | Err(_) => {
+                    let _ = create.kill();
+                    break None;
+                }
+            }
+        };
+        let output = create
+            .wait_with_output()
+            .unwrap_or_else(|e| panic!("reading redis-cli --cluster create's output failed: {e}"));
         assert!(
-            output.status.success(),
-            "redis-cli --cluster create failed: {}{}",
+            status.is_some_and(|s| s.success()),
+            "redis-cli --cluster create failed{}: {}{}",
+            if status.is_none() {
+                format!(" (still running after {CLUSTER_TIMEOUT:?}, so it was killed)")
+            } else {
+                String::new()
+            },
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
         let started = Instant::now();
-        for node in &nodes {
+        for node in &cluster.nodes {
             loop {
                 let info = node.cli(&["CLUSTER", "INFO"]);
                 if info.contains("cluster_state:ok") {
                     break;
                 }
                 assert!(
-                    started.elapsed() < Duration::from_secs(30),
-                    "the cluster did not reach cluster_state:ok within 30 s: {info}"
+                    started.elapsed() < CLUSTER_TIMEOUT,
+                    "the cluster did not reach cluster_state:ok within {CLUSTER_TIMEOUT:?}: {info}"
                 );
                 sleep(Duration::from_millis(50));
             }
         }
-        Self { nodes }
+        cluster
     }
 
-    /// The nodes' URLs.
+    /// The nodes' URLs: `redis://127.0.0.1:<port>`, or `rediss://…` for a cluster from
+    /// [`RedisCluster::start_tls`].
+    ///
+    /// ```
+    /// use session_testkit::redis_server::RedisCluster;
+    ///
+    /// let cluster = RedisCluster::start();
+    /// let urls = cluster.urls();
+    /// assert_eq!(urls.len(), 3);
+    /// assert_eq!(urls[0], cluster.nodes()[0].url());
+    /// ```
     pub fn urls(&self) -> Vec<String> {
         self.nodes.iter().map(|n| n.url().to_owned()).collect()
     }
 
-    /// The nodes.
+    /// The nodes, all masters, in the order `redis-cli --cluster create` was given them (which
+    /// assigns them the slot ranges 0–5460, 5461–10922 and 10923–16383).
+    ///
+    /// ```
+    /// use session_testkit::redis_server::RedisCluster;
+    ///
+    /// let cluster = RedisCluster::start();
+    /// for node in cluster.nodes() {
+    ///     assert!(node.cli(&["ROLE"]).starts_with("master"));
+    /// }
+    /// ```
     pub fn nodes(&self) -> &[RedisServer] {
         &self.nodes
+    }
+
+    /// The TLS files a client needs to trust the nodes of a cluster from
+    /// [`RedisCluster::start_tls`] ([`TlsFiles::ca_file`]); `None` for a plain cluster.
+    ///
+    /// ```
+    /// use session_testkit::redis_server::RedisCluster;
+    ///
+    /// let cluster = RedisCluster::start_tls();
+    /// let files = cluster.tls().expect("a TLS cluster");
+    /// // Every node serves the one certificate the cluster's CA issued.
+    /// for node in cluster.nodes() {
+    ///     assert_eq!(node.tls(), Some(files));
+    /// }
+    /// ```
+    pub fn tls(&self) -> Option<&TlsFiles> {
+        self.tls.as_ref().map(|(files, _)| files)
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        self.nodes.clear();
+        if let Some((_, dir)) = &self.tls {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
@@ -678,5 +1051,38 @@ mod tests {
             ..files.clone()
         };
         assert!(try_cli(server.url(), Some(&without_cert), &["PING"]).is_none());
+    }
+
+    #[test]
+    fn a_tls_cluster_forms_over_tls_only_and_cleans_up() {
+        let cluster = RedisCluster::start_tls();
+        let files = cluster.tls().cloned().expect("TLS files");
+        let pki = cluster
+            .tls
+            .as_ref()
+            .map(|(_, dir)| dir.clone())
+            .expect("a folder");
+        assert!(files.ca_file.starts_with(&pki));
+        for node in cluster.nodes() {
+            assert!(
+                node.url().starts_with("rediss://127.0.0.1:"),
+                "{}",
+                node.url()
+            );
+            let plain = node.url().replace("rediss://", "redis://");
+            assert!(try_cli(&plain, None, &["PING"]).is_none());
+            let info = node.cli(&["CLUSTER", "INFO"]);
+            assert!(info.contains("cluster_known_nodes:3"), "{info}");
+        }
+        // CLUSTER SLOTS names the TLS ports, which clients are redirected to.
+        let slots = cluster.nodes()[0].cli(&["CLUSTER", "SLOTS"]);
+        for node in cluster.nodes() {
+            let port = node.port().expect("owned").to_string();
+            assert!(slots.lines().any(|l| l == port), "{port} not in {slots}");
+        }
+        assert_eq!(cluster.nodes()[1].cli(&["-c", "SET", "k", "v"]), "OK");
+        assert_eq!(cluster.nodes()[2].cli(&["-c", "GET", "k"]), "v");
+        drop(cluster);
+        assert!(!pki.exists());
     }
 }

@@ -30,6 +30,11 @@ pub(crate) fn cluster(urls: &[String]) -> Value {
     json!({ "cluster": true, "nodes": urls, "prefix": unique_prefix() })
 }
 
+/// A `redis` section for a TLS cluster whose nodes' certificates `ca_file` issued.
+pub(crate) fn tls_cluster(urls: &[String], ca_file: &std::path::Path) -> Value {
+    json!({ "cluster": true, "nodes": urls, "tls_ca_file": ca_file, "prefix": unique_prefix() })
+}
+
 /// A manager using the registered `redis` factory with this section.
 pub(crate) fn manager(section: Value, config: SessionConfig, clock: ManualClock) -> SessionManager {
     let mut registry = DriverRegistry::new();

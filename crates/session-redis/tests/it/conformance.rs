@@ -46,3 +46,18 @@ async fn redis_cluster_passes_the_conformance_suite() {
         .count();
     assert!(holding >= 2, "only {holding} of 3 masters hold sessions");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cluster_over_tls_with_a_private_ca_passes_the_conformance_suite() {
+    let cluster = RedisCluster::start_tls();
+    let urls = cluster.urls();
+    assert!(urls.iter().all(|u| u.starts_with("rediss://")), "{urls:?}");
+    let ca = cluster.tls().expect("a TLS cluster").ca_file.clone();
+    run("redis-cluster-tls", move || common::tls_cluster(&urls, &ca)).await;
+    let holding = cluster
+        .nodes()
+        .iter()
+        .filter(|n| n.cli(&["DBSIZE"]) != "0")
+        .count();
+    assert!(holding >= 2, "only {holding} of 3 masters hold sessions");
+}
