@@ -62,6 +62,18 @@ struct Envelope {
 
 impl Record {
     /// A new record at version 0 (never written), created and active at `now_ms`.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use session_core::Record;
+    ///
+    /// let mut data = serde_json::Map::new();
+    /// data.insert("user_id".into(), json!(7));
+    /// let record = Record::new(data, 1_000);
+    /// assert_eq!(record.version, 0);
+    /// assert_eq!((record.created_at, record.last_active), (1_000, 1_000));
+    /// assert_eq!(record.data["user_id"], 7);
+    /// ```
     pub fn new(data: Map<String, Value>, now_ms: u64) -> Self {
         Self {
             data,
@@ -72,6 +84,15 @@ impl Record {
     }
 
     /// The versioned JSON encoding that the bundled server-side drivers store.
+    ///
+    /// ```
+    /// use session_core::Record;
+    ///
+    /// let bytes = Record::new(Default::default(), 1_000).encode();
+    /// let text = String::from_utf8(bytes).unwrap();
+    /// assert!(text.contains("\"format\":1"));
+    /// assert!(text.contains("\"created_at\":1000"));
+    /// ```
     pub fn encode(&self) -> Vec<u8> {
         // Serializing a map of JSON values and integers cannot fail.
         serde_json::to_vec(&EnvelopeRef {
@@ -83,6 +104,16 @@ impl Record {
 
     /// Decodes [`Record::encode`]'s output. Anything else (another app's data, an unknown format
     /// version, truncated bytes) is `None`, never a panic.
+    ///
+    /// ```
+    /// use session_core::Record;
+    ///
+    /// let record = Record::new(Default::default(), 1_000);
+    /// let bytes = record.encode();
+    /// assert_eq!(Record::decode(&bytes), Some(record));
+    /// assert_eq!(Record::decode(&bytes[..bytes.len() - 1]), None); // truncated
+    /// assert_eq!(Record::decode(br#"{"format":99,"data":{}}"#), None); // unknown format
+    /// ```
     pub fn decode(bytes: &[u8]) -> Option<Self> {
         let e: Envelope = serde_json::from_slice(bytes).ok()?;
         (e.format == FORMAT_VERSION).then_some(Record {
@@ -115,26 +146,69 @@ pub struct Lifetimes {
 
 impl Lifetimes {
     /// Lifetimes from an idle age and an optional absolute cap.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use session_core::Lifetimes;
+    ///
+    /// let lifetimes = Lifetimes::new(Duration::from_secs(2 * 3600), None);
+    /// assert_eq!(lifetimes.idle(), Duration::from_secs(7200));
+    /// assert_eq!(lifetimes.absolute(), None);
+    /// ```
     pub fn new(idle: Duration, absolute: Option<Duration>) -> Self {
         Self { idle, absolute }
     }
 
     /// The idle lifetime.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use session_core::Lifetimes;
+    ///
+    /// assert_eq!(Lifetimes::new(Duration::from_secs(60), None).idle(), Duration::from_secs(60));
+    /// ```
     pub fn idle(&self) -> Duration {
         self.idle
     }
 
     /// The absolute lifetime, if any.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use session_core::Lifetimes;
+    ///
+    /// let capped = Lifetimes::new(Duration::from_secs(60), Some(Duration::from_secs(3600)));
+    /// assert_eq!(capped.absolute(), Some(Duration::from_secs(3600)));
+    /// ```
     pub fn absolute(&self) -> Option<Duration> {
         self.absolute
     }
 
     /// When a record expires if it is not used again (ms since the Unix epoch).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use session_core::{Lifetimes, Record};
+    ///
+    /// let lifetimes = Lifetimes::new(Duration::from_secs(60), None);
+    /// let mut record = Record::new(Default::default(), 0);
+    /// record.last_active = 30_000;
+    /// assert_eq!(lifetimes.expires_at(&record), 90_000);
+    /// ```
     pub fn expires_at(&self, record: &Record) -> u64 {
         self.expires_at_parts(record.created_at, record.last_active)
     }
 
     /// [`Lifetimes::expires_at`] from the two times.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use session_core::Lifetimes;
+    ///
+    /// let lifetimes = Lifetimes::new(Duration::from_secs(60), Some(Duration::from_secs(100)));
+    /// assert_eq!(lifetimes.expires_at_parts(0, 10_000), 70_000); // idle end
+    /// assert_eq!(lifetimes.expires_at_parts(0, 50_000), 100_000); // absolute end
+    /// ```
     pub fn expires_at_parts(&self, created_at: u64, last_active: u64) -> u64 {
         let idle_end = last_active.saturating_add(self.idle.as_millis() as u64);
         match self.absolute {
@@ -144,6 +218,17 @@ impl Lifetimes {
     }
 
     /// Whether the record is past its idle or absolute lifetime at `now_ms`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use session_core::{Lifetimes, Record};
+    ///
+    /// let lifetimes = Lifetimes::new(Duration::from_secs(60), Some(Duration::from_secs(120)));
+    /// let mut record = Record::new(Default::default(), 0);
+    /// record.last_active = 100_000; // still active...
+    /// assert!(!lifetimes.is_expired(&record, 119_999));
+    /// assert!(lifetimes.is_expired(&record, 120_000)); // ...but past the absolute lifetime
+    /// ```
     pub fn is_expired(&self, record: &Record, now_ms: u64) -> bool {
         now_ms >= self.expires_at(record)
     }
@@ -166,12 +251,27 @@ pub struct Capabilities {
 
 impl Capabilities {
     /// No extra capabilities: last writer wins.
+    ///
+    /// ```
+    /// use session_core::Capabilities;
+    ///
+    /// let caps = Capabilities::new();
+    /// assert_eq!(caps, Capabilities::default());
+    /// assert!(!caps.atomic_update());
+    /// assert!(!caps.refreshes_on_read());
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// The driver implements [`Driver::write_if`]: commits lose no updates and never resurrect a
     /// destroyed session.
+    ///
+    /// ```
+    /// use session_core::Capabilities;
+    ///
+    /// assert!(Capabilities::new().with_atomic_update(true).atomic_update());
+    /// ```
     #[must_use]
     pub fn with_atomic_update(mut self, on: bool) -> Self {
         self.atomic_update = on;
@@ -180,6 +280,14 @@ impl Capabilities {
 
     /// The driver's `read` already refreshes the idle expiry (Redis `GETEX`), so the core skips
     /// the `touch` of an unmodified session it has read.
+    ///
+    /// ```
+    /// use session_core::Capabilities;
+    ///
+    /// // A driver whose read is a Redis GETEX.
+    /// let caps = Capabilities::new().with_atomic_update(true).with_refreshes_on_read(true);
+    /// assert!(caps.refreshes_on_read());
+    /// ```
     #[must_use]
     pub fn with_refreshes_on_read(mut self, on: bool) -> Self {
         self.refreshes_on_read = on;
@@ -187,17 +295,56 @@ impl Capabilities {
     }
 
     /// See [`Capabilities::with_atomic_update`].
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// use session_core::{Driver, Lifetimes, MemoryDriver, SystemClock};
+    ///
+    /// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(SystemClock));
+    /// assert!(driver.capabilities().atomic_update());
+    /// ```
     pub fn atomic_update(&self) -> bool {
         self.atomic_update
     }
 
     /// See [`Capabilities::with_refreshes_on_read`].
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// use session_core::{Driver, Lifetimes, MemoryDriver, SystemClock};
+    ///
+    /// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(SystemClock));
+    /// assert!(!driver.capabilities().refreshes_on_read());
+    /// ```
     pub fn refreshes_on_read(&self) -> bool {
         self.refreshes_on_read
     }
 }
 
 /// The state a conditional write expects to find.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use std::{sync::Arc, time::Duration};
+/// use session_core::{
+///     CookieOptions, Driver, Expected, Lifetimes, ManualClock, MemoryDriver, Record, SessionContext,
+///     SessionId, WriteOutcome,
+/// };
+///
+/// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(ManualClock::new(0)));
+/// let cx = SessionContext::new("id", CookieOptions::default());
+/// let key = SessionId::generate().storage_key();
+/// let mut record = Record::new(Default::default(), 0);
+///
+/// // A new session: nothing may exist under the key yet.
+/// record.version = 1;
+/// assert_eq!(driver.write_if(&cx, &key, &record, Expected::Absent).await?, WriteOutcome::Written);
+/// // A later commit expects the version it read.
+/// record.version = 2;
+/// assert_eq!(driver.write_if(&cx, &key, &record, Expected::Version(1)).await?, WriteOutcome::Written);
+/// # Ok::<(), session_core::DriverError>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expected {
     /// No record exists under the key (a new session, or the new id of a regenerated one).
@@ -207,6 +354,30 @@ pub enum Expected {
 }
 
 /// The outcome of [`Driver::write_if`].
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use std::{sync::Arc, time::Duration};
+/// use session_core::{
+///     CookieOptions, Driver, Expected, Lifetimes, ManualClock, MemoryDriver, Record, SessionContext,
+///     SessionId, WriteOutcome,
+/// };
+///
+/// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(ManualClock::new(0)));
+/// let cx = SessionContext::new("id", CookieOptions::default());
+/// let key = SessionId::generate().storage_key();
+/// let mut record = Record::new(Default::default(), 0);
+/// record.version = 1;
+///
+/// assert_eq!(driver.write_if(&cx, &key, &record, Expected::Absent).await?, WriteOutcome::Written);
+/// // Another request wrote version 1 first: re-read and replay.
+/// assert_eq!(driver.write_if(&cx, &key, &record, Expected::Absent).await?, WriteOutcome::Conflict);
+/// // The session was destroyed meanwhile: write nothing.
+/// driver.destroy(&cx, &key).await?;
+/// assert_eq!(driver.write_if(&cx, &key, &record, Expected::Version(1)).await?, WriteOutcome::Gone);
+/// # Ok::<(), session_core::DriverError>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteOutcome {
     /// The record was written.
@@ -270,14 +441,50 @@ pub enum WriteOutcome {
 #[async_trait]
 pub trait Driver: Send + Sync + fmt::Debug {
     /// The driver's name, for errors and logs.
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// use session_core::{Driver, Lifetimes, MemoryDriver, SystemClock};
+    ///
+    /// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(SystemClock));
+    /// assert_eq!(driver.name(), "memory");
+    /// ```
     fn name(&self) -> &'static str;
 
     /// What the driver can do beyond the basic operations.
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// use session_core::{Capabilities, Driver, Lifetimes, MemoryDriver, SystemClock};
+    ///
+    /// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(SystemClock));
+    /// assert_eq!(driver.capabilities(), Capabilities::new().with_atomic_update(true));
+    /// ```
     fn capabilities(&self) -> Capabilities {
         Capabilities::default()
     }
 
     /// Reads a record, or `None` when there is none (missing, undecodable or expired).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use std::{sync::Arc, time::Duration};
+    /// use session_core::{CookieOptions, Driver, Lifetimes, ManualClock, MemoryDriver, Record, SessionContext, SessionId};
+    ///
+    /// let clock = ManualClock::new(0);
+    /// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(clock.clone()));
+    /// let cx = SessionContext::new("id", CookieOptions::default());
+    /// let key = SessionId::generate().storage_key();
+    ///
+    /// assert_eq!(driver.read(&cx, &key).await?, None);
+    /// let record = Record::new(Default::default(), 0);
+    /// driver.write(&cx, &key, &record).await?;
+    /// assert_eq!(driver.read(&cx, &key).await?, Some(record));
+    /// clock.advance(Duration::from_secs(60));
+    /// assert_eq!(driver.read(&cx, &key).await?, None); // expired
+    /// # Ok::<(), session_core::DriverError>(())
+    /// # }).unwrap();
+    /// ```
     async fn read(
         &self,
         cx: &SessionContext,
@@ -285,6 +492,23 @@ pub trait Driver: Send + Sync + fmt::Debug {
     ) -> Result<Option<Record>, DriverError>;
 
     /// Writes a record unconditionally (last writer wins).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use std::{sync::Arc, time::Duration};
+    /// use session_core::{CookieOptions, Driver, Lifetimes, ManualClock, MemoryDriver, Record, SessionContext, SessionId};
+    ///
+    /// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(ManualClock::new(0)));
+    /// let cx = SessionContext::new("id", CookieOptions::default());
+    /// let key = SessionId::generate().storage_key();
+    ///
+    /// let mut record = Record::new(Default::default(), 0);
+    /// record.version = 3; // stored as given
+    /// driver.write(&cx, &key, &record).await?;
+    /// assert_eq!(driver.read(&cx, &key).await?.map(|r| r.version), Some(3));
+    /// # Ok::<(), session_core::DriverError>(())
+    /// # }).unwrap();
+    /// ```
     async fn write(
         &self,
         cx: &SessionContext,
@@ -294,6 +518,29 @@ pub trait Driver: Send + Sync + fmt::Debug {
 
     /// Writes a record only if the stored one is in the `expected` state. Drivers that declare
     /// [`Capabilities::atomic_update`] implement it; the default says it is unsupported.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use std::{sync::Arc, time::Duration};
+    /// use session_core::{
+    ///     CookieOptions, Driver, Expected, Lifetimes, ManualClock, MemoryDriver, Record, SessionContext,
+    ///     SessionId, WriteOutcome,
+    /// };
+    ///
+    /// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(ManualClock::new(0)));
+    /// let cx = SessionContext::new("id", CookieOptions::default());
+    /// let key = SessionId::generate().storage_key();
+    /// let mut record = Record::new(Default::default(), 0);
+    /// record.version = 1;
+    /// driver.write(&cx, &key, &record).await?;
+    ///
+    /// // Two requests read version 1; the first commit wins, the second must replay.
+    /// record.version = 2;
+    /// assert_eq!(driver.write_if(&cx, &key, &record, Expected::Version(1)).await?, WriteOutcome::Written);
+    /// assert_eq!(driver.write_if(&cx, &key, &record, Expected::Version(1)).await?, WriteOutcome::Conflict);
+    /// # Ok::<(), session_core::DriverError>(())
+    /// # }).unwrap();
+    /// ```
     async fn write_if(
         &self,
         cx: &SessionContext,
@@ -309,6 +556,23 @@ pub trait Driver: Send + Sync + fmt::Debug {
     }
 
     /// Removes a record. Missing records are not an error.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use std::{sync::Arc, time::Duration};
+    /// use session_core::{CookieOptions, Driver, Lifetimes, ManualClock, MemoryDriver, Record, SessionContext, SessionId};
+    ///
+    /// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(ManualClock::new(0)));
+    /// let cx = SessionContext::new("id", CookieOptions::default());
+    /// let key = SessionId::generate().storage_key();
+    ///
+    /// driver.write(&cx, &key, &Record::new(Default::default(), 0)).await?;
+    /// driver.destroy(&cx, &key).await?;
+    /// assert_eq!(driver.read(&cx, &key).await?, None);
+    /// driver.destroy(&cx, &key).await?; // already gone: still fine
+    /// # Ok::<(), session_core::DriverError>(())
+    /// # }).unwrap();
+    /// ```
     async fn destroy(&self, cx: &SessionContext, key: &StorageKey) -> Result<(), DriverError>;
 
     /// Removes a record only if it is still at `version`: `Written` when removed, `Conflict`
@@ -316,6 +580,29 @@ pub trait Driver: Send + Sync + fmt::Debug {
     /// [`Capabilities::atomic_update`] implement it, so that emptying a session (logout, the last
     /// flash message consumed) never deletes what a concurrent request wrote meanwhile. The default
     /// says it is unsupported, and the core then falls back to [`Driver::destroy`].
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use std::{sync::Arc, time::Duration};
+    /// use session_core::{
+    ///     CookieOptions, Driver, Lifetimes, ManualClock, MemoryDriver, Record, SessionContext, SessionId,
+    ///     WriteOutcome,
+    /// };
+    ///
+    /// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(ManualClock::new(0)));
+    /// let cx = SessionContext::new("id", CookieOptions::default());
+    /// let key = SessionId::generate().storage_key();
+    /// let mut record = Record::new(Default::default(), 0);
+    /// record.version = 2;
+    /// driver.write(&cx, &key, &record).await?;
+    ///
+    /// // Read at version 1, but a concurrent request wrote version 2: keep its data.
+    /// assert_eq!(driver.destroy_if(&cx, &key, 1).await?, WriteOutcome::Conflict);
+    /// assert_eq!(driver.destroy_if(&cx, &key, 2).await?, WriteOutcome::Written);
+    /// assert_eq!(driver.destroy_if(&cx, &key, 2).await?, WriteOutcome::Gone);
+    /// # Ok::<(), session_core::DriverError>(())
+    /// # }).unwrap();
+    /// ```
     async fn destroy_if(
         &self,
         cx: &SessionContext,
@@ -330,6 +617,32 @@ pub trait Driver: Send + Sync + fmt::Debug {
     }
 
     /// Marks an existing record active at `now_ms` (sliding idle expiry). Never creates one.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use std::{sync::Arc, time::Duration};
+    /// use session_core::{
+    ///     Clock, CookieOptions, Driver, Lifetimes, ManualClock, MemoryDriver, Record, SessionContext,
+    ///     SessionId,
+    /// };
+    ///
+    /// let clock = ManualClock::new(0);
+    /// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(clock.clone()));
+    /// let cx = SessionContext::new("id", CookieOptions::default());
+    /// let key = SessionId::generate().storage_key();
+    /// driver.write(&cx, &key, &Record::new(Default::default(), 0)).await?;
+    ///
+    /// clock.advance(Duration::from_secs(50));
+    /// driver.touch(&cx, &key, clock.now_ms()).await?;
+    /// clock.advance(Duration::from_secs(50)); // 100 s after creation, 50 s after the touch
+    /// assert_eq!(driver.read(&cx, &key).await?.map(|r| r.last_active), Some(50_000));
+    ///
+    /// let unknown = SessionId::generate().storage_key();
+    /// driver.touch(&cx, &unknown, clock.now_ms()).await?;
+    /// assert_eq!(driver.read(&cx, &unknown).await?, None); // never creates a record
+    /// # Ok::<(), session_core::DriverError>(())
+    /// # }).unwrap();
+    /// ```
     async fn touch(
         &self,
         cx: &SessionContext,
@@ -339,6 +652,32 @@ pub trait Driver: Send + Sync + fmt::Debug {
 }
 
 /// What a driver factory gets at start-up: its own configuration section and the shared settings.
+///
+/// ```
+/// use std::sync::Arc;
+/// use serde_json::json;
+/// use session_core::{MemoryDriver, SessionConfig, SessionManager};
+///
+/// #[derive(serde::Deserialize)]
+/// struct Section {
+///     capacity: usize,
+/// }
+///
+/// let manager = SessionManager::builder(
+///     SessionConfig::new()
+///         .with_driver("bounded")
+///         .with_key("a secret of at least thirty-two bytes!!")
+///         .with_section("bounded", json!({ "capacity": 100 })),
+/// )
+/// .extend("bounded", |setup| {
+///     let section: Section = setup.parse_section()?;
+///     assert_eq!(section.capacity, 100);
+///     Ok(Arc::new(MemoryDriver::new(setup.lifetimes(), setup.clock())))
+/// })
+/// .build()?;
+/// assert_eq!(manager.driver().name(), "memory");
+/// # Ok::<(), session_core::ConfigError>(())
+/// ```
 #[derive(Debug)]
 pub struct DriverSetup<'a> {
     name: &'a str,
@@ -366,17 +705,77 @@ impl<'a> DriverSetup<'a> {
     }
 
     /// The name the driver was registered under.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use session_core::{MemoryDriver, SessionConfig, SessionManager};
+    ///
+    /// SessionManager::builder(
+    ///     SessionConfig::new().with_driver("mine").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .extend("mine", |setup| {
+    ///     assert_eq!(setup.name(), "mine");
+    ///     Ok(Arc::new(MemoryDriver::new(setup.lifetimes(), setup.clock())))
+    /// })
+    /// .build()?;
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn name(&self) -> &str {
         self.name
     }
 
     /// The driver's own section (`file`, `redis`, or the registered name), if configured.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use serde_json::json;
+    /// use session_core::{MemoryDriver, SessionConfig, SessionManager};
+    ///
+    /// SessionManager::builder(
+    ///     SessionConfig::new()
+    ///         .with_driver("mine")
+    ///         .with_key("a secret of at least thirty-two bytes!!")
+    ///         .with_section("mine", json!({ "prefix": "app:" })),
+    /// )
+    /// .extend("mine", |setup| {
+    ///     assert_eq!(setup.section(), Some(&json!({ "prefix": "app:" })));
+    ///     Ok(Arc::new(MemoryDriver::new(setup.lifetimes(), setup.clock())))
+    /// })
+    /// .build()?;
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn section(&self) -> Option<&Value> {
         self.config.section(self.name)
     }
 
     /// Deserializes the driver's section (an absent section deserializes from `{}`), naming the
     /// section in the error.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use serde_json::json;
+    /// use session_core::{MemoryDriver, SessionConfig, SessionManager};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Section {
+    ///     capacity: usize,
+    /// }
+    ///
+    /// let err = SessionManager::builder(
+    ///     SessionConfig::new()
+    ///         .with_driver("bounded")
+    ///         .with_key("a secret of at least thirty-two bytes!!")
+    ///         .with_section("bounded", json!({ "capacity": "lots" })),
+    /// )
+    /// .extend("bounded", |setup| {
+    ///     let section: Section = setup.parse_section()?;
+    ///     let _ = section.capacity;
+    ///     Ok(Arc::new(MemoryDriver::new(setup.lifetimes(), setup.clock())))
+    /// })
+    /// .build()
+    /// .unwrap_err();
+    /// assert_eq!(err.option(), "bounded");
+    /// ```
     pub fn parse_section<T: serde::de::DeserializeOwned>(&self) -> Result<T, ConfigError> {
         let value = self
             .section()
@@ -387,21 +786,90 @@ impl<'a> DriverSetup<'a> {
     }
 
     /// The whole session configuration (cookie name and attributes, for example).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use session_core::{MemoryDriver, SessionConfig, SessionManager};
+    ///
+    /// SessionManager::builder(
+    ///     SessionConfig::new()
+    ///         .with_driver("mine")
+    ///         .with_key("a secret of at least thirty-two bytes!!")
+    ///         .with_cookie_name("sid"),
+    /// )
+    /// .extend("mine", |setup| {
+    ///     assert_eq!(setup.config().cookie_name(), "sid");
+    ///     Ok(Arc::new(MemoryDriver::new(setup.lifetimes(), setup.clock())))
+    /// })
+    /// .build()?;
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn config(&self) -> &SessionConfig {
         self.config
     }
 
     /// The idle and absolute lifetimes.
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// use session_core::{MemoryDriver, SessionConfig, SessionManager};
+    ///
+    /// SessionManager::builder(
+    ///     SessionConfig::new()
+    ///         .with_driver("mine")
+    ///         .with_key("a secret of at least thirty-two bytes!!")
+    ///         .with_age("30m"),
+    /// )
+    /// .extend("mine", |setup| {
+    ///     assert_eq!(setup.lifetimes().idle(), Duration::from_secs(1800));
+    ///     Ok(Arc::new(MemoryDriver::new(setup.lifetimes(), setup.clock())))
+    /// })
+    /// .build()?;
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn lifetimes(&self) -> Lifetimes {
         self.lifetimes
     }
 
     /// The secret keys.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use session_core::{MemoryDriver, SessionConfig, SessionManager};
+    ///
+    /// SessionManager::builder(
+    ///     SessionConfig::new().with_driver("mine").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .extend("mine", |setup| {
+    ///     // An encrypting driver derives its own key, never sharing the id signature's.
+    ///     let keys = setup.keys().derive("mine-encryption");
+    ///     assert_eq!(keys.len(), 1);
+    ///     Ok(Arc::new(MemoryDriver::new(setup.lifetimes(), setup.clock())))
+    /// })
+    /// .build()?;
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn keys(&self) -> &KeyRing {
         self.keys
     }
 
     /// The clock all expiry decisions use.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use session_core::{MemoryDriver, ManualClock, SessionConfig, SessionManager};
+    ///
+    /// SessionManager::builder(
+    ///     SessionConfig::new().with_driver("mine").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .with_clock(Arc::new(ManualClock::new(42)))
+    /// .extend("mine", |setup| {
+    ///     assert_eq!(setup.clock().now_ms(), 42);
+    ///     Ok(Arc::new(MemoryDriver::new(setup.lifetimes(), setup.clock())))
+    /// })
+    /// .build()?;
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn clock(&self) -> Arc<dyn Clock> {
         self.clock.clone()
     }
@@ -439,6 +907,13 @@ impl Default for DriverRegistry {
 
 impl DriverRegistry {
     /// A registry holding the `memory` driver.
+    ///
+    /// ```
+    /// use session_core::DriverRegistry;
+    ///
+    /// let registry = DriverRegistry::new();
+    /// assert_eq!(registry.names().collect::<Vec<_>>(), ["memory"]);
+    /// ```
     pub fn new() -> Self {
         let mut registry = Self {
             factories: Vec::new(),
@@ -454,6 +929,25 @@ impl DriverRegistry {
 
     /// Registers (or replaces) a driver factory under `name`. The factory runs once, at start-up,
     /// with the driver's configuration section.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use session_core::{DriverRegistry, MemoryDriver, SessionConfig, SessionManager};
+    ///
+    /// let mut registry = DriverRegistry::new();
+    /// registry
+    ///     .extend("cache", |setup| Ok(Arc::new(MemoryDriver::new(setup.lifetimes(), setup.clock()))))
+    ///     .extend("cache", |setup| Ok(Arc::new(MemoryDriver::new(setup.lifetimes(), setup.clock())))); // replaces
+    /// assert_eq!(registry.names().filter(|n| *n == "cache").count(), 1);
+    ///
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_driver("cache").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .with_registry(registry)
+    /// .build()?;
+    /// assert_eq!(manager.config().driver(), "cache");
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn extend<F>(&mut self, name: impl Into<String>, factory: F) -> &mut Self
     where
         F: Fn(&DriverSetup<'_>) -> Result<Arc<dyn Driver>, ConfigError> + Send + Sync + 'static,
@@ -465,6 +959,15 @@ impl DriverRegistry {
     }
 
     /// The registered names.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use session_core::{DriverRegistry, MemoryDriver};
+    ///
+    /// let mut registry = DriverRegistry::new();
+    /// registry.extend("cache", |setup| Ok(Arc::new(MemoryDriver::new(setup.lifetimes(), setup.clock()))));
+    /// assert_eq!(registry.names().collect::<Vec<_>>(), ["memory", "cache"]);
+    /// ```
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.factories.iter().map(|(n, _)| n.as_str())
     }
