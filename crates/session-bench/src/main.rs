@@ -14,7 +14,7 @@
 //! ```
 //!
 //! `BENCH_DURATION`, `BENCH_WARMUP` and `BENCH_ROUNDS` set the defaults of the first three
-//! flags (5 s, 1 s, 3). `BENCH_REDIS_POOL` sets the pool size of our Redis driver (its default
+//! flags (3 s, 1 s, 3: about ten minutes for every server and workload on 2 cores). `BENCH_REDIS_POOL` sets the pool size of our Redis driver (its default
 //! otherwise), for experiments; the published figures use the default.
 
 #![forbid(unsafe_code)]
@@ -105,7 +105,7 @@ fn cpus() -> usize {
 fn run_command(args: &[String]) -> Result<(), String> {
     let env_or = |var: &str, default: &str| std::env::var(var).unwrap_or_else(|_| default.into());
     let mut options = RunOptions {
-        duration: seconds("duration", &env_or("BENCH_DURATION", "5"))?,
+        duration: seconds("duration", &env_or("BENCH_DURATION", "3"))?,
         warmup: seconds("warmup", &env_or("BENCH_WARMUP", "1"))?,
         rounds: number("rounds", &env_or("BENCH_ROUNDS", "3"), 50)?,
         connections: 64,

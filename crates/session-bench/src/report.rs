@@ -233,9 +233,15 @@ pub(crate) fn markdown(results: &Results, options: &RunOptions, env: &Environmen
                         .filter(|(_, n)| **n >= 0.005)
                         .map(|(c, n)| format!("{} {:.2}", c.to_uppercase(), n))
                         .collect();
+                    // A float sum of nothing is -0.0; show a plain zero.
+                    let total = total + 0.0;
+                    let parts = if parts.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        parts.join(", ")
+                    };
                     format!(
-                        "{total:.2} ({}); {:.2} run; {:.1} µs Redis CPU",
-                        parts.join(", "),
+                        "{total:.2} ({parts}); {:.2} run; {:.1} µs Redis CPU",
                         f.redis_executed.unwrap_or(0.0),
                         f.redis_cpu_us.unwrap_or(0.0)
                     )
