@@ -145,7 +145,8 @@ pub(crate) fn markdown(results: &Results, options: &RunOptions, env: &Environmen
     let _ = writeln!(md, "- Machine: {} logical CPUs, {}", env.cpus, env.cpu);
     let _ = writeln!(
         md,
-        "- Load average (1, 5, 15 min) before the run: {}; after: {}",
+        "- Load average (1, 5, 15 min) before the run: {}; after: {} (the run itself keeps about \
+         four threads busy: server, load generator and Redis)",
         env.load_before, env.load_after
     );
     let _ = writeln!(md, "- Compiler: {}, release profile", env.rustc);
