@@ -523,7 +523,9 @@ impl SessionConfig {
     ///
     /// The `file` and `redis` variables only apply when that driver is chosen (`REDIS_URL` is often
     /// set for other parts of an app). Any other variable starting with `SESSION_` is a
-    /// misspelling and fails, naming it.
+    /// misspelling when it is one or two edits away from a known one, and fails, naming it; other
+    /// `SESSION_*` variables (such as `SESSION_MANAGER` of Linux desktops) are not ours and are
+    /// left alone.
     ///
     /// ```
     /// use session_core::SessionConfig;
@@ -536,6 +538,8 @@ impl SessionConfig {
     /// assert!(SessionConfig::from_vars([("SESSION_ENABLED".to_string(), "maybe".to_string())]).is_err());
     /// let typo = SessionConfig::from_vars([("SESSION_DRIVR".to_string(), "file".to_string())]);
     /// assert_eq!(typo.unwrap_err().option(), "SESSION_DRIVR");
+    /// let foreign = SessionConfig::from_vars([("SESSION_MANAGER".to_string(), "local/host:@/tmp/.ICE".to_string())]);
+    /// assert!(foreign.is_ok());
     /// ```
     pub fn from_vars(
         vars: impl IntoIterator<Item = (String, String)>,
@@ -590,14 +594,18 @@ impl SessionConfig {
                     let on = bool_var("redis.cluster", &value)?;
                     sections.push(("redis", "cluster", Value::from(on)))
                 }
+                // A name one or two edits away from a known variable is a misspelling; other
+                // `SESSION_*` names belong to someone else (`SESSION_MANAGER` on Linux desktops).
                 other if other.starts_with("SESSION_") => {
-                    return Err(ConfigError::new(
-                        other,
-                        format!(
-                            "unknown environment variable; known ones: {}",
-                            ENV_VARS.join(", ")
-                        ),
-                    ))
+                    if let Some(meant) = ENV_VARS
+                        .iter()
+                        .find(|known| edit_distance(known, other) <= 2)
+                    {
+                        return Err(ConfigError::new(
+                            other,
+                            format!("unknown environment variable; did you mean {meant}?"),
+                        ));
+                    }
                 }
                 _ => {}
             }
@@ -1001,6 +1009,24 @@ impl SessionConfig {
     pub(crate) fn commit_attempts(&self) -> u32 {
         self.commit_attempts
     }
+}
+
+/// Levenshtein distance, for spotting misspelled variable names.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (row[j + 1] + 1)
+                .min(row[j] + 1)
+                .min(prev + usize::from(ca != *cb));
+            prev = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
 }
 
 fn validate_cookie_name(name: &str) -> Result<(), ConfigError> {
