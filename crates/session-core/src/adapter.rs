@@ -80,12 +80,7 @@ impl ErrorAnswer {
 /// ```
 pub async fn finish(session: &Session) -> Result<Vec<String>, Error> {
     match session.commit().await {
-        Ok(()) => Ok(session
-            .context()
-            .response_cookies()
-            .iter()
-            .map(ToString::to_string)
-            .collect()),
+        Ok(()) => Ok(session.context().set_cookie_headers()),
         Err(error) => {
             session.context().clear_response_cookies();
             tracing::error!(target: "session", kind = ?error.kind(), error = %error, "session commit failed");

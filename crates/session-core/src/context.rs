@@ -3,9 +3,9 @@
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use cookie::{Cookie, CookieJar};
+use cookie::Cookie;
 
 use crate::config::CookieOptions;
 
@@ -26,10 +26,13 @@ use crate::config::CookieOptions;
 /// assert_eq!(cx.response_cookies().len(), 1);
 /// ```
 pub struct SessionContext {
-    prefix: String,
-    options: CookieOptions,
-    request: HashMap<String, String>,
-    response: Mutex<CookieJar>,
+    prefix: Arc<str>,
+    options: Arc<CookieOptions>,
+    /// The request's cookies whose names start with the prefix, first occurrence of a name
+    /// winning (a handful at most: a list beats a hash map).
+    request: Vec<(String, String)>,
+    /// The response cookies, one per name, in the order they were first set.
+    response: Mutex<Vec<Cookie<'static>>>,
     slots: Mutex<HashMap<TypeId, Box<dyn Any + Send>>>,
 }
 
@@ -39,7 +42,10 @@ impl fmt::Debug for SessionContext {
         let sent: Vec<String> = self.jar().iter().map(|c| c.name().to_owned()).collect();
         f.debug_struct("SessionContext")
             .field("prefix", &self.prefix)
-            .field("request_cookies", &self.request.keys().collect::<Vec<_>>())
+            .field(
+                "request_cookies",
+                &self.request_cookie_names().collect::<Vec<_>>(),
+            )
             .field("response_cookies", &sent)
             .finish()
     }
@@ -56,11 +62,17 @@ impl SessionContext {
     /// assert!(cx.response_cookies().is_empty());
     /// ```
     pub fn new(prefix: impl Into<String>, options: CookieOptions) -> Self {
+        Self::shared(Arc::from(prefix.into()), Arc::new(options))
+    }
+
+    /// A context whose prefix and options are shared with the manager instead of copied for
+    /// every request.
+    pub(crate) fn shared(prefix: Arc<str>, options: Arc<CookieOptions>) -> Self {
         Self {
-            prefix: prefix.into(),
+            prefix,
             options,
-            request: HashMap::new(),
-            response: Mutex::new(CookieJar::new()),
+            request: Vec::new(),
+            response: Mutex::new(Vec::new()),
             slots: Mutex::new(HashMap::new()),
         }
     }
@@ -86,21 +98,24 @@ impl SessionContext {
         options: CookieOptions,
         headers: impl IntoIterator<Item = &'a str>,
     ) -> Self {
-        let mut cx = Self::new(prefix, options);
+        Self::new(prefix, options).with_headers(headers)
+    }
+
+    pub(crate) fn with_headers<'a>(mut self, headers: impl IntoIterator<Item = &'a str>) -> Self {
         for header in headers {
             for cookie in Cookie::split_parse(header).flatten() {
-                if cookie.name().starts_with(cx.prefix.as_str())
-                    && !cx.request.contains_key(cookie.name())
+                if cookie.name().starts_with(&*self.prefix)
+                    && self.request_cookie(cookie.name()).is_none()
                 {
-                    cx.request
-                        .insert(cookie.name().to_owned(), cookie.value().to_owned());
+                    self.request
+                        .push((cookie.name().to_owned(), cookie.value().to_owned()));
                 }
             }
         }
-        cx
+        self
     }
 
-    fn jar(&self) -> MutexGuard<'_, CookieJar> {
+    fn jar(&self) -> MutexGuard<'_, Vec<Cookie<'static>>> {
         self.response.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -126,7 +141,10 @@ impl SessionContext {
     /// assert_eq!(cx.request_cookie("id.1"), None);
     /// ```
     pub fn request_cookie(&self, name: &str) -> Option<&str> {
-        self.request.get(name).map(String::as_str)
+        self.request
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The names of the request cookies (those with the session prefix).
@@ -140,7 +158,7 @@ impl SessionContext {
     /// assert_eq!(names, ["id", "id.1"]);
     /// ```
     pub fn request_cookie_names(&self) -> impl Iterator<Item = &str> {
-        self.request.keys().map(String::as_str)
+        self.request.iter().map(|(n, _)| n.as_str())
     }
 
     /// Adds a cookie to the response, replacing one of the same name set earlier.
@@ -156,7 +174,11 @@ impl SessionContext {
     /// assert_eq!(sent[0].value(), "two");
     /// ```
     pub fn set_cookie(&self, cookie: Cookie<'static>) {
-        self.jar().add(cookie);
+        let mut jar = self.jar();
+        match jar.iter_mut().find(|c| c.name() == cookie.name()) {
+            Some(slot) => *slot = cookie,
+            None => jar.push(cookie),
+        }
     }
 
     /// Tells the browser to delete a cookie, with the configured path and domain (browsers only
@@ -172,7 +194,7 @@ impl SessionContext {
     /// assert_eq!(removal.max_age(), Some(time::Duration::ZERO));
     /// ```
     pub fn remove_cookie(&self, name: &str) {
-        self.jar().add(self.options.removal(name.to_owned()));
+        self.set_cookie(self.options.removal(name.to_owned()));
     }
 
     /// The cookie of that name set on the response so far, if any.
@@ -186,7 +208,24 @@ impl SessionContext {
     /// assert!(cx.response_cookie("id.1").is_none());
     /// ```
     pub fn response_cookie(&self, name: &str) -> Option<Cookie<'static>> {
-        self.jar().get(name).cloned()
+        self.jar().iter().find(|c| c.name() == name).cloned()
+    }
+
+    /// The `Set-Cookie` header values of the cookies to send back, removals included, in the
+    /// order the cookies were first set.
+    ///
+    /// ```
+    /// use session_core::{CookieOptions, SessionContext};
+    ///
+    /// let cx = SessionContext::new("id", CookieOptions::default());
+    /// cx.set_cookie(CookieOptions::default().build("id", "v", None));
+    /// cx.remove_cookie("id.1");
+    /// let headers = cx.set_cookie_headers();
+    /// assert!(headers[0].starts_with("id=v;"));
+    /// assert!(headers[1].starts_with("id.1=;"));
+    /// ```
+    pub fn set_cookie_headers(&self) -> Vec<String> {
+        self.jar().iter().map(ToString::to_string).collect()
     }
 
     /// The cookies to send back (`Set-Cookie`), removals included.
@@ -202,7 +241,7 @@ impl SessionContext {
     /// assert!(headers.iter().any(|h| h.starts_with("id=v;")));
     /// ```
     pub fn response_cookies(&self) -> Vec<Cookie<'static>> {
-        self.jar().delta().cloned().collect()
+        self.jar().clone()
     }
 
     /// Drops every response cookie (used when a commit fails and the response is replaced).
@@ -216,7 +255,7 @@ impl SessionContext {
     /// assert!(cx.response_cookies().is_empty());
     /// ```
     pub fn clear_response_cookies(&self) {
-        *self.jar() = CookieJar::new();
+        self.jar().clear();
     }
 
     /// Runs `f` with this request's slot of type `T`, created with `Default` on first use.

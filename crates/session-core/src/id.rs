@@ -172,13 +172,23 @@ impl fmt::Display for StorageKey {
     }
 }
 
+/// Decodes 43 base64url characters into 32 bytes, on the stack.
+fn decode_32(s: &str) -> Option<[u8; ID_BYTES]> {
+    // `decode_slice` wants room for its estimate of the output, which rounds up.
+    let mut buf = [0u8; ID_BYTES + 3];
+    let n = URL_SAFE_NO_PAD.decode_slice(s, &mut buf).ok()?;
+    let mut out = [0u8; ID_BYTES];
+    out.copy_from_slice(buf.get(..n).filter(|b| b.len() == ID_BYTES)?);
+    Some(out)
+}
+
 fn is_encoded_32(s: &str) -> bool {
     s.len() == ENCODED_LEN
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         // The last character of 32 bytes in base64 carries 4 padding bits that must be zero;
         // checking it keeps one value from having two spellings.
-        && URL_SAFE_NO_PAD.decode(s).is_ok_and(|b| b.len() == ID_BYTES)
+        && decode_32(s).is_some()
 }
 
 /// Minimum length of a secret key in bytes.
@@ -451,6 +461,23 @@ impl IdSigner {
         msg
     }
 
+    /// Runs `f` on the signed message of `id`, built on the stack when the cookie name is short
+    /// (it always is in practice), so verifying a cookie allocates nothing.
+    fn with_message<R>(&self, id: &str, f: impl FnOnce(&[u8]) -> R) -> R {
+        let name = self.cookie_name.as_bytes();
+        let len = name.len() + 1 + id.len();
+        let mut buf = [0u8; 160];
+        match buf.get_mut(..len) {
+            Some(msg) => {
+                msg[..name.len()].copy_from_slice(name);
+                msg[name.len()] = 0;
+                msg[name.len() + 1..].copy_from_slice(id.as_bytes());
+                f(msg)
+            }
+            None => f(&self.message(id)),
+        }
+    }
+
     /// The cookie value for `id`, signed with the current key.
     ///
     /// ```
@@ -464,8 +491,12 @@ impl IdSigner {
     /// assert_eq!(tag.len(), 43);
     /// ```
     pub fn sign(&self, id: &SessionId) -> String {
-        let tag = hmac::sign(&self.keys[0], &self.message(id.expose()));
-        format!("{}.{}", id.expose(), URL_SAFE_NO_PAD.encode(tag.as_ref()))
+        let tag = self.with_message(id.expose(), |msg| hmac::sign(&self.keys[0], msg));
+        let mut out = String::with_capacity(2 * ENCODED_LEN + 1);
+        out.push_str(id.expose());
+        out.push('.');
+        URL_SAFE_NO_PAD.encode_string(tag.as_ref(), &mut out);
+        out
     }
 
     /// The id inside a cookie value, if its signature verifies under any key of the ring.
@@ -485,13 +516,14 @@ impl IdSigner {
             return None;
         }
         let (id, tag) = value.split_once('.')?;
-        let id = SessionId::parse(id)?;
-        let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
-        let msg = self.message(id.expose());
-        self.keys
-            .iter()
-            .any(|k| hmac::verify(k, &msg, &tag).is_ok())
-            .then_some(id)
+        if !is_encoded_32(id) {
+            return None;
+        }
+        let tag = decode_32(tag)?;
+        self.with_message(id, |msg| {
+            self.keys.iter().any(|k| hmac::verify(k, msg, &tag).is_ok())
+        })
+        .then(|| SessionId(id.to_owned()))
     }
 
     /// Whether `value` verifies only under an older key (so it should be re-signed).

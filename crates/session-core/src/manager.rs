@@ -4,10 +4,11 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::{SessionConfig, ValidConfig};
+use crate::config::{CookieOptions, SessionConfig, ValidConfig};
 use crate::context::SessionContext;
 use crate::driver::{Driver, DriverRegistry, DriverSetup, Lifetimes};
 use crate::error::{ConfigError, DriverError, Error};
@@ -68,6 +69,9 @@ pub(crate) struct ManagerInner {
     pub(crate) driver: Arc<dyn Driver>,
     pub(crate) signer: IdSigner,
     pub(crate) clock: Arc<dyn Clock>,
+    /// The cookie name and options every request context shares.
+    prefix: Arc<str>,
+    cookie_options: Arc<CookieOptions>,
 }
 
 impl fmt::Debug for SessionManager {
@@ -220,8 +224,12 @@ impl SessionManagerBuilder {
         );
         let driver = self.registry.build(&setup)?;
         let signer = valid.keys.id_signer(self.config.cookie_name());
+        let prefix = Arc::from(self.config.cookie_name());
+        let cookie_options = Arc::new(self.config.cookie().clone());
         Ok(SessionManager {
             inner: Arc::new(ManagerInner {
+                prefix,
+                cookie_options,
                 config: self.config,
                 valid,
                 lifetimes,
@@ -356,11 +364,8 @@ impl SessionManager {
     /// # Ok::<(), session_core::ConfigError>(())
     /// ```
     pub fn context<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a str>) -> SessionContext {
-        SessionContext::from_headers(
-            self.inner.config.cookie_name(),
-            self.inner.config.cookie().clone(),
-            cookie_headers,
-        )
+        SessionContext::shared(self.inner.prefix.clone(), self.inner.cookie_options.clone())
+            .with_headers(cookie_headers)
     }
 
     /// The session of one request, not yet initiated (nothing is read until
@@ -466,8 +471,15 @@ impl SessionManager {
         &self,
         fut: impl Future<Output = Result<T, DriverError>>,
     ) -> Result<T, Error> {
+        let mut fut = std::pin::pin!(fut);
+        // Drivers that answer from memory finish on the first poll: they need no timer. The
+        // timer of the others is boxed so that it does not enlarge every caller's future.
+        let first = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await;
+        if let Poll::Ready(result) = first {
+            return result.map_err(Error::Driver);
+        }
         let after = self.inner.valid.driver_timeout;
-        match tokio::time::timeout(after, fut).await {
+        match Box::pin(tokio::time::timeout(after, fut)).await {
             Ok(result) => result.map_err(Error::Driver),
             Err(_) => Err(Error::Driver(DriverError::Timeout {
                 driver: self.inner.driver.name(),

@@ -234,8 +234,10 @@ impl Session {
         }
         let mut state = self.state();
         match found {
-            Some((id, loaded)) => {
-                let mut values = loaded.record.data.clone();
+            Some((id, mut loaded)) => {
+                // The data moves into the store; the record keeps its version and times. A
+                // commit builds its first attempt from the store, and a retry re-reads.
+                let mut values = std::mem::take(&mut loaded.record.data);
                 let messages = match values.shift_remove(FLASH_KEY) {
                     Some(Value::Object(m)) => m,
                     _ => Map::new(),
@@ -942,7 +944,7 @@ impl Session {
     /// # }).unwrap();
     /// ```
     pub async fn commit(&self) -> Result<(), Error> {
-        let plan = {
+        let next = {
             let mut state = self.state();
             if state.committed {
                 return Ok(());
@@ -952,28 +954,74 @@ impl Session {
                 return Ok(());
             }
             if !state.initiated {
-                None
+                Next::Lazy
             } else if state.readonly {
                 return Ok(());
             } else {
-                Some(Plan {
-                    id: state.id.clone().ok_or(Error::NotInitiated)?,
-                    created_at: state.created_at,
-                    // Taken, not cloned: nothing reads it after the commit, and a large
-                    // session's record is costly to copy.
-                    loaded: state.loaded.take(),
-                    ops: std::mem::take(&mut state.ops),
-                    consumed: state.consumed.take(),
-                    outgoing: state.outgoing.assemble(),
-                    old_key: state.old_key.take(),
-                    regenerated: state.regenerated,
-                })
+                let id = state.id.clone().ok_or(Error::NotInitiated)?;
+                let outgoing = state.outgoing.assemble();
+                let modified = !state.ops.is_empty()
+                    || state.consumed.is_some()
+                    || !outgoing.is_empty()
+                    || state.regenerated;
+                if !modified {
+                    Next::Unmodified {
+                        key: state.loaded.take().map(|l| l.key),
+                        id,
+                        created_at: state.created_at,
+                    }
+                } else {
+                    let first = Some(first_data(&state, &outgoing));
+                    Next::Write(Box::new(Plan {
+                        id,
+                        first,
+                        created_at: state.created_at,
+                        // Taken, not cloned: nothing reads it after the commit, and a large
+                        // session's record is costly to copy.
+                        loaded: state.loaded.take(),
+                        ops: std::mem::take(&mut state.ops),
+                        consumed: state.consumed.take(),
+                        outgoing,
+                        old_key: state.old_key.take(),
+                        regenerated: state.regenerated,
+                    }))
+                }
             }
         };
-        match plan {
-            None => self.commit_lazy().await,
-            Some(plan) => self.commit_plan(plan).await,
+        match next {
+            Next::Lazy => self.commit_lazy().await,
+            Next::Unmodified {
+                key,
+                id,
+                created_at,
+            } => self.commit_unmodified(key, id, created_at).await,
+            // The write paths are boxed: their state is large, and a request that only reads
+            // should not carry (and copy) it.
+            Next::Write(plan) => Box::pin(self.commit_plan(*plan)).await,
         }
+    }
+
+    /// Nothing changed: slide the idle expiry (unless the driver's read already did) and
+    /// refresh the cookie.
+    async fn commit_unmodified(
+        &self,
+        key: Option<StorageKey>,
+        id: SessionId,
+        created_at: u64,
+    ) -> Result<(), Error> {
+        let manager = &self.inner.manager;
+        let inner = manager.inner();
+        let driver = &inner.driver;
+        if let Some(key) = key {
+            if !driver.capabilities().refreshes_on_read() {
+                let now = inner.clock.now_ms();
+                manager
+                    .call(driver.touch(&self.inner.cx, &key, now))
+                    .await?;
+            }
+        }
+        manager.set_id_cookie(&self.inner.cx, &id, created_at);
+        Ok(())
     }
 
     /// The handler never used the session: slide the idle expiry of a known id and refresh the
@@ -1010,26 +1058,20 @@ impl Session {
         let cx = &self.inner.cx;
         let now = inner.clock.now_ms();
         let atomic = driver.capabilities().atomic_update();
-        let modified = !plan.ops.is_empty() || plan.consumed.is_some() || !plan.outgoing.is_empty();
         let mut id = plan.id.clone();
 
         if plan.regenerated {
-            id = self.commit_regenerated(&plan, id, now).await?;
-        } else if !modified {
-            if let Some(loaded) = &plan.loaded {
-                if !driver.capabilities().refreshes_on_read() {
-                    manager.call(driver.touch(cx, &loaded.key, now)).await?;
-                }
-            }
+            id = self.commit_regenerated(&mut plan, id, now).await?;
         } else {
             let key = id.storage_key();
-            // The record read is moved into the replay base (it is not needed afterwards).
+            // The record read (its version and times; its data moved into the store) is the
+            // base of the first attempt; a retry replaces it with a fresh read.
             let mut base = plan.loaded.take().map(|l| l.record);
             let attempts = manager.commit_attempts();
             let mut attempt = 0;
             loop {
                 attempt += 1;
-                let data = plan.build(base.as_ref().map(|r| &r.data))?;
+                let data = plan.data(base.as_ref().map(|r| &r.data))?;
                 // Emptying a session destroys it. With the atomic update the destroy is
                 // conditional too, so a message or value written meanwhile by a concurrent
                 // request is replayed instead of being deleted with the record.
@@ -1119,7 +1161,7 @@ impl Session {
     /// bring a logged-out session back under a new id.
     async fn commit_regenerated(
         &self,
-        plan: &Plan,
+        plan: &mut Plan,
         id: SessionId,
         now: u64,
     ) -> Result<SessionId, Error> {
@@ -1135,7 +1177,7 @@ impl Session {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let data = plan.build(base.as_ref().map(|r| &r.data))?;
+            let data = plan.data(base.as_ref().map(|r| &r.data))?;
             if data.is_empty() {
                 if written.take().is_some() {
                     manager.call(driver.destroy(cx, &new_key)).await?;
@@ -1260,8 +1302,25 @@ impl Session {
 }
 
 /// What a commit needs, taken out of the state so no lock is held across `.await`.
+/// What a commit does, decided under the state lock.
+enum Next {
+    /// The handler never initiated the session.
+    Lazy,
+    /// Initiated, nothing to write.
+    Unmodified {
+        key: Option<StorageKey>,
+        id: SessionId,
+        created_at: u64,
+    },
+    /// Changes to write (boxed: the plan is large and rare next to reads).
+    Write(Box<Plan>),
+}
+
 struct Plan {
     id: SessionId,
+    /// The data of the first attempt: the store as the handler left it, with the outgoing flash
+    /// messages. `None` once the first attempt has used it.
+    first: Option<Map<String, Value>>,
     created_at: u64,
     loaded: Option<Loaded>,
     ops: Vec<Op>,
@@ -1272,6 +1331,14 @@ struct Plan {
 }
 
 impl Plan {
+    /// The data to write: the first attempt's, then the changes replayed onto each fresh read.
+    fn data(&mut self, base: Option<&Map<String, Value>>) -> Result<Map<String, Value>, Error> {
+        match self.first.take() {
+            Some(first) => Ok(first),
+            None => self.build(base),
+        }
+    }
+
     /// The data to store: the change log replayed on `base` (the record as it is now), the
     /// consumed messages taken out, the outgoing ones merged in.
     fn build(&self, base: Option<&Map<String, Value>>) -> Result<Map<String, Value>, Error> {
@@ -1298,6 +1365,26 @@ impl Plan {
         }
         Ok(values)
     }
+}
+
+/// What the first commit attempt writes. The store already holds the record read with this
+/// request's changes applied, so replaying them is only needed after a conflict; the messages are
+/// worked out as [`Plan::build`] does from the record read.
+fn first_data(state: &State, outgoing: &Map<String, Value>) -> Map<String, Value> {
+    let mut values = state.values.clone();
+    let mut messages = state.incoming.all().clone();
+    if let Some(consumed) = &state.consumed {
+        for (k, v) in consumed {
+            if messages.get(k) == Some(v) {
+                messages.shift_remove(k);
+            }
+        }
+    }
+    store::deep_merge(&mut messages, outgoing.clone());
+    if !messages.is_empty() {
+        values.insert(FLASH_KEY.to_owned(), Value::Object(messages));
+    }
+    values
 }
 
 fn to_object(what: &str, value: impl Serialize) -> Result<Map<String, Value>, Error> {
