@@ -81,7 +81,8 @@ struct Opened {
 #[derive(Debug, Default)]
 struct RequestState {
     /// The session the response's data cookies hold (or the request's, while not superseded).
-    current: Option<Opened>,
+    /// Shared, so that the read, the touch and the commit of one request do not copy it.
+    current: Option<Arc<Opened>>,
     /// The request's data cookies were overwritten or removed by this response, so they no
     /// longer count: a regenerate writes the new key, then destroys the old one, and the old
     /// key's cookies must neither reopen nor take the new ones down with them.
@@ -202,7 +203,7 @@ impl CookieDriver {
     }
 
     /// The session the cookies hold for `key` as of now in this request, cached in the slot.
-    fn current(&self, cx: &SessionContext, key: &StorageKey) -> Option<Opened> {
+    fn current(&self, cx: &SessionContext, key: &StorageKey) -> Option<Arc<Opened>> {
         let (cached, superseded) = Self::state(cx, |s| (s.current.clone(), s.superseded));
         match cached {
             Some(o) if o.key == *key => return Some(o),
@@ -211,11 +212,11 @@ impl CookieDriver {
             None => {}
         }
         let (record, key_index) = self.open_request(cx, key)?;
-        let opened = Opened {
+        let opened = Arc::new(Opened {
             key: key.clone(),
             record,
             key_index,
-        };
+        });
         Self::state(cx, |s| s.current = Some(opened.clone()));
         Some(opened)
     }
@@ -264,7 +265,7 @@ impl Driver for CookieDriver {
         if self.is_expired(&opened.record, self.now(), key) {
             return Ok(None);
         }
-        Ok(Some(opened.record))
+        Ok(Some(opened.record.clone()))
     }
 
     async fn write(
@@ -311,11 +312,11 @@ impl Driver for CookieDriver {
             cx.remove_cookie(&self.layout.name(index));
         }
         Self::state(cx, |s| {
-            s.current = Some(Opened {
+            s.current = Some(Arc::new(Opened {
                 key: key.clone(),
                 record: record.clone(),
                 key_index: 0,
-            });
+            }));
             s.superseded = true;
             s.written_chunks = count;
         });
@@ -361,7 +362,7 @@ impl Driver for CookieDriver {
         if opened.key_index == 0 && !due {
             return Ok(());
         }
-        let mut record = opened.record;
+        let mut record = opened.record.clone();
         record.last_active = record.last_active.max(now_ms);
         match self.write(cx, key, &record).await {
             Ok(()) => {

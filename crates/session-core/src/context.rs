@@ -225,7 +225,7 @@ impl SessionContext {
     /// assert!(headers[1].starts_with("id.1=;"));
     /// ```
     pub fn set_cookie_headers(&self) -> Vec<String> {
-        self.jar().iter().map(ToString::to_string).collect()
+        self.jar().iter().map(header_value).collect()
     }
 
     /// The cookies to send back (`Set-Cookie`), removals included.
@@ -290,9 +290,103 @@ impl SessionContext {
     }
 }
 
+/// The `Set-Cookie` value of `c`, exactly as `cookie`'s `Display` writes it, built directly into
+/// one string for the attributes session cookies use (every response carries one).
+fn header_value(c: &Cookie<'_>) -> String {
+    use std::fmt::Write as _;
+    if c.expires().is_some() || c.partitioned().is_some() {
+        return c.to_string();
+    }
+    let path = c.path().unwrap_or_default();
+    let domain = c.domain().unwrap_or_default();
+    let mut out =
+        String::with_capacity(c.name().len() + c.value().len() + path.len() + domain.len() + 64);
+    out.push_str(c.name());
+    out.push('=');
+    out.push_str(c.value());
+    if c.http_only() == Some(true) {
+        out.push_str("; HttpOnly");
+    }
+    let same_site = c.same_site();
+    if let Some(same_site) = same_site {
+        out.push_str(match same_site {
+            cookie::SameSite::Strict => "; SameSite=Strict",
+            cookie::SameSite::Lax => "; SameSite=Lax",
+            cookie::SameSite::None => "; SameSite=None",
+        });
+    }
+    if c.secure() == Some(true)
+        || (c.secure().is_none() && same_site == Some(cookie::SameSite::None))
+    {
+        out.push_str("; Secure");
+    }
+    if let Some(path) = c.path() {
+        out.push_str("; Path=");
+        out.push_str(path);
+    }
+    if let Some(domain) = c.domain() {
+        out.push_str("; Domain=");
+        out.push_str(domain);
+    }
+    if let Some(max_age) = c.max_age() {
+        // Writing to a `String` cannot fail.
+        let _ = write!(out, "; Max-Age={}", max_age.whole_seconds());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_values_match_the_cookie_crate() {
+        use cookie::time::Duration;
+        use cookie::SameSite;
+        let mut seen = 0;
+        for http_only in [None, Some(false), Some(true)] {
+            for same_site in [
+                None,
+                Some(SameSite::Strict),
+                Some(SameSite::Lax),
+                Some(SameSite::None),
+            ] {
+                for secure in [None, Some(false), Some(true)] {
+                    for path in [None, Some("/"), Some("/app")] {
+                        for domain in [None, Some("example.com")] {
+                            for max_age in [None, Some(0), Some(7200)] {
+                                let mut c = Cookie::new("id", "v.w-_x");
+                                if let Some(v) = http_only {
+                                    c.set_http_only(v);
+                                }
+                                if let Some(v) = same_site {
+                                    c.set_same_site(v);
+                                }
+                                if let Some(v) = secure {
+                                    c.set_secure(v);
+                                }
+                                if let Some(v) = path {
+                                    c.set_path(v);
+                                }
+                                if let Some(v) = domain {
+                                    c.set_domain(v);
+                                }
+                                if let Some(v) = max_age {
+                                    c.set_max_age(Duration::seconds(v));
+                                }
+                                assert_eq!(header_value(&c), c.to_string());
+                                seen += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(seen, 3 * 4 * 3 * 3 * 2 * 3);
+        let mut removal = CookieOptions::default().removal("id.d1");
+        removal.set_partitioned(true);
+        assert_eq!(header_value(&removal), removal.to_string());
+    }
 
     fn cx(header: &str) -> SessionContext {
         SessionContext::from_headers("sid", CookieOptions::default(), [header])

@@ -516,7 +516,13 @@ impl IdSigner {
             return None;
         }
         let (id, tag) = value.split_once('.')?;
-        if !is_encoded_32(id) {
+        // The length and alphabet are checked here; that the id decodes to 32 bytes follows
+        // from the MAC: only ids this application generated were ever signed.
+        if id.len() != ENCODED_LEN
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
             return None;
         }
         let tag = decode_32(tag)?;

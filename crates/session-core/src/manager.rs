@@ -429,12 +429,17 @@ impl SessionManager {
     }
 
     /// Sets the id cookie for `id` with a refreshed Max-Age.
-    pub(crate) fn set_id_cookie(&self, cx: &SessionContext, id: &SessionId, created_at: u64) {
+    pub(crate) fn set_id_cookie(
+        &self,
+        cx: &SessionContext,
+        id: &SessionId,
+        created_at: u64,
+        now: u64,
+    ) {
         let config = &self.inner.config;
         let max_age = if config.clear_with_browser() {
             None
         } else {
-            let now = self.inner.clock.now_ms();
             let idle_end = self.inner.lifetimes.expires_at_parts(created_at, now);
             Some(Duration::from_millis(idle_end.saturating_sub(now)))
         };

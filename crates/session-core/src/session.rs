@@ -1012,15 +1012,15 @@ impl Session {
         let manager = &self.inner.manager;
         let inner = manager.inner();
         let driver = &inner.driver;
+        let now = inner.clock.now_ms();
         if let Some(key) = key {
             if !driver.capabilities().refreshes_on_read() {
-                let now = inner.clock.now_ms();
                 manager
                     .call(driver.touch(&self.inner.cx, &key, now))
                     .await?;
             }
         }
-        manager.set_id_cookie(&self.inner.cx, &id, created_at);
+        manager.set_id_cookie(&self.inner.cx, &id, created_at, now);
         Ok(())
     }
 
@@ -1044,9 +1044,9 @@ impl Session {
                 }
                 // The creation time is unknown without a read; the absolute lifetime is enforced
                 // on the next read anyway, so the cookie gets the idle Max-Age.
-                manager.set_id_cookie(&self.inner.cx, &id, now);
+                manager.set_id_cookie(&self.inner.cx, &id, now, now);
             }
-            None => manager.set_id_cookie(&self.inner.cx, &SessionId::generate(), now),
+            None => manager.set_id_cookie(&self.inner.cx, &SessionId::generate(), now, now),
         }
         Ok(())
     }
@@ -1150,7 +1150,7 @@ impl Session {
                 }
             }
         }
-        manager.set_id_cookie(cx, &id, plan.created_at);
+        manager.set_id_cookie(cx, &id, plan.created_at, now);
         Ok(())
     }
 

@@ -59,27 +59,25 @@ end
 return {'ok', f[1], f[4], shown}
 ";
 
-/// Writes a record only if the stored one is in the expected state.
+/// Writes a record only if the stored one is in the expected state. `HMGET` comes first, as in
+/// the read: a key of another type answers it with an error, so no `TYPE` is needed.
 ///
 /// `KEYS[1]` = the session key; `ARGV` = expected version (empty = absent expected, `*` = write
 /// whatever is stored), new version, created, last active, encoded record, TTL ms, now, idle ms,
 /// absolute ms. Returns `written`, `conflict` or `gone`.
 const WRITE_IF: &str = r"
-local t = redis.call('TYPE', KEYS[1])['ok']
 local now, idle, abs = num(ARGV[7]), num(ARGV[8]), num(ARGV[9])
+local f = redis.pcall('HMGET', KEYS[1], 'v', 'c', 'a')
+local foreign = f['err'] ~= nil
 local current = nil
-if ARGV[1] == '*' then
-  if t ~= 'none' and t ~= 'hash' then redis.call('UNLINK', KEYS[1]) end
-elseif t == 'hash' then
-  local f = redis.call('HMGET', KEYS[1], 'v', 'c', 'a')
+if not foreign then
   local c, a = num(f[2]), num(f[3])
   if f[1] and c and a and now < deadline(c, a, idle, abs) then current = f[1] end
 end
 if ARGV[1] == '*' then
-  current = nil
+  if foreign then redis.call('UNLINK', KEYS[1]) end
 elseif ARGV[1] == '' then
-  if current ~= nil then return 'conflict' end
-  if t ~= 'none' and t ~= 'hash' then return 'conflict' end
+  if current ~= nil or foreign then return 'conflict' end
 else
   if current == nil then return 'gone' end
   if current ~= ARGV[1] then return 'conflict' end
@@ -94,9 +92,9 @@ return 'written'
 /// `KEYS[1]` = the session key; `ARGV` = version, now, idle ms, absolute ms.
 /// Returns `written`, `conflict` or `gone`.
 const DESTROY_IF: &str = r"
-if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return 'gone' end
+local f = redis.pcall('HMGET', KEYS[1], 'v', 'c', 'a')
+if f['err'] then return 'gone' end
 local now, idle, abs = num(ARGV[2]), num(ARGV[3]), num(ARGV[4])
-local f = redis.call('HMGET', KEYS[1], 'v', 'c', 'a')
 local c, a = num(f[2]), num(f[3])
 if not (f[1] and c and a) or now >= deadline(c, a, idle, abs) then return 'gone' end
 if f[1] ~= ARGV[1] then return 'conflict' end
