@@ -33,9 +33,9 @@
 //!
 //! | request | commands |
 //! |---|---|
-//! | reads the session, changes nothing | 1 (`EVALSHA`: read, mark active, slide the TTL) |
+//! | reads the session, changes nothing | 1 (`EVALSHA`: read, mark active, slide the TTL; a plain `HMGET` within a second of the last mark) |
 //! | reads and modifies the session | 2 (that read + one `EVALSHA` conditional write) |
-//! | never uses the session, has a cookie | 1 (`EVALSHA`: touch) |
+//! | never uses the session, has a cookie | 1 (`EVALSHA`: touch), 0 within a second of the last mark |
 //! | empties the session (logout) | 2 (the read + one `EVALSHA` conditional delete) |
 //! | `destroy` (old id after regenerate) | 1 (`DEL`) |
 //!
@@ -62,9 +62,12 @@
 //! lifetime), computed with the session manager's clock and set relative (`PEXPIRE`), so clock
 //! skew between the application and Redis does not change lifetimes. Every read and touch slides
 //! it, except one that comes less than a second after the last (the activity mark and the TTL
-//! are then left as they are, so a busy session costs Redis one `HMGET` per read: the idle
-//! lifetime is exact to within a second); a session the application's clock considers expired
-//! is reported as absent and never refreshed.
+//! are then left as they are: the idle lifetime is exact to within a second); a session the
+//! application's clock considers expired is reported as absent and never refreshed. The driver
+//! remembers the marks it set or read in the last second (a fixed table, not growing with the
+//! number of sessions): for those sessions the script would change nothing, so a read is a plain
+//! `HMGET` checked by the driver itself and a touch is not sent. A busy session costs Redis no Lua
+//! on reads.
 //!
 //! # Failure
 //!
@@ -123,6 +126,7 @@
 
 mod config;
 mod gate;
+mod marks;
 mod pool;
 mod scripts;
 #[cfg(feature = "tls")]
@@ -178,6 +182,7 @@ pub struct RedisDriver {
     cluster: bool,
     scripts: Scripts,
     gates: gate::Gates,
+    marks: marks::Marks,
 }
 
 impl fmt::Debug for RedisDriver {
@@ -250,6 +255,7 @@ impl RedisDriver {
             cluster,
             scripts: Scripts::new(),
             gates: gate::Gates::default(),
+            marks: marks::Marks::default(),
         }
     }
 
@@ -322,6 +328,13 @@ impl RedisDriver {
                             && pool::breaks_connection(&e) =>
                     {
                         tracing::debug!(target: "session::redis", op, key = key.short(), error = %e, "pooled connection was dead; retrying on a fresh one");
+                    }
+                    // Only the plain `HMGET` of a read can meet a key of another type (the
+                    // scripts check with `pcall`): it reads as no session, like in the script.
+                    Err(Failure::Redis(e)) if e.code() == Some("WRONGTYPE") => {
+                        tracing::warn!(target: "session::redis", op, key = key.short(), why = "the key holds a value this driver did not write", "stored session does not decode; treating it as no session");
+                        return T::from_redis_value(redis::Value::Nil)
+                            .map_err(|e| self.redis_error(e.into()));
                     }
                     Err(Failure::Redis(e)) => return Err(self.redis_error(e)),
                     Err(Failure::Driver(e)) => return Err(e),
@@ -429,6 +442,9 @@ impl RedisDriver {
             )
             .await?;
         let outcome = outcome(&reply)?;
+        if outcome == WriteOutcome::Written {
+            self.marks.saw(key, record.last_active);
+        }
         self.after(cx, key, outcome).await;
         Ok(outcome)
     }
@@ -453,6 +469,57 @@ fn outcome(reply: &str) -> Result<WriteOutcome, DriverError> {
             DRIVER_NAME,
             format!("unexpected script reply {other:?}"),
         )),
+    }
+}
+
+impl RedisDriver {
+    /// Turns the fields of a plain `HMGET` (`v`, `c`, `a`, `d`) into a record, with the checks
+    /// of the read script: no fields is no session, a record past its deadline is no session,
+    /// anything malformed is no session with a warning.
+    fn decode_fields(
+        &self,
+        key: &StorageKey,
+        fields: Vec<Option<Vec<u8>>>,
+        now: u64,
+    ) -> Option<Record> {
+        if fields.iter().all(Option::is_none) {
+            return None;
+        }
+        let warn = |why: &str| {
+            tracing::warn!(target: "session::redis", key = key.short(), why, "stored session does not decode; treating it as no session");
+            None
+        };
+        let number = |i: usize| {
+            fields
+                .get(i)?
+                .as_deref()
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .and_then(|s| s.parse::<u64>().ok())
+        };
+        let (Some(created), Some(active), Some(Some(data))) = (number(1), number(2), fields.get(3))
+        else {
+            return warn("the key holds a value this driver did not write");
+        };
+        let idle = u64::try_from(self.lifetimes.idle().as_millis()).unwrap_or(u64::MAX);
+        let mut deadline = active.saturating_add(idle);
+        if let Some(absolute) = self.lifetimes.absolute() {
+            let absolute = u64::try_from(absolute.as_millis()).unwrap_or(u64::MAX);
+            deadline = deadline.min(created.saturating_add(absolute));
+        }
+        if now >= deadline {
+            return None;
+        }
+        let Some(version) = number(0) else {
+            return warn("version or activity field is not a number");
+        };
+        let Some(mut record) = Record::decode(data) else {
+            return warn("the record is not in a known format");
+        };
+        if record.version != version {
+            return warn("the version field disagrees with the record");
+        }
+        record.last_active = record.last_active.max(active);
+        Some(record)
     }
 }
 
@@ -504,8 +571,17 @@ impl Driver for RedisDriver {
         _cx: &SessionContext,
         key: &StorageKey,
     ) -> Result<Option<Record>, DriverError> {
+        let now = self.clock.now_ms();
+        if self.marks.is_fresh(key, now) {
+            // The script would leave the mark and the TTL alone: read the fields directly.
+            let mut cmd = redis::cmd("HMGET");
+            cmd.arg(self.key(key)).arg(&["v", "c", "a", "d"]);
+            let fields: Option<Vec<Option<Vec<u8>>>> =
+                self.run("read", key, Request::Plain(cmd), true).await?;
+            return Ok(fields.and_then(|f| self.decode_fields(key, f, now)));
+        }
         let [idle, abs] = self.lifetime_args();
-        let args = [self.clock.now_ms().to_string(), idle, abs];
+        let args = [now.to_string(), idle, abs];
         let reply: Option<Vec<Vec<u8>>> = self
             .run(
                 "read",
@@ -514,7 +590,11 @@ impl Driver for RedisDriver {
                 true,
             )
             .await?;
-        Ok(decode_read(key, reply))
+        let record = decode_read(key, reply);
+        if let Some(record) = &record {
+            self.marks.saw(key, record.last_active);
+        }
+        Ok(record)
     }
 
     async fn write(
@@ -546,6 +626,7 @@ impl Driver for RedisDriver {
         let mut cmd = redis::cmd("DEL");
         cmd.arg(self.key(key));
         let _removed: i64 = self.run("destroy", key, Request::Plain(cmd), true).await?;
+        self.marks.forget(key);
         Ok(())
     }
 
@@ -571,6 +652,9 @@ impl Driver for RedisDriver {
             )
             .await?;
         let outcome = outcome(&reply)?;
+        if outcome == WriteOutcome::Written {
+            self.marks.forget(key);
+        }
         self.after(cx, key, outcome).await;
         Ok(outcome)
     }
@@ -581,9 +665,13 @@ impl Driver for RedisDriver {
         key: &StorageKey,
         now_ms: u64,
     ) -> Result<(), DriverError> {
+        if self.marks.is_fresh(key, now_ms) {
+            // The script would change nothing.
+            return Ok(());
+        }
         let [idle, abs] = self.lifetime_args();
         let args = [now_ms.to_string(), idle, abs];
-        let _touched: i64 = self
+        let mark: i64 = self
             .run(
                 "touch",
                 key,
@@ -591,6 +679,9 @@ impl Driver for RedisDriver {
                 true,
             )
             .await?;
+        if let Ok(mark @ 1..) = u64::try_from(mark) {
+            self.marks.saw(key, mark);
+        }
         Ok(())
     }
 }

@@ -24,7 +24,8 @@ use redis::Script;
 /// read or a touch. Under load one session is read many times a second; rewriting the mark and
 /// the TTL each time was most of the work Redis did for a read (two of its five commands), for
 /// an idle deadline that moves by less than a second. The idle lifetime is therefore exact to
-/// within one second.
+/// within one second. The driver skips the script when it saw a mark that recent itself
+/// (`marks.rs`, whose `FRESH_MS` must be the same).
 const PRELUDE: &str = r"
 local FRESH = 1000
 local function num(x) return tonumber(x) end
@@ -105,17 +106,18 @@ return 'written'
 /// Marks an existing, live record active and slides its TTL (unless it was marked less than
 /// `FRESH` ago). Never creates a record.
 ///
-/// `KEYS[1]` = the session key; `ARGV` = now, idle ms, absolute ms. Returns 1 when touched.
+/// `KEYS[1]` = the session key; `ARGV` = now, idle ms, absolute ms. Returns the record's activity
+/// mark (ms) after the call when it is live, 0 when there is none.
 const TOUCH: &str = r"
 local f = redis.pcall('HMGET', KEYS[1], 'c', 'a')
 if f['err'] then return 0 end
 local now, idle, abs = num(ARGV[1]), num(ARGV[2]), num(ARGV[3])
 local c, a = num(f[1]), num(f[2])
 if not (c and a) or now >= deadline(c, a, idle, abs) then return 0 end
-if now - a < FRESH then return 1 end
+if now - a < FRESH then return a end
 redis.call('HSET', KEYS[1], 'a', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], math.max(1, deadline(c, now, idle, abs) - now))
-return 1
+return now
 ";
 
 /// A script's source and its SHA-1 digest (what `EVALSHA` names it by).
@@ -151,5 +153,16 @@ impl Scripts {
             destroy_if: with_prelude(DESTROY_IF),
             touch: with_prelude(TOUCH),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scripts_and_the_driver_agree_on_fresh() {
+        let line = format!("local FRESH = {}\n", crate::marks::FRESH_MS);
+        assert!(PRELUDE.contains(&line), "{PRELUDE}");
     }
 }

@@ -11,7 +11,9 @@ use session_testkit::Browser;
 use crate::common;
 
 /// Commands the driver's scripts run inside Redis; `INFO commandstats` counts them too, but they
-/// are not round trips. The driver itself sends only `EVALSHA`, `EVAL` and `DEL`.
+/// are not round trips. On the script path the driver itself sends only `EVALSHA`, `EVAL` and
+/// `DEL`; the plain `HMGET` of a recently marked session is counted apart
+/// (`a_session_marked_within_a_second_is_read_without_a_script`).
 const INSIDE_SCRIPTS: &[&str] = &["type", "hmget", "hset", "pexpire", "unlink"];
 /// What the test itself sends.
 const HARNESS: &[&str] = &["config|resetstat", "info"];
@@ -49,11 +51,17 @@ async fn each_kind_of_request_costs_the_documented_commands() {
     warm.request(|s| s.put("n", 1))
         .await
         .expect("warm-up write");
+    clock.advance(Duration::from_secs(2));
     warm.request(|s| s.get("n")).await.expect("warm-up read");
+    clock.advance(Duration::from_secs(2));
     warm.untouched_request().await.expect("warm-up touch");
     warm.request(|s| s.clear()).await.expect("warm-up logout");
     b.request(|s| s.put("n", 1)).await.expect("first request");
 
+    // Each counted request comes more than a second after the previous one: the activity mark
+    // is then due for a refresh, and every call goes through its script.
+    let later = || clock.advance(Duration::from_secs(2));
+    later();
     server.reset_stats();
     let n = b.request(|s| s.get("n")).await.expect("read-only request");
     assert_eq!(n, Some(json!(1)));
@@ -61,6 +69,7 @@ async fn each_kind_of_request_costs_the_documented_commands() {
     println!("read-only request: {read_only:?}");
     assert_eq!(read_only, one("evalsha", 1), "a read-only request");
 
+    later();
     server.reset_stats();
     b.request(|s| s.increment("n"))
         .await
@@ -69,12 +78,14 @@ async fn each_kind_of_request_costs_the_documented_commands() {
     println!("modifying request: {modifying:?}");
     assert_eq!(modifying, one("evalsha", 2), "a modifying request");
 
+    later();
     server.reset_stats();
     b.untouched_request().await.expect("untouched request");
     let untouched = sent(&server);
     println!("untouched request: {untouched:?}");
     assert_eq!(untouched, one("evalsha", 1), "an untouched request");
 
+    later();
     server.reset_stats();
     b.readonly_request(|s| s.get("n"))
         .await
@@ -82,6 +93,7 @@ async fn each_kind_of_request_costs_the_documented_commands() {
     assert_eq!(sent(&server), one("evalsha", 1), "a readonly request");
 
     // Logging out: the read and one conditional delete.
+    later();
     server.reset_stats();
     b.request(|s| s.clear()).await.expect("logout");
     assert_eq!(sent(&server), one("evalsha", 2), "emptying a session");
@@ -141,4 +153,70 @@ async fn the_ttl_follows_the_idle_age_and_the_absolute_cap() {
         "TTL capped: {capped}"
     );
     assert_eq!(server.cli(&["TYPE", &redis_key]), "hash");
+}
+
+/// Every command the server ran since the last reset, those inside scripts included, without the
+/// harness's own.
+fn ran(server: &RedisServer) -> BTreeMap<String, u64> {
+    server
+        .commandstats()
+        .into_iter()
+        .filter(|(name, _)| !HARNESS.contains(&name.as_str()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_marked_within_a_second_is_read_without_a_script() {
+    let server = RedisServer::spawn();
+    let clock = ManualClock::starting_now();
+    let manager = common::manager(
+        common::standalone(server.url()),
+        SessionConfig::new().with_age(Duration::from_secs(600)),
+        clock.clone(),
+    );
+    let mut warm = Browser::new(manager.clone());
+    warm.request(|s| s.put("n", 1)).await.expect("warm-up");
+    let mut b = Browser::new(manager);
+    b.request(|s| s.put("n", 1)).await.expect("write");
+
+    // The write marked the session active now: a read is one plain HMGET, no script.
+    clock.advance(Duration::from_millis(400));
+    server.reset_stats();
+    let n = b.request(|s| s.get("n")).await.expect("read");
+    assert_eq!(n, Some(json!(1)));
+    assert_eq!(ran(&server), one("hmget", 1), "a read within a second");
+
+    // A touch would change nothing: no command at all.
+    server.reset_stats();
+    b.untouched_request().await.expect("untouched");
+    assert_eq!(ran(&server), BTreeMap::new(), "a touch within a second");
+
+    // A modifying request: the plain read, then the conditional write (HMGET, HSET, PEXPIRE
+    // inside the script).
+    server.reset_stats();
+    b.request(|s| s.increment("n")).await.expect("increment");
+    let modifying = ran(&server);
+    assert_eq!(modifying.get("evalsha"), Some(&1), "{modifying:?}");
+    assert_eq!(modifying.get("hmget"), Some(&2), "{modifying:?}");
+
+    // More than a second after the last mark the script runs again and moves the mark.
+    clock.advance(Duration::from_millis(1500));
+    server.reset_stats();
+    b.request(|s| s.get("n")).await.expect("read");
+    let due = ran(&server);
+    assert_eq!(due.get("evalsha"), Some(&1), "{due:?}");
+    assert_eq!(due.get("hset"), Some(&1), "the mark moved: {due:?}");
+    server.reset_stats();
+    b.request(|s| s.get("n")).await.expect("read");
+    assert_eq!(ran(&server), one("hmget", 1), "right after the refresh");
+
+    // Expiry is still checked on the plain path: a session past its idle age is no session,
+    // even if this process saw it a moment ago (the clock jumped).
+    b.request(|s| s.put("m", 1)).await.expect("write");
+    clock.advance(Duration::from_secs(601));
+    let gone = b
+        .request(|s| Ok((s.is_fresh(), s.get("n")?)))
+        .await
+        .expect("read");
+    assert_eq!(gone, (true, None));
 }

@@ -96,8 +96,16 @@ async fn a_flushed_script_cache_is_reloaded() {
             .await
             .expect("after SCRIPT FLUSH");
         let stats = server.commandstats();
-        // Each script answered NOSCRIPT once and was sent again in full.
-        assert_eq!(stats.get("eval"), Some(&2), "{stats:?}");
+        // Each script answered NOSCRIPT once and was sent again in full: the conditional write
+        // always, the read script when the session's mark was due (a read within a second of
+        // the last mark is a plain HMGET).
+        let evals = stats.get("eval").copied().unwrap_or(0);
+        assert!(evals >= 1, "{stats:?}");
+        assert_eq!(
+            stats.get("evalsha").copied().unwrap_or(0),
+            evals,
+            "{stats:?}"
+        );
     }
     assert_eq!(
         b.request(|s| s.get("n")).await.expect("read"),
@@ -184,9 +192,11 @@ async fn concurrent_increments_through_a_small_pool_are_all_counted() {
         b.request(|s| s.get("n")).await.expect("read"),
         Some(json!(200))
     );
-    // Every increment cost at least its read and its write; conflicts cost a re-read and a retry.
+    // Every increment cost at least its conditional write (a script); conflicts cost a re-read
+    // and a retry. The reads are scripts or, for a session marked within the last second, plain
+    // HMGETs.
     assert!(
-        stats.get("evalsha").copied().unwrap_or(0) >= 400,
+        stats.get("evalsha").copied().unwrap_or(0) >= 200,
         "{stats:?}"
     );
 }
