@@ -426,8 +426,20 @@ impl Session {
     /// # Ok::<(), session_core::Error>(())
     /// ```
     pub fn get(&self, path: &str) -> Result<Option<Value>, Error> {
+        self.with_value(path, |v| v.cloned())
+    }
+
+    /// Runs `f` on the value at `path` (`None` when missing or `null`) under the state lock, so
+    /// reading needs no copy. A plain top-level key skips building a `KeyPath`.
+    fn with_value<R>(&self, path: &str, f: impl FnOnce(Option<&Value>) -> R) -> Result<R, Error> {
+        let plain = !path.is_empty()
+            && path != FLASH_KEY
+            && !path.bytes().any(|b| matches!(b, b'.' | b'[' | b']'));
+        if plain {
+            return self.read_state(|s| f(s.values.get(path).filter(|v| !v.is_null())));
+        }
         let path = KeyPath::parse_user(path)?;
-        self.read_state(|s| store::get(&s.values, &path).cloned())
+        self.read_state(|s| f(store::get(&s.values, &path)))
     }
 
     /// The value at `path` deserialized as `T`; `None` when missing or `null`. A value of another
@@ -441,15 +453,11 @@ impl Session {
     /// # Ok::<(), session_core::Error>(())
     /// ```
     pub fn get_as<T: DeserializeOwned>(&self, path: &str) -> Result<Option<T>, Error> {
-        match self.get(path)? {
-            None => Ok(None),
-            Some(v) => serde_json::from_value(v)
-                .map(Some)
-                .map_err(|source| Error::Deserialize {
-                    path: path.to_owned(),
-                    source,
-                }),
-        }
+        self.with_value(path, |v| v.map(T::deserialize).transpose())?
+            .map_err(|source| Error::Deserialize {
+                path: path.to_owned(),
+                source,
+            })
     }
 
     /// The value at `path` as `T`, or `default` when missing or `null`.
@@ -510,7 +518,7 @@ impl Session {
     /// # Ok::<(), session_core::Error>(())
     /// ```
     pub fn has(&self, path: &str) -> Result<bool, Error> {
-        Ok(self.get(path)?.is_some())
+        self.with_value(path, |v| v.is_some())
     }
 
     /// Removes the value at `path`. An emptied parent object stays; forgetting a missing key is
