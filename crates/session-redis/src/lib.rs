@@ -279,22 +279,27 @@ impl RedisDriver {
         format!("{}{{{}}}", self.prefix, storage_key)
     }
 
-    fn lifetime_args(&self) -> [String; 2] {
+    /// The idle and absolute lifetimes in ms (0: no absolute lifetime), as the scripts take them.
+    fn lifetime_args(&self) -> [u64; 2] {
         [
-            (self.lifetimes.idle().as_millis() as u64).to_string(),
+            self.lifetimes.idle().as_millis() as u64,
             self.lifetimes
                 .absolute()
-                .map_or(0, |a| a.as_millis() as u64)
-                .to_string(),
+                .map_or(0, |a| a.as_millis() as u64),
         ]
     }
 
-    fn script<'a>(&self, lua: &'a Lua, key: &StorageKey, args: &[String]) -> Request<'a> {
+    /// An `EVALSHA` of `lua` on the session's key; `args` appends the script's `ARGV` (numbers
+    /// are written in decimal, as the scripts read them).
+    fn script<'a>(
+        &self,
+        lua: &'a Lua,
+        key: &StorageKey,
+        args: impl FnOnce(&mut Cmd),
+    ) -> Request<'a> {
         let mut cmd = redis::cmd("EVALSHA");
         cmd.arg(&lua.sha).arg(1).arg(self.key(key));
-        for a in args {
-            cmd.arg(a);
-        }
+        args(&mut cmd);
         Request::Script {
             by_sha: cmd,
             code: &lua.code,
@@ -422,22 +427,22 @@ impl RedisDriver {
         let now = self.clock.now_ms();
         let ttl = self.lifetimes.expires_at(record).saturating_sub(now).max(1);
         let [idle, abs] = self.lifetime_args();
-        let args = [
-            expected.to_owned(),
-            record.version.to_string(),
-            record.created_at.to_string(),
-            record.last_active.to_string(),
-            String::from_utf8_lossy(&record.encode()).into_owned(),
-            ttl.to_string(),
-            now.to_string(),
-            idle,
-            abs,
-        ];
+        let args = |cmd: &mut Cmd| {
+            cmd.arg(expected)
+                .arg(record.version)
+                .arg(record.created_at)
+                .arg(record.last_active)
+                .arg(record.encode())
+                .arg(ttl)
+                .arg(now)
+                .arg(idle)
+                .arg(abs);
+        };
         let reply: String = self
             .run(
                 "write",
                 key,
-                self.script(&self.scripts.write_if, key, &args),
+                self.script(&self.scripts.write_if, key, args),
                 false,
             )
             .await?;
@@ -581,12 +586,14 @@ impl Driver for RedisDriver {
             return Ok(fields.and_then(|f| self.decode_fields(key, f, now)));
         }
         let [idle, abs] = self.lifetime_args();
-        let args = [now.to_string(), idle, abs];
+        let args = |cmd: &mut Cmd| {
+            cmd.arg(now).arg(idle).arg(abs);
+        };
         let reply: Option<Vec<Vec<u8>>> = self
             .run(
                 "read",
                 key,
-                self.script(&self.scripts.read, key, &args),
+                self.script(&self.scripts.read, key, args),
                 true,
             )
             .await?;
@@ -637,17 +644,15 @@ impl Driver for RedisDriver {
         version: u64,
     ) -> Result<WriteOutcome, DriverError> {
         let [idle, abs] = self.lifetime_args();
-        let args = [
-            version.to_string(),
-            self.clock.now_ms().to_string(),
-            idle,
-            abs,
-        ];
+        let now = self.clock.now_ms();
+        let args = |cmd: &mut Cmd| {
+            cmd.arg(version).arg(now).arg(idle).arg(abs);
+        };
         let reply: String = self
             .run(
                 "destroy_if",
                 key,
-                self.script(&self.scripts.destroy_if, key, &args),
+                self.script(&self.scripts.destroy_if, key, args),
                 false,
             )
             .await?;
@@ -670,12 +675,14 @@ impl Driver for RedisDriver {
             return Ok(());
         }
         let [idle, abs] = self.lifetime_args();
-        let args = [now_ms.to_string(), idle, abs];
+        let args = |cmd: &mut Cmd| {
+            cmd.arg(now_ms).arg(idle).arg(abs);
+        };
         let mark: i64 = self
             .run(
                 "touch",
                 key,
-                self.script(&self.scripts.touch, key, &args),
+                self.script(&self.scripts.touch, key, args),
                 true,
             )
             .await?;
