@@ -60,26 +60,42 @@ fn request(path: &str, cookie: &str) -> Request<Body> {
     builder.body(Body::empty()).expect("request")
 }
 
-/// Sends one request and returns the `Cookie` header a browser would send next.
+/// Sends one request and returns the `Cookie` header a browser would send next: the cookies
+/// it held, updated by the answer's `Set-Cookie` values (a value replaces the cookie of its name,
+/// an empty one removes it).
 async fn call(router: &mut Router, path: &str, cookie: &str) -> String {
     #[allow(clippy::expect_used)]
     let response = router
         .call(request(path, cookie))
         .await
         .expect("infallible");
-    let set: Vec<String> = response
+    let set: Vec<&str> = response
         .headers()
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .filter_map(|v| v.split(';').next())
-        .map(str::to_owned)
         .collect();
     if set.is_empty() {
-        cookie.to_owned()
-    } else {
-        set.join("; ")
+        return cookie.to_owned();
     }
+    let mut jar: Vec<(&str, &str)> = cookie
+        .split("; ")
+        .filter_map(|c| c.split_once('='))
+        .collect();
+    for pair in set {
+        let Some((name, value)) = pair.split_once('=') else {
+            continue;
+        };
+        jar.retain(|(n, _)| *n != name);
+        if !value.is_empty() {
+            jar.push((name, value));
+        }
+    }
+    jar.iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn stack(c: &mut Criterion) {

@@ -102,14 +102,22 @@ impl SessionContext {
     }
 
     pub(crate) fn with_headers<'a>(mut self, headers: impl IntoIterator<Item = &'a str>) -> Self {
+        // What `Cookie::split_parse` accepts, without building a `Cookie` per pair: pairs
+        // split on `;`, name and value trimmed, pairs without `=` or with an empty name skipped.
         for header in headers {
-            for cookie in Cookie::split_parse(header).flatten() {
-                if cookie.name().starts_with(&*self.prefix)
-                    && self.request_cookie(cookie.name()).is_none()
+            for pair in header.split(';') {
+                let Some((name, value)) = pair.split_once('=') else {
+                    continue;
+                };
+                let name = name.trim();
+                if name.is_empty()
+                    || !name.starts_with(&*self.prefix)
+                    || self.request_cookie(name).is_some()
                 {
-                    self.request
-                        .push((cookie.name().to_owned(), cookie.value().to_owned()));
+                    continue;
                 }
+                self.request
+                    .push((name.to_owned(), value.trim().to_owned()));
             }
         }
         self
@@ -338,6 +346,37 @@ fn header_value(c: &Cookie<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_cookies_are_read_as_the_cookie_crate_splits_them() {
+        let headers = [
+            "sid=1; sid.d0 = two ;unrelated=3; ; sidx=\"q\"",
+            "  ;sid=second; =nameless; sid.d1; sid.d2==x=; sid.é=ü",
+        ];
+        let cx = SessionContext::from_headers("sid", CookieOptions::default(), headers);
+        let mut expected: Vec<(String, String)> = Vec::new();
+        for header in headers {
+            for c in Cookie::split_parse(header).flatten() {
+                if c.name().starts_with("sid") && !expected.iter().any(|(n, _)| n == c.name()) {
+                    expected.push((c.name().to_owned(), c.value().to_owned()));
+                }
+            }
+        }
+        let got: Vec<(String, String)> = cx
+            .request_cookie_names()
+            .map(|n| {
+                (
+                    n.to_owned(),
+                    cx.request_cookie(n).unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(got, expected);
+        assert_eq!(cx.request_cookie("sid"), Some("1"));
+        assert_eq!(cx.request_cookie("sid.d0"), Some("two"));
+        assert_eq!(cx.request_cookie("sidx"), Some("\"q\""));
+        assert_eq!(cx.request_cookie("sid.d2"), Some("=x="));
+    }
 
     #[test]
     fn header_values_match_the_cookie_crate() {
