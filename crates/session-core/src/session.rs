@@ -1351,37 +1351,34 @@ impl Plan {
     /// consumed messages taken out, the outgoing ones merged in.
     fn build(&self, base: Option<&Map<String, Value>>) -> Result<Map<String, Value>, Error> {
         let mut values = base.cloned().unwrap_or_default();
-        let mut messages = match values.shift_remove(FLASH_KEY) {
+        let messages = match values.shift_remove(FLASH_KEY) {
             Some(Value::Object(m)) => m,
             _ => Map::new(),
         };
         for op in &self.ops {
             op.apply(&mut values)?;
         }
-        if let Some(consumed) = &self.consumed {
-            // Only the messages this request saw go; a message flashed meanwhile by a concurrent
-            // request stays for the next one.
-            for (k, v) in consumed {
-                if messages.get(k) == Some(v) {
-                    messages.shift_remove(k);
-                }
-            }
-        }
-        store::deep_merge(&mut messages, self.outgoing.clone());
-        if !messages.is_empty() {
-            values.insert(FLASH_KEY.to_owned(), Value::Object(messages));
-        }
+        put_messages(
+            &mut values,
+            messages,
+            self.consumed.as_ref(),
+            &self.outgoing,
+        );
         Ok(values)
     }
 }
 
-/// What the first commit attempt writes. The store already holds the record read with this
-/// request's changes applied, so replaying them is only needed after a conflict; the messages are
-/// worked out as [`Plan::build`] does from the record read.
-fn first_data(state: &State, outgoing: &Map<String, Value>) -> Map<String, Value> {
-    let mut values = state.values.clone();
-    let mut messages = state.incoming.all().clone();
-    if let Some(consumed) = &state.consumed {
+/// Stores the flash messages for the next request in `values`: the stored `messages` less those
+/// this request consumed, plus the outgoing ones.
+fn put_messages(
+    values: &mut Map<String, Value>,
+    mut messages: Map<String, Value>,
+    consumed: Option<&Map<String, Value>>,
+    outgoing: &Map<String, Value>,
+) {
+    if let Some(consumed) = consumed {
+        // Only the messages this request saw go; a message flashed meanwhile by a concurrent
+        // request stays for the next one.
         for (k, v) in consumed {
             if messages.get(k) == Some(v) {
                 messages.shift_remove(k);
@@ -1392,6 +1389,19 @@ fn first_data(state: &State, outgoing: &Map<String, Value>) -> Map<String, Value
     if !messages.is_empty() {
         values.insert(FLASH_KEY.to_owned(), Value::Object(messages));
     }
+}
+
+/// What the first commit attempt writes. The store already holds the record read with this
+/// request's changes applied, so replaying them is only needed after a conflict; the messages are
+/// worked out as [`Plan::build`] does, from the messages of the record read.
+fn first_data(state: &State, outgoing: &Map<String, Value>) -> Map<String, Value> {
+    let mut values = state.values.clone();
+    put_messages(
+        &mut values,
+        state.incoming.all().clone(),
+        state.consumed.as_ref(),
+        outgoing,
+    );
     values
 }
 

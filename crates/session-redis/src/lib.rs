@@ -337,7 +337,7 @@ impl RedisDriver {
                     // Only the plain `HMGET` of a read can meet a key of another type (the
                     // scripts check with `pcall`): it reads as no session, like in the script.
                     Err(Failure::Redis(e)) if e.code() == Some("WRONGTYPE") => {
-                        tracing::warn!(target: "session::redis", op, key = key.short(), why = "the key holds a value this driver did not write", "stored session does not decode; treating it as no session");
+                        reject::<()>(key, "the key holds a value this driver did not write");
                         return T::from_redis_value(redis::Value::Nil)
                             .map_err(|e| self.redis_error(e.into()));
                     }
@@ -490,72 +490,59 @@ impl RedisDriver {
         if fields.iter().all(Option::is_none) {
             return None;
         }
-        let warn = |why: &str| {
-            tracing::warn!(target: "session::redis", key = key.short(), why, "stored session does not decode; treating it as no session");
-            None
-        };
-        let number = |i: usize| {
-            fields
-                .get(i)?
-                .as_deref()
-                .and_then(|b| std::str::from_utf8(b).ok())
-                .and_then(|s| s.parse::<u64>().ok())
-        };
+        let number = |i: usize| fields.get(i)?.as_deref().and_then(decimal);
         let (Some(created), Some(active), Some(Some(data))) = (number(1), number(2), fields.get(3))
         else {
-            return warn("the key holds a value this driver did not write");
+            return reject(key, "the key holds a value this driver did not write");
         };
-        let idle = u64::try_from(self.lifetimes.idle().as_millis()).unwrap_or(u64::MAX);
-        let mut deadline = active.saturating_add(idle);
-        if let Some(absolute) = self.lifetimes.absolute() {
-            let absolute = u64::try_from(absolute.as_millis()).unwrap_or(u64::MAX);
-            deadline = deadline.min(created.saturating_add(absolute));
-        }
-        if now >= deadline {
+        if now >= self.lifetimes.expires_at_parts(created, active) {
             return None;
         }
-        let Some(version) = number(0) else {
-            return warn("version or activity field is not a number");
-        };
-        let Some(mut record) = Record::decode(data) else {
-            return warn("the record is not in a known format");
-        };
-        if record.version != version {
-            return warn("the version field disagrees with the record");
-        }
-        record.last_active = record.last_active.max(active);
-        Some(record)
+        record_of(key, number(0), Some(active), data)
     }
+}
+
+/// A warning for a stored value that does not decode, which reads as no session.
+fn reject<T>(key: &StorageKey, why: &str) -> Option<T> {
+    tracing::warn!(target: "session::redis", key = key.short(), why, "stored session does not decode; treating it as no session");
+    None
+}
+
+/// A decimal field (`v`, `c`, `a`).
+fn decimal(bytes: &[u8]) -> Option<u64> {
+    std::str::from_utf8(bytes).ok()?.parse().ok()
+}
+
+/// The record in `data`, checked against the version field and marked active at least at the
+/// activity field.
+fn record_of(
+    key: &StorageKey,
+    version: Option<u64>,
+    active: Option<u64>,
+    data: &[u8],
+) -> Option<Record> {
+    let (Some(version), Some(active)) = (version, active) else {
+        return reject(key, "version or activity field is not a number");
+    };
+    let Some(mut record) = Record::decode(data) else {
+        return reject(key, "the record is not in a known format");
+    };
+    if record.version != version {
+        return reject(key, "the version field disagrees with the record");
+    }
+    record.last_active = record.last_active.max(active);
+    Some(record)
 }
 
 /// Turns the read script's reply into a record; anything unexpected is no session, logged.
 fn decode_read(key: &StorageKey, reply: Option<Vec<Vec<u8>>>) -> Option<Record> {
     let parts = reply?;
-    let warn = |why: &str| {
-        tracing::warn!(target: "session::redis", key = key.short(), why, "stored session does not decode; treating it as no session");
-        None
-    };
     match parts.first().map(Vec::as_slice) {
         Some(b"ok") if parts.len() == 4 => {
-            let text = |b: &[u8]| {
-                std::str::from_utf8(b)
-                    .ok()
-                    .and_then(|s| s.parse::<u64>().ok())
-            };
-            let (Some(version), Some(last_active)) = (text(&parts[1]), text(&parts[3])) else {
-                return warn("version or activity field is not a number");
-            };
-            let Some(mut record) = Record::decode(&parts[2]) else {
-                return warn("the record is not in a known format");
-            };
-            if record.version != version {
-                return warn("the version field disagrees with the record");
-            }
-            record.last_active = record.last_active.max(last_active);
-            Some(record)
+            record_of(key, decimal(&parts[1]), decimal(&parts[3]), &parts[2])
         }
-        Some(b"foreign") => warn("the key holds a value this driver did not write"),
-        _ => warn("unexpected reply shape"),
+        Some(b"foreign") => reject(key, "the key holds a value this driver did not write"),
+        _ => reject(key, "unexpected reply shape"),
     }
 }
 
