@@ -12,45 +12,14 @@
 
 #![forbid(unsafe_code)]
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use actix_web::HttpServer;
-use tracing_subscriber::EnvFilter;
 
 #[actix_web::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
-    let vars: Vec<(String, String)> = std::env::vars().collect();
-    let (config, notes) = match demo::config_from_env(vars) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!("{e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    for note in notes {
-        tracing::warn!("{note}");
-    }
-    let manager = match session::builder(config).build() {
-        Ok(m) => m,
-        Err(e) => {
-            tracing::error!("{e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".to_owned());
-    let port = std::env::var("PORT").unwrap_or_else(|_| "3000".to_owned());
-    let addr: SocketAddr = match format!("{host}:{port}").parse() {
-        Ok(a) => a,
-        Err(e) => {
-            tracing::error!("invalid HOST/PORT {host}:{port}: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Ok((manager, addr)) = demo::start_up() else {
+        return ExitCode::FAILURE;
     };
     let driver = manager.driver().name();
     // actix-web builds one app per worker thread; they share the manager (and so the driver).

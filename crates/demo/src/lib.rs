@@ -20,6 +20,49 @@ use serde_json::{json, Map, Value};
 use session::axum::{FlashMessages, Session, SessionLayer};
 use session::{ConfigError, Error, ErrorKind, SessionConfig, SessionManager};
 
+/// What both demo binaries (`demo`, `demo-actix`) do before serving: `tracing` output (filtered
+/// by `RUST_LOG`, `info` by default), the configuration from the environment with its notes
+/// logged as warnings, the session manager, and the address from `HOST` and `PORT` (default
+/// `127.0.0.1:3000`). An error is logged and returned.
+///
+/// ```no_run
+/// # #[tokio::main] async fn main() -> std::process::ExitCode {
+/// let Ok((manager, addr)) = demo::start_up() else {
+///     return std::process::ExitCode::FAILURE;
+/// };
+/// let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
+/// axum::serve(listener, demo::app(manager)).await.expect("serve");
+/// # std::process::ExitCode::SUCCESS }
+/// ```
+pub fn start_up() -> Result<(SessionManager, std::net::SocketAddr), String> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let result = (|| {
+        let vars: Vec<(String, String)> = std::env::vars().collect();
+        let (config, notes) = config_from_env(vars).map_err(|e| e.to_string())?;
+        for note in notes {
+            tracing::warn!("{note}");
+        }
+        let manager = session::builder(config)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".to_owned());
+        let port = std::env::var("PORT").unwrap_or_else(|_| "3000".to_owned());
+        let addr = format!("{host}:{port}")
+            .parse()
+            .map_err(|e| format!("invalid HOST/PORT {host}:{port}: {e}"))?;
+        Ok((manager, addr))
+    })();
+    if let Err(e) = &result {
+        tracing::error!("{e}");
+    }
+    result
+}
+
 /// Builds the configuration from environment variables, with the demo's conveniences: a random
 /// development key when `APP_KEY` is unset, cookies without `Secure` when serving plain HTTP on
 /// loopback and `SESSION_COOKIE_SECURE` is unset, and `tmp/sessions` for the file driver. Returns
