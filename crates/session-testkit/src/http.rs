@@ -345,6 +345,28 @@ pub trait Backend: Send + Sync {
     fn start(&self);
 }
 
+/// A Redis server of the harness as the suite's backend: `stop` kills it, `start` restarts it
+/// on the same port, so the outage scenario can run against the Redis driver.
+///
+/// ```no_run
+/// use std::sync::{Arc, Mutex};
+/// use session_testkit::http::Backend;
+/// use session_testkit::redis_server::RedisServer;
+///
+/// let backend: Arc<dyn Backend> = Arc::new(Mutex::new(RedisServer::spawn()));
+/// backend.stop();
+/// backend.start();
+/// ```
+impl Backend for std::sync::Mutex<crate::redis_server::RedisServer> {
+    fn stop(&self) {
+        self.lock().unwrap_or_else(|e| e.into_inner()).stop();
+    }
+
+    fn start(&self) {
+        self.lock().unwrap_or_else(|e| e.into_inner()).restart();
+    }
+}
+
 /// The app under test and what the suite may assume about it.
 ///
 /// ```

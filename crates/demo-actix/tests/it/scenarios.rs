@@ -6,7 +6,7 @@ use serde_json::json;
 use session::{CookieOptions, SessionConfig};
 use session_testkit::http::HttpScenarios;
 
-use crate::server::{serve, serve_with_backend, RedisBackend};
+use crate::server::{serve, serve_with_backend};
 use session_testkit::redis_server::{RedisCluster, RedisServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -57,7 +57,7 @@ async fn cookie_attributes_follow_the_configuration() {
 async fn redis_driver_over_http() {
     let server = RedisServer::spawn();
     let section = json!({"url": server.url(), "prefix": "demo-actix:"});
-    let backend = Arc::new(RedisBackend(std::sync::Mutex::new(server)));
+    let backend = Arc::new(std::sync::Mutex::new(server));
     let app = serve_with_backend(
         SessionConfig::new()
             .with_driver("redis")

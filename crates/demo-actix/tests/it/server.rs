@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use session::{ManualClock, SessionConfig};
 use session_testkit::http::{Backend, Target};
-use session_testkit::redis_server::RedisServer;
 
 pub(crate) const SECRET: &str = "demo test secret key, at least 32 bytes";
 pub(crate) const AGE: Duration = Duration::from_secs(1800);
@@ -25,19 +24,6 @@ impl Drop for Running {
     fn drop(&mut self) {
         // Stops accepting and ends the workers; the server thread then returns.
         drop(self.handle.stop(false));
-    }
-}
-
-/// A Redis server the outage scenario stops and restarts.
-pub(crate) struct RedisBackend(pub(crate) std::sync::Mutex<RedisServer>);
-
-impl Backend for RedisBackend {
-    fn stop(&self) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).stop();
-    }
-
-    fn start(&self) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).restart();
     }
 }
 

@@ -50,18 +50,6 @@ async fn cookie_attributes_follow_the_configuration() {
         .await;
 }
 
-/// The harness's Redis server as the suite's backend switch.
-struct RedisBackend(std::sync::Mutex<session_testkit::redis_server::RedisServer>);
-
-impl session_testkit::http::Backend for RedisBackend {
-    fn stop(&self) {
-        self.0.lock().expect("lock").stop();
-    }
-    fn start(&self) {
-        self.0.lock().expect("lock").restart();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_driver_over_http_with_an_outage() {
     let redis = session_testkit::redis_server::RedisServer::spawn();
@@ -73,9 +61,7 @@ async fn redis_driver_over_http_with_an_outage() {
     )
     .await;
     let mut target = app.target.clone();
-    target.backend = Some(std::sync::Arc::new(RedisBackend(std::sync::Mutex::new(
-        redis,
-    ))));
+    target.backend = Some(std::sync::Arc::new(std::sync::Mutex::new(redis)));
     let ran = HttpScenarios::new(target).run().await;
     assert!(ran.contains(&"concurrent_increments"), "{ran:?}");
     assert!(ran.contains(&"backend_outage"), "{ran:?}");
