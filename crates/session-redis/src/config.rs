@@ -56,7 +56,7 @@ const OPTIONS: &[&str] = &[
 /// |---|---|---|
 /// | address | `redis://127.0.0.1:6379/0` | the usual local server |
 /// | prefix | `session:` | session keys are recognisable and do not collide with the app's |
-/// | pool size | 16 | each connection is multiplexed, so a few carry many requests |
+/// | pool size | 16 | the most connections open at once; requests share one while it is healthy |
 /// | connect timeout | 1 s | a server that does not accept quickly is treated as down |
 /// | command timeout | 1 s | session commands take well under a millisecond on a healthy server |
 /// | pool wait timeout | 1 s | a saturated pool fails fast instead of queueing requests |
@@ -325,7 +325,9 @@ impl RedisDriverBuilder {
         self
     }
 
-    /// The most connections the pool opens (default 16).
+    /// The most connections the pool opens (default 16). Commands share one multiplexed
+    /// connection while it is healthy; the others are opened when it fails and requests need a
+    /// replacement at the same moment, and stay ready for the next failure.
     pub fn with_pool_size(mut self, size: usize) -> Self {
         self.pool_size = size;
         self

@@ -39,8 +39,10 @@
 //! | empties the session (logout) | 2 (the read + one `EVALSHA` conditional delete) |
 //! | `destroy` (old id after regenerate) | 1 (`DEL`) |
 //!
-//! Checking a connection out of the pool costs nothing: the pool does not `PING` (see
-//! [`RedisDriverBuilder`] and the guide). When Redis's script cache was flushed (`SCRIPT FLUSH`,
+//! Every command goes over one shared multiplexed connection while it stays healthy, so the
+//! commands of concurrent requests are pipelined on it; the pool opens it, and replaces it when
+//! a command on it fails (see [`RedisDriverBuilder`] and the guide). Taking it costs no round
+//! trip: the pool does not `PING`. When Redis's script cache was flushed (`SCRIPT FLUSH`,
 //! a restart, a fail-over), the first call of each script answers `NOSCRIPT` and is repeated
 //! once as `EVAL`, which reloads it.
 //!
@@ -147,8 +149,11 @@ pub use crate::config::{
     DEFAULT_POOL_WAIT_TIMEOUT, DEFAULT_PREFIX,
 };
 
-use crate::pool::{Limits, Pool};
+use crate::pool::{Current, Handle, Limits, Pool};
 use crate::scripts::{Lua, Scripts};
+
+/// Room for a command's name, a script digest, a storage key and a dozen numbers.
+const COMMAND_BYTES: usize = 256;
 
 /// The name the driver registers under and reports in errors.
 pub const DRIVER_NAME: &str = "redis";
@@ -175,6 +180,7 @@ pub fn register(registry: &mut DriverRegistry) {
 /// `redis` configuration section after [`register`].
 pub struct RedisDriver {
     pool: Pool,
+    current: Current,
     prefix: String,
     lifetimes: Lifetimes,
     clock: Arc<dyn Clock>,
@@ -248,6 +254,7 @@ impl RedisDriver {
     ) -> Self {
         Self {
             pool,
+            current: Current::default(),
             prefix,
             lifetimes,
             clock,
@@ -276,7 +283,13 @@ impl RedisDriver {
 
     /// [`RedisDriver::key`] for any text, for documentation and tooling.
     pub fn key_for_display(&self, storage_key: &str) -> String {
-        format!("{}{{{}}}", self.prefix, storage_key)
+        // Built by hand: it is on every call's path, and `format!` costs about twenty times more.
+        let mut key = String::with_capacity(self.prefix.len() + storage_key.len() + 2);
+        key.push_str(&self.prefix);
+        key.push('{');
+        key.push_str(storage_key);
+        key.push('}');
+        key
     }
 
     /// The idle and absolute lifetimes in ms (0: no absolute lifetime), as the scripts take them.
@@ -290,15 +303,17 @@ impl RedisDriver {
     }
 
     /// An `EVALSHA` of `lua` on the session's key; `args` appends the script's `ARGV` (numbers
-    /// are written in decimal, as the scripts read them).
+    /// are written in decimal, as the scripts read them), `extra` bytes of them beyond the
+    /// numbers (the encoded record of a write), so the command is allocated once.
     fn script<'a>(
         &self,
         lua: &'a Lua,
         key: &StorageKey,
+        extra: usize,
         args: impl FnOnce(&mut Cmd),
     ) -> Request<'a> {
-        let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(&lua.sha).arg(1).arg(self.key(key));
+        let mut cmd = Cmd::with_capacity(16, COMMAND_BYTES + self.prefix.len() + extra);
+        cmd.arg("EVALSHA").arg(&lua.sha).arg(1).arg(self.key(key));
         args(&mut cmd);
         Request::Script {
             by_sha: cmd,
@@ -367,14 +382,10 @@ impl RedisDriver {
         key: &StorageKey,
         request: &Request<'_>,
     ) -> Result<T, Failure> {
-        // The pooled object goes back to the pool right away; the command runs on a handle
-        // that shares its multiplexed socket (see `pool::Tracked`).
-        let mut conn = self
-            .pool
-            .get()
-            .await
-            .map_err(|e| Failure::Driver(self.pool_error(e)))?
-            .handle();
+        let mut conn = match self.current.get() {
+            Some(handle) => handle,
+            None => self.checkout().await.map_err(Failure::Driver)?,
+        };
         let result = match request {
             Request::Plain(cmd) => conn.query(cmd).await,
             Request::Script { by_sha, code } => match conn.query(by_sha).await {
@@ -388,6 +399,20 @@ impl RedisDriver {
             },
         };
         result.map_err(Failure::Redis)
+    }
+
+    /// A connection from the pool, which becomes the current one (see `pool::Current`) unless a
+    /// healthy one took its place meanwhile. The pooled object goes back to the pool right away;
+    /// commands run on a handle that shares its multiplexed socket (see `pool::Tracked`).
+    async fn checkout(&self) -> Result<Handle, DriverError> {
+        // deadpool's checkout future is large (about 7 KB with its timeouts): boxed, it is not
+        // part of, and copied with, the future of every call.
+        let handle = Box::pin(self.pool.get())
+            .await
+            .map_err(|e| self.pool_error(e))?
+            .handle();
+        self.current.offer(&handle);
+        Ok(handle)
     }
 
     fn redis_error(&self, e: RedisError) -> DriverError {
@@ -427,12 +452,14 @@ impl RedisDriver {
         let now = self.clock.now_ms();
         let ttl = self.lifetimes.expires_at(record).saturating_sub(now).max(1);
         let [idle, abs] = self.lifetime_args();
+        let encoded = record.encode();
+        let extra = encoded.len();
         let args = |cmd: &mut Cmd| {
             cmd.arg(expected)
                 .arg(record.version)
                 .arg(record.created_at)
                 .arg(record.last_active)
-                .arg(record.encode())
+                .arg(encoded)
                 .arg(ttl)
                 .arg(now)
                 .arg(idle)
@@ -442,7 +469,7 @@ impl RedisDriver {
             .run(
                 "write",
                 key,
-                self.script(&self.scripts.write_if, key, args),
+                self.script(&self.scripts.write_if, key, extra, args),
                 false,
             )
             .await?;
@@ -566,8 +593,10 @@ impl Driver for RedisDriver {
         let now = self.clock.now_ms();
         if self.marks.is_fresh(key, now) {
             // The script would leave the mark and the TTL alone: read the fields directly.
-            let mut cmd = redis::cmd("HMGET");
-            cmd.arg(self.key(key)).arg(&["v", "c", "a", "d"]);
+            let mut cmd = Cmd::with_capacity(6, COMMAND_BYTES + self.prefix.len());
+            cmd.arg("HMGET")
+                .arg(self.key(key))
+                .arg(&["v", "c", "a", "d"]);
             let fields: Option<Vec<Option<Vec<u8>>>> =
                 self.run("read", key, Request::Plain(cmd), true).await?;
             return Ok(fields.and_then(|f| self.decode_fields(key, f, now)));
@@ -580,7 +609,7 @@ impl Driver for RedisDriver {
             .run(
                 "read",
                 key,
-                self.script(&self.scripts.read, key, args),
+                self.script(&self.scripts.read, key, 0, args),
                 true,
             )
             .await?;
@@ -639,7 +668,7 @@ impl Driver for RedisDriver {
             .run(
                 "destroy_if",
                 key,
-                self.script(&self.scripts.destroy_if, key, args),
+                self.script(&self.scripts.destroy_if, key, 0, args),
                 false,
             )
             .await?;
@@ -669,7 +698,7 @@ impl Driver for RedisDriver {
             .run(
                 "touch",
                 key,
-                self.script(&self.scripts.touch, key, args),
+                self.script(&self.scripts.touch, key, 0, args),
                 true,
             )
             .await?;
@@ -677,5 +706,56 @@ impl Driver for RedisDriver {
             self.marks.saw(key, mark);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use session_core::{CookieOptions, SessionId};
+
+    /// Every request creates, and moves, the future of each driver call it makes: a large one is
+    /// a large copy each time. deadpool's checkout future alone is about 7 KB, which is why the
+    /// driver boxes it (see `RedisDriver::checkout`).
+    #[test]
+    fn the_futures_of_driver_calls_stay_small() {
+        // Building the driver opens no connection, and no future here is polled.
+        let driver = RedisDriver::builder()
+            .with_url("redis://127.0.0.1:1")
+            .build()
+            .expect("valid configuration");
+        let cx = SessionContext::new("id", CookieOptions::default());
+        let key = SessionId::generate().storage_key();
+        let record = Record::new(serde_json::Map::new(), 1);
+        let checkout = driver.pool.get();
+        assert!(
+            std::mem::size_of_val(&checkout) > 4096,
+            "deadpool's checkout future shrank; boxing it may no longer be worth it"
+        );
+        let futures = [
+            ("read", std::mem::size_of_val(&*driver.read(&cx, &key))),
+            ("touch", std::mem::size_of_val(&*driver.touch(&cx, &key, 1))),
+            (
+                "write_if",
+                std::mem::size_of_val(&*driver.write_if(&cx, &key, &record, Expected::Absent)),
+            ),
+            (
+                "destroy_if",
+                std::mem::size_of_val(&*driver.destroy_if(&cx, &key, 1)),
+            ),
+        ];
+        for (call, size) in futures {
+            assert!(size <= 2048, "the {call} future takes {size} bytes");
+        }
+    }
+
+    #[test]
+    fn keys_are_the_prefix_and_the_storage_key_in_a_hash_tag() {
+        let driver = RedisDriver::builder()
+            .with_url("redis://127.0.0.1:1")
+            .with_prefix("app:")
+            .build()
+            .expect("valid configuration");
+        assert_eq!(driver.key_for_display("abc"), "app:{abc}");
     }
 }
