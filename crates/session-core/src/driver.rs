@@ -94,12 +94,17 @@ impl Record {
     /// assert!(text.contains("\"created_at\":1000"));
     /// ```
     pub fn encode(&self) -> Vec<u8> {
-        // Serializing a map of JSON values and integers cannot fail.
-        serde_json::to_vec(&EnvelopeRef {
+        // Room for the envelope and a small session, so that most records are written without
+        // growing the buffer. Serializing a map of JSON values and integers cannot fail.
+        let mut out = Vec::with_capacity(128);
+        let envelope = EnvelopeRef {
             format: FORMAT_VERSION,
             record: self,
-        })
-        .unwrap_or_default()
+        };
+        match serde_json::to_writer(&mut out, &envelope) {
+            Ok(()) => out,
+            Err(_) => Vec::new(),
+        }
     }
 
     /// Decodes [`Record::encode`]'s output. Anything else (another app's data, an unknown format

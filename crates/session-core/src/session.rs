@@ -1071,10 +1071,13 @@ impl Session {
         if plan.regenerated {
             id = self.commit_regenerated(&mut plan, id, now).await?;
         } else {
-            let key = id.storage_key();
             // The record read (its version and times; its data moved into the store) is the
-            // base of the first attempt; a retry replaces it with a fresh read.
-            let mut base = plan.loaded.take().map(|l| l.record);
+            // base of the first attempt; a retry replaces it with a fresh read. Without a
+            // regenerate, the id is the one the record was read under: its key was computed then.
+            let (key, mut base) = match plan.loaded.take() {
+                Some(Loaded { key, record }) => (key, Some(record)),
+                None => (id.storage_key(), None),
+            };
             let attempts = manager.commit_attempts();
             let mut attempt = 0;
             loop {
