@@ -13,6 +13,10 @@
 //! session-bench list
 //! ```
 //!
+//! `callgrind.sh`, beside this crate's manifest, runs the same servers under valgrind's callgrind
+//! and counts the instructions they execute per request: figures that do not move with the
+//! machine's load, as requests per second do.
+//!
 //! `BENCH_DURATION`, `BENCH_WARMUP` and `BENCH_ROUNDS` set the defaults of the first three
 //! flags (3 s, 1 s, 3: about ten minutes for every server and workload on 2 cores). `BENCH_REDIS_POOL` sets the pool size of our Redis driver (its default
 //! otherwise), for experiments; the published figures use the default.
