@@ -201,6 +201,60 @@ async fn concurrent_increments_through_a_small_pool_are_all_counted() {
     );
 }
 
+/// The connections clients other than the one asking have open (`CLIENT LIST` answers for the
+/// test's own `redis-cli` too).
+fn driver_connections(server: &RedisServer) -> usize {
+    server
+        .cli(&["CLIENT", "LIST"])
+        .lines()
+        .filter(|line| !line.contains("cmd=client|list"))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_share_one_connection_and_a_killed_one_is_replaced_by_one() {
+    let server = RedisServer::spawn();
+    let mut b = Browser::new(common::simple_manager(common::standalone(server.url())));
+    b.request(|s| s.put("n", 0)).await.expect("start");
+    for _ in 0..20 {
+        b.request(|s| s.increment("n")).await.expect("increment");
+    }
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let b = b.clone();
+        tasks.push(tokio::spawn(async move {
+            let s = b.begin();
+            s.initiate(false).await?;
+            s.increment("n")?;
+            s.commit().await
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task").expect("concurrent increment");
+    }
+    assert_eq!(
+        driver_connections(&server),
+        1,
+        "sequential and concurrent requests share one connection"
+    );
+
+    // Redis drops the connection (as on a fail-over or a client timeout): the next request's
+    // read meets the closed connection, is repeated on a fresh one, and that one is shared.
+    let killed = server.cli(&["CLIENT", "KILL", "TYPE", "normal"]);
+    assert_eq!(killed, "1", "the driver's connection was killed");
+    b.request(|s| s.increment("n"))
+        .await
+        .expect("after the kill");
+    for _ in 0..5 {
+        b.request(|s| s.increment("n")).await.expect("increment");
+    }
+    assert_eq!(driver_connections(&server), 1);
+    assert_eq!(
+        b.request(|s| s.get("n")).await.expect("read"),
+        Some(json!(76))
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_destroyed_under_a_slow_request_stays_destroyed() {
     let server = RedisServer::spawn();
