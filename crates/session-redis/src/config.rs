@@ -16,6 +16,8 @@ use crate::RedisDriver;
 pub const DEFAULT_PREFIX: &str = "session:";
 /// The pool size when none is configured.
 pub const DEFAULT_POOL_SIZE: usize = 16;
+/// The number of shared connections when none is configured.
+pub const DEFAULT_CONNECTIONS: usize = 1;
 /// How long opening a connection may take by default.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long one command may take by default.
@@ -37,6 +39,7 @@ const OPTIONS: &[&str] = &[
     "db",
     "prefix",
     "pool_size",
+    "connections",
     "connect_timeout",
     "command_timeout",
     "pool_wait_timeout",
@@ -56,7 +59,8 @@ const OPTIONS: &[&str] = &[
 /// |---|---|---|
 /// | address | `redis://127.0.0.1:6379/0` | the usual local server |
 /// | prefix | `session:` | session keys are recognisable and do not collide with the app's |
-/// | pool size | 16 | the most connections open at once; requests share one while it is healthy |
+/// | pool size | 16 | the most connections open at once |
+/// | connections | 1 | commands are pipelined on the connections they share |
 /// | connect timeout | 1 s | a server that does not accept quickly is treated as down |
 /// | command timeout | 1 s | session commands take well under a millisecond on a healthy server |
 /// | pool wait timeout | 1 s | a saturated pool fails fast instead of queueing requests |
@@ -95,6 +99,7 @@ pub struct RedisDriverBuilder {
     tls_client_key_file: Option<PathBuf>,
     prefix: String,
     pool_size: usize,
+    connections: usize,
     connect_timeout: Duration,
     command_timeout: Duration,
     pool_wait_timeout: Duration,
@@ -117,6 +122,7 @@ impl fmt::Debug for RedisDriverBuilder {
             .field("tls_client_key_file", &self.tls_client_key_file)
             .field("prefix", &self.prefix)
             .field("pool_size", &self.pool_size)
+            .field("connections", &self.connections)
             .field("connect_timeout", &self.connect_timeout)
             .field("command_timeout", &self.command_timeout)
             .field("pool_wait_timeout", &self.pool_wait_timeout)
@@ -141,6 +147,7 @@ impl Default for RedisDriverBuilder {
             tls_client_key_file: None,
             prefix: DEFAULT_PREFIX.to_owned(),
             pool_size: DEFAULT_POOL_SIZE,
+            connections: DEFAULT_CONNECTIONS,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             command_timeout: DEFAULT_COMMAND_TIMEOUT,
             pool_wait_timeout: DEFAULT_POOL_WAIT_TIMEOUT,
@@ -209,6 +216,15 @@ impl RedisDriverBuilder {
                     builder.pool_size = usize::try_from(size).unwrap_or(0);
                     if size < 1 {
                         return Err(err(format!("{size} is not a pool size (at least 1)")));
+                    }
+                }
+                "connections" => {
+                    let count = integer(value).map_err(&err)?;
+                    builder.connections = usize::try_from(count).unwrap_or(0);
+                    if count < 1 {
+                        return Err(err(format!(
+                            "{count} is not a number of connections (at least 1)"
+                        )));
                     }
                 }
                 "connect_timeout" => builder.connect_timeout = duration(value).map_err(err)?,
@@ -325,11 +341,22 @@ impl RedisDriverBuilder {
         self
     }
 
-    /// The most connections the pool opens (default 16). Commands share one multiplexed
-    /// connection while it is healthy; the others are opened when it fails and requests need a
-    /// replacement at the same moment, and stay ready for the next failure.
+    /// The most connections the pool opens (default 16): the shared connections (see
+    /// [`RedisDriverBuilder::with_connections`]) and the replacements opened while one of them
+    /// is being replaced, which stay ready for the next failure.
     pub fn with_pool_size(mut self, size: usize) -> Self {
         self.pool_size = size;
+        self
+    }
+
+    /// How many multiplexed connections the driver's commands are spread over (default 1, at
+    /// most the pool size). Sessions are spread over them by their storage key, each session
+    /// keeping its connection; the commands of concurrent requests are pipelined on the
+    /// connection they share. One connection keeps Redis's CPU per
+    /// command lowest; more help a process whose request rate keeps one connection's client task
+    /// busy (many cores, a very high rate).
+    pub fn with_connections(mut self, count: usize) -> Self {
+        self.connections = count;
         self
     }
 
@@ -379,6 +406,7 @@ impl RedisDriverBuilder {
         .map_err(|e| ConfigError::new("redis", e.to_string()).with_source(e))?;
         Ok(RedisDriver::from_parts(
             pool,
+            self.connections,
             self.prefix,
             self.lifetimes,
             self.clock,
@@ -407,6 +435,15 @@ impl RedisDriverBuilder {
                 format!(
                     "{} is not a pool size (1 to {MAX_POOL_SIZE})",
                     self.pool_size
+                ),
+            ));
+        }
+        if self.connections == 0 || self.connections > self.pool_size {
+            return Err(err(
+                "connections",
+                format!(
+                    "{} is not a number of connections (1 to the pool size, {})",
+                    self.connections, self.pool_size
                 ),
             ));
         }

@@ -39,8 +39,9 @@
 //! | empties the session (logout) | 2 (the read + one `EVALSHA` conditional delete) |
 //! | `destroy` (old id after regenerate) | 1 (`DEL`) |
 //!
-//! Every command goes over one shared multiplexed connection while it stays healthy, so the
-//! commands of concurrent requests are pipelined on it; the pool opens it, and replaces it when
+//! Every command goes over one shared multiplexed connection while it stays healthy (or over the
+//! one of `connections` that the session's storage key picks), so the commands of concurrent
+//! requests are pipelined on it; the pool opens it, and replaces it when
 //! a command on it fails (see [`RedisDriverBuilder`] and the guide). Taking it costs no round
 //! trip: the pool does not `PING`. When Redis's script cache was flushed (`SCRIPT FLUSH`,
 //! a restart, a fail-over), the first call of each script answers `NOSCRIPT` and is repeated
@@ -145,8 +146,8 @@ use session_core::{
 };
 
 pub use crate::config::{
-    RedisDriverBuilder, DEFAULT_COMMAND_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_POOL_SIZE,
-    DEFAULT_POOL_WAIT_TIMEOUT, DEFAULT_PREFIX,
+    RedisDriverBuilder, DEFAULT_COMMAND_TIMEOUT, DEFAULT_CONNECTIONS, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_POOL_SIZE, DEFAULT_POOL_WAIT_TIMEOUT, DEFAULT_PREFIX,
 };
 
 use crate::pool::{Current, Handle, Limits, Pool};
@@ -246,6 +247,7 @@ impl RedisDriver {
 
     pub(crate) fn from_parts(
         pool: Pool,
+        connections: usize,
         prefix: String,
         lifetimes: Lifetimes,
         clock: Arc<dyn Clock>,
@@ -254,7 +256,7 @@ impl RedisDriver {
     ) -> Self {
         Self {
             pool,
-            current: Current::default(),
+            current: Current::new(connections),
             prefix,
             lifetimes,
             clock,
@@ -382,9 +384,10 @@ impl RedisDriver {
         key: &StorageKey,
         request: &Request<'_>,
     ) -> Result<T, Failure> {
-        let mut conn = match self.current.get() {
+        let (slot, current) = self.current.pick(key);
+        let mut conn = match current {
             Some(handle) => handle,
-            None => self.checkout().await.map_err(Failure::Driver)?,
+            None => self.checkout(slot).await.map_err(Failure::Driver)?,
         };
         let result = match request {
             Request::Plain(cmd) => conn.query(cmd).await,
@@ -401,18 +404,19 @@ impl RedisDriver {
         result.map_err(Failure::Redis)
     }
 
-    /// A connection from the pool, which becomes the current one (see `pool::Current`) unless a
-    /// healthy one took its place meanwhile. The pooled object goes back to the pool right away;
-    /// commands run on a handle that shares its multiplexed socket (see `pool::Tracked`).
-    async fn checkout(&self) -> Result<Handle, DriverError> {
+    /// A connection from the pool for the shared connection `slot` (see `pool::Current`),
+    /// which keeps it unless a healthy one took the slot meanwhile. Commands run on a handle
+    /// that shares its multiplexed socket (see `pool::Tracked`).
+    async fn checkout(&self, slot: usize) -> Result<Handle, DriverError> {
+        // The broken connection goes back to the pool first, which discards it: with as many
+        // shared connections as the pool holds, the pool would otherwise have none to give.
+        self.current.release_broken(slot);
         // deadpool's checkout future is large (about 7 KB with its timeouts): boxed, it is not
         // part of, and copied with, the future of every call.
-        let handle = Box::pin(self.pool.get())
+        let object = Box::pin(self.pool.get())
             .await
-            .map_err(|e| self.pool_error(e))?
-            .handle();
-        self.current.offer(&handle);
-        Ok(handle)
+            .map_err(|e| self.pool_error(e))?;
+        Ok(self.current.offer(slot, object))
     }
 
     fn redis_error(&self, e: RedisError) -> DriverError {

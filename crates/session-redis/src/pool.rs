@@ -10,7 +10,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
@@ -19,9 +19,12 @@ use redis::aio::MultiplexedConnection;
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, FromRedisValue, RedisError, RedisResult};
+use session_core::StorageKey;
 
 /// The pool type.
 pub(crate) type Pool = managed::Pool<Connector>;
+/// A connection checked out of the pool.
+pub(crate) type Object = managed::Object<Connector>;
 
 /// How long each step of a driver call may take.
 #[derive(Debug, Clone, Copy)]
@@ -158,42 +161,108 @@ impl Handle {
     }
 }
 
-/// The connection the driver sends its commands on while it stays healthy.
+/// The connections the driver sends its commands on while they stay healthy (one by default,
+/// the `connections` option).
 ///
-/// Every command of every request goes over this one multiplexed connection, so the commands of
-/// concurrent requests are pipelined: Redis and the client read and write them in batches, with
-/// fewer system calls per command than when they are spread over the pool's connections (in
-/// development runs on a 2-core machine, Redis CPU per `read` went from about 7 to about 5 µs). Taking it is a lock and two
-/// reference-count increments, where a pool checkout is a semaphore, a queue and a recycle
-/// check. Once a command on it fails at the transport level or is abandoned, the next call checks
-/// a connection out of the pool instead (which discards the broken one and opens a fresh one)
-/// and offers that one here.
-#[derive(Default)]
+/// All the commands of one session go to the same connection (chosen from its storage key), and
+/// the commands of concurrent requests are pipelined on the connection they share: Redis and the client read and write them in batches,
+/// with fewer system calls per command than when they are spread over the pool's connections (in
+/// development runs on a 2-core machine, Redis CPU per `read` went from about 7 to about 5 µs).
+/// Taking one is a lock and two reference-count increments, where a pool checkout is a
+/// semaphore, a queue and a recycle check. A slot keeps its pooled object checked out, so that
+/// the slots hold distinct connections. Once a command on a slot's connection fails at the
+/// transport level or is abandoned, the next request for that slot gives the broken object back
+/// to the pool (which discards it) and checks out another, which takes the slot.
 pub(crate) struct Current {
-    slot: Mutex<Option<Handle>>,
+    slots: Box<[Mutex<Option<Shared>>]>,
+}
+
+/// A shared connection: the pooled object it belongs to, and a handle to it.
+struct Shared {
+    _object: Object,
+    handle: Handle,
 }
 
 impl fmt::Debug for Current {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let healthy = (0..self.slots.len())
+            .filter(|&i| self.handle(i).is_some())
+            .count();
         f.debug_struct("Current")
-            .field("healthy", &self.get().is_some())
+            .field("connections", &self.slots.len())
+            .field("healthy", &healthy)
             .finish()
     }
 }
 
 impl Current {
-    /// The current connection, when there is one and it is healthy.
-    pub(crate) fn get(&self) -> Option<Handle> {
-        let slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
-        slot.as_ref().filter(|h| h.is_healthy()).cloned()
+    /// `count` shared connections (at least one), none open yet.
+    pub(crate) fn new(count: usize) -> Self {
+        Self {
+            slots: (0..count.max(1)).map(|_| Mutex::new(None)).collect(),
+        }
     }
 
-    /// Makes `handle` the current connection, unless a healthy one is already in place.
-    pub(crate) fn offer(&self, handle: &Handle) {
-        let mut slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
-        if !slot.as_ref().is_some_and(Handle::is_healthy) {
-            *slot = Some(handle.clone());
-        }
+    fn slot(&self, index: usize) -> MutexGuard<'_, Option<Shared>> {
+        self.slots[index].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn handle(&self, index: usize) -> Option<Handle> {
+        self.slot(index)
+            .as_ref()
+            .map(|shared| &shared.handle)
+            .filter(|h| h.is_healthy())
+            .cloned()
+    }
+
+    /// The slot of the session stored under `key`, and its connection when it has a healthy
+    /// one. A session keeps its slot: a request's read meets a broken connection first, and
+    /// its retry and its write then use the replacement (a write is never repeated).
+    pub(crate) fn pick(&self, key: &StorageKey) -> (usize, Option<Handle>) {
+        let index = if self.slots.len() == 1 {
+            0
+        } else {
+            // The key is base64 of a SHA-256: any few of its characters are evenly spread.
+            let spread = key.as_str().bytes().take(8).fold(0usize, |h, b| {
+                h.wrapping_mul(64).wrapping_add(usize::from(b))
+            });
+            spread % self.slots.len()
+        };
+        (index, self.handle(index))
+    }
+
+    /// Gives a slot's broken connection back to the pool, which discards it at its next
+    /// checkout. A healthy one stays.
+    pub(crate) fn release_broken(&self, index: usize) {
+        let broken = {
+            let mut slot = self.slot(index);
+            if slot.as_ref().is_some_and(|s| !s.handle.is_healthy()) {
+                slot.take()
+            } else {
+                None
+            }
+        };
+        drop(broken);
+    }
+
+    /// A handle to `object`'s connection, which takes the slot unless a healthy connection
+    /// took it meanwhile (then `object` goes back to the pool at once, and the handle keeps
+    /// sharing its socket for this request's commands).
+    pub(crate) fn offer(&self, index: usize, object: Object) -> Handle {
+        let handle = object.handle();
+        let replaced = {
+            let mut slot = self.slot(index);
+            if slot.as_ref().is_some_and(|s| s.handle.is_healthy()) {
+                None
+            } else {
+                slot.replace(Shared {
+                    _object: object,
+                    handle: handle.clone(),
+                })
+            }
+        };
+        drop(replaced);
+        handle
     }
 }
 

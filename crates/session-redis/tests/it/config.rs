@@ -31,6 +31,12 @@ fn bad_values_name_their_option() {
         (json!({"url": "http://example.com"}), "redis.url"),
         (json!({"url": "redis://h", "host": "h"}), "redis.url"),
         (json!({"pool_size": 0}), "redis.pool_size"),
+        (json!({"connections": 0}), "redis.connections"),
+        (json!({"connections": "two"}), "redis.connections"),
+        (
+            json!({"pool_size": 4, "connections": 5}),
+            "redis.connections",
+        ),
         (json!({"command_timeout": "soon"}), "redis.command_timeout"),
         (json!({"connect_timeout": "0s"}), "redis.connect_timeout"),
         (

@@ -256,6 +256,40 @@ async fn requests_share_one_connection_and_a_killed_one_is_replaced_by_one() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_three_connections_sessions_are_spread_and_killed_ones_are_replaced() {
+    let server = RedisServer::spawn();
+    let mut section = common::standalone(server.url());
+    section["pool_size"] = json!(3);
+    section["connections"] = json!(3);
+    let manager = common::simple_manager(section);
+    // Forty sessions: each of the three connections serves some of them (the chance that one
+    // serves none is below one in a million).
+    let mut browsers: Vec<Browser> = (0..40).map(|_| Browser::new(manager.clone())).collect();
+    for b in &mut browsers {
+        b.request(|s| s.put("n", 0)).await.expect("start");
+        b.request(|s| s.increment("n")).await.expect("increment");
+    }
+    assert_eq!(driver_connections(&server), 3);
+    // As many shared connections as the pool holds, all killed: each is still replaced (the
+    // broken object goes back to the pool before its replacement is checked out), and no
+    // request fails, since each session's request reads first on its own connection.
+    let killed = server.cli(&["CLIENT", "KILL", "TYPE", "normal"]);
+    assert_eq!(killed, "3");
+    for b in &mut browsers {
+        b.request(|s| s.increment("n"))
+            .await
+            .expect("after the kill");
+    }
+    assert_eq!(driver_connections(&server), 3);
+    for b in &mut browsers {
+        assert_eq!(
+            b.request(|s| s.get("n")).await.expect("read"),
+            Some(json!(2))
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_destroyed_under_a_slow_request_stays_destroyed() {
     let server = RedisServer::spawn();
     let section = common::standalone(server.url());
