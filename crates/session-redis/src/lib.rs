@@ -78,8 +78,9 @@
 //! their own timeout (1 s each by default). A Redis that is down, slow or restarting gives
 //! [`DriverError::Unavailable`](session_core::DriverError) or
 //! [`DriverError::Timeout`](session_core::DriverError) within that bound, which the adapters turn
-//! into 503. A connection whose command failed or timed out is discarded at its next checkout, so
-//! the pool reconnects by itself once Redis is back. A value the driver cannot decode reads as no
+//! into 503. A shared connection whose command failed or timed out is discarded, and the next
+//! request that uses it checks a fresh one out of the pool, so the driver reconnects by itself
+//! once Redis is back. A value the driver cannot decode reads as no
 //! session, with a `tracing` warning.
 //!
 //! # TLS
@@ -323,10 +324,10 @@ impl RedisDriver {
         }
     }
 
-    /// Runs one request on a pooled connection, under the overall time limit.
+    /// Runs one request on the session's shared connection, under the overall time limit.
     ///
     /// Idempotent requests (read, touch, delete) are tried once more on a fresh connection when
-    /// the pooled one turns out to be dead (Redis restarted since it was last used). The
+    /// the shared one turns out to be dead (Redis restarted since it was last used). The
     /// conditional write is never repeated: if its reply was lost it may have been applied, and
     /// repeating it would replay the request's changes twice.
     async fn run<T: FromRedisValue>(
@@ -349,7 +350,7 @@ impl RedisDriver {
                             && !e.is_timeout()
                             && pool::breaks_connection(&e) =>
                     {
-                        tracing::debug!(target: "session::redis", op, key = key.short(), error = %e, "pooled connection was dead; retrying on a fresh one");
+                        tracing::debug!(target: "session::redis", op, key = key.short(), error = %e, "shared connection was dead; retrying on a fresh one");
                     }
                     // Only the plain `HMGET` of a read can meet a key of another type (the
                     // scripts check with `pcall`): it reads as no session, like in the script.

@@ -6,7 +6,8 @@
 //! whether the last command on a connection completed cleanly: a connection whose command failed
 //! at the transport level, timed out, or was abandoned half-way (the caller's future dropped by a
 //! timeout) is discarded at the next checkout and replaced by a fresh one. That is how the pool
-//! recovers by itself after Redis restarts.
+//! recovers by itself after Redis restarts. The pool is checked only to open the driver's
+//! shared connections ([`Current`]) and to replace a broken one.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -70,10 +71,11 @@ impl Connector {
 /// A pooled connection and whether every command on it so far completed cleanly.
 ///
 /// Both redis-rs connection types are multiplexed: one connection carries any number of
-/// commands at once. So a request does not keep its connection checked out while it waits for
-/// Redis: it takes a [`Handle`] (a clone sharing the same socket) and gives the pooled object
-/// back at once. Holding the checkout for the round trip capped the commands in flight at the
-/// pool size and made requests queue for a connection under load.
+/// commands at once. So requests do not take turns with a connection: each takes a [`Handle`]
+/// (a clone sharing the same socket) of one of the shared connections (see [`Current`]), which
+/// keep their pooled objects checked out. Holding a checkout for each round trip, as pools
+/// usually do, capped the commands in flight at the pool size and made requests queue for a
+/// connection under load.
 pub(crate) struct Tracked {
     conn: Conn,
     healthy: Arc<AtomicBool>,
@@ -95,7 +97,7 @@ enum Conn {
 }
 
 impl Tracked {
-    /// A handle for commands on this connection; the pooled object can go back to the pool.
+    /// A handle for commands on this connection, sharing its socket.
     pub(crate) fn handle(&self) -> Handle {
         Handle {
             conn: self.conn.clone(),
