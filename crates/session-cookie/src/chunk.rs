@@ -80,7 +80,13 @@ impl Layout {
             let (part, tail) = rest.split_at(take);
             rest = tail;
             let value = if index == 0 {
-                format!("{count}.{part}")
+                // `<count>.<part>`, written directly: `format!` costs more than the rest of
+                // the split.
+                let mut first = String::with_capacity(part.len() + 4);
+                push_decimal(&mut first, count);
+                first.push('.');
+                first.push_str(part);
+                first
             } else {
                 part.to_owned()
             };
@@ -149,10 +155,27 @@ fn digits(n: usize) -> usize {
     n.to_string().len()
 }
 
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut String, n: usize) {
+    if n >= 10 {
+        push_decimal(out, n / 10);
+    }
+    out.push(char::from(b'0' + (n % 10) as u8));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use session_core::CookieOptions;
+
+    #[test]
+    fn decimals_are_written_as_to_string_writes_them() {
+        for n in (0..=1000).chain([usize::MAX]) {
+            let mut out = String::new();
+            push_decimal(&mut out, n);
+            assert_eq!(out, n.to_string());
+        }
+    }
 
     #[test]
     fn names_round_trip_through_index_of() {

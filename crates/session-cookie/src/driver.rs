@@ -292,7 +292,7 @@ impl Driver for CookieDriver {
         let now = self.now();
         let max_age = (!self.clear_with_browser)
             .then(|| Duration::from_millis(self.lifetimes.expires_at(record).saturating_sub(now)));
-        let options = cx.cookie_options().clone();
+        let options = cx.cookie_options();
         for (name, value) in self.layout.split(&sealed, count) {
             cx.set_cookie(options.build(name, value, max_age));
         }
