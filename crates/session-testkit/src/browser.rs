@@ -206,6 +206,50 @@ impl Browser {
         self.manager.start_request([self.cookie_header().as_str()])
     }
 
+    /// Sends `count` requests at once, each adding one to the integer at `key` with this
+    /// browser's cookies, and returns how each commit ended. The cookies the answers set are not
+    /// kept. Must run on a multi-threaded tokio runtime to be concurrent; a request that panics
+    /// panics here.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
+    /// use session_core::{SessionConfig, SessionManager};
+    /// use session_testkit::Browser;
+    ///
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .build()?;
+    /// let mut browser = Browser::new(manager);
+    /// browser.request(|s| s.put("n", 0)).await?;
+    /// let results = browser.increment_concurrently("n", 20).await;
+    /// assert!(results.iter().all(Result::is_ok));
+    /// assert_eq!(browser.request(|s| s.get("n")).await?, Some(serde_json::json!(20)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn increment_concurrently(&self, key: &str, count: usize) -> Vec<Result<(), Error>> {
+        let tasks: Vec<_> = (0..count)
+            .map(|_| {
+                let (b, key) = (self.clone(), key.to_owned());
+                tokio::spawn(async move {
+                    let s = b.begin();
+                    s.initiate(false).await?;
+                    s.increment(&key)?;
+                    s.commit().await
+                })
+            })
+            .collect();
+        let mut results = Vec::with_capacity(count);
+        for task in tasks {
+            match task.await {
+                Ok(result) => results.push(result),
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            }
+        }
+        results
+    }
+
     /// Commits a request and keeps the cookies it set (removals delete).
     ///
     /// ```

@@ -766,20 +766,8 @@ impl Conformance {
         b.request(|s| s.put("n", 0))
             .await
             .unwrap_or_else(|e| self.fail(case, e));
-        let mut tasks = Vec::new();
-        for _ in 0..200 {
-            let b = b.clone();
-            tasks.push(tokio::spawn(async move {
-                let s = b.begin();
-                s.initiate(false).await?;
-                s.increment("n")?;
-                s.commit().await
-            }));
-        }
-        for t in tasks {
-            t.await
-                .unwrap_or_else(|e| self.fail(case, e))
-                .unwrap_or_else(|e| self.fail(case, e));
+        for result in b.increment_concurrently("n", 200).await {
+            result.unwrap_or_else(|e| self.fail(case, e));
         }
         let n = b
             .request(|s| s.get("n"))

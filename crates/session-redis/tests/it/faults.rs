@@ -172,18 +172,8 @@ async fn concurrent_increments_through_a_small_pool_are_all_counted() {
     let mut b = Browser::new(common::simple_manager(section));
     b.request(|s| s.put("n", 0)).await.expect("start");
     server.reset_stats();
-    let mut tasks = Vec::new();
-    for _ in 0..200 {
-        let b = b.clone();
-        tasks.push(tokio::spawn(async move {
-            let s = b.begin();
-            s.initiate(false).await?;
-            s.increment("n")?;
-            s.commit().await
-        }));
-    }
-    for t in tasks {
-        t.await.expect("task").expect("increment");
+    for result in b.increment_concurrently("n", 200).await {
+        result.expect("increment");
     }
     let stats = server.commandstats();
     let clients = server.cli(&["INFO", "clients"]);
@@ -219,18 +209,8 @@ async fn requests_share_one_connection_and_a_killed_one_is_replaced_by_one() {
     for _ in 0..20 {
         b.request(|s| s.increment("n")).await.expect("increment");
     }
-    let mut tasks = Vec::new();
-    for _ in 0..50 {
-        let b = b.clone();
-        tasks.push(tokio::spawn(async move {
-            let s = b.begin();
-            s.initiate(false).await?;
-            s.increment("n")?;
-            s.commit().await
-        }));
-    }
-    for t in tasks {
-        t.await.expect("task").expect("concurrent increment");
+    for result in b.increment_concurrently("n", 50).await {
+        result.expect("concurrent increment");
     }
     assert_eq!(
         driver_connections(&server),
