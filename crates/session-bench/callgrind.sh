@@ -13,7 +13,8 @@
 #   crates/session-bench/callgrind.sh [N] [server:workload ...]
 #
 # Defaults: N = 2000 and every server with the read and write workloads. PORT and REDIS_PORT
-# (3901 and 6390) choose the loopback ports. Under callgrind, ring's SHA-256 runs without the
+# (3901 and 6390) choose the loopback ports; KEEP=<dir> keeps each profile there as
+# <server>.<workload>.callgrind, for callgrind_annotate. Under callgrind, ring's SHA-256 runs without the
 # SHA extensions, so the HMAC and storage key of our servers count for more than they cost
 # natively (about 2,100 instructions per SHA-256 block, three blocks per request).
 set -euo pipefail
@@ -73,6 +74,7 @@ for item in "$@"; do
     callgrind_control -d "$pid" >/dev/null
     kill "$pid"
     wait "$pid" 2>/dev/null || true
+    if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp "$out.1" "$KEEP/$server.$workload.callgrind"; fi
     total=$(callgrind_annotate "$out.1" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
     label=$("$bin" list | awk -v s="$server" '$1 == s {$1 = ""; sub(/^ +/, ""); print}')
     per=$(echo $((total / n)) | sed -E ':a;s/^([0-9]+)([0-9]{3})/\1,\2/;ta')

@@ -54,11 +54,9 @@ where
             let fut = self.inner.call(req);
             return Box::pin(async move { Ok(fut.await?.map_into_left_body()) });
         }
-        let session = self.manager.start_request(
-            req.headers()
-                .get_all(COOKIE)
-                .filter_map(|v| v.to_str().ok()),
-        );
+        let session = self
+            .manager
+            .start_request_bytes(req.headers().get_all(COOKIE).map(HeaderValue::as_bytes));
         req.extensions_mut().insert(session.clone());
         let fut = self.inner.call(req);
         let on_error = self.on_error.clone();

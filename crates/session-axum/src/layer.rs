@@ -249,11 +249,11 @@ where
         if !self.layer.manager.config().enabled() {
             return Box::pin(inner.call(req));
         }
-        let session = self.layer.manager.start_request(
+        let session = self.layer.manager.start_request_bytes(
             req.headers()
                 .get_all(COOKIE)
                 .iter()
-                .filter_map(|v| v.to_str().ok()),
+                .map(HeaderValue::as_bytes),
         );
         req.extensions_mut().insert(session.clone());
         let on_error = self.layer.on_error.clone();

@@ -1,7 +1,6 @@
 //! The framework-free request context: request cookies in, response cookies out.
 
 use std::any::{Any, TypeId};
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -28,12 +27,18 @@ use crate::config::CookieOptions;
 pub struct SessionContext {
     prefix: Arc<str>,
     options: Arc<CookieOptions>,
-    /// The request's cookies whose names start with the prefix, first occurrence of a name
-    /// winning (a handful at most: a list beats a hash map).
-    request: Vec<(String, String)>,
+    /// The names and values of the request's cookies whose names start with the prefix, one
+    /// after the other in one string (one allocation for all of them).
+    request_text: String,
+    /// Where each of those cookies is in `request_text`: `text[start..mid]` is its name,
+    /// `text[mid..end]` its value. First occurrence of a name winning; a handful at most, so a
+    /// list beats a hash map.
+    request: Vec<(usize, usize, usize)>,
     /// The response cookies, one per name, in the order they were first set.
     response: Mutex<Vec<Cookie<'static>>>,
-    slots: Mutex<HashMap<TypeId, Box<dyn Any + Send>>>,
+    /// Per-request driver state, one slot per type (one or two types at most: a list beats a
+    /// hash map, whose default hasher costs more than the search).
+    slots: Mutex<Vec<(TypeId, Box<dyn Any + Send>)>>,
 }
 
 impl fmt::Debug for SessionContext {
@@ -71,9 +76,10 @@ impl SessionContext {
         Self {
             prefix,
             options,
+            request_text: String::new(),
             request: Vec::new(),
             response: Mutex::new(Vec::new()),
-            slots: Mutex::new(HashMap::new()),
+            slots: Mutex::new(Vec::new()),
         }
     }
 
@@ -102,25 +108,68 @@ impl SessionContext {
     }
 
     pub(crate) fn with_headers<'a>(mut self, headers: impl IntoIterator<Item = &'a str>) -> Self {
-        // What `Cookie::split_parse` accepts, without building a `Cookie` per pair: pairs
-        // split on `;`, name and value trimmed, pairs without `=` or with an empty name skipped.
         for header in headers {
-            for pair in header.split(';') {
-                let Some((name, value)) = pair.split_once('=') else {
+            self.read_header_text(header);
+        }
+        self
+    }
+
+    /// Reads the request cookies from raw `Cookie` header values. Pairs are split as
+    /// `Cookie::split_parse` splits them (on `;`, name and value trimmed, pairs without `=` or
+    /// with an empty name skipped), but each pair is decoded on its own: a byte that is not
+    /// UTF-8 in another application's cookie (some clients send Latin-1) costs that pair only,
+    /// not the whole header and with it the session.
+    pub(crate) fn with_header_bytes<'a>(
+        mut self,
+        headers: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Self {
+        for header in headers {
+            if let Ok(text) = std::str::from_utf8(header) {
+                self.read_header_text(text);
+                continue;
+            }
+            for pair in header.split(|&b| b == b';') {
+                let Some(eq) = pair.iter().position(|&b| b == b'=') else {
                     continue;
                 };
-                let name = name.trim();
-                if name.is_empty()
-                    || !name.starts_with(&*self.prefix)
-                    || self.request_cookie(name).is_some()
-                {
-                    continue;
+                if let (Ok(name), Ok(value)) = (
+                    std::str::from_utf8(&pair[..eq]),
+                    std::str::from_utf8(&pair[eq + 1..]),
+                ) {
+                    self.keep_request_cookie(name, value, header.len());
                 }
-                self.request
-                    .push((name.to_owned(), value.trim().to_owned()));
             }
         }
         self
+    }
+
+    fn read_header_text(&mut self, text: &str) {
+        for pair in text.split(';') {
+            if let Some((name, value)) = pair.split_once('=') {
+                self.keep_request_cookie(name, value, text.len());
+            }
+        }
+    }
+
+    /// Keeps one request cookie (name and value untrimmed, as split) if it is the session's and
+    /// its name was not seen before. `room` is the length of the header it came from, a bound
+    /// of what the header's cookies can add to the text.
+    fn keep_request_cookie(&mut self, name: &str, value: &str, room: usize) {
+        let name = name.trim();
+        if name.is_empty()
+            || !name.starts_with(&*self.prefix)
+            || self.request_cookie(name).is_some()
+        {
+            return;
+        }
+        if self.request_text.capacity() == 0 {
+            self.request_text.reserve(room);
+        }
+        let start = self.request_text.len();
+        self.request_text.push_str(name);
+        let mid = self.request_text.len();
+        self.request_text.push_str(value.trim());
+        self.request.push((start, mid, self.request_text.len()));
     }
 
     fn jar(&self) -> MutexGuard<'_, Vec<Cookie<'static>>> {
@@ -149,10 +198,11 @@ impl SessionContext {
     /// assert_eq!(cx.request_cookie("id.1"), None);
     /// ```
     pub fn request_cookie(&self, name: &str) -> Option<&str> {
+        let text = &self.request_text;
         self.request
             .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+            .find(|&&(start, mid, _)| &text[start..mid] == name)
+            .map(|&(_, mid, end)| &text[mid..end])
     }
 
     /// The names of the request cookies (those with the session prefix).
@@ -166,7 +216,9 @@ impl SessionContext {
     /// assert_eq!(names, ["id", "id.1"]);
     /// ```
     pub fn request_cookie_names(&self) -> impl Iterator<Item = &str> {
-        self.request.iter().map(|(n, _)| n.as_str())
+        self.request
+            .iter()
+            .map(|&(start, mid, _)| &self.request_text[start..mid])
     }
 
     /// Adds a cookie to the response, replacing one of the same name set earlier.
@@ -288,12 +340,19 @@ impl SessionContext {
     /// ```
     pub fn with_slot<T: Default + Send + 'static, R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        let slot = slots
-            .entry(TypeId::of::<T>())
-            .or_insert_with(|| Box::new(T::default()));
-        // The map is keyed by the type id, so the downcast cannot fail.
+        let index = match slots.iter().position(|(t, _)| *t == TypeId::of::<T>()) {
+            Some(index) => index,
+            None => {
+                slots.push((TypeId::of::<T>(), Box::new(T::default())));
+                slots.len() - 1
+            }
+        };
+        // The list is keyed by the type id, so the downcast cannot fail.
         #[allow(clippy::expect_used)]
-        let value = slot.downcast_mut::<T>().expect("slot type matches its key");
+        let value = slots[index]
+            .1
+            .downcast_mut::<T>()
+            .expect("slot type matches its key");
         f(value)
     }
 }
@@ -376,6 +435,24 @@ mod tests {
         assert_eq!(cx.request_cookie("sid.d0"), Some("two"));
         assert_eq!(cx.request_cookie("sidx"), Some("\"q\""));
         assert_eq!(cx.request_cookie("sid.d2"), Some("=x="));
+    }
+
+    #[test]
+    fn a_pair_that_is_not_utf8_costs_that_pair_only() {
+        let headers: [&[u8]; 2] = [
+            b"lang=caf\xe9; sid=1; sid.d=\xff\xfe; sid.e=two",
+            "pref=caf\u{e9}; sid.f=three".as_bytes(),
+        ];
+        let cx = SessionContext::new("sid", CookieOptions::default()).with_header_bytes(headers);
+        assert_eq!(cx.request_cookie("sid"), Some("1"));
+        assert_eq!(
+            cx.request_cookie("sid.d"),
+            None,
+            "a value that is not UTF-8 is skipped"
+        );
+        assert_eq!(cx.request_cookie("sid.e"), Some("two"));
+        assert_eq!(cx.request_cookie("sid.f"), Some("three"));
+        assert_eq!(cx.request_cookie_names().count(), 3);
     }
 
     #[test]

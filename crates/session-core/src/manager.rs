@@ -390,6 +390,34 @@ impl SessionManager {
         Session::new(self.clone(), self.context(cookie_headers))
     }
 
+    /// [`start_request`](Self::start_request) from the raw bytes of the `Cookie` header values,
+    /// as an HTTP library holds them. Adapters use it: a header is not rejected as a whole when
+    /// another application's cookie in it holds bytes that are not UTF-8 or not ASCII (which
+    /// `HeaderValue::to_str` refuses); only that pair is skipped, and the session cookies in the
+    /// same header are still read.
+    ///
+    /// ```
+    /// use session_core::{SessionConfig, SessionManager};
+    ///
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .build()?;
+    /// // `name=caf\xe9` is Latin-1, not UTF-8.
+    /// let session = manager.start_request_bytes([&b"name=caf\xe9; id=abc"[..]]);
+    /// assert_eq!(session.context().request_cookie("id"), Some("abc"));
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
+    pub fn start_request_bytes<'a>(
+        &self,
+        cookie_headers: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Session {
+        let cx =
+            SessionContext::shared(self.inner.prefix.clone(), self.inner.cookie_options.clone())
+                .with_header_bytes(cookie_headers);
+        Session::new(self.clone(), cx)
+    }
+
     /// The session of one request, for a context built elsewhere.
     ///
     /// ```

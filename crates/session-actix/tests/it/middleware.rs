@@ -318,3 +318,32 @@ async fn a_streaming_response_gets_its_cookie_before_the_body_streams() {
         .expect("the body finishes");
     assert_eq!(body, Bytes::from_static(b"first second"));
 }
+
+#[actix_web::test]
+async fn another_cookie_with_bytes_that_are_not_ascii_does_not_cost_the_session() {
+    use actix_web::http::header::{HeaderValue, COOKIE};
+    let (manager, _) = counting_manager(SessionConfig::new());
+    let app = init_service(
+        App::new()
+            .route("/put", web::post().to(put_user))
+            .route("/get", web::get().to(get_user))
+            .wrap(SessionMiddleware::new(manager)),
+    )
+    .await;
+    let res = call_service(&app, TestRequest::post().uri("/put").to_request()).await;
+    let session = cookie_header(&res);
+    // A Latin-1 byte and a UTF-8 character in cookies of other applications on the same host:
+    // `HeaderValue::to_str` refuses both, and the session must still be found.
+    for other in [&b"lang=caf\xe9; "[..], "pref=caf\u{e9}; ".as_bytes()] {
+        let mut header = other.to_vec();
+        header.extend_from_slice(session.as_bytes());
+        let value = HeaderValue::from_bytes(&header).expect("a header value");
+        let req = TestRequest::get()
+            .uri("/get")
+            .insert_header((COOKIE, value))
+            .to_request();
+        let res = call_service(&app, req).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(read_body(res).await, Bytes::from_static(b"ada"));
+    }
+}

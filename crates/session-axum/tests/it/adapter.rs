@@ -359,3 +359,47 @@ async fn flash_messages_extractor_shows_the_previous_requests_messages_once() {
     );
     assert_eq!(c.send("GET", "/show", None).await.json(), json!({}));
 }
+
+#[tokio::test]
+async fn another_cookie_with_bytes_that_are_not_ascii_does_not_cost_the_session() {
+    let (manager, _) = counting_manager(SessionConfig::new());
+    let base = serve(routes(manager)).await;
+    let mut c = HttpClient::new(base.clone());
+    c.send("GET", "/put", None).await;
+    let id = c.cookies()["id"].clone();
+    // A Latin-1 byte and a UTF-8 character in cookies of other applications on the same host:
+    // `HeaderValue::to_str` refuses both, and the session must still be found.
+    for other in [&b"lang=caf\xe9"[..], "pref=caf\u{e9}".as_bytes()] {
+        let mut header = other.to_vec();
+        header.extend_from_slice(b"; id=");
+        header.extend_from_slice(id.as_bytes());
+        let (status, body) = raw_get(&base, "/readonly", &header).await;
+        assert_eq!(status, 200);
+        assert!(
+            body.ends_with("1 true"),
+            "the session was not read: {body:?}"
+        );
+    }
+}
+
+/// A GET with the given `Cookie` header bytes; the status and the whole answer.
+async fn raw_get(base: &str, path: &str, cookie: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let mut request =
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nCookie: ")
+            .into_bytes();
+    request.extend_from_slice(cookie);
+    request.extend_from_slice(b"\r\n\r\n");
+    stream.write_all(&request).await.expect("write");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.expect("read");
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
