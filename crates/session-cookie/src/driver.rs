@@ -193,7 +193,7 @@ impl CookieDriver {
                 return None;
             }
         };
-        match Record::decode(&plain) {
+        match crate::plain::decode(&plain) {
             Some(record) => Some((record, key_index)),
             None => {
                 reject(key, "the sealed record does not decode");
@@ -274,7 +274,7 @@ impl Driver for CookieDriver {
         key: &StorageKey,
         record: &Record,
     ) -> Result<(), DriverError> {
-        let plain = record.encode();
+        let plain = crate::plain::encode(record);
         // The size is known before anything is encrypted, and nothing is set when it is too big:
         // the commit fails with a typed error instead of sending cookies a browser would drop.
         let size = Sealer::sealed_len(plain.len());

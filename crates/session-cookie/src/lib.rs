@@ -155,6 +155,7 @@
 mod chunk;
 mod config;
 mod driver;
+mod plain;
 mod seal;
 
 use std::sync::Arc;
