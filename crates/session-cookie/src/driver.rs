@@ -292,9 +292,8 @@ impl Driver for CookieDriver {
         let now = self.now();
         let max_age = (!self.clear_with_browser)
             .then(|| Duration::from_millis(self.lifetimes.expires_at(record).saturating_sub(now)));
-        let options = cx.cookie_options();
         for (name, value) in self.layout.split(&sealed, count) {
-            cx.set_cookie(options.build(name, value, max_age));
+            cx.set_session_cookie(&name, &value, max_age);
         }
         // Chunks of a larger earlier value, sent by the browser or set earlier in this response,
         // would otherwise linger (and be sent back on every request).

@@ -62,7 +62,8 @@ impl ErrorAnswer {
     }
 }
 
-/// Commits the session after the handler and returns the `Set-Cookie` header values to send.
+/// Commits the session after the handler and returns the `Set-Cookie` header values to send,
+/// taking the cookies out of the session's context (its response cookies are empty afterwards).
 /// On failure the error is logged (without ids) and returned; the response cookies are dropped,
 /// so a failed commit never sends a cookie for data that was not stored.
 ///
@@ -80,7 +81,7 @@ impl ErrorAnswer {
 /// ```
 pub async fn finish(session: &Session) -> Result<Vec<String>, Error> {
     match session.commit().await {
-        Ok(()) => Ok(session.context().set_cookie_headers()),
+        Ok(()) => Ok(session.context().take_set_cookie_headers()),
         Err(error) => {
             session.context().clear_response_cookies();
             tracing::error!(target: "session", kind = ?error.kind(), error = %error, "session commit failed");

@@ -3,6 +3,7 @@
 use std::any::{Any, TypeId};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use cookie::Cookie;
 
@@ -35,7 +36,7 @@ pub struct SessionContext {
     /// list beats a hash map.
     request: Vec<(usize, usize, usize)>,
     /// The response cookies, one per name, in the order they were first set.
-    response: Mutex<Vec<Cookie<'static>>>,
+    response: Mutex<Vec<Outgoing>>,
     /// Per-request driver state, one slot per type (one or two types at most: a list beats a
     /// hash map, whose default hasher costs more than the search).
     slots: Mutex<Vec<(TypeId, Box<dyn Any + Send>)>>,
@@ -172,7 +173,7 @@ impl SessionContext {
         self.request.push((start, mid, self.request_text.len()));
     }
 
-    fn jar(&self) -> MutexGuard<'_, Vec<Cookie<'static>>> {
+    fn jar(&self) -> MutexGuard<'_, Vec<Outgoing>> {
         self.response.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -234,6 +235,47 @@ impl SessionContext {
     /// assert_eq!(sent[0].value(), "two");
     /// ```
     pub fn set_cookie(&self, cookie: Cookie<'static>) {
+        self.put_outgoing(Outgoing::Cookie(cookie));
+    }
+
+    /// Adds a cookie with the session's cookie attributes ([`SessionContext::cookie_options`]),
+    /// replacing one of the same name set earlier: the same cookie as
+    /// `set_cookie(cookie_options().build(name, value, max_age))`, written straight into its
+    /// `Set-Cookie` value instead of being built as a [`Cookie`] first (every response carries
+    /// one).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use session_core::{CookieOptions, SessionContext};
+    ///
+    /// let cx = SessionContext::new("id", CookieOptions::default());
+    /// cx.set_session_cookie("id", "v", Some(Duration::from_secs(60)));
+    /// assert_eq!(
+    ///     cx.set_cookie_headers(),
+    ///     ["id=v; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=60"]
+    /// );
+    /// assert_eq!(cx.response_cookie("id").map(|c| c.value().to_owned()), Some("v".to_owned()));
+    /// ```
+    pub fn set_session_cookie(&self, name: &str, value: &str, max_age: Option<Duration>) {
+        self.set_cookie_rendered(&self.options, name, value, max_age);
+    }
+
+    /// [`set_session_cookie`](Self::set_session_cookie) with other attributes.
+    pub(crate) fn set_cookie_rendered(
+        &self,
+        options: &CookieOptions,
+        name: &str,
+        value: &str,
+        max_age: Option<Duration>,
+    ) {
+        let header = render(options, name, value, max_age);
+        self.put_outgoing(Outgoing::Rendered {
+            name_len: name.len(),
+            header,
+        });
+    }
+
+    fn put_outgoing(&self, cookie: Outgoing) {
         let mut jar = self.jar();
         match jar.iter_mut().find(|c| c.name() == cookie.name()) {
             Some(slot) => *slot = cookie,
@@ -268,7 +310,10 @@ impl SessionContext {
     /// assert!(cx.response_cookie("id.1").is_none());
     /// ```
     pub fn response_cookie(&self, name: &str) -> Option<Cookie<'static>> {
-        self.jar().iter().find(|c| c.name() == name).cloned()
+        self.jar()
+            .iter()
+            .find(|c| c.name() == name)
+            .map(Outgoing::cookie)
     }
 
     /// The `Set-Cookie` header values of the cookies to send back, removals included, in the
@@ -285,7 +330,16 @@ impl SessionContext {
     /// assert!(headers[1].starts_with("id.1=;"));
     /// ```
     pub fn set_cookie_headers(&self) -> Vec<String> {
-        self.jar().iter().map(header_value).collect()
+        self.jar().iter().map(Outgoing::header).collect()
+    }
+
+    /// [`set_cookie_headers`](Self::set_cookie_headers), taking the cookies out of the context
+    /// instead of copying them (the commit is over; nothing reads them afterwards).
+    pub(crate) fn take_set_cookie_headers(&self) -> Vec<String> {
+        std::mem::take(&mut *self.jar())
+            .into_iter()
+            .map(Outgoing::into_header)
+            .collect()
     }
 
     /// The cookies to send back (`Set-Cookie`), removals included.
@@ -301,7 +355,7 @@ impl SessionContext {
     /// assert!(headers.iter().any(|h| h.starts_with("id=v;")));
     /// ```
     pub fn response_cookies(&self) -> Vec<Cookie<'static>> {
-        self.jar().clone()
+        self.jar().iter().map(Outgoing::cookie).collect()
     }
 
     /// Drops every response cookie (used when a commit fails and the response is replaced).
@@ -355,6 +409,102 @@ impl SessionContext {
             .expect("slot type matches its key");
         f(value)
     }
+}
+
+/// A response cookie: built by a driver as a [`Cookie`], or written straight into its
+/// `Set-Cookie` value by [`SessionContext::set_session_cookie`].
+enum Outgoing {
+    Cookie(Cookie<'static>),
+    /// `header[..name_len]` is the cookie's name.
+    Rendered {
+        name_len: usize,
+        header: String,
+    },
+}
+
+impl Outgoing {
+    fn name(&self) -> &str {
+        match self {
+            Self::Cookie(c) => c.name(),
+            Self::Rendered { name_len, header } => &header[..*name_len],
+        }
+    }
+
+    fn header(&self) -> String {
+        match self {
+            Self::Cookie(c) => header_value(c),
+            Self::Rendered { header, .. } => header.clone(),
+        }
+    }
+
+    fn into_header(self) -> String {
+        match self {
+            Self::Cookie(c) => header_value(&c),
+            Self::Rendered { header, .. } => header,
+        }
+    }
+
+    fn cookie(&self) -> Cookie<'static> {
+        match self {
+            Self::Cookie(c) => c.clone(),
+            // Written by `render`, which the `cookie` crate parses back to the cookie `build`
+            // makes (a test checks every attribute combination): `build` sets both flags, so an
+            // absent one was off. A name alone is the fallback.
+            Self::Rendered { name_len, header } => match Cookie::parse(header.clone()) {
+                Ok(mut c) => {
+                    if c.http_only().is_none() {
+                        c.set_http_only(false);
+                    }
+                    if c.secure().is_none() {
+                        c.set_secure(false);
+                    }
+                    c
+                }
+                Err(_) => Cookie::new(header[..*name_len].to_owned(), ""),
+            },
+        }
+    }
+}
+
+/// The `Set-Cookie` value of `options.build(name, value, max_age)`, without building it.
+fn render(options: &CookieOptions, name: &str, value: &str, max_age: Option<Duration>) -> String {
+    use std::fmt::Write as _;
+    let path = options.path();
+    // The `cookie` crate writes the domain without a leading dot.
+    let domain = options.domain().map(|d| d.strip_prefix('.').unwrap_or(d));
+    let mut out = String::with_capacity(
+        name.len() + value.len() + path.len() + domain.map_or(0, str::len) + 64,
+    );
+    out.push_str(name);
+    out.push('=');
+    out.push_str(value);
+    if options.http_only() {
+        out.push_str("; HttpOnly");
+    }
+    out.push_str(match options.same_site() {
+        cookie::SameSite::Strict => "; SameSite=Strict",
+        cookie::SameSite::Lax => "; SameSite=Lax",
+        cookie::SameSite::None => "; SameSite=None",
+    });
+    if options.secure() {
+        out.push_str("; Secure");
+    }
+    out.push_str("; Path=");
+    out.push_str(path);
+    if let Some(domain) = domain {
+        out.push_str("; Domain=");
+        out.push_str(domain);
+    }
+    if let Some(age) = max_age {
+        // As `build` does: whole seconds, saturating at `i64::MAX`. Writing to a `String`
+        // cannot fail.
+        let _ = write!(
+            out,
+            "; Max-Age={}",
+            i64::try_from(age.as_secs()).unwrap_or(i64::MAX)
+        );
+    }
+    out
 }
 
 /// The `Set-Cookie` value of `c`, exactly as `cookie`'s `Display` writes it, built directly into
@@ -453,6 +603,52 @@ mod tests {
         assert_eq!(cx.request_cookie("sid.e"), Some("two"));
         assert_eq!(cx.request_cookie("sid.f"), Some("three"));
         assert_eq!(cx.request_cookie_names().count(), 3);
+    }
+
+    #[test]
+    fn session_cookies_are_written_as_the_built_cookie_would_be() {
+        use cookie::SameSite;
+        let mut seen = 0;
+        for http_only in [false, true] {
+            for secure in [false, true] {
+                for same_site in [SameSite::Strict, SameSite::Lax, SameSite::None] {
+                    for path in ["/", "/app"] {
+                        for domain in [None, Some("example.com"), Some(".example.com")] {
+                            for max_age in [None, Some(0), Some(7200), Some(u64::MAX)] {
+                                let mut options = CookieOptions::default()
+                                    .with_path(path)
+                                    .with_http_only(http_only)
+                                    .with_secure(secure)
+                                    .with_same_site(same_site);
+                                if let Some(domain) = domain {
+                                    options = options.with_domain(domain);
+                                }
+                                let max_age = max_age.map(Duration::from_secs);
+                                let built = options.build("id.d", "v.w-_x", max_age);
+                                let cx = SessionContext::new("id", options);
+                                cx.set_session_cookie("id.d", "v.w-_x", max_age);
+                                let rendered = cx.set_cookie_headers().remove(0);
+                                assert_eq!(rendered, built.to_string());
+                                assert_eq!(cx.response_cookies(), [built]);
+                                seen += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(seen, 2 * 2 * 3 * 2 * 3 * 4);
+    }
+
+    #[test]
+    fn taking_the_headers_empties_the_jar() {
+        let cx = SessionContext::new("id", CookieOptions::default());
+        cx.set_session_cookie("id", "a", None);
+        cx.remove_cookie("id.d");
+        let headers = cx.take_set_cookie_headers();
+        assert_eq!(headers.len(), 2);
+        assert!(headers[0].starts_with("id=a;"), "{headers:?}");
+        assert!(cx.response_cookies().is_empty());
     }
 
     #[test]

@@ -471,32 +471,33 @@ impl SessionManager {
             let idle_end = self.inner.lifetimes.expires_at_parts(created_at, now);
             Some(Duration::from_millis(idle_end.saturating_sub(now)))
         };
-        cx.set_cookie(
-            config
-                .cookie()
-                .build(config.cookie_name(), self.signed_id(cx, id), max_age),
-        );
+        let name = config.cookie_name();
+        match self.incoming_signed_id(cx, id) {
+            Some(value) => cx.set_cookie_rendered(config.cookie(), name, value, max_age),
+            None => {
+                let value = self.inner.signer.sign(id);
+                cx.set_cookie_rendered(config.cookie(), name, &value, max_age);
+            }
+        }
     }
 
-    /// The id cookie's value for `id`. When the request brought this very id and a single key is
-    /// configured, the incoming value is what signing would give again (the MAC is
+    /// The incoming id cookie's value, when it can be sent back as the id cookie of `id`. When
+    /// the request brought this very id and a single key is configured, the incoming value is
+    /// what signing would give again (the MAC is
     /// deterministic and its encoding canonical), so it is reused: the id of a session can only
     /// come from that verified cookie or from the generator, and a generated id is never in the
     /// request. With several keys the value may carry an older key's MAC and is re-signed with
     /// the current one.
-    fn signed_id(&self, cx: &SessionContext, id: &SessionId) -> String {
-        if self.inner.valid.keys.keys().len() == 1 {
-            if let Some(value) = cx.request_cookie(self.inner.config.cookie_name()) {
-                let tag = value
-                    .strip_prefix(id.expose())
-                    .and_then(|rest| rest.strip_prefix('.'));
-                // The encoded MAC is as long as the encoded id (43 characters).
-                if tag.is_some_and(|t| t.len() == id.expose().len()) {
-                    return value.to_owned();
-                }
-            }
+    fn incoming_signed_id<'a>(&self, cx: &'a SessionContext, id: &SessionId) -> Option<&'a str> {
+        if self.inner.valid.keys.keys().len() != 1 {
+            return None;
         }
-        self.inner.signer.sign(id)
+        let value = cx.request_cookie(self.inner.config.cookie_name())?;
+        let tag = value
+            .strip_prefix(id.expose())
+            .and_then(|rest| rest.strip_prefix('.'))?;
+        // The encoded MAC is as long as the encoded id (43 characters).
+        (tag.len() == id.expose().len()).then_some(value)
     }
 
     /// Runs one driver call under the configured timeout.
