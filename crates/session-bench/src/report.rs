@@ -91,30 +91,16 @@ fn figures(samples: &[Sample]) -> Figures {
 }
 
 fn lookup(results: &Results, server: Server, workload: Workload) -> Option<Figures> {
-    // Servers without sessions run `read` only; that figure stands for every workload.
-    let workload = if server.side() == Side::Bare {
-        Workload::Read
-    } else {
-        workload
-    };
+    // Servers without sessions are measured (on `read`) in every workload's turn, filed under it.
     results
         .samples(server, workload)
         .filter(|s| !s.is_empty())
         .map(|s| figures(s))
 }
 
-/// The req/s of `a` over that of `b` on `workload`, round by round (servers without sessions
-/// run `read` only; that sample stands for every workload).
+/// The req/s of `a` over that of `b` on `workload`, round by round.
 fn round_ratios(results: &Results, a: Server, b: Server, workload: Workload) -> Vec<f64> {
-    let of = |server: Server| {
-        let w = if server.side() == Side::Bare {
-            Workload::Read
-        } else {
-            workload
-        };
-        results.samples(server, w)
-    };
-    match (of(a), of(b)) {
+    match (results.samples(a, workload), results.samples(b, workload)) {
         (Some(a), Some(b)) => a
             .iter()
             .zip(b)
@@ -192,9 +178,11 @@ pub(crate) fn markdown(results: &Results, options: &RunOptions, env: &Environmen
     );
     let _ = writeln!(
         md,
-        "\nEvery server runs in its own process, started fresh for each round; the rounds \
-         alternate the servers (the order rotates each round) and each figure is the median of \
-         the rounds. The load generator (raw HTTP/1.1 over tokio TCP, `crates/session-bench/src/client.rs`) \
+        "\nEvery server runs in its own process. At the start of a round every server is started \
+         (a fresh process each round) and stays up, idle while the others are measured; then \
+         each workload is measured on every server in turn, with each of our servers followed \
+         at once by its peer, so that the figures a ratio compares are measured seconds apart \
+         (the order rotates each round). Each figure is the median of the rounds. The load generator (raw HTTP/1.1 over tokio TCP, `crates/session-bench/src/client.rs`) \
          shares the machine with the server, as `wrk` would on one host, so compare ratios, not \
          absolute numbers. Latencies are per request, from sending it to reading the whole \
          answer. Redis commands per request: *sent* counts the commands the server sends \
@@ -205,8 +193,8 @@ pub(crate) fn markdown(results: &Results, options: &RunOptions, env: &Environmen
          `redis-server`) used during the measured run, from `/proc/<pid>/stat`, divided by the \
          answered requests: a figure less sensitive than req/s to the load generator sharing the \
          machine. Servers without sessions answer every \
-         route with a constant; they run the `read` route only and that figure is their row in \
-         every table. Servers of ours use the defaults of `SessionConfig` (signed id cookie, \
+         route with a constant; in each workload's turn they are measured on `read`, and that \
+         figure is their row in that workload's table. Servers of ours use the defaults of `SessionConfig` (signed id cookie, \
          Set-Cookie with a refreshed Max-Age on every response, as AdonisJS does); the peers use \
          their defaults with `secure` off for plain HTTP. tower-sessions' Redis store is \
          `tower-sessions-redis-store` with a fred pool of 6 (its documentation's example); \

@@ -1,5 +1,6 @@
-//! The benchmark run: start each server as a child process, put load on it, read Redis's
-//! command counters, alternate the servers over several rounds, and keep every sample.
+//! The benchmark run: start the servers as child processes, put load on each in turn, one
+//! workload at a time, read Redis's command counters, repeat over several rounds, and keep every
+//! sample.
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpStream};
@@ -128,14 +129,22 @@ fn index(server: Server) -> usize {
     Server::ALL.iter().position(|s| *s == server).unwrap_or(0)
 }
 
-/// Which workloads a server runs: a server without sessions answers every route the same way,
-/// so it runs `read` only, and that figure is the baseline of every workload.
-pub(crate) fn workloads_of(server: Server, options: &RunOptions) -> Vec<Workload> {
-    if server.side() == Side::Bare {
-        vec![Workload::Read]
-    } else {
-        options.workloads.clone()
+/// The order servers are measured in within a round: the given order, with each of our servers
+/// followed at once by its peer (when the peer is in the run), so a ratio compares measurements
+/// taken next to each other.
+fn measuring_order(servers: &[Server]) -> Vec<Server> {
+    let mut order: Vec<Server> = Vec::with_capacity(servers.len());
+    for &server in servers {
+        if !order.contains(&server) {
+            order.push(server);
+        }
+        if let Some(peer) = server.peer().filter(|p| servers.contains(p)) {
+            if !order.contains(&peer) {
+                order.push(peer);
+            }
+        }
     }
+    order
 }
 
 /// Runs every round and returns the samples.
@@ -157,11 +166,23 @@ pub(crate) async fn run(options: &RunOptions) -> Result<Results, String> {
     };
     let dir = std::env::temp_dir().join(format!("session-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let order = measuring_order(&options.servers);
     for round in 0..options.rounds {
-        // Rotating the order spreads slow drifts of the machine over every server.
-        let n = options.servers.len();
+        // Every server of the round is started first and stays up (idle) while the others are
+        // measured: each workload is then measured on every server one after the other, so the
+        // servers compared in a ratio are measured seconds apart, not minutes (the machine's
+        // speed drifts by tens of percent over a minute). Rotating the order spreads what drift
+        // is left over every server.
+        let n = order.len();
+        if let Some(redis) = &redis {
+            redis
+                .command(&["FLUSHALL"])
+                .await
+                .map_err(|e| format!("FLUSHALL: {e}"))?;
+        }
+        let mut children = Vec::with_capacity(n);
         for k in 0..n {
-            let server = options.servers[(k + round) % n];
+            let server = order[(k + round) % n];
             if server.uses_redis() && redis.is_none() {
                 if round == 0 {
                     results
@@ -170,14 +191,20 @@ pub(crate) async fn run(options: &RunOptions) -> Result<Results, String> {
                 }
                 continue;
             }
-            if let Some(redis) = &redis {
-                redis
-                    .command(&["FLUSHALL"])
-                    .await
-                    .map_err(|e| format!("FLUSHALL: {e}"))?;
-            }
-            let child = ServerProcess::start(server, redis.as_ref(), &dir, options)?;
-            for workload in workloads_of(server, options) {
+            children.push((
+                server,
+                ServerProcess::start(server, redis.as_ref(), &dir, options)?,
+            ));
+        }
+        for &workload in &options.workloads {
+            for (server, child) in &children {
+                // A server without sessions answers every route alike: it runs `read` in every
+                // workload's turn, as the baseline measured next to that workload's servers.
+                let route = if server.side() == Side::Bare {
+                    Workload::Read
+                } else {
+                    workload
+                };
                 eprintln!(
                     "session-bench: round {}/{} {} {}",
                     round + 1,
@@ -186,7 +213,7 @@ pub(crate) async fn run(options: &RunOptions) -> Result<Results, String> {
                     workload.slug()
                 );
                 let redis = redis.as_ref().filter(|_| server.uses_redis());
-                let sample = load(&child, workload, options, redis).await?;
+                let sample = load(child, route, options, redis).await?;
                 eprintln!(
                     "session-bench:   {:.0} req/s, p50 {} µs, p99 {} µs, server CPU {:.1} µs/req, {} errors{}",
                     sample.rps,
@@ -207,24 +234,32 @@ pub(crate) async fn run(options: &RunOptions) -> Result<Results, String> {
                 );
                 results
                     .samples
-                    .entry((index(server), workload))
+                    .entry((index(*server), workload))
                     .or_default()
                     .push(sample);
             }
-            if server.side() != Side::Bare && options.concurrent > 0 {
+        }
+        if options.concurrent > 0 {
+            for (server, child) in &children {
+                if server.side() == Side::Bare {
+                    continue;
+                }
                 let c = concurrency(child.addr, options.concurrent).await?;
                 eprintln!(
-                    "session-bench:   {} concurrent increments: {} answered 200, final value {:?}",
-                    c.sent, c.ok, c.final_value
+                    "session-bench:   {} {} concurrent increments: {} answered 200, final value {:?}",
+                    server.slug(),
+                    c.sent,
+                    c.ok,
+                    c.final_value
                 );
                 results
                     .concurrency
-                    .entry(index(server))
+                    .entry(index(*server))
                     .or_default()
                     .push(c);
             }
-            drop(child);
         }
+        drop(children);
     }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(results)
@@ -543,4 +578,36 @@ async fn concurrency(addr: SocketAddr, sent: usize) -> Result<Concurrent, String
         ok,
         final_value,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_of_our_servers_is_measured_just_before_its_peer() {
+        use Server::*;
+        assert_eq!(
+            measuring_order(&Server::ALL),
+            [
+                AxumBare,
+                AxumCookie,
+                TowerMemory,
+                AxumMemory,
+                AxumFile,
+                AxumRedis,
+                TowerRedis,
+                ActixBare,
+                ActixCookie,
+                ActixSessionCookie,
+                ActixRedis,
+                ActixSessionRedis,
+            ]
+        );
+        // A peer left out of the run is not added.
+        assert_eq!(
+            measuring_order(&[AxumRedis, AxumBare]),
+            [AxumRedis, AxumBare]
+        );
+    }
 }
