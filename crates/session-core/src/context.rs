@@ -137,7 +137,7 @@ impl SessionContext {
                     std::str::from_utf8(&pair[..eq]),
                     std::str::from_utf8(&pair[eq + 1..]),
                 ) {
-                    self.keep_request_cookie(name, value, header.len());
+                    self.keep_request_cookie(name, value);
                 }
             }
         }
@@ -147,15 +147,14 @@ impl SessionContext {
     fn read_header_text(&mut self, text: &str) {
         for pair in text.split(';') {
             if let Some((name, value)) = pair.split_once('=') {
-                self.keep_request_cookie(name, value, text.len());
+                self.keep_request_cookie(name, value);
             }
         }
     }
 
     /// Keeps one request cookie (name and value untrimmed, as split) if it is the session's and
-    /// its name was not seen before. `room` is the length of the header it came from, a bound
-    /// of what the header's cookies can add to the text.
-    fn keep_request_cookie(&mut self, name: &str, value: &str, room: usize) {
+    /// its name was not seen before.
+    fn keep_request_cookie(&mut self, name: &str, value: &str) {
         let name = name.trim();
         if name.is_empty()
             || !name.starts_with(&*self.prefix)
@@ -164,7 +163,10 @@ impl SessionContext {
             return;
         }
         if self.request_text.capacity() == 0 {
-            self.request_text.reserve(room);
+            // Room for the id cookie and a small data cookie in one allocation. Not the whole
+            // header's length: other applications' cookies can make it kilobytes long, and the
+            // allocator serves blocks above about a kilobyte from its shared heap.
+            self.request_text.reserve(name.len() + value.len() + 128);
         }
         let start = self.request_text.len();
         self.request_text.push_str(name);
