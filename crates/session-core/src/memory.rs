@@ -19,7 +19,10 @@ const SWEEP_EVERY: u64 = 1024;
 ///
 /// Good for tests, development and single-process apps that accept losing sessions on restart.
 /// Expired entries are never returned, and they are evicted: every 1,024 writes the map is swept,
-/// and [`MemoryDriver::sweep`] can be called from a timer.
+/// and [`MemoryDriver::sweep`] can be called from a timer. A read records the activity (slides
+/// the idle expiry) under the same lock, as the Redis driver's read does, so an unmodified
+/// session needs no separate `touch` (the driver declares
+/// [`Capabilities::with_refreshes_on_read`]); readonly requests read, so they count as activity.
 ///
 /// ```
 /// use std::time::Duration;
@@ -197,7 +200,9 @@ impl Driver for MemoryDriver {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::new().with_atomic_update(true)
+        Capabilities::new()
+            .with_atomic_update(true)
+            .with_refreshes_on_read(true)
     }
 
     async fn read(
@@ -207,7 +212,10 @@ impl Driver for MemoryDriver {
     ) -> Result<Option<Record>, DriverError> {
         let now = self.clock.now_ms();
         let mut state = self.state();
-        Ok(self.live(&mut state, key, now).map(|r| r.clone()))
+        Ok(self.live(&mut state, key, now).map(|record| {
+            record.last_active = record.last_active.max(now);
+            record.clone()
+        }))
     }
 
     async fn write(
