@@ -470,86 +470,92 @@ impl Outgoing {
 
 /// The `Set-Cookie` value of `options.build(name, value, max_age)`, without building it.
 fn render(options: &CookieOptions, name: &str, value: &str, max_age: Option<Duration>) -> String {
-    use std::fmt::Write as _;
-    let path = options.path();
-    // The `cookie` crate writes the domain without a leading dot.
-    let domain = options.domain().map(|d| d.strip_prefix('.').unwrap_or(d));
-    let mut out = String::with_capacity(
-        name.len() + value.len() + path.len() + domain.map_or(0, str::len) + 64,
-    );
-    out.push_str(name);
-    out.push('=');
-    out.push_str(value);
-    if options.http_only() {
-        out.push_str("; HttpOnly");
-    }
-    out.push_str(match options.same_site() {
-        cookie::SameSite::Strict => "; SameSite=Strict",
-        cookie::SameSite::Lax => "; SameSite=Lax",
-        cookie::SameSite::None => "; SameSite=None",
-    });
-    if options.secure() {
-        out.push_str("; Secure");
-    }
-    out.push_str("; Path=");
-    out.push_str(path);
-    if let Some(domain) = domain {
-        out.push_str("; Domain=");
-        out.push_str(domain);
-    }
-    if let Some(age) = max_age {
-        // As `build` does: whole seconds, saturating at `i64::MAX`. Writing to a `String`
-        // cannot fail.
-        let _ = write!(
-            out,
-            "; Max-Age={}",
-            i64::try_from(age.as_secs()).unwrap_or(i64::MAX)
-        );
-    }
-    out
+    write_set_cookie(&SetCookie {
+        name,
+        value,
+        http_only: options.http_only(),
+        same_site: Some(options.same_site()),
+        secure: options.secure(),
+        path: Some(options.path()),
+        // The `cookie` crate keeps the domain without a leading dot.
+        domain: options.domain().map(|d| d.strip_prefix('.').unwrap_or(d)),
+        // As `build` does: whole seconds, saturating at `i64::MAX`.
+        max_age: max_age.map(|age| i64::try_from(age.as_secs()).unwrap_or(i64::MAX)),
+    })
 }
 
 /// The `Set-Cookie` value of `c`, exactly as `cookie`'s `Display` writes it, built directly into
-/// one string for the attributes session cookies use (every response carries one).
+/// one string for the attributes session cookies use.
 fn header_value(c: &Cookie<'_>) -> String {
-    use std::fmt::Write as _;
     if c.expires().is_some() || c.partitioned().is_some() {
         return c.to_string();
     }
-    let path = c.path().unwrap_or_default();
-    let domain = c.domain().unwrap_or_default();
-    let mut out =
-        String::with_capacity(c.name().len() + c.value().len() + path.len() + domain.len() + 64);
-    out.push_str(c.name());
+    let same_site = c.same_site();
+    write_set_cookie(&SetCookie {
+        name: c.name(),
+        value: c.value(),
+        http_only: c.http_only() == Some(true),
+        same_site,
+        // `cookie` adds `Secure` to `SameSite=None` unless told otherwise.
+        secure: c.secure() == Some(true)
+            || (c.secure().is_none() && same_site == Some(cookie::SameSite::None)),
+        path: c.path(),
+        domain: c.domain(),
+        max_age: c.max_age().map(|age| age.whole_seconds()),
+    })
+}
+
+/// The attributes of a `Set-Cookie` value, as `cookie`'s `Display` writes them.
+struct SetCookie<'a> {
+    name: &'a str,
+    value: &'a str,
+    http_only: bool,
+    same_site: Option<cookie::SameSite>,
+    secure: bool,
+    path: Option<&'a str>,
+    domain: Option<&'a str>,
+    /// Seconds.
+    max_age: Option<i64>,
+}
+
+/// Writes `c` in `cookie`'s order (every response carries one): the same text as its `Display`,
+/// in one allocation and without `format!`.
+fn write_set_cookie(c: &SetCookie<'_>) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(
+        c.name.len()
+            + c.value.len()
+            + c.path.map_or(0, str::len)
+            + c.domain.map_or(0, str::len)
+            + 64,
+    );
+    out.push_str(c.name);
     out.push('=');
-    out.push_str(c.value());
-    if c.http_only() == Some(true) {
+    out.push_str(c.value);
+    if c.http_only {
         out.push_str("; HttpOnly");
     }
-    let same_site = c.same_site();
-    if let Some(same_site) = same_site {
+    if let Some(same_site) = c.same_site {
         out.push_str(match same_site {
             cookie::SameSite::Strict => "; SameSite=Strict",
             cookie::SameSite::Lax => "; SameSite=Lax",
             cookie::SameSite::None => "; SameSite=None",
         });
     }
-    if c.secure() == Some(true)
-        || (c.secure().is_none() && same_site == Some(cookie::SameSite::None))
-    {
+    if c.secure {
         out.push_str("; Secure");
     }
-    if let Some(path) = c.path() {
+    if let Some(path) = c.path {
         out.push_str("; Path=");
         out.push_str(path);
     }
-    if let Some(domain) = c.domain() {
+    if let Some(domain) = c.domain {
         out.push_str("; Domain=");
         out.push_str(domain);
     }
-    if let Some(max_age) = c.max_age() {
+    if let Some(seconds) = c.max_age {
         // Writing to a `String` cannot fail.
-        let _ = write!(out, "; Max-Age={}", max_age.whole_seconds());
+        let _ = write!(out, "; Max-Age={seconds}");
     }
     out
 }

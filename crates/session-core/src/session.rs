@@ -1059,6 +1059,8 @@ impl Session {
         Ok(())
     }
 
+    /// Writes (or, for an emptied session, destroys) the record the plan describes, retrying on
+    /// conflicts, then sets the id cookie.
     ///
     /// The plan stays boxed and the rare paths (a regenerated id, the back-off before a retry)
     /// are boxed where they are awaited, so this future stays under a kilobyte: glibc's

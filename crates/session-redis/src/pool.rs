@@ -167,9 +167,10 @@ impl Handle {
 /// the `connections` option).
 ///
 /// All the commands of one session go to the same connection (chosen from its storage key), and
-/// the commands of concurrent requests are pipelined on the connection they share: Redis and the client read and write them in batches,
-/// with fewer system calls per command than when they are spread over the pool's connections (in
-/// development runs on a 2-core machine, Redis CPU per `read` went from about 7 to about 5 µs).
+/// the commands of concurrent requests are pipelined on the connection they share: Redis and the
+/// client read and write them in batches, with fewer system calls per command than when they are
+/// spread over the pool's connections (in development runs on a 2-core machine, Redis CPU per
+/// `read` went from about 7 to about 5 µs).
 /// Taking one is a lock and two reference-count increments, where a pool checkout is a
 /// semaphore, a queue and a recycle check. A slot keeps its pooled object checked out, so that
 /// the slots hold distinct connections. Once a command on a slot's connection fails at the
