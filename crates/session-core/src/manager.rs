@@ -483,11 +483,10 @@ impl SessionManager {
 
     /// The incoming id cookie's value, when it can be sent back as the id cookie of `id`. When
     /// the request brought this very id and a single key is configured, the incoming value is
-    /// what signing would give again (the MAC is
-    /// deterministic and its encoding canonical), so it is reused: the id of a session can only
-    /// come from that verified cookie or from the generator, and a generated id is never in the
-    /// request. With several keys the value may carry an older key's MAC and is re-signed with
-    /// the current one.
+    /// what signing would give again (the MAC is deterministic and its encoding canonical), so
+    /// it is reused: the id of a session can only come from that verified cookie or from the
+    /// generator, and a generated id is never in the request. With several keys the value may
+    /// carry an older key's MAC and is re-signed with the current one.
     fn incoming_signed_id<'a>(&self, cx: &'a SessionContext, id: &SessionId) -> Option<&'a str> {
         if self.inner.valid.keys.keys().len() != 1 {
             return None;
