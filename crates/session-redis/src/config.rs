@@ -9,6 +9,7 @@ use redis::IntoConnectionInfo;
 use serde_json::{Map, Value};
 use session_core::{parse_duration, Clock, ConfigError, DriverSetup, Lifetimes, SystemClock};
 
+use crate::cache::Copies;
 use crate::pool::{self, Connector};
 use crate::RedisDriver;
 
@@ -27,6 +28,8 @@ pub const DEFAULT_POOL_WAIT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The largest pool accepted; more connections than this from one process only load Redis.
 const MAX_POOL_SIZE: usize = 1024;
+/// The most sessions `local_cache` accepts.
+const MAX_LOCAL_CACHE: usize = 10_000_000;
 /// The longest timeout accepted: a request must never hang on Redis for long.
 const MAX_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -48,6 +51,7 @@ const OPTIONS: &[&str] = &[
     "tls_ca_file",
     "tls_client_cert_file",
     "tls_client_key_file",
+    "local_cache",
 ];
 
 /// Builds a [`RedisDriver`] in code, or from the `redis` configuration section with
@@ -64,6 +68,7 @@ const OPTIONS: &[&str] = &[
 /// | connect timeout | 1 s | a server that does not accept quickly is treated as down |
 /// | command timeout | 1 s | session commands take well under a millisecond on a healthy server |
 /// | pool wait timeout | 1 s | a saturated pool fails fast instead of queueing requests |
+/// | local cache | off | see [`RedisDriverBuilder::with_local_cache`] |
 ///
 /// A driver call therefore returns within pool wait + connect + 2 × command timeout (4 s by
 /// default, the second command being the rare reload of a flushed script), below session-core's
@@ -103,6 +108,7 @@ pub struct RedisDriverBuilder {
     connect_timeout: Duration,
     command_timeout: Duration,
     pool_wait_timeout: Duration,
+    local_cache: usize,
     lifetimes: Lifetimes,
     clock: Arc<dyn Clock>,
 }
@@ -126,6 +132,7 @@ impl fmt::Debug for RedisDriverBuilder {
             .field("connect_timeout", &self.connect_timeout)
             .field("command_timeout", &self.command_timeout)
             .field("pool_wait_timeout", &self.pool_wait_timeout)
+            .field("local_cache", &self.local_cache)
             .field("lifetimes", &self.lifetimes)
             .finish_non_exhaustive()
     }
@@ -151,6 +158,7 @@ impl Default for RedisDriverBuilder {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             command_timeout: DEFAULT_COMMAND_TIMEOUT,
             pool_wait_timeout: DEFAULT_POOL_WAIT_TIMEOUT,
+            local_cache: 0,
             lifetimes: Lifetimes::new(Duration::from_secs(2 * 3600), None),
             clock: Arc::new(SystemClock),
         }
@@ -244,6 +252,14 @@ impl RedisDriverBuilder {
                         .map(string)
                         .collect::<Result<_, _>>()
                         .map_err(err)?;
+                }
+                "local_cache" => {
+                    let size = integer(value).map_err(&err)?;
+                    builder.local_cache = usize::try_from(size).map_err(|_| {
+                        err(format!(
+                            "{size} is not a number of sessions (0 turns it off)"
+                        ))
+                    })?;
                 }
                 "tls_ca_file" => builder.tls_ca_file = Some(path(value).map_err(err)?),
                 "tls_client_cert_file" => {
@@ -378,6 +394,40 @@ impl RedisDriverBuilder {
         self
     }
 
+    /// Keeps up to `sessions` sessions in this process and serves reads from them, with Redis
+    /// reporting every change to them (default 0: off). Standalone Redis 6 or later only.
+    ///
+    /// Each shared connection turns on Redis's client tracking for the driver's keys
+    /// (`CLIENT TRACKING ON BCAST PREFIX <prefix> NOLOOP`, over RESP3): when any client changes,
+    /// deletes or expires a session key, Redis pushes a message and the local copy is dropped.
+    /// A read whose activity mark was refreshed less than a second ago (when the read script
+    /// would change nothing in Redis) is then answered from the copy, without a round trip, and
+    /// a modifying request costs one command (the conditional write) instead of two.
+    ///
+    /// What it costs: a read on one instance may, for the moment it takes Redis's message to
+    /// arrive (well under a millisecond on a healthy network), still see the state before a
+    /// write that another instance just completed. Writes are never lost by it: the
+    /// conditional write compares versions in Redis, and a stale copy costs a conflict and a
+    /// re-read. Every instance receives a message for every change to any session (batched by
+    /// Redis), which adds to Redis's work in large deployments. The copies are dropped when a
+    /// connection is lost or replaced, when the database is flushed, and when the server
+    /// refuses tracking (a server before 6.0, or a proxy without RESP3: the driver then logs a
+    /// warning and works without the cache). Not available with Redis Cluster: building
+    /// fails with an error naming `redis.local_cache`.
+    ///
+    /// ```
+    /// let driver = session_redis::RedisDriver::builder()
+    ///     .with_url("redis://127.0.0.1:6379/0")
+    ///     .with_local_cache(10_000)
+    ///     .build()?;
+    /// assert_eq!(driver.local_cache(), 10_000);
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
+    pub fn with_local_cache(mut self, sessions: usize) -> Self {
+        self.local_cache = sessions;
+        self
+    }
+
     /// The session lifetimes the TTLs follow (default: 2 h idle, no absolute cap).
     /// [`RedisDriverBuilder::from_setup`] takes them from the session configuration.
     pub fn with_lifetimes(mut self, lifetimes: Lifetimes) -> Self {
@@ -396,7 +446,9 @@ impl RedisDriverBuilder {
     /// on first use, so an application starts even while Redis is down.
     pub fn build(self) -> Result<RedisDriver, ConfigError> {
         self.validate("redis")?;
-        let connector = self.connector("redis")?;
+        let copies =
+            (self.local_cache > 0).then(|| Arc::new(Copies::new(&self.prefix, self.local_cache)));
+        let connector = self.connector("redis", copies.clone())?;
         let pool = pool::build(
             connector,
             self.pool_size,
@@ -416,7 +468,8 @@ impl RedisDriverBuilder {
                 command: self.command_timeout,
             },
             self.cluster,
-        ))
+        )
+        .with_copies(copies))
     }
 
     fn validate(&self, section: &str) -> Result<(), ConfigError> {
@@ -472,6 +525,21 @@ impl RedisDriverBuilder {
             if self.cluster && db != 0 {
                 return Err(err("db", "Redis Cluster has database 0 only".into()));
             }
+        }
+        if self.local_cache > MAX_LOCAL_CACHE {
+            return Err(err(
+                "local_cache",
+                format!(
+                    "{} is not a number of sessions (0 to {MAX_LOCAL_CACHE})",
+                    self.local_cache
+                ),
+            ));
+        }
+        if self.cluster && self.local_cache > 0 {
+            return Err(err(
+                "local_cache",
+                "is not available with Redis Cluster (set it to 0)".into(),
+            ));
         }
         if !self.cluster && !self.nodes.is_empty() {
             return Err(err(
@@ -551,7 +619,11 @@ impl RedisDriverBuilder {
         )
     }
 
-    fn connector(&self, section: &str) -> Result<Connector, ConfigError> {
+    fn connector(
+        &self,
+        section: &str,
+        copies: Option<Arc<Copies>>,
+    ) -> Result<Connector, ConfigError> {
         let redis_error = |option: &str, e: redis::RedisError| {
             ConfigError::new(format!("{section}.{option}"), e.to_string()).with_source(e)
         };
@@ -617,8 +689,32 @@ impl RedisDriverBuilder {
         let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(self.connect_timeout))
             .set_response_timeout(Some(self.command_timeout));
+        let caching = match copies {
+            Some(copies) => {
+                let settings = info
+                    .redis_settings()
+                    .clone()
+                    .set_protocol(redis::ProtocolVersion::RESP3);
+                let info = info.clone().set_redis_settings(settings);
+                let handler = copies.clone();
+                let config = config
+                    .clone()
+                    .set_push_sender(move |push: redis::PushInfo| {
+                        handler.on_push(&push);
+                        Ok::<(), std::convert::Infallible>(())
+                    });
+                let manager = deadpool_redis::Manager::new_with_config(info, config)
+                    .map_err(|e| redis_error("url", e))?;
+                Some(Box::new(pool::Caching {
+                    manager,
+                    copies,
+                    prefix: self.prefix.clone(),
+                }))
+            }
+            None => None,
+        };
         deadpool_redis::Manager::new_with_config(info, config)
-            .map(Connector::single)
+            .map(|plain| Connector::single(plain, caching))
             .map_err(|e| redis_error("url", e))
     }
 }

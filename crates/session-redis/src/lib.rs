@@ -47,6 +47,11 @@
 //! a restart, a fail-over), the first call of each script answers `NOSCRIPT` and is repeated
 //! once as `EVAL`, which reloads it.
 //!
+//! With [`RedisDriverBuilder::with_local_cache`] (the `local_cache` option, off by default), the
+//! driver keeps copies of the sessions it read in memory, kept current by Redis's change messages
+//! (client tracking), and answers a read within a second of the last mark from the copy: no
+//! command at all.
+//!
 //! The issue that specified this driver named `GETEX … PXAT` for the read. A plain `GETEX` cannot
 //! tell the core when the session was last active according to the application's clock, nor
 //! keep the absolute lifetime, so the read is a small script instead: still one command.
@@ -128,6 +133,7 @@
 
 #![forbid(unsafe_code)]
 
+mod cache;
 mod config;
 mod gate;
 mod marks;
@@ -151,6 +157,7 @@ pub use crate::config::{
     DEFAULT_POOL_SIZE, DEFAULT_POOL_WAIT_TIMEOUT, DEFAULT_PREFIX,
 };
 
+use crate::cache::{Copies, Stamp};
 use crate::pool::{Current, Handle, Limits, Pool};
 use crate::scripts::{Lua, Scripts};
 
@@ -191,6 +198,7 @@ pub struct RedisDriver {
     scripts: Scripts,
     gates: gate::Gates,
     marks: marks::Marks,
+    copies: Option<Arc<Copies>>,
 }
 
 impl fmt::Debug for RedisDriver {
@@ -204,6 +212,31 @@ impl fmt::Debug for RedisDriver {
             .field("limits", &self.limits)
             .field("lifetimes", &self.lifetimes)
             .finish_non_exhaustive()
+    }
+}
+
+/// A change to a session in flight, for the local cache: the copy was dropped when it began;
+/// [`Change::settle`] stores the outcome. Dropped unsettled (an error, or the request's future
+/// dropped by a timeout while the command may still run), it drops the copy again.
+struct Change<'a> {
+    copies: &'a Copies,
+    key: &'a StorageKey,
+    stamp: Stamp,
+    settled: bool,
+}
+
+impl Change<'_> {
+    fn settle(mut self, stored: Option<&Record>) {
+        self.copies.settle(self.key, stored, self.stamp);
+        self.settled = true;
+    }
+}
+
+impl Drop for Change<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.copies.forget(self.key);
+        }
     }
 }
 
@@ -266,7 +299,52 @@ impl RedisDriver {
             scripts: Scripts::new(),
             gates: gate::Gates::default(),
             marks: marks::Marks::default(),
+            copies: None,
         }
+    }
+
+    /// Keeps local copies of sessions in `copies` (the `local_cache` option).
+    pub(crate) fn with_copies(mut self, copies: Option<Arc<Copies>>) -> Self {
+        self.copies = copies;
+        self
+    }
+
+    /// How many sessions the local cache holds at most (0: off); see
+    /// [`RedisDriverBuilder::with_local_cache`].
+    pub fn local_cache(&self) -> usize {
+        self.copies.as_ref().map_or(0, |c| c.capacity())
+    }
+
+    /// The local copy of the session, when one may answer a read at `now`: the read script
+    /// would change nothing (the mark is fresh), the session's connection is healthy (so
+    /// Redis's change messages are arriving), and the copy is live.
+    fn copy(&self, key: &StorageKey, now: u64) -> Option<Record> {
+        let copies = self.copies.as_deref()?;
+        if !self.current.serves(key) {
+            return None;
+        }
+        copies
+            .get(key)
+            .filter(|record| !self.lifetimes.is_expired(record, now))
+    }
+
+    /// Stores what a read found in the local cache (see `cache.rs`).
+    fn keep(&self, key: &StorageKey, found: Option<&Record>, stamp: Option<Stamp>) {
+        if let (Some(copies), Some(stamp)) = (self.copies.as_deref(), stamp) {
+            copies.settle(key, found, stamp);
+        }
+    }
+
+    /// Drops the session's local copy before a command changes it, and settles it afterwards.
+    fn changing<'a>(&'a self, key: &'a StorageKey) -> Option<Change<'a>> {
+        let copies = self.copies.as_deref()?;
+        copies.forget(key);
+        Some(Change {
+            copies,
+            key,
+            stamp: copies.stamp(key),
+            settled: false,
+        })
     }
 
     /// Whether the driver talks to a Redis Cluster.
@@ -475,6 +553,7 @@ impl RedisDriver {
                 .arg(idle)
                 .arg(abs);
         };
+        let change = self.changing(key);
         let reply: String = self
             .run(
                 "write",
@@ -486,6 +565,9 @@ impl RedisDriver {
         let outcome = outcome(&reply)?;
         if outcome == WriteOutcome::Written {
             self.marks.saw(key, record.last_active);
+        }
+        if let Some(change) = change {
+            change.settle((outcome == WriteOutcome::Written).then_some(record));
         }
         self.after(cx, key, outcome).await;
         Ok(outcome)
@@ -601,7 +683,14 @@ impl Driver for RedisDriver {
         key: &StorageKey,
     ) -> Result<Option<Record>, DriverError> {
         let now = self.clock.now_ms();
-        if self.marks.is_fresh(key, now) {
+        let fresh = self.marks.is_fresh(key, now);
+        if fresh {
+            if let Some(record) = self.copy(key, now) {
+                return Ok(Some(record));
+            }
+        }
+        let stamp = self.copies.as_ref().map(|c| c.stamp(key));
+        if fresh {
             // The script would leave the mark and the TTL alone: read the fields directly.
             let mut cmd = Cmd::with_capacity(6, COMMAND_BYTES + self.prefix.len());
             cmd.arg("HMGET")
@@ -609,7 +698,9 @@ impl Driver for RedisDriver {
                 .arg(&["v", "c", "a", "d"]);
             let fields: Option<Vec<Option<Vec<u8>>>> =
                 self.run("read", key, Request::Plain(cmd), true).await?;
-            return Ok(fields.and_then(|f| self.decode_fields(key, f, now)));
+            let record = fields.and_then(|f| self.decode_fields(key, f, now));
+            self.keep(key, record.as_ref(), stamp);
+            return Ok(record);
         }
         let [idle, abs] = self.lifetime_args();
         let args = |cmd: &mut Cmd| {
@@ -627,6 +718,7 @@ impl Driver for RedisDriver {
         if let Some(record) = &record {
             self.marks.saw(key, record.last_active);
         }
+        self.keep(key, record.as_ref(), stamp);
         Ok(record)
     }
 
@@ -658,8 +750,12 @@ impl Driver for RedisDriver {
     async fn destroy(&self, _cx: &SessionContext, key: &StorageKey) -> Result<(), DriverError> {
         let mut cmd = redis::cmd("DEL");
         cmd.arg(self.key(key));
+        let change = self.changing(key);
         let _removed: i64 = self.run("destroy", key, Request::Plain(cmd), true).await?;
         self.marks.forget(key);
+        if let Some(change) = change {
+            change.settle(None);
+        }
         Ok(())
     }
 
@@ -674,6 +770,7 @@ impl Driver for RedisDriver {
         let args = |cmd: &mut Cmd| {
             cmd.arg(version).arg(now).arg(idle).arg(abs);
         };
+        let change = self.changing(key);
         let reply: String = self
             .run(
                 "destroy_if",
@@ -685,6 +782,9 @@ impl Driver for RedisDriver {
         let outcome = outcome(&reply)?;
         if outcome == WriteOutcome::Written {
             self.marks.forget(key);
+        }
+        if let Some(change) = change {
+            change.settle(None);
         }
         self.after(cx, key, outcome).await;
         Ok(outcome)
@@ -712,8 +812,18 @@ impl Driver for RedisDriver {
                 true,
             )
             .await?;
-        if let Ok(mark @ 1..) = u64::try_from(mark) {
-            self.marks.saw(key, mark);
+        match u64::try_from(mark) {
+            Ok(mark @ 1..) => {
+                self.marks.saw(key, mark);
+                if let Some(copies) = &self.copies {
+                    copies.touched(key, mark);
+                }
+            }
+            _ => {
+                if let Some(copies) = &self.copies {
+                    copies.forget(key);
+                }
+            }
         }
         Ok(())
     }

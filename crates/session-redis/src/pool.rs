@@ -22,6 +22,8 @@ use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, FromRedisValue, RedisError, RedisResult};
 use session_core::StorageKey;
 
+use crate::cache::Copies;
+
 /// The pool type.
 pub(crate) type Pool = managed::Pool<Connector>;
 /// A connection checked out of the pool.
@@ -45,27 +47,67 @@ impl Limits {
 
 /// Opens connections to a standalone server or a cluster.
 pub(crate) enum Connector {
-    Single(deadpool_redis::Manager),
+    Single {
+        plain: deadpool_redis::Manager,
+        caching: Option<Box<Caching>>,
+    },
     Cluster(ClusterClient),
+}
+
+/// How connections that keep the local copies current are opened (the `local_cache` option):
+/// over RESP3, with Redis's change messages applied to `copies` by the connection's task.
+pub(crate) struct Caching {
+    pub(crate) manager: deadpool_redis::Manager,
+    pub(crate) copies: Arc<Copies>,
+    pub(crate) prefix: String,
 }
 
 impl fmt::Debug for Connector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Connector::Single(_) => "Connector::Single",
+            Connector::Single { caching: None, .. } => "Connector::Single",
+            Connector::Single {
+                caching: Some(_), ..
+            } => "Connector::Single (local cache)",
             Connector::Cluster(_) => "Connector::Cluster",
         })
     }
 }
 
 impl Connector {
-    pub(crate) fn single(manager: deadpool_redis::Manager) -> Self {
-        Connector::Single(manager)
+    pub(crate) fn single(plain: deadpool_redis::Manager, caching: Option<Box<Caching>>) -> Self {
+        Connector::Single { plain, caching }
     }
 
     pub(crate) fn cluster(client: ClusterClient) -> Self {
         Connector::Cluster(client)
     }
+}
+
+impl Caching {
+    /// Opens a connection and turns on change messages for the driver's keys. Copies made
+    /// before cannot be trusted (messages may have been missed while no connection was
+    /// tracking), so they are dropped once tracking is on.
+    async fn open(&self) -> Result<MultiplexedConnection, RedisError> {
+        let mut conn = managed::Manager::create(&self.manager).await?;
+        redis::cmd("CLIENT")
+            .arg("TRACKING")
+            .arg("ON")
+            .arg("BCAST")
+            .arg("PREFIX")
+            .arg(&self.prefix)
+            .arg("NOLOOP")
+            .query_async::<()>(&mut conn)
+            .await?;
+        self.copies.clear();
+        Ok(conn)
+    }
+}
+
+/// Whether Redis refused RESP3 or tracking itself (a server before 6.0, a proxy without
+/// them), as opposed to being unreachable or refusing the credentials.
+fn refuses_tracking(e: &RedisError) -> bool {
+    !breaks_connection(e) && matches!(e.code(), Some("ERR" | "NOPROTO"))
 }
 
 /// A pooled connection and whether every command on it so far completed cleanly.
@@ -222,7 +264,12 @@ impl Current {
     /// one. A session keeps its slot: a request's read meets a broken connection first, and
     /// its retry and its write then use the replacement (a write is never repeated).
     pub(crate) fn pick(&self, key: &StorageKey) -> (usize, Option<Handle>) {
-        let index = if self.slots.len() == 1 {
+        let index = self.index(key);
+        (index, self.handle(index))
+    }
+
+    fn index(&self, key: &StorageKey) -> usize {
+        if self.slots.len() == 1 {
             0
         } else {
             // The key is base64 of a SHA-256: any few of its characters are evenly spread.
@@ -230,8 +277,16 @@ impl Current {
                 h.wrapping_mul(64).wrapping_add(usize::from(b))
             });
             spread % self.slots.len()
-        };
-        (index, self.handle(index))
+        }
+    }
+
+    /// Whether the session's connection is open and healthy: only then are the messages that
+    /// keep the local copies current known to be arriving.
+    pub(crate) fn serves(&self, key: &StorageKey) -> bool {
+        let index = self.index(key);
+        self.slot(index)
+            .as_ref()
+            .is_some_and(|shared| shared.handle.is_healthy())
     }
 
     /// Gives a slot's broken connection back to the pool, which discards it at its next
@@ -285,7 +340,24 @@ impl managed::Manager for Connector {
 
     async fn create(&self) -> Result<Tracked, RedisError> {
         let conn = match self {
-            Connector::Single(manager) => Conn::Single(managed::Manager::create(manager).await?),
+            Connector::Single { plain, caching } => {
+                let tracked = match caching {
+                    Some(caching) if caching.copies.is_enabled() => match caching.open().await {
+                        Ok(conn) => Some(conn),
+                        Err(e) if refuses_tracking(&e) => {
+                            tracing::warn!(target: "session::redis", error = %e, "the server does not support client tracking over RESP3; the local cache is off");
+                            caching.copies.disable();
+                            None
+                        }
+                        Err(e) => return Err(e),
+                    },
+                    _ => None,
+                };
+                match tracked {
+                    Some(conn) => Conn::Single(conn),
+                    None => Conn::Single(managed::Manager::create(plain).await?),
+                }
+            }
             Connector::Cluster(client) => Conn::Cluster(client.get_async_connection().await?),
         };
         Ok(Tracked {

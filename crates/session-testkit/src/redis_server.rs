@@ -338,6 +338,20 @@ impl RedisServer {
         Self::spawn_with(&[], &Tls::Plain)
     }
 
+    /// A new `redis-server` as [`RedisServer::spawn`] starts it, with extra command-line
+    /// configuration (`--name value` pairs).
+    ///
+    /// ```
+    /// use session_testkit::redis_server::RedisServer;
+    ///
+    /// let server = RedisServer::spawn_with_args(&["--rename-command", "DEBUG", ""]);
+    /// assert_eq!(server.cli(&["PING"]), "PONG");
+    /// assert!(server.cli(&["DEBUG", "SLEEP", "0"]).contains("unknown command"));
+    /// ```
+    pub fn spawn_with_args(args: &[&str]) -> Self {
+        Self::spawn_with(args, &Tls::Plain)
+    }
+
     /// A new `redis-server` that accepts only TLS connections, on a free loopback port, with a
     /// certificate for `127.0.0.1` issued by a private CA made for it ([`TlsFiles::ca_file`]). Clients need not present
     /// a certificate. Its [`RedisServer::url`] is `rediss://127.0.0.1:<port>`.

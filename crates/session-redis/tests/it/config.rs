@@ -52,6 +52,13 @@ fn bad_values_name_their_option() {
             "redis.db",
         ),
         (json!({"db": -1}), "redis.db"),
+        (json!({"local_cache": -1}), "redis.local_cache"),
+        (json!({"local_cache": "big"}), "redis.local_cache"),
+        (json!({"local_cache": 100_000_000}), "redis.local_cache"),
+        (
+            json!({"cluster": true, "nodes": ["redis://a:1"], "local_cache": 100}),
+            "redis.local_cache",
+        ),
         (json!({"timeout": "1s"}), "redis.timeout"),
     ];
     for (section, option) in cases {

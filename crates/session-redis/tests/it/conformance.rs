@@ -25,6 +25,18 @@ async fn standalone_redis_passes_the_conformance_suite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_redis_with_the_local_cache_passes_the_conformance_suite() {
+    let server = RedisServer::start();
+    let url = server.url().to_owned();
+    run("redis-local-cache", move || {
+        let mut section = common::standalone(&url);
+        section["local_cache"] = 1000.into();
+        section
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standalone_redis_over_tls_with_a_private_ca_passes_the_conformance_suite() {
     let server = RedisServer::spawn_tls();
     let url = server.url().to_owned();

@@ -6,4 +6,5 @@ mod config;
 mod conformance;
 mod counts;
 mod faults;
+mod local_cache;
 mod tls;

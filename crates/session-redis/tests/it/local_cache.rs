@@ -1,0 +1,313 @@
+//! The local cache (`local_cache`): reads answered in-process, kept current by Redis's change
+//! messages, never hiding a change made elsewhere, a lost update or an outage.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use session_core::{ErrorKind, ManualClock, SessionConfig, SessionManager};
+use session_testkit::redis_server::RedisServer;
+use session_testkit::Browser;
+
+use crate::common;
+
+/// What the test itself sends.
+const HARNESS: &[&str] = &["config|resetstat", "info"];
+
+/// Every command the server ran since the last reset, those inside scripts included.
+fn ran(server: &RedisServer) -> BTreeMap<String, u64> {
+    server
+        .commandstats()
+        .into_iter()
+        .filter(|(name, _)| !HARNESS.contains(&name.as_str()))
+        .collect()
+}
+
+fn one(name: &str, calls: u64) -> BTreeMap<String, u64> {
+    BTreeMap::from([(name.to_owned(), calls)])
+}
+
+fn cached(url: &str) -> Value {
+    let mut section = common::standalone(url);
+    section["local_cache"] = json!(1000);
+    section
+}
+
+fn manager(section: Value, clock: &ManualClock) -> SessionManager {
+    common::manager(
+        section,
+        SessionConfig::new().with_age(Duration::from_secs(600)),
+        clock.clone(),
+    )
+}
+
+/// A browser on `manager` holding the same cookies as `other`: the same visitor reaching
+/// another instance of the application.
+fn same_visitor(manager: SessionManager, other: &Browser) -> Browser {
+    let mut b = Browser::new(manager);
+    for (name, value) in other.cookies() {
+        b.set_cookie(name, value);
+    }
+    b
+}
+
+/// Reads `n` through `b` until it equals `want`, for at most two seconds (Redis's message
+/// travels asynchronously); the reads seen on the way.
+async fn read_until(b: &mut Browser, want: Option<Value>) -> Vec<Option<Value>> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut seen = Vec::new();
+    loop {
+        let n = b.request(|s| s.get("n")).await.expect("read");
+        seen.push(n.clone());
+        if n == want || Instant::now() > deadline {
+            return seen;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_are_answered_locally_and_a_modifying_request_costs_one_command() {
+    let server = RedisServer::spawn();
+    let clock = ManualClock::starting_now();
+    let manager = manager(cached(server.url()), &clock);
+    assert_eq!(
+        manager.driver().name(),
+        "redis",
+        "the cache is a setting of the redis driver"
+    );
+    // Warm-up: the connection, and the scripts loaded.
+    let mut warm = Browser::new(manager.clone());
+    warm.request(|s| s.put("n", 1)).await.expect("warm-up");
+    clock.advance(Duration::from_secs(2));
+    warm.request(|s| s.increment("n")).await.expect("warm-up");
+
+    let mut b = Browser::new(manager);
+    b.request(|s| s.put("n", 1)).await.expect("write");
+
+    // Within a second of the write's mark. Redis reports the driver's own writes back to it
+    // (a script's changes are not covered by `NOLOOP`), so once that message is in, one read
+    // fetches the session (a plain `HMGET`); the others are answered locally.
+    clock.advance(Duration::from_millis(400));
+    server.reset_stats();
+    for _ in 0..3 {
+        assert_eq!(
+            b.request(|s| s.get("n")).await.expect("read"),
+            Some(json!(1))
+        );
+    }
+    let reads = ran(&server);
+    assert!(
+        reads.is_empty() || reads == one("hmget", 1),
+        "three reads within a second: {reads:?}"
+    );
+    // Once the message is in, reads are local.
+    let mut local = false;
+    for _ in 0..20 {
+        server.reset_stats();
+        assert_eq!(
+            b.request(|s| s.get("n")).await.expect("read"),
+            Some(json!(1))
+        );
+        if ran(&server).is_empty() {
+            local = true;
+            break;
+        }
+    }
+    assert!(local, "no read was answered locally");
+
+    // A modifying request whose read is answered locally: only the conditional write (its
+    // script reads, writes and sets the TTL inside Redis).
+    server.reset_stats();
+    assert_eq!(b.request(|s| s.increment("n")).await.expect("increment"), 2);
+    let modifying = ran(&server);
+    assert_eq!(
+        modifying,
+        BTreeMap::from([
+            ("evalsha".to_owned(), 1),
+            ("hmget".to_owned(), 1),
+            ("hset".to_owned(), 1),
+            ("pexpire".to_owned(), 1),
+        ]),
+        "a modifying request"
+    );
+    server.reset_stats();
+    for _ in 0..3 {
+        assert_eq!(
+            b.request(|s| s.get("n")).await.expect("read"),
+            Some(json!(2))
+        );
+    }
+    let reads = ran(&server);
+    assert!(
+        reads.is_empty() || reads == one("hmget", 1),
+        "three reads after the write: {reads:?}"
+    );
+
+    // More than a second after the mark, the read script runs (it moves the mark and slides
+    // the TTL, a change Redis reports back), then one plain read, and local reads again.
+    clock.advance(Duration::from_millis(1500));
+    server.reset_stats();
+    for _ in 0..4 {
+        assert_eq!(
+            b.request(|s| s.get("n")).await.expect("read"),
+            Some(json!(2))
+        );
+    }
+    let due = ran(&server);
+    assert_eq!(due.get("evalsha"), Some(&1), "{due:?}");
+    assert_eq!(due.get("hset"), Some(&1), "the mark moved: {due:?}");
+    let plain = due.get("hmget").copied().unwrap_or(0);
+    assert!(
+        (1..=2).contains(&plain),
+        "the script's read and at most one plain one: {due:?}"
+    );
+
+    // A copy past its idle age is not served, whatever the mark table says.
+    clock.advance(Duration::from_secs(601));
+    let gone = b
+        .request(|s| Ok((s.is_fresh(), s.get("n")?)))
+        .await
+        .expect("read");
+    assert_eq!(gone, (true, None));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_made_elsewhere_replace_the_local_copies() {
+    let server = RedisServer::spawn();
+    let clock = ManualClock::starting_now();
+    let section = cached(server.url());
+    let prefix = section["prefix"].as_str().unwrap_or_default().to_owned();
+    let here = manager(section.clone(), &clock);
+    let elsewhere = manager(section, &clock);
+
+    let mut a = Browser::new(here.clone());
+    a.request(|s| s.put("n", 1)).await.expect("write");
+    assert_eq!(
+        a.request(|s| s.get("n")).await.expect("read"),
+        Some(json!(1))
+    );
+
+    // Another instance changes the session: this one sees the change.
+    let mut b = same_visitor(elsewhere.clone(), &a);
+    assert_eq!(b.request(|s| s.increment("n")).await.expect("increment"), 2);
+    let seen = read_until(&mut a, Some(json!(2))).await;
+    assert_eq!(seen.last(), Some(&Some(json!(2))), "reads: {seen:?}");
+
+    // A client outside the application deletes the key.
+    let key = a.storage_key().await.expect("key");
+    server.cli(&["DEL", &format!("{prefix}{{{}}}", key.as_str())]);
+    let seen = read_until(&mut a, None).await;
+    assert_eq!(seen.last(), Some(&None), "reads: {seen:?}");
+
+    // The database is flushed.
+    let mut c = Browser::new(here);
+    c.request(|s| s.put("n", 7)).await.expect("write");
+    assert_eq!(
+        c.request(|s| s.get("n")).await.expect("read"),
+        Some(json!(7))
+    );
+    server.cli(&["FLUSHDB"]);
+    let seen = read_until(&mut c, None).await;
+    assert_eq!(seen.last(), Some(&None), "reads: {seen:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_on_two_instances_lose_no_increment() {
+    let server = RedisServer::spawn();
+    let clock = ManualClock::starting_now();
+    let section = cached(server.url());
+    let one = manager(section.clone(), &clock);
+    let two = manager(section, &clock);
+
+    let mut a = Browser::new(one);
+    a.request(|s| s.put("n", 0)).await.expect("write");
+    let mut b = same_visitor(two, &a);
+    // Alternating instances: each request may start from a copy the other just made stale.
+    for _ in 0..25 {
+        a.request(|s| s.increment("n"))
+            .await
+            .expect("increment here");
+        b.request(|s| s.increment("n"))
+            .await
+            .expect("increment elsewhere");
+    }
+    // Both at once, 100 concurrent increments each.
+    let (here, there) = tokio::join!(
+        a.increment_concurrently("n", 100),
+        b.increment_concurrently("n", 100)
+    );
+    let failed = here.iter().chain(&there).filter(|r| r.is_err()).count();
+    assert_eq!(failed, 0);
+    let seen = read_until(&mut a, Some(json!(250))).await;
+    assert_eq!(seen.last(), Some(&Some(json!(250))), "reads: {seen:?}");
+    let seen = read_until(&mut b, Some(json!(250))).await;
+    assert_eq!(seen.last(), Some(&Some(json!(250))), "reads: {seen:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_never_answer_for_a_server_that_is_down() {
+    let mut server = RedisServer::spawn();
+    let clock = ManualClock::starting_now();
+    let mut section = cached(server.url());
+    section["connect_timeout"] = json!("1s");
+    section["command_timeout"] = json!("1s");
+    let mut b = Browser::new(manager(section, &clock));
+    b.request(|s| s.put("n", 1)).await.expect("write");
+    assert_eq!(
+        b.request(|s| s.get("n")).await.expect("read"),
+        Some(json!(1))
+    );
+
+    server.stop();
+    // The connection's end reaches the driver a moment after the kill; from then on every
+    // request fails, none is answered from a copy.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let first = loop {
+        match b.request(|s| s.get("n")).await {
+            Err(e) => break e,
+            Ok(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Ok(n) => panic!("still answered {n:?} two seconds after the server stopped"),
+        }
+    };
+    assert_eq!(first.kind(), ErrorKind::Backend, "{first}");
+    for _ in 0..3 {
+        let err = b.request(|s| s.get("n")).await.expect_err("Redis is down");
+        assert_eq!(err.kind(), ErrorKind::Backend, "{err}");
+    }
+
+    // Back (empty: the server persists nothing): the old cookie gives a fresh session.
+    server.restart();
+    let fresh = b
+        .request(|s| Ok(s.is_fresh()))
+        .await
+        .expect("after restart");
+    assert!(fresh);
+    b.request(|s| s.put("n", 5)).await.expect("write");
+    assert_eq!(
+        b.request(|s| s.get("n")).await.expect("read"),
+        Some(json!(5))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_client_tracking_gets_the_driver_without_the_cache() {
+    let server = RedisServer::spawn_with_args(&["--rename-command", "CLIENT", ""]);
+    let clock = ManualClock::starting_now();
+    let mut b = Browser::new(manager(cached(server.url()), &clock));
+    b.request(|s| s.put("n", 1)).await.expect("write");
+    clock.advance(Duration::from_millis(400));
+    server.reset_stats();
+    assert_eq!(
+        b.request(|s| s.get("n")).await.expect("read"),
+        Some(json!(1))
+    );
+    assert_eq!(
+        ran(&server).get("hmget"),
+        Some(&1),
+        "without tracking every read goes to Redis"
+    );
+    assert_eq!(b.request(|s| s.increment("n")).await.expect("increment"), 2);
+}
