@@ -597,11 +597,13 @@ mod tests {
                 AxumFile,
                 AxumRedis,
                 TowerRedis,
+                AxumRedisCached,
                 ActixBare,
                 ActixCookie,
                 ActixSessionCookie,
                 ActixRedis,
                 ActixSessionRedis,
+                ActixRedisCached,
             ]
         );
         // A peer left out of the run is not added.

@@ -43,28 +43,32 @@ pub(crate) enum Server {
     AxumMemory,
     AxumFile,
     AxumRedis,
+    AxumRedisCached,
     TowerMemory,
     TowerRedis,
     ActixBare,
     ActixCookie,
     ActixRedis,
+    ActixRedisCached,
     ActixSessionCookie,
     ActixSessionRedis,
 }
 
 impl Server {
     /// All servers, in report order.
-    pub(crate) const ALL: [Server; 12] = [
+    pub(crate) const ALL: [Server; 14] = [
         Self::AxumBare,
         Self::AxumCookie,
         Self::AxumMemory,
         Self::AxumFile,
         Self::AxumRedis,
+        Self::AxumRedisCached,
         Self::TowerMemory,
         Self::TowerRedis,
         Self::ActixBare,
         Self::ActixCookie,
         Self::ActixRedis,
+        Self::ActixRedisCached,
         Self::ActixSessionCookie,
         Self::ActixSessionRedis,
     ];
@@ -77,11 +81,13 @@ impl Server {
             Self::AxumMemory => "axum-memory",
             Self::AxumFile => "axum-file",
             Self::AxumRedis => "axum-redis",
+            Self::AxumRedisCached => "axum-redis-cached",
             Self::TowerMemory => "tower-sessions-memory",
             Self::TowerRedis => "tower-sessions-redis",
             Self::ActixBare => "actix-bare",
             Self::ActixCookie => "actix-cookie",
             Self::ActixRedis => "actix-redis",
+            Self::ActixRedisCached => "actix-redis-cached",
             Self::ActixSessionCookie => "actix-session-cookie",
             Self::ActixSessionRedis => "actix-session-redis",
         }
@@ -95,11 +101,13 @@ impl Server {
             Self::AxumMemory => "axum + ours, memory",
             Self::AxumFile => "axum + ours, file",
             Self::AxumRedis => "axum + ours, Redis",
+            Self::AxumRedisCached => "axum + ours, Redis, local cache",
             Self::TowerMemory => "tower-sessions, MemoryStore",
             Self::TowerRedis => "tower-sessions, RedisStore",
             Self::ActixBare => "actix-web, no sessions",
             Self::ActixCookie => "actix-web + ours, cookie",
             Self::ActixRedis => "actix-web + ours, Redis",
+            Self::ActixRedisCached => "actix-web + ours, Redis, local cache",
             Self::ActixSessionCookie => "actix-session, CookieSessionStore",
             Self::ActixSessionRedis => "actix-session, RedisSessionStore",
         }
@@ -116,6 +124,7 @@ impl Server {
             | Self::AxumMemory
             | Self::AxumFile
             | Self::AxumRedis
+            | Self::AxumRedisCached
             | Self::TowerMemory
             | Self::TowerRedis => Framework::Axum,
             _ => Framework::Actix,
@@ -137,7 +146,12 @@ impl Server {
     pub(crate) fn uses_redis(self) -> bool {
         matches!(
             self,
-            Self::AxumRedis | Self::TowerRedis | Self::ActixRedis | Self::ActixSessionRedis
+            Self::AxumRedis
+                | Self::AxumRedisCached
+                | Self::TowerRedis
+                | Self::ActixRedis
+                | Self::ActixRedisCached
+                | Self::ActixSessionRedis
         )
     }
 
@@ -163,9 +177,9 @@ impl Server {
     pub(crate) fn peer(self) -> Option<Server> {
         match self {
             Self::AxumCookie | Self::AxumMemory => Some(Self::TowerMemory),
-            Self::AxumRedis => Some(Self::TowerRedis),
+            Self::AxumRedis | Self::AxumRedisCached => Some(Self::TowerRedis),
             Self::ActixCookie => Some(Self::ActixSessionCookie),
-            Self::ActixRedis => Some(Self::ActixSessionRedis),
+            Self::ActixRedis | Self::ActixRedisCached => Some(Self::ActixSessionRedis),
             _ => None,
         }
     }
@@ -197,9 +211,10 @@ pub(crate) fn serve(server: Server, options: &ServeOptions) -> Result<(), String
     }
 }
 
-/// A manager of ours for `driver`.
+/// A manager of ours for `driver` (`redis-cached`: the Redis driver with its local cache).
 fn manager(driver: &str, options: &ServeOptions) -> Result<SessionManager, String> {
-    let mut config = SessionConfig::new().with_driver(driver).with_key(KEY);
+    let name = driver.strip_suffix("-cached").unwrap_or(driver);
+    let mut config = SessionConfig::new().with_driver(name).with_key(KEY);
     match driver {
         "file" => {
             config = config.with_section(
@@ -207,7 +222,7 @@ fn manager(driver: &str, options: &ServeOptions) -> Result<SessionManager, Strin
                 serde_json::json!({ "location": path_text(&options.dir.join("sessions"))? }),
             );
         }
-        "redis" => {
+        "redis" | "redis-cached" => {
             let url = options
                 .redis_url
                 .clone()
@@ -218,6 +233,13 @@ fn manager(driver: &str, options: &ServeOptions) -> Result<SessionManager, Strin
                 .and_then(|v| v.parse::<u64>().ok())
             {
                 section["pool_size"] = size.into();
+            }
+            if driver == "redis-cached" {
+                section["local_cache"] = 10_000.into();
+                // Redis reports every change under a tracked prefix to every tracking
+                // connection: with its own prefix, a cached server (idle while the others are
+                // measured) costs Redis nothing when another server writes.
+                section["prefix"] = format!("cached-{}:", options.addr.port()).into();
             }
             config = config.with_section("redis", section);
         }
@@ -256,6 +278,7 @@ mod axum_servers {
             Server::AxumMemory => ours(manager("memory", options)?),
             Server::AxumFile => ours(manager("file", options)?),
             Server::AxumRedis => ours(manager("redis", options)?),
+            Server::AxumRedisCached => ours(manager("redis-cached", options)?),
             Server::TowerMemory => tower(MemoryStore::default()),
             Server::TowerRedis => {
                 let url = options.redis_url.as_deref().ok_or("no --redis-url")?;
@@ -358,11 +381,11 @@ mod actix_servers {
             .run()
             .await
             .map_err(io),
-            Server::ActixCookie | Server::ActixRedis => {
-                let driver = if server == Server::ActixCookie {
-                    "cookie"
-                } else {
-                    "redis"
+            Server::ActixCookie | Server::ActixRedis | Server::ActixRedisCached => {
+                let driver = match server {
+                    Server::ActixCookie => "cookie",
+                    Server::ActixRedis => "redis",
+                    _ => "redis-cached",
                 };
                 let manager = manager(driver, options)?;
                 HttpServer::new(move || {
