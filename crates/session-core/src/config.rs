@@ -393,6 +393,7 @@ const ENV_VARS: &[&str] = &[
     "SESSION_FILE_LOCATION",
     "SESSION_REDIS_PREFIX",
     "SESSION_REDIS_CLUSTER",
+    "SESSION_REDIS_LOCAL_CACHE",
     "APP_KEY",
     "REDIS_URL",
 ];
@@ -519,7 +520,7 @@ impl SessionConfig {
     /// | `SESSION_COOKIE_SECURE`, `SESSION_COOKIE_SAME_SITE`, `SESSION_COOKIE_DOMAIN`, `SESSION_COOKIE_PATH` | `cookie.*` |
     /// | `APP_KEY` | `keys` (comma-separated, current key first) |
     /// | `SESSION_FILE_LOCATION` | `file.location` |
-    /// | `REDIS_URL`, `SESSION_REDIS_PREFIX`, `SESSION_REDIS_CLUSTER` | `redis.url`, `redis.prefix`, `redis.cluster` |
+    /// | `REDIS_URL`, `SESSION_REDIS_PREFIX`, `SESSION_REDIS_CLUSTER`, `SESSION_REDIS_LOCAL_CACHE` | `redis.url`, `redis.prefix`, `redis.cluster`, `redis.local_cache` |
     ///
     /// The `file` and `redis` variables only apply when that driver is chosen (`REDIS_URL` is often
     /// set for other parts of an app). Any other variable starting with `SESSION_` is a
@@ -593,6 +594,15 @@ impl SessionConfig {
                 "SESSION_REDIS_CLUSTER" => {
                     let on = bool_var("redis.cluster", &value)?;
                     sections.push(("redis", "cluster", Value::from(on)))
+                }
+                "SESSION_REDIS_LOCAL_CACHE" => {
+                    let sessions: u64 = value.trim().parse().map_err(|_| {
+                        ConfigError::new(
+                            "redis.local_cache",
+                            format!("expected a number of sessions (0: off), got \"{value}\""),
+                        )
+                    })?;
+                    sections.push(("redis", "local_cache", Value::from(sessions)))
                 }
                 // A name one or two edits away from a known variable is a misspelling; other
                 // `SESSION_*` names belong to someone else (`SESSION_MANAGER` on Linux desktops).
@@ -1152,6 +1162,7 @@ mod tests {
             ("SESSION_DRIVER", "redis"),
             ("REDIS_URL", "redis://127.0.0.1:7000"),
             ("SESSION_REDIS_CLUSTER", "true"),
+            ("SESSION_REDIS_LOCAL_CACHE", "5000"),
             (
                 "APP_KEY",
                 "k1k1k1k1k1k1k1k1k1k1k1k1k1k1k1k1, k2k2k2k2k2k2k2k2k2k2k2k2k2k2k2k2",
@@ -1165,6 +1176,14 @@ mod tests {
                 .expect("config");
         assert_eq!(config.driver(), "redis");
         assert_eq!(config.section("redis").expect("redis")["cluster"], true);
+        assert_eq!(config.section("redis").expect("redis")["local_cache"], 5000);
+        let err = SessionConfig::from_vars(
+            [("SESSION_REDIS_LOCAL_CACHE", "lots")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+        .expect_err("not a number");
+        assert_eq!(err.option(), "redis.local_cache");
         assert_eq!(config.keys.len(), 2);
         assert!(!config.cookie().secure());
         assert_eq!(config.cookie().same_site(), SameSite::Strict);

@@ -46,6 +46,19 @@ async fn standalone_redis_over_tls_with_a_private_ca_passes_the_conformance_suit
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_redis_over_tls_with_the_local_cache_passes_the_conformance_suite() {
+    let server = RedisServer::spawn_tls();
+    let url = server.url().to_owned();
+    let ca = server.tls().expect("a TLS server").ca_file.clone();
+    run("redis-tls-local-cache", move || {
+        let mut section = common::tls(&url, &ca);
+        section["local_cache"] = 1000.into();
+        section
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_cluster_passes_the_conformance_suite() {
     let cluster = RedisCluster::start();
     let urls = cluster.urls();

@@ -311,3 +311,24 @@ async fn a_server_without_client_tracking_gets_the_driver_without_the_cache() {
     );
     assert_eq!(b.request(|s| s.increment("n")).await.expect("increment"), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_works_over_tls() {
+    let server = RedisServer::spawn_tls();
+    let ca = server.tls().expect("a TLS server").ca_file.clone();
+    let clock = ManualClock::starting_now();
+    let mut section = common::tls(server.url(), &ca);
+    section["local_cache"] = json!(100);
+    let mut b = Browser::new(manager(section, &clock));
+    b.request(|s| s.put("n", 1)).await.expect("write");
+    let mut local = false;
+    for _ in 0..20 {
+        server.reset_stats();
+        assert_eq!(b.request(|s| s.get("n")).await.expect("read"), Some(json!(1)));
+        if ran(&server).is_empty() {
+            local = true;
+            break;
+        }
+    }
+    assert!(local, "no read over TLS was answered locally");
+}
