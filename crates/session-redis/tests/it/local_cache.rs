@@ -324,7 +324,10 @@ async fn the_cache_works_over_tls() {
     let mut local = false;
     for _ in 0..20 {
         server.reset_stats();
-        assert_eq!(b.request(|s| s.get("n")).await.expect("read"), Some(json!(1)));
+        assert_eq!(
+            b.request(|s| s.get("n")).await.expect("read"),
+            Some(json!(1))
+        );
         if ran(&server).is_empty() {
             local = true;
             break;
