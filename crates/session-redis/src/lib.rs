@@ -211,6 +211,7 @@ impl fmt::Debug for RedisDriver {
             .field("pool_open", &status.size)
             .field("limits", &self.limits)
             .field("lifetimes", &self.lifetimes)
+            .field("local_cache", &self.copies)
             .finish_non_exhaustive()
     }
 }
@@ -311,6 +312,12 @@ impl RedisDriver {
 
     /// How many sessions the local cache holds at most (0: off); see
     /// [`RedisDriverBuilder::with_local_cache`].
+    ///
+    /// ```
+    /// let driver = session_redis::RedisDriver::builder().build()?;
+    /// assert_eq!(driver.local_cache(), 0, "off by default");
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn local_cache(&self) -> usize {
         self.copies.as_ref().map_or(0, |c| c.capacity())
     }
