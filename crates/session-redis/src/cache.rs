@@ -96,6 +96,11 @@ impl Copies {
         self.capacity
     }
 
+    /// The key prefix whose changes keep the copies current.
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// Whether copies are kept (false once the server refused tracking).
     pub(crate) fn is_enabled(&self) -> bool {
         self.enabled.load(Ordering::Relaxed)
@@ -149,16 +154,21 @@ impl Copies {
         }
     }
 
-    /// Drops the session's copy: it is being changed, or was changed.
-    pub(crate) fn forget(&self, key: &StorageKey) {
+    /// Drops the session's copy (it is being changed, or was changed), and returns the stamp
+    /// that a command sent from now on settles with.
+    pub(crate) fn forget(&self, key: &StorageKey) -> Stamp {
         let mut inner = self.lock();
-        Self::forget_locked(&mut inner, key.as_str());
+        Self::forget_locked(&mut inner, key.as_str())
     }
 
-    fn forget_locked(inner: &mut Inner, key: &str) {
+    fn forget_locked(inner: &mut Inner, key: &str) -> Stamp {
         let stripe = stripe_of(key);
         inner.stamps[stripe] = inner.stamps[stripe].wrapping_add(1);
         inner.map.remove(key);
+        Stamp {
+            stripe,
+            count: inner.stamps[stripe],
+        }
     }
 
     /// Moves the copy's activity mark forward (a touch that changed only the mark).
@@ -189,7 +199,7 @@ impl Copies {
                                 match key {
                                     Value::BulkString(bytes) => {
                                         if let Some(key) = self.storage_key(bytes) {
-                                            Self::forget_locked(&mut inner, key);
+                                            let _ = Self::forget_locked(&mut inner, key);
                                         }
                                     }
                                     // Not a key name: nothing is known for sure any more.
@@ -273,9 +283,13 @@ mod tests {
 
         // A local change in between.
         let stamp = copies.stamp(&key);
-        copies.forget(&key);
+        let _ = copies.forget(&key);
         copies.settle(&key, Some(&record(5)), stamp);
         assert_eq!(copies.get(&key), None);
+        // A change's own outcome, with nothing in between, is stored.
+        let change = copies.forget(&key);
+        copies.settle(&key, Some(&record(6)), change);
+        assert_eq!(copies.get(&key), Some(record(6)));
     }
 
     #[test]

@@ -705,11 +705,7 @@ impl RedisDriverBuilder {
                     });
                 let manager = deadpool_redis::Manager::new_with_config(info, config)
                     .map_err(|e| redis_error("url", e))?;
-                Some(Box::new(pool::Caching {
-                    manager,
-                    copies,
-                    prefix: self.prefix.clone(),
-                }))
+                Some(Box::new(pool::Caching { manager, copies }))
             }
             None => None,
         };

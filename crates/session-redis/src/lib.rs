@@ -236,7 +236,7 @@ impl Change<'_> {
 impl Drop for Change<'_> {
     fn drop(&mut self) {
         if !self.settled {
-            self.copies.forget(self.key);
+            let _ = self.copies.forget(self.key);
         }
     }
 }
@@ -345,11 +345,10 @@ impl RedisDriver {
     /// Drops the session's local copy before a command changes it, and settles it afterwards.
     fn changing<'a>(&'a self, key: &'a StorageKey) -> Option<Change<'a>> {
         let copies = self.copies.as_deref()?;
-        copies.forget(key);
         Some(Change {
             copies,
             key,
-            stamp: copies.stamp(key),
+            stamp: copies.forget(key),
             settled: false,
         })
     }
@@ -828,7 +827,7 @@ impl Driver for RedisDriver {
             }
             _ => {
                 if let Some(copies) = &self.copies {
-                    copies.forget(key);
+                    let _ = copies.forget(key);
                 }
             }
         }

@@ -59,7 +59,6 @@ pub(crate) enum Connector {
 pub(crate) struct Caching {
     pub(crate) manager: deadpool_redis::Manager,
     pub(crate) copies: Arc<Copies>,
-    pub(crate) prefix: String,
 }
 
 impl fmt::Debug for Connector {
@@ -95,7 +94,7 @@ impl Caching {
             .arg("ON")
             .arg("BCAST")
             .arg("PREFIX")
-            .arg(&self.prefix)
+            .arg(self.copies.prefix())
             .arg("NOLOOP")
             .query_async::<()>(&mut conn)
             .await?;

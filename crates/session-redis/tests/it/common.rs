@@ -1,9 +1,11 @@
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use session_core::{DriverRegistry, ManualClock, SessionConfig, SessionManager};
+use session_testkit::redis_server::RedisServer;
 
 /// A key prefix no other test uses, so tests can share a server.
 pub(crate) fn unique_prefix() -> String {
@@ -58,4 +60,22 @@ pub(crate) fn simple_manager(section: Value) -> SessionManager {
         SessionConfig::new().with_age(Duration::from_secs(7200)),
         ManualClock::starting_now(),
     )
+}
+
+/// What the tests themselves send when they count commands.
+pub(crate) const HARNESS: &[&str] = &["config|resetstat", "info"];
+
+/// Every command the server ran since the last reset, those inside scripts included, without the
+/// harness's own.
+pub(crate) fn ran(server: &RedisServer) -> BTreeMap<String, u64> {
+    server
+        .commandstats()
+        .into_iter()
+        .filter(|(name, _)| !HARNESS.contains(&name.as_str()))
+        .collect()
+}
+
+/// `calls` of the command `name`, as [`ran`] reports it.
+pub(crate) fn one(name: &str, calls: u64) -> BTreeMap<String, u64> {
+    BTreeMap::from([(name.to_owned(), calls)])
 }

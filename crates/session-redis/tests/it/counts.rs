@@ -8,15 +8,13 @@ use session_core::{ManualClock, SessionConfig};
 use session_testkit::redis_server::RedisServer;
 use session_testkit::Browser;
 
-use crate::common;
+use crate::common::{self, one, ran, HARNESS};
 
 /// Commands the driver's scripts run inside Redis; `INFO commandstats` counts them too, but they
 /// are not round trips. On the script path the driver itself sends only `EVALSHA`, `EVAL` and
 /// `DEL`; the plain `HMGET` of a recently marked session is counted apart
 /// (`a_session_marked_within_a_second_is_read_without_a_script`).
 const INSIDE_SCRIPTS: &[&str] = &["type", "hmget", "hset", "pexpire", "unlink"];
-/// What the test itself sends.
-const HARNESS: &[&str] = &["config|resetstat", "info"];
 
 /// The commands clients sent since the last reset, by name.
 fn sent(server: &RedisServer) -> BTreeMap<String, u64> {
@@ -27,10 +25,6 @@ fn sent(server: &RedisServer) -> BTreeMap<String, u64> {
             !INSIDE_SCRIPTS.contains(&name.as_str()) && !HARNESS.contains(&name.as_str())
         })
         .collect()
-}
-
-fn one(name: &str, calls: u64) -> BTreeMap<String, u64> {
-    BTreeMap::from([(name.to_owned(), calls)])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -153,16 +147,6 @@ async fn the_ttl_follows_the_idle_age_and_the_absolute_cap() {
         "TTL capped: {capped}"
     );
     assert_eq!(server.cli(&["TYPE", &redis_key]), "hash");
-}
-
-/// Every command the server ran since the last reset, those inside scripts included, without the
-/// harness's own.
-fn ran(server: &RedisServer) -> BTreeMap<String, u64> {
-    server
-        .commandstats()
-        .into_iter()
-        .filter(|(name, _)| !HARNESS.contains(&name.as_str()))
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
