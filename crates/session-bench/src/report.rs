@@ -180,8 +180,8 @@ pub(crate) fn markdown(results: &Results, options: &RunOptions, env: &Environmen
         md,
         "\nEvery server runs in its own process. At the start of a round every server is started \
          (a fresh process each round) and stays up, idle while the others are measured; then \
-         each workload is measured on every server in turn, with each of our servers followed \
-         at once by its peer, so that the figures a ratio compares are measured seconds apart \
+         each workload is measured on every server in turn, with each of our servers measured \
+         next to its peer, so that the figures a ratio compares are measured seconds apart \
          (the order rotates each round). Each figure is the median of the rounds. The load generator (raw HTTP/1.1 over tokio TCP, `crates/session-bench/src/client.rs`) \
          shares the machine with the server, as `wrk` would on one host, so compare ratios, not \
          absolute numbers. Latencies are per request, from sending it to reading the whole \

@@ -130,8 +130,9 @@ fn index(server: Server) -> usize {
 }
 
 /// The order servers are measured in within a round: the given order, with each of our servers
-/// followed at once by its peer (when the peer is in the run), so a ratio compares measurements
-/// taken next to each other.
+/// next to its peer (when the peer is in the run): the first of ours with a given peer right
+/// before it, the others right after it, so a ratio compares measurements taken next to each
+/// other.
 fn measuring_order(servers: &[Server]) -> Vec<Server> {
     let mut order: Vec<Server> = Vec::with_capacity(servers.len());
     for &server in servers {
@@ -585,7 +586,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_of_our_servers_is_measured_just_before_its_peer() {
+    fn each_of_our_servers_is_measured_next_to_its_peer() {
         use Server::*;
         assert_eq!(
             measuring_order(&Server::ALL),
