@@ -196,8 +196,7 @@ pub(crate) fn markdown(results: &Results, options: &RunOptions, env: &Environmen
          route with a constant; in each workload's turn they are measured on `read`, and that \
          figure is their row in that workload's table. Servers of ours use the defaults of `SessionConfig` (signed id cookie, \
          Set-Cookie with a refreshed Max-Age on every response, as AdonisJS does), and those \
-         marked \"local cache\" the Redis driver's `local_cache` of 10,000 sessions, with a key \
-         prefix of their own (Redis reports changes to every connection tracking the prefix); \
+         marked \"local cache\" the Redis driver's `local_cache` of 10,000 sessions; \
          the peers use their defaults with `secure` off for plain HTTP. tower-sessions' Redis store is \
          `tower-sessions-redis-store` with a fred pool of 6 (its documentation's example); \
          actix-session's is `RedisSessionStore::new` (one multiplexed redis-rs connection).\n"

@@ -236,10 +236,6 @@ fn manager(driver: &str, options: &ServeOptions) -> Result<SessionManager, Strin
             }
             if driver == "redis-cached" {
                 section["local_cache"] = 10_000.into();
-                // Redis reports every change under a tracked prefix to every tracking
-                // connection: with its own prefix, a cached server (idle while the others are
-                // measured) costs Redis nothing when another server writes.
-                section["prefix"] = format!("cached-{}:", options.addr.port()).into();
             }
             config = config.with_section("redis", section);
         }

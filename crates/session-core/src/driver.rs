@@ -95,15 +95,34 @@ impl Record {
     /// ```
     pub fn encode(&self) -> Vec<u8> {
         // Room for the envelope and a small session, so that most records are written without
-        // growing the buffer. Serializing a map of JSON values and integers cannot fail.
+        // growing the buffer.
         let mut out = Vec::with_capacity(128);
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Appends [`Record::encode`]'s output to `out`, for a driver that stores the record after a
+    /// header of its own in one buffer.
+    ///
+    /// ```
+    /// use session_core::Record;
+    ///
+    /// let record = Record::new(Default::default(), 1_000);
+    /// let mut stored = b"header:".to_vec();
+    /// record.encode_into(&mut stored);
+    /// assert_eq!(&stored[7..], record.encode().as_slice());
+    /// assert_eq!(Record::decode(&stored[7..]), Some(record));
+    /// ```
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        let start = out.len();
         let envelope = EnvelopeRef {
             format: FORMAT_VERSION,
             record: self,
         };
-        match serde_json::to_writer(&mut out, &envelope) {
-            Ok(()) => out,
-            Err(_) => Vec::new(),
+        // Serializing a map of JSON values and integers cannot fail; if it ever did, nothing
+        // partial is left behind.
+        if serde_json::to_writer(&mut *out, &envelope).is_err() {
+            out.truncate(start);
         }
     }
 

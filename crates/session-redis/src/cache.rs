@@ -1,16 +1,20 @@
 //! Local copies of sessions, kept current by Redis (the `local_cache` option).
 //!
-//! With `local_cache` set, every shared connection asks Redis to report changes to the driver's
-//! keys (`CLIENT TRACKING ON BCAST PREFIX <prefix> NOLOOP`, over RESP3): whenever any client
-//! modifies, deletes or expires a key under the prefix, Redis pushes an `invalidate` message on
-//! the connection. The driver keeps the sessions it read or wrote in [`Copies`] and serves a read
-//! from there when its activity mark is fresh (so the read script would change nothing in Redis)
-//! and the session's connection is healthy: no round trip. A write still goes to Redis as the
-//! conditional script, so a copy that turned out to be stale costs a conflict and a re-read, never
-//! a lost update.
+//! With `local_cache` set, every shared connection asks Redis to report changes to the keys it
+//! reads (`CLIENT TRACKING ON NOLOOP`, over RESP3): Redis remembers which keys each connection
+//! read, and when any client then modifies or deletes one of them, it pushes an `invalidate`
+//! message on that connection (once: the key must be read again to be reported again). The
+//! driver keeps the sessions it read or wrote in [`Copies`] and serves a read from there when its
+//! activity mark is fresh (so the read script would change nothing in Redis) and the session's
+//! connection is healthy: no round trip. A write still goes to Redis as the conditional script,
+//! so a copy that turned out to be stale costs a conflict and a re-read, never a lost update.
 //!
 //! `NOLOOP` spares a connection the messages about its own changes: the driver applies those to
-//! the copies itself, from the outcome of its own commands.
+//! the copies itself, from the outcome of its own commands. A change also ends the tracking of
+//! the key, for every connection; so each script that changes a session reads it once more
+//! afterwards (`retrack` in `scripts.rs`), and the connection goes on hearing about it. Reports
+//! go only to the connections that read a key: an instance is not sent the changes to sessions
+//! it never read.
 //!
 //! # Ordering
 //!
@@ -94,11 +98,6 @@ impl Copies {
     /// The most sessions held.
     pub(crate) fn capacity(&self) -> usize {
         self.capacity
-    }
-
-    /// The key prefix whose changes keep the copies current.
-    pub(crate) fn prefix(&self) -> &str {
-        &self.prefix
     }
 
     /// Whether copies are kept (false once the server refused tracking).

@@ -397,19 +397,21 @@ impl RedisDriverBuilder {
     /// Keeps up to `sessions` sessions in this process and serves reads from them, with Redis
     /// reporting every change to them (default 0: off). Standalone Redis 6 or later only.
     ///
-    /// Each shared connection turns on Redis's client tracking for the driver's keys
-    /// (`CLIENT TRACKING ON BCAST PREFIX <prefix> NOLOOP`, over RESP3): when any client changes,
-    /// deletes or expires a session key, Redis pushes a message and the local copy is dropped.
+    /// Each shared connection turns on Redis's client tracking for the keys it reads
+    /// (`CLIENT TRACKING ON NOLOOP`, over RESP3): when any other client changes or deletes a
+    /// session key this connection read, Redis pushes a message and the local copy is dropped.
     /// A read whose activity mark was refreshed less than a second ago (when the read script
     /// would change nothing in Redis) is then answered from the copy, without a round trip, and
-    /// a modifying request costs one command (the conditional write) instead of two.
+    /// a modifying request costs one command (the conditional write) instead of two: the
+    /// driver's own writes keep the copy current, and each script that changes a session reads
+    /// its key again at the end so that Redis goes on reporting the next change.
     ///
     /// What it costs: a read on one instance may, for the moment it takes Redis's message to
     /// arrive (well under a millisecond on a healthy network), still see the state before a
     /// write that another instance just completed. Writes are never lost by it: the
     /// conditional write compares versions in Redis, and a stale copy costs a conflict and a
-    /// re-read. Every instance receives a message for every change to any session (batched by
-    /// Redis), which adds to Redis's work in large deployments. The copies are dropped when a
+    /// re-read. Redis remembers which connections read each session key (its tracking table,
+    /// bounded by `tracking-table-max-keys`). The copies are dropped when a
     /// connection is lost or replaced, when the database is flushed, and when the server
     /// refuses tracking (a server before 6.0, or a proxy without RESP3: the driver then logs a
     /// warning and works without the cache). Not available with Redis Cluster: building

@@ -33,7 +33,7 @@
 //!
 //! | request | commands |
 //! |---|---|
-//! | reads the session, changes nothing | 1 (`EVALSHA`: read, mark active, slide the TTL; a plain `HMGET` within a second of the last mark) |
+//! | reads the session, changes nothing | 1 (`EVALSHA`: read, mark active, slide the TTL; a plain `GET` within a second of the last mark) |
 //! | reads and modifies the session | 2 (that read + one `EVALSHA` conditional write) |
 //! | never uses the session, has a cookie | 1 (`EVALSHA`: touch), 0 within a second of the last mark |
 //! | empties the session (logout) | 2 (the read + one `EVALSHA` conditional delete) |
@@ -48,9 +48,9 @@
 //! once as `EVAL`, which reloads it.
 //!
 //! With [`RedisDriverBuilder::with_local_cache`] (the `local_cache` option, off by default), the
-//! driver keeps copies of the sessions it read in memory, kept current by Redis's change messages
-//! (client tracking), and answers a read within a second of the last mark from the copy: no
-//! command at all.
+//! driver keeps copies of the sessions it read or wrote in memory, kept current by Redis's change
+//! messages (client tracking), and answers a read within a second of the last mark from the
+//! copy: no command at all, and a modifying request sends only its conditional write.
 //!
 //! The issue that specified this driver named `GETEX … PXAT` for the read. A plain `GETEX` cannot
 //! tell the core when the session was last active according to the application's clock, nor
@@ -58,11 +58,13 @@
 //!
 //! # Key layout
 //!
-//! One Redis hash per session at `<prefix>{<storage key>}` (default prefix `session:`), where the
-//! storage key is the 43-character digest of the session id that session-core derives: the raw id
-//! never reaches Redis. The braces are a Redis Cluster hash tag, so every key of a session lives
-//! in one slot. Fields: `v` version, `c` created (ms), `a` last active (ms), `d` the record in
-//! session-core's versioned JSON encoding.
+//! One Redis string per session at `<prefix>{<storage key>}` (default prefix `session:`), where
+//! the storage key is the 43-character digest of the session id that session-core derives: the
+//! raw id never reaches Redis. The braces are a Redis Cluster hash tag, so every key of a session
+//! lives in one slot. The value is a 66-byte header, `s1:<version>:<created>:<active>:` with each
+//! number in 20 decimal digits (times in ms), then the record in session-core's versioned JSON
+//! encoding. The header has a fixed size so that the scripts read only the header
+//! (`GETRANGE`) to compare versions, and move the activity mark in place (`SETRANGE`).
 //!
 //! # TTL
 //!
@@ -74,7 +76,7 @@
 //! application's clock considers expired is reported as absent and never refreshed. The driver
 //! remembers the marks it set or read in the last second (a fixed table, not growing with the
 //! number of sessions): for those sessions the script would change nothing, so a read is a plain
-//! `HMGET` checked by the driver itself and a touch is not sent. A busy session costs Redis no Lua
+//! `GET` checked by the driver itself and a touch is not sent. A busy session costs Redis no Lua
 //! on reads.
 //!
 //! # Failure
@@ -136,6 +138,7 @@
 mod cache;
 mod config;
 mod gate;
+mod layout;
 mod marks;
 mod pool;
 mod scripts;
@@ -297,7 +300,7 @@ impl RedisDriver {
             clock,
             limits,
             cluster,
-            scripts: Scripts::new(),
+            scripts: Scripts::new(false),
             gates: gate::Gates::default(),
             marks: marks::Marks::default(),
             copies: None,
@@ -306,6 +309,7 @@ impl RedisDriver {
 
     /// Keeps local copies of sessions in `copies` (the `local_cache` option).
     pub(crate) fn with_copies(mut self, copies: Option<Arc<Copies>>) -> Self {
+        self.scripts = Scripts::new(copies.is_some());
         self.copies = copies;
         self
     }
@@ -437,7 +441,7 @@ impl RedisDriver {
                     {
                         tracing::debug!(target: "session::redis", op, key = key.short(), error = %e, "shared connection was dead; retrying on a fresh one");
                     }
-                    // Only the plain `HMGET` of a read can meet a key of another type (the
+                    // Only the plain `GET` of a read can meet a key of another type (the
                     // scripts check with `pcall`): it reads as no session, like in the script.
                     Err(Failure::Redis(e)) if e.code() == Some("WRONGTYPE") => {
                         reject::<()>(key, "the key holds a value this driver did not write");
@@ -541,19 +545,16 @@ impl RedisDriver {
         cx: &SessionContext,
         key: &StorageKey,
         record: &Record,
-        expected: &str,
+        expected: &[u8],
     ) -> Result<WriteOutcome, DriverError> {
         let now = self.clock.now_ms();
         let ttl = self.lifetimes.expires_at(record).saturating_sub(now).max(1);
         let [idle, abs] = self.lifetime_args();
-        let encoded = record.encode();
-        let extra = encoded.len();
+        let value = layout::value(record);
+        let extra = value.len();
         let args = |cmd: &mut Cmd| {
             cmd.arg(expected)
-                .arg(record.version)
-                .arg(record.created_at)
-                .arg(record.last_active)
-                .arg(encoded)
+                .arg(value)
                 .arg(ttl)
                 .arg(now)
                 .arg(idle)
@@ -602,72 +603,56 @@ fn outcome(reply: &str) -> Result<WriteOutcome, DriverError> {
     }
 }
 
-impl RedisDriver {
-    /// Turns the fields of a plain `HMGET` (`v`, `c`, `a`, `d`) into a record, with the checks
-    /// of the read script: no fields is no session, a record past its deadline is no session,
-    /// anything malformed is no session with a warning.
-    fn decode_fields(
-        &self,
-        key: &StorageKey,
-        fields: Vec<Option<Vec<u8>>>,
-        now: u64,
-    ) -> Option<Record> {
-        if fields.iter().all(Option::is_none) {
-            return None;
-        }
-        let number = |i: usize| fields.get(i)?.as_deref().and_then(decimal);
-        let (Some(created), Some(active), Some(Some(data))) = (number(1), number(2), fields.get(3))
-        else {
-            return reject(key, "the key holds a value this driver did not write");
-        };
-        if now >= self.lifetimes.expires_at_parts(created, active) {
-            return None;
-        }
-        record_of(key, number(0), Some(active), data)
-    }
-}
-
 /// A warning for a stored value that does not decode, which reads as no session.
 fn reject<T>(key: &StorageKey, why: &str) -> Option<T> {
     tracing::warn!(target: "session::redis", key = key.short(), why, "stored session does not decode; treating it as no session");
     None
 }
 
-/// A decimal field (`v`, `c`, `a`).
-fn decimal(bytes: &[u8]) -> Option<u64> {
-    std::str::from_utf8(bytes).ok()?.parse().ok()
-}
-
-/// The record in `data`, checked against the version field and marked active at least at the
-/// activity field.
-fn record_of(
-    key: &StorageKey,
-    version: Option<u64>,
-    active: Option<u64>,
-    data: &[u8],
-) -> Option<Record> {
-    let (Some(version), Some(active)) = (version, active) else {
-        return reject(key, "version or activity field is not a number");
-    };
-    let Some(mut record) = Record::decode(data) else {
-        return reject(key, "the record is not in a known format");
-    };
-    if record.version != version {
-        return reject(key, "the version field disagrees with the record");
-    }
-    record.last_active = record.last_active.max(active);
-    Some(record)
-}
-
-/// Turns the read script's reply into a record; anything unexpected is no session, logged.
-fn decode_read(key: &StorageKey, reply: Option<Vec<Vec<u8>>>) -> Option<Record> {
-    let parts = reply?;
-    match parts.first().map(Vec::as_slice) {
-        Some(b"ok") if parts.len() == 4 => {
-            record_of(key, decimal(&parts[1]), decimal(&parts[3]), &parts[2])
+impl RedisDriver {
+    /// Turns a stored value into a record, with the checks of the read script: a record past its
+    /// deadline is no session, anything this driver did not write is no session with a warning.
+    /// `mark` is the activity mark the session holds now, when the read script moved it.
+    fn decode_value(
+        &self,
+        key: &StorageKey,
+        stored: &[u8],
+        now: u64,
+        mark: impl FnOnce(u64) -> u64,
+    ) -> Option<Record> {
+        let Some((head, encoded)) = layout::split(stored) else {
+            return reject(key, "the key holds a value this driver did not write");
+        };
+        if now >= self.lifetimes.expires_at_parts(head.created, head.active) {
+            return None;
         }
-        Some(b"foreign") => reject(key, "the key holds a value this driver did not write"),
-        _ => reject(key, "unexpected reply shape"),
+        let Some(mut record) = Record::decode(encoded) else {
+            return reject(key, "the record is not in a known format");
+        };
+        if record.version != head.version {
+            return reject(key, "the header's version disagrees with the record");
+        }
+        record.last_active = record.last_active.max(mark(head.active));
+        Some(record)
+    }
+
+    /// Turns the read script's reply into a record; anything unexpected is no session, logged.
+    /// The script moved the mark to `now` when the stored one was [`marks::FRESH_MS`] old.
+    fn decode_read(&self, key: &StorageKey, reply: redis::Value, now: u64) -> Option<Record> {
+        match reply {
+            redis::Value::Nil => None,
+            redis::Value::BulkString(stored) => self.decode_value(key, &stored, now, |active| {
+                if now.saturating_sub(active) >= marks::FRESH_MS {
+                    now
+                } else {
+                    active
+                }
+            }),
+            redis::Value::Array(_) => {
+                reject(key, "the key holds a value this driver did not write")
+            }
+            _ => reject(key, "unexpected reply shape"),
+        }
     }
 }
 
@@ -697,22 +682,19 @@ impl Driver for RedisDriver {
         }
         let stamp = self.copies.as_ref().map(|c| c.stamp(key));
         if fresh {
-            // The script would leave the mark and the TTL alone: read the fields directly.
-            let mut cmd = Cmd::with_capacity(6, COMMAND_BYTES + self.prefix.len());
-            cmd.arg("HMGET")
-                .arg(self.key(key))
-                .arg(&["v", "c", "a", "d"]);
-            let fields: Option<Vec<Option<Vec<u8>>>> =
-                self.run("read", key, Request::Plain(cmd), true).await?;
-            let record = fields.and_then(|f| self.decode_fields(key, f, now));
+            // The script would leave the mark and the TTL alone: read the value directly.
+            let mut cmd = Cmd::with_capacity(2, COMMAND_BYTES + self.prefix.len());
+            cmd.arg("GET").arg(self.key(key));
+            let stored: Option<Vec<u8>> = self.run("read", key, Request::Plain(cmd), true).await?;
+            let record = stored.and_then(|s| self.decode_value(key, &s, now, |active| active));
             self.keep(key, record.as_ref(), stamp);
             return Ok(record);
         }
         let [idle, abs] = self.lifetime_args();
         let args = |cmd: &mut Cmd| {
-            cmd.arg(now).arg(idle).arg(abs);
+            cmd.arg(now).arg(idle).arg(abs).arg(&layout::number(now));
         };
-        let reply: Option<Vec<Vec<u8>>> = self
+        let reply: redis::Value = self
             .run(
                 "read",
                 key,
@@ -720,7 +702,7 @@ impl Driver for RedisDriver {
                 true,
             )
             .await?;
-        let record = decode_read(key, reply);
+        let record = self.decode_read(key, reply, now);
         if let Some(record) = &record {
             self.marks.saw(key, record.last_active);
         }
@@ -734,7 +716,7 @@ impl Driver for RedisDriver {
         key: &StorageKey,
         record: &Record,
     ) -> Result<(), DriverError> {
-        self.conditional_write(cx, key, record, "*")
+        self.conditional_write(cx, key, record, b"*")
             .await
             .map(|_| ())
     }
@@ -746,11 +728,13 @@ impl Driver for RedisDriver {
         record: &Record,
         expected: Expected,
     ) -> Result<WriteOutcome, DriverError> {
-        let expected = match expected {
-            Expected::Absent => String::new(),
-            Expected::Version(v) => v.to_string(),
-        };
-        self.conditional_write(cx, key, record, &expected).await
+        match expected {
+            Expected::Absent => self.conditional_write(cx, key, record, b"").await,
+            Expected::Version(v) => {
+                self.conditional_write(cx, key, record, &layout::number(v))
+                    .await
+            }
+        }
     }
 
     async fn destroy(&self, _cx: &SessionContext, key: &StorageKey) -> Result<(), DriverError> {
@@ -774,7 +758,10 @@ impl Driver for RedisDriver {
         let [idle, abs] = self.lifetime_args();
         let now = self.clock.now_ms();
         let args = |cmd: &mut Cmd| {
-            cmd.arg(version).arg(now).arg(idle).arg(abs);
+            cmd.arg(&layout::number(version))
+                .arg(now)
+                .arg(idle)
+                .arg(abs);
         };
         let change = self.changing(key);
         let reply: String = self
@@ -808,7 +795,10 @@ impl Driver for RedisDriver {
         }
         let [idle, abs] = self.lifetime_args();
         let args = |cmd: &mut Cmd| {
-            cmd.arg(now_ms).arg(idle).arg(abs);
+            cmd.arg(now_ms)
+                .arg(idle)
+                .arg(abs)
+                .arg(&layout::number(now_ms));
         };
         let mark: i64 = self
             .run(

@@ -84,7 +84,7 @@ impl Connector {
 }
 
 impl Caching {
-    /// Opens a connection and turns on change messages for the driver's keys. Copies made
+    /// Opens a connection and turns on change messages for the keys it reads. Copies made
     /// before cannot be trusted (messages may have been missed while no connection was
     /// tracking), so they are dropped once tracking is on.
     async fn open(&self) -> Result<MultiplexedConnection, RedisError> {
@@ -92,9 +92,6 @@ impl Caching {
         redis::cmd("CLIENT")
             .arg("TRACKING")
             .arg("ON")
-            .arg("BCAST")
-            .arg("PREFIX")
-            .arg(self.copies.prefix())
             .arg("NOLOOP")
             .query_async::<()>(&mut conn)
             .await?;

@@ -12,9 +12,9 @@ use crate::common::{self, one, ran, HARNESS};
 
 /// Commands the driver's scripts run inside Redis; `INFO commandstats` counts them too, but they
 /// are not round trips. On the script path the driver itself sends only `EVALSHA`, `EVAL` and
-/// `DEL`; the plain `HMGET` of a recently marked session is counted apart
+/// `DEL`; the plain `GET` of a recently marked session is counted apart
 /// (`a_session_marked_within_a_second_is_read_without_a_script`).
-const INSIDE_SCRIPTS: &[&str] = &["type", "hmget", "hset", "pexpire", "unlink"];
+const INSIDE_SCRIPTS: &[&str] = &["type", "getrange", "set", "setrange", "pexpire", "unlink"];
 
 /// The commands clients sent since the last reset, by name.
 fn sent(server: &RedisServer) -> BTreeMap<String, u64> {
@@ -146,7 +146,7 @@ async fn the_ttl_follows_the_idle_age_and_the_absolute_cap() {
         (490_000..=500_000).contains(&capped),
         "TTL capped: {capped}"
     );
-    assert_eq!(server.cli(&["TYPE", &redis_key]), "hash");
+    assert_eq!(server.cli(&["TYPE", &redis_key]), "string");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -163,25 +163,32 @@ async fn a_session_marked_within_a_second_is_read_without_a_script() {
     let mut b = Browser::new(manager);
     b.request(|s| s.put("n", 1)).await.expect("write");
 
-    // The write marked the session active now: a read is one plain HMGET, no script.
+    // The write marked the session active now: a read is one plain GET, no script.
     clock.advance(Duration::from_millis(400));
     server.reset_stats();
     let n = b.request(|s| s.get("n")).await.expect("read");
     assert_eq!(n, Some(json!(1)));
-    assert_eq!(ran(&server), one("hmget", 1), "a read within a second");
+    assert_eq!(ran(&server), one("get", 1), "a read within a second");
 
     // A touch would change nothing: no command at all.
     server.reset_stats();
     b.untouched_request().await.expect("untouched");
     assert_eq!(ran(&server), BTreeMap::new(), "a touch within a second");
 
-    // A modifying request: the plain read, then the conditional write (HMGET, HSET, PEXPIRE
-    // inside the script).
+    // A modifying request: the plain read, then the conditional write (GETRANGE of the header
+    // and one SET with the TTL inside the script).
     server.reset_stats();
     b.request(|s| s.increment("n")).await.expect("increment");
     let modifying = ran(&server);
     assert_eq!(modifying.get("evalsha"), Some(&1), "{modifying:?}");
-    assert_eq!(modifying.get("hmget"), Some(&2), "{modifying:?}");
+    assert_eq!(modifying.get("get"), Some(&1), "{modifying:?}");
+    assert_eq!(modifying.get("getrange"), Some(&1), "{modifying:?}");
+    assert_eq!(modifying.get("set"), Some(&1), "{modifying:?}");
+    assert_eq!(
+        modifying.get("pexpire"),
+        None,
+        "the TTL is set with the value: {modifying:?}"
+    );
 
     // More than a second after the last mark the script runs again and moves the mark.
     clock.advance(Duration::from_millis(1500));
@@ -189,10 +196,10 @@ async fn a_session_marked_within_a_second_is_read_without_a_script() {
     b.request(|s| s.get("n")).await.expect("read");
     let due = ran(&server);
     assert_eq!(due.get("evalsha"), Some(&1), "{due:?}");
-    assert_eq!(due.get("hset"), Some(&1), "the mark moved: {due:?}");
+    assert_eq!(due.get("setrange"), Some(&1), "the mark moved: {due:?}");
     server.reset_stats();
     b.request(|s| s.get("n")).await.expect("read");
-    assert_eq!(ran(&server), one("hmget", 1), "right after the refresh");
+    assert_eq!(ran(&server), one("get", 1), "right after the refresh");
 
     // Expiry is still checked on the plain path: a session past its idle age is no session,
     // even if this process saw it a moment ago (the clock jumped).

@@ -98,7 +98,7 @@ async fn a_flushed_script_cache_is_reloaded() {
         let stats = server.commandstats();
         // Each script answered NOSCRIPT once and was sent again in full: the conditional write
         // always, the read script when the session's mark was due (a read within a second of
-        // the last mark is a plain HMGET).
+        // the last mark is a plain GET).
         let evals = stats.get("eval").copied().unwrap_or(0);
         assert!(evals >= 1, "{stats:?}");
         assert_eq!(
@@ -119,25 +119,45 @@ async fn values_that_do_not_decode_read_as_no_session() {
     let section = common::standalone(server.url());
     let prefix = section["prefix"].as_str().unwrap_or_default().to_owned();
     let mut b = Browser::new(common::simple_manager(section));
-    let garbage: &[&[&str]] = &[
-        &["SET", "{key}", "not a session"],
-        &[
-            "HSET",
-            "{key}",
-            "v",
-            "1",
-            "c",
-            "1",
-            "a",
-            "1",
-            "d",
-            "{broken json",
+    // Far in the future, so that only the value's shape decides.
+    let late = format!("{:020}", 99_999_999_999_999u64);
+    let header = |version: &str| format!("s1:{version}:{late}:{late}:");
+    let envelope = format!(
+        r#"{{"format":1,"data":{{"secret":"s3"}},"version":2,"created_at":{late},"last_active":{late}}}"#,
+        late = 99_999_999_999_999u64
+    );
+    let two = format!("{:020}", 2);
+    let garbage: Vec<Vec<String>> = [
+        vec!["SET", "{key}", "not a session"],
+        vec!["SET", "{key}", "s1:00000000000000000001"],
+        // The previous layout: a hash with a field each.
+        vec!["HSET", "{key}", "v", "1", "c", "1", "a", "1", "d", "{}"],
+        vec!["RPUSH", "{key}", "a list"],
+    ]
+    .into_iter()
+    .map(|c| c.into_iter().map(str::to_owned).collect())
+    .chain([
+        // A good header, a record that does not decode.
+        vec![
+            "SET".into(),
+            "{key}".into(),
+            format!("{}{{broken json", header(&two)),
         ],
-        &["HSET", "{key}", "v", "x", "c", "y", "a", "z", "d", "{}"],
-        &["HSET", "{key}", "v", "1"],
-        &["RPUSH", "{key}", "a list"],
-    ];
-    for command in garbage {
+        // A header with a letter in a number.
+        vec![
+            "SET".into(),
+            "{key}".into(),
+            format!("{}{envelope}", header("0000000000000000000x")),
+        ],
+        // A header whose version disagrees with the record's.
+        vec![
+            "SET".into(),
+            "{key}".into(),
+            format!("{}{envelope}", header(&format!("{:020}", 1))),
+        ],
+    ])
+    .collect();
+    for command in &garbage {
         b.clear_cookies();
         b.request(|s| s.put("secret", "s3")).await.expect("write");
         let key = b.storage_key().await.expect("key");
@@ -162,6 +182,20 @@ async fn values_that_do_not_decode_read_as_no_session() {
             .expect("read");
         assert!(read.is_none(), "{command:?} decoded");
     }
+    // The same record under its own header opens: each case above fails for its one fault.
+    b.clear_cookies();
+    b.request(|s| s.put("other", 1)).await.expect("write");
+    let key = b.storage_key().await.expect("key");
+    let redis_key = format!("{prefix}{{{}}}", key.as_str());
+    server.cli(&["SET", &redis_key, &format!("{}{envelope}", header(&two))]);
+    let read = b
+        .manager()
+        .driver()
+        .read(&b.context(), &key)
+        .await
+        .expect("read")
+        .expect("a well-formed value opens");
+    assert_eq!((read.version, &read.data["secret"]), (2, &json!("s3")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -184,7 +218,7 @@ async fn concurrent_increments_through_a_small_pool_are_all_counted() {
     );
     // Every increment cost at least its conditional write (a script); conflicts cost a re-read
     // and a retry. The reads are scripts or, for a session marked within the last second, plain
-    // HMGETs.
+    // GETs.
     assert!(
         stats.get("evalsha").copied().unwrap_or(0) >= 200,
         "{stats:?}"

@@ -1,0 +1,139 @@
+//! The stored value of a session: `s1:<version>:<created>:<active>:<record>`, each number in 20
+//! decimal digits (see `scripts.rs` for why one string, and what the scripts do with it).
+
+use session_core::Record;
+
+/// The header's tag, the first bytes of every value this driver writes.
+pub(crate) const TAG: &[u8] = b"s1:";
+
+/// Digits of each number in the header: any `u64` fits in 20.
+pub(crate) const DIGITS: usize = 20;
+
+/// Where the activity mark starts (0-based, as `SETRANGE` counts); the scripts hold it as
+/// `ACTIVE_AT`, which a test compares with this.
+#[cfg(test)]
+pub(crate) const ACTIVE_AT: usize = TAG.len() + 2 * (DIGITS + 1);
+
+/// The header's size: the tag and three numbers, each followed by `:`.
+pub(crate) const HEAD: usize = TAG.len() + 3 * (DIGITS + 1);
+
+/// What the header of a stored value says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Head {
+    pub(crate) version: u64,
+    pub(crate) created: u64,
+    pub(crate) active: u64,
+}
+
+/// Appends `n` in [`DIGITS`] zero-padded decimal digits.
+pub(crate) fn push_number(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [b'0'; DIGITS];
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    out.extend_from_slice(&digits);
+}
+
+/// `n` in the header's digits, as the scripts take a version or a mark to compare or to store.
+pub(crate) fn number(n: u64) -> [u8; DIGITS] {
+    let mut out = Vec::with_capacity(DIGITS);
+    push_number(&mut out, n);
+    let mut digits = [0; DIGITS];
+    digits.copy_from_slice(&out);
+    digits
+}
+
+/// The value stored for `record`: the header, then the record's encoding, in one allocation for
+/// a small session.
+pub(crate) fn value(record: &Record) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEAD + 192);
+    out.extend_from_slice(TAG);
+    for n in [record.version, record.created_at, record.last_active] {
+        push_number(&mut out, n);
+        out.push(b':');
+    }
+    record.encode_into(&mut out);
+    out
+}
+
+/// The header of a stored value and the encoded record after it; `None` for a value this driver
+/// did not write. The scripts' `head` checks the same shape (tag, 20 digits, separators); a
+/// number beyond `u64` passes there but not here, where it reads as no session.
+pub(crate) fn split(stored: &[u8]) -> Option<(Head, &[u8])> {
+    if stored.len() < HEAD || !stored.starts_with(TAG) {
+        return None;
+    }
+    let field = |i: usize| {
+        let at = TAG.len() + i * (DIGITS + 1);
+        let digits = &stored[at..at + DIGITS];
+        if stored[at + DIGITS] != b':' || !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        digits.iter().try_fold(0u64, |n, d| {
+            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        })
+    };
+    let head = Head {
+        version: field(0)?,
+        created: field(1)?,
+        active: field(2)?,
+    };
+    Some((head, &stored[HEAD..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_splits_back_into_its_header_and_record() {
+        let mut record = Record::new(Default::default(), 1_764_000_000_123);
+        record.version = u64::MAX;
+        record.last_active = 1_764_000_000_999;
+        record.data.insert("n".into(), serde_json::json!(7));
+        let stored = value(&record);
+        assert_eq!(
+            std::str::from_utf8(&stored[..HEAD]).expect("ASCII"),
+            "s1:18446744073709551615:00000001764000000123:00000001764000000999:"
+        );
+        let (head, rest) = split(&stored).expect("our own value");
+        assert_eq!(
+            head,
+            Head {
+                version: u64::MAX,
+                created: 1_764_000_000_123,
+                active: 1_764_000_000_999
+            }
+        );
+        assert_eq!(Record::decode(rest), Some(record));
+        assert_eq!(
+            &stored[ACTIVE_AT..ACTIVE_AT + DIGITS],
+            &number(1_764_000_000_999)
+        );
+    }
+
+    #[test]
+    fn anything_else_has_no_header() {
+        let good = value(&Record::new(Default::default(), 5));
+        let mut cases: Vec<Vec<u8>> = vec![
+            Vec::new(),
+            b"not a session".to_vec(),
+            good[..HEAD - 1].to_vec(),
+            [b"s2:", &good[3..]].concat(),
+        ];
+        for at in [3, 10, 22, 23, 44, 65] {
+            let mut bad = good.clone();
+            bad[at] = b'x';
+            cases.push(bad);
+        }
+        // 20 digits over u64::MAX.
+        let mut over = good.clone();
+        over[3..23].copy_from_slice(b"99999999999999999999");
+        cases.push(over);
+        for case in cases {
+            assert_eq!(split(&case), None, "{:?}", String::from_utf8_lossy(&case));
+        }
+        assert!(split(&good).is_some());
+    }
+}
