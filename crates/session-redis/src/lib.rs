@@ -394,6 +394,23 @@ impl RedisDriver {
         ]
     }
 
+    /// Appends the thresholds a live session's header must exceed at `now` (see `scripts.rs`):
+    /// its activity mark `now - idle`, its creation time `now - absolute`.
+    fn live_args(&self, cmd: &mut Cmd, now: u64) {
+        let [idle, abs] = self.lifetime_args();
+        threshold_arg(cmd, now, Some(idle));
+        threshold_arg(cmd, now, (abs > 0).then_some(abs));
+    }
+
+    /// The arguments of the read and touch scripts: the live thresholds, the mark that is due to
+    /// move, now (in the header's digits, and in decimal) and the lifetimes in ms.
+    fn refresh_args(&self, cmd: &mut Cmd, now: u64) {
+        self.live_args(cmd, now);
+        threshold_arg(cmd, now, Some(marks::FRESH_MS));
+        let [idle, abs] = self.lifetime_args();
+        cmd.arg(&layout::number(now)).arg(now).arg(idle).arg(abs);
+    }
+
     /// An `EVALSHA` of `lua` on the session's key; `args` appends the script's `ARGV` (numbers
     /// are written in decimal, as the scripts read them), `extra` bytes of them beyond the
     /// numbers (the encoded record of a write), so the command is allocated once.
@@ -549,16 +566,11 @@ impl RedisDriver {
     ) -> Result<WriteOutcome, DriverError> {
         let now = self.clock.now_ms();
         let ttl = self.lifetimes.expires_at(record).saturating_sub(now).max(1);
-        let [idle, abs] = self.lifetime_args();
         let value = layout::value(record);
         let extra = value.len();
         let args = |cmd: &mut Cmd| {
-            cmd.arg(expected)
-                .arg(value)
-                .arg(ttl)
-                .arg(now)
-                .arg(idle)
-                .arg(abs);
+            cmd.arg(expected).arg(value).arg(ttl);
+            self.live_args(cmd, now);
         };
         let change = self.changing(key);
         let reply: String = self
@@ -601,6 +613,15 @@ fn outcome(reply: &str) -> Result<WriteOutcome, DriverError> {
             format!("unexpected script reply {other:?}"),
         )),
     }
+}
+
+/// `now - span` in the header's digits, which the scripts compare as text; empty (below every
+/// number) when there is no span or it reaches back before the epoch.
+fn threshold_arg(cmd: &mut Cmd, now: u64, span: Option<u64>) {
+    match span.and_then(|span| now.checked_sub(span)) {
+        Some(at) => cmd.arg(&layout::number(at)),
+        None => cmd.arg(""),
+    };
 }
 
 /// A warning for a stored value that does not decode, which reads as no session.
@@ -690,10 +711,7 @@ impl Driver for RedisDriver {
             self.keep(key, record.as_ref(), stamp);
             return Ok(record);
         }
-        let [idle, abs] = self.lifetime_args();
-        let args = |cmd: &mut Cmd| {
-            cmd.arg(now).arg(idle).arg(abs).arg(&layout::number(now));
-        };
+        let args = |cmd: &mut Cmd| self.refresh_args(cmd, now);
         let reply: redis::Value = self
             .run(
                 "read",
@@ -755,13 +773,10 @@ impl Driver for RedisDriver {
         key: &StorageKey,
         version: u64,
     ) -> Result<WriteOutcome, DriverError> {
-        let [idle, abs] = self.lifetime_args();
         let now = self.clock.now_ms();
         let args = |cmd: &mut Cmd| {
-            cmd.arg(&layout::number(version))
-                .arg(now)
-                .arg(idle)
-                .arg(abs);
+            cmd.arg(&layout::number(version));
+            self.live_args(cmd, now);
         };
         let change = self.changing(key);
         let reply: String = self
@@ -793,13 +808,7 @@ impl Driver for RedisDriver {
             // The script would change nothing.
             return Ok(());
         }
-        let [idle, abs] = self.lifetime_args();
-        let args = |cmd: &mut Cmd| {
-            cmd.arg(now_ms)
-                .arg(idle)
-                .arg(abs)
-                .arg(&layout::number(now_ms));
-        };
+        let args = |cmd: &mut Cmd| self.refresh_args(cmd, now_ms);
         let mark: i64 = self
             .run(
                 "touch",

@@ -14,7 +14,7 @@ use std::sync::Mutex;
 
 use session_core::StorageKey;
 
-/// Must equal `FRESH` in the scripts' prelude.
+/// The scripts receive the threshold `now - FRESH_MS` from the driver (see `scripts.rs`).
 pub(crate) const FRESH_MS: u64 = 1000;
 
 const SLOTS: usize = 4096;

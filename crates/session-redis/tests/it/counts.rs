@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::json;
-use session_core::{ManualClock, SessionConfig};
+use session_core::{Clock, ManualClock, SessionConfig};
 use session_testkit::redis_server::RedisServer;
 use session_testkit::Browser;
 
@@ -210,4 +210,66 @@ async fn a_session_marked_within_a_second_is_read_without_a_script() {
         .await
         .expect("read");
     assert_eq!(gone, (true, None));
+}
+
+/// Past its idle or absolute lifetime by the application's clock, a session still in Redis (its
+/// TTL runs on Redis's clock) is treated as absent by every script: not read, not refreshed, not
+/// written back, not deleted as if it were current.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_past_its_lifetime_is_never_refreshed_written_or_deleted() {
+    let server = RedisServer::spawn();
+    let clock = ManualClock::starting_now();
+    let section = common::standalone(server.url());
+    let prefix = section["prefix"].as_str().unwrap_or_default().to_owned();
+    let manager = common::manager(
+        section,
+        SessionConfig::new()
+            .with_age(Duration::from_secs(600))
+            .with_absolute_age(Duration::from_secs(900)),
+        clock.clone(),
+    );
+    // One session past its absolute age (kept active), one only past its idle age.
+    let mut old = Browser::new(manager.clone());
+    old.request(|s| s.put("n", 1)).await.expect("write");
+    let old_key = old.storage_key().await.expect("key");
+    clock.advance(Duration::from_secs(300));
+    let mut idle = Browser::new(manager.clone());
+    idle.request(|s| s.put("n", 1)).await.expect("write");
+    let keys = [idle.storage_key().await.expect("key"), old_key];
+    clock.advance(Duration::from_secs(200));
+    old.request(|s| s.get("n"))
+        .await
+        .expect("read moving the mark");
+    // 950 s after the first was created (absolute age 900 s), 650 s after the second was last
+    // active (idle age 600 s).
+    clock.advance(Duration::from_secs(450));
+    let driver = manager.driver();
+    let cx = idle.context();
+    for key in &keys {
+        let redis_key = format!("{prefix}{{{}}}", key.as_str());
+        let stored = server.cli(&["GET", &redis_key]);
+        assert!(stored.starts_with("s1:"), "{stored}");
+        let ttl = |server: &RedisServer| -> i64 {
+            server.cli(&["PTTL", &redis_key]).parse().expect("a number")
+        };
+        let before = ttl(&server);
+        let version: u64 = stored[3..23].parse().expect("the version");
+
+        assert_eq!(driver.read(&cx, key).await.expect("read"), None);
+        driver.touch(&cx, key, clock.now_ms()).await.expect("touch");
+        let record = session_core::Record::new(Default::default(), clock.now_ms());
+        assert_eq!(
+            driver
+                .write_if(&cx, key, &record, session_core::Expected::Version(version))
+                .await
+                .expect("write"),
+            session_core::WriteOutcome::Gone
+        );
+        assert_eq!(
+            driver.destroy_if(&cx, key, version).await.expect("delete"),
+            session_core::WriteOutcome::Gone
+        );
+        assert_eq!(server.cli(&["GET", &redis_key]), stored, "left as it was");
+        assert!(ttl(&server) <= before, "the TTL was not slid");
+    }
 }
