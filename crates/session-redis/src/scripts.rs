@@ -44,8 +44,11 @@ use redis::Script;
 /// as numbers, and the driver sends the thresholds a live session's numbers must exceed
 /// (`now - idle` for the activity mark, `now - absolute` for the creation time, `now - FRESH`
 /// for a mark that is due to move) in the same 20 digits, or as an empty string when every
-/// number exceeds it. Measured with callgrind on `redis-server`, a header parsed with a pattern
-/// and `tonumber` took about a third of the write script's instructions.
+/// number exceeds it. (Lua compares strings with `strcoll`, and Redis sets the collation from
+/// its environment; the C locale and glibc's locales collate the ten digits in their numeric
+/// order, so digit strings of one length still compare as numbers, and the empty string comes
+/// before all of them.) Measured with callgrind on `redis-server`, a header parsed with a
+/// pattern and `tonumber` took about a third of the write script's instructions.
 ///
 /// `FRESH` (1 s, `marks::FRESH_MS`): a record marked active less than this long ago keeps its
 /// mark and its TTL on a read or a touch. Under load one session is read many times a second;
