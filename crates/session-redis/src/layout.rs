@@ -25,22 +25,14 @@ pub(crate) struct Head {
     pub(crate) active: u64,
 }
 
-/// Appends `n` in [`DIGITS`] zero-padded decimal digits.
-pub(crate) fn push_number(out: &mut Vec<u8>, mut n: u64) {
+/// `n` in the header's [`DIGITS`] zero-padded decimal digits, as the header stores it and the
+/// scripts take a version or a mark to compare or to store.
+pub(crate) fn number(mut n: u64) -> [u8; DIGITS] {
     let mut digits = [b'0'; DIGITS];
     for d in digits.iter_mut().rev() {
         *d = b'0' + (n % 10) as u8;
         n /= 10;
     }
-    out.extend_from_slice(&digits);
-}
-
-/// `n` in the header's digits, as the scripts take a version or a mark to compare or to store.
-pub(crate) fn number(n: u64) -> [u8; DIGITS] {
-    let mut out = Vec::with_capacity(DIGITS);
-    push_number(&mut out, n);
-    let mut digits = [0; DIGITS];
-    digits.copy_from_slice(&out);
     digits
 }
 
@@ -50,7 +42,7 @@ pub(crate) fn value(record: &Record) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEAD + 192);
     out.extend_from_slice(TAG);
     for n in [record.version, record.created_at, record.last_active] {
-        push_number(&mut out, n);
+        out.extend_from_slice(&number(n));
         out.push(b':');
     }
     record.encode_into(&mut out);

@@ -397,17 +397,15 @@ impl RedisDriver {
     /// Appends the thresholds a live session's header must exceed at `now` (see `scripts.rs`):
     /// its activity mark `now - idle`, its creation time `now - absolute`.
     fn live_args(&self, cmd: &mut Cmd, now: u64) {
-        let [idle, abs] = self.lifetime_args();
-        threshold_arg(cmd, now, Some(idle));
-        threshold_arg(cmd, now, (abs > 0).then_some(abs));
+        live_thresholds(cmd, now, self.lifetime_args());
     }
 
     /// The arguments of the read and touch scripts: the live thresholds, the mark that is due to
     /// move, now (in the header's digits, and in decimal) and the lifetimes in ms.
     fn refresh_args(&self, cmd: &mut Cmd, now: u64) {
-        self.live_args(cmd, now);
-        threshold_arg(cmd, now, Some(marks::FRESH_MS));
         let [idle, abs] = self.lifetime_args();
+        live_thresholds(cmd, now, [idle, abs]);
+        threshold_arg(cmd, now, Some(marks::FRESH_MS));
         cmd.arg(&layout::number(now)).arg(now).arg(idle).arg(abs);
     }
 
@@ -622,6 +620,13 @@ fn threshold_arg(cmd: &mut Cmd, now: u64, span: Option<u64>) {
         Some(at) => cmd.arg(&layout::number(at)),
         None => cmd.arg(""),
     };
+}
+
+/// The thresholds of [`RedisDriver::live_args`] for the lifetimes `[idle, absolute]` in ms
+/// (absolute 0: none).
+fn live_thresholds(cmd: &mut Cmd, now: u64, [idle, abs]: [u64; 2]) {
+    threshold_arg(cmd, now, Some(idle));
+    threshold_arg(cmd, now, (abs > 0).then_some(abs));
 }
 
 /// A warning for a stored value that does not decode, which reads as no session.
