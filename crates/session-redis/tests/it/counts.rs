@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::json;
-use session_core::{Clock, ManualClock, SessionConfig};
+use session_core::{Clock, ManualClock, SessionConfig, SessionManager};
 use session_testkit::redis_server::RedisServer;
 use session_testkit::Browser;
 
@@ -25,6 +25,21 @@ fn sent(server: &RedisServer) -> BTreeMap<String, u64> {
             !INSIDE_SCRIPTS.contains(&name.as_str()) && !HARNESS.contains(&name.as_str())
         })
         .collect()
+}
+
+/// A manager on `server` with an idle age of 600 s and an absolute age of 900 s, on `clock`, and
+/// the key prefix of its sessions.
+fn capped(server: &RedisServer, clock: &ManualClock) -> (SessionManager, String) {
+    let section = common::standalone(server.url());
+    let prefix = section["prefix"].as_str().unwrap_or_default().to_owned();
+    let manager = common::manager(
+        section,
+        SessionConfig::new()
+            .with_age(Duration::from_secs(600))
+            .with_absolute_age(Duration::from_secs(900)),
+        clock.clone(),
+    );
+    (manager, prefix)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,15 +131,7 @@ async fn each_kind_of_request_costs_the_documented_commands() {
 async fn the_ttl_follows_the_idle_age_and_the_absolute_cap() {
     let server = RedisServer::spawn();
     let clock = ManualClock::starting_now();
-    let section = common::standalone(server.url());
-    let prefix = section["prefix"].as_str().unwrap_or_default().to_owned();
-    let manager = common::manager(
-        section,
-        SessionConfig::new()
-            .with_age(Duration::from_secs(600))
-            .with_absolute_age(Duration::from_secs(900)),
-        clock.clone(),
-    );
+    let (manager, prefix) = capped(&server, &clock);
     let mut b = Browser::new(manager);
     b.request(|s| s.put("n", 1)).await.expect("write");
     let key = b.storage_key().await.expect("key");
@@ -219,15 +226,7 @@ async fn a_session_marked_within_a_second_is_read_without_a_script() {
 async fn a_session_past_its_lifetime_is_never_refreshed_written_or_deleted() {
     let server = RedisServer::spawn();
     let clock = ManualClock::starting_now();
-    let section = common::standalone(server.url());
-    let prefix = section["prefix"].as_str().unwrap_or_default().to_owned();
-    let manager = common::manager(
-        section,
-        SessionConfig::new()
-            .with_age(Duration::from_secs(600))
-            .with_absolute_age(Duration::from_secs(900)),
-        clock.clone(),
-    );
+    let (manager, prefix) = capped(&server, &clock);
     // One session past its absolute age (kept active), one only past its idle age.
     let mut old = Browser::new(manager.clone());
     old.request(|s| s.put("n", 1)).await.expect("write");
