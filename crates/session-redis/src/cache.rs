@@ -12,7 +12,7 @@
 //! `NOLOOP` spares a connection the messages about its own changes: the driver applies those to
 //! the copies itself, from the outcome of its own commands. A change also ends the tracking of
 //! the key, for every connection; so each script that changes a session reads it once more
-//! afterwards (`retrack` in `scripts.rs`), and the connection goes on hearing about it. Reports
+//! afterwards (`RETRACK` in `scripts.rs`), and the connection goes on hearing about it. Reports
 //! go only to the connections that read a key: an instance is not sent the changes to sessions
 //! it never read.
 //!
