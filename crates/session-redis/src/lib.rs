@@ -565,12 +565,20 @@ impl RedisDriver {
         let now = self.clock.now_ms();
         let ttl = self.lifetimes.expires_at(record).saturating_sub(now).max(1);
         let value = layout::value(record);
+        // With the local cache a new session goes through the script too: its final read keeps
+        // the connection tracking the key, so this instance can serve the session from its copy
+        // (a plain `SET` is not a read: a copy kept after it would hear of no later change).
+        if expected.is_empty() && self.copies.is_none() && self.create(key, &value, ttl).await? {
+            self.marks.saw(key, record.last_active);
+            self.after(cx, key, WriteOutcome::Written).await;
+            return Ok(WriteOutcome::Written);
+        }
+        let change = self.changing(key);
         let extra = value.len();
         let args = |cmd: &mut Cmd| {
             cmd.arg(expected).arg(value).arg(ttl);
             self.live_args(cmd, now);
         };
-        let change = self.changing(key);
         let reply: String = self
             .run(
                 "write",
@@ -592,6 +600,34 @@ impl RedisDriver {
 }
 
 impl RedisDriver {
+    /// Writes a new session's value with `SET … NX PX`: one plain command instead of the
+    /// conditional write's script. `false` when the key exists; the script then decides
+    /// (a session past its lifetime by the application's clock, still in Redis, counts as
+    /// absent there, and a value of another kind as a conflict), so the outcome is the script's
+    /// in every case.
+    ///
+    /// Not repeated on a dead connection, like the script: had the first `SET` been applied, a
+    /// second would find the key and report a conflict with the request's own write.
+    async fn create(&self, key: &StorageKey, value: &[u8], ttl: u64) -> Result<bool, DriverError> {
+        let mut cmd = Cmd::with_capacity(6, COMMAND_BYTES + self.prefix.len() + value.len());
+        cmd.arg("SET")
+            .arg(self.key(key))
+            .arg(value)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl);
+        let reply: redis::Value = self.run("write", key, Request::Plain(cmd), false).await?;
+        match reply {
+            redis::Value::Nil => Ok(false),
+            redis::Value::Okay => Ok(true),
+            redis::Value::SimpleString(s) if s == "OK" => Ok(true),
+            other => Err(DriverError::unavailable(
+                DRIVER_NAME,
+                format!("unexpected reply to SET NX: {other:?}"),
+            )),
+        }
+    }
+
     /// Enters the session's contention gate after a conflict, leaves it otherwise.
     async fn after(&self, cx: &SessionContext, key: &StorageKey, outcome: WriteOutcome) {
         match outcome {

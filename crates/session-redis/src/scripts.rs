@@ -31,8 +31,10 @@
 //!
 //! The scripts call `TYPE`, `GETRANGE`, `SET`, `SETRANGE`, `PEXPIRE`, `UNLINK` and (with the
 //! local cache) `STRLEN` only; the
-//! driver itself sends `EVALSHA`, `EVAL`, `GET` and `DEL`. Keeping those sets apart lets tests
-//! count round trips in `INFO commandstats`, which counts the commands run inside scripts too.
+//! driver itself sends `EVALSHA`, `EVAL`, `GET`, `DEL` and, for a new session, `SET … NX PX`
+//! (which the write script stands behind when the key exists). Apart from that `SET`, those sets
+//! are apart, which lets tests count round trips in `INFO commandstats` (it counts the commands
+//! run inside scripts too).
 
 use redis::Script;
 

@@ -61,6 +61,10 @@ async fn each_kind_of_request_costs_the_documented_commands() {
         .await
         .expect("warm-up write");
     clock.advance(Duration::from_secs(2));
+    warm.request(|s| s.increment("n"))
+        .await
+        .expect("warm-up update");
+    clock.advance(Duration::from_secs(2));
     warm.request(|s| s.get("n")).await.expect("warm-up read");
     clock.advance(Duration::from_secs(2));
     warm.untouched_request().await.expect("warm-up touch");
@@ -112,6 +116,37 @@ async fn each_kind_of_request_costs_the_documented_commands() {
     server.reset_stats();
     visitor.untouched_request().await.expect("new visitor");
     assert_eq!(sent(&server), BTreeMap::new(), "a new visitor");
+
+    // A new session is one plain `SET … NX PX`, no script.
+    let mut visitor = Browser::new(b.manager().clone());
+    server.reset_stats();
+    visitor
+        .request(|s| s.put("n", 1))
+        .await
+        .expect("new session");
+    assert_eq!(ran(&server), one("set", 1), "a new session");
+
+    // Logging in (within a second of the write, so the read is a plain `GET`): the read, the
+    // new id's `SET … NX PX`, the old id's conditional delete.
+    server.reset_stats();
+    visitor
+        .request(|s| {
+            s.regenerate()?;
+            s.increment("n")
+        })
+        .await
+        .expect("login");
+    assert_eq!(
+        ran(&server),
+        BTreeMap::from([
+            ("evalsha".to_owned(), 1),
+            ("get".to_owned(), 1),
+            ("getrange".to_owned(), 1),
+            ("set".to_owned(), 1),
+            ("unlink".to_owned(), 1),
+        ]),
+        "a login: the read, the new session's SET, the old one's conditional delete"
+    );
 
     // The touch really slid the idle expiry: 3 × 0.6 idle ages later the session is alive.
     let mut b = Browser::new(b.manager().clone());
@@ -271,4 +306,98 @@ async fn a_session_past_its_lifetime_is_never_refreshed_written_or_deleted() {
         assert_eq!(server.cli(&["GET", &redis_key]), stored, "left as it was");
         assert!(ttl(&server) <= before, "the TTL was not slid");
     }
+}
+
+/// A new session is written with `SET … NX PX`; when the key exists, the conditional write's
+/// script decides, so the outcome is what the script alone would give: a session past its
+/// lifetime by the application's clock (still in Redis) counts as absent and is replaced, a live
+/// one or a value of another kind is a conflict and stays as it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_session_is_created_without_a_script_unless_its_key_exists() {
+    let server = RedisServer::spawn();
+    let clock = ManualClock::starting_now();
+    let (manager, prefix) = capped(&server, &clock);
+    let driver = manager.driver();
+    let mut b = Browser::new(manager.clone());
+    let cx = b.context();
+    let redis_key = |key: &session_core::StorageKey| format!("{prefix}{{{}}}", key.as_str());
+    let record = |n: i64| {
+        let mut values = serde_json::Map::new();
+        values.insert("n".to_owned(), json!(n));
+        let mut record = session_core::Record::new(values, clock.now_ms());
+        record.version = 1;
+        record
+    };
+    let absent = session_core::Expected::Absent;
+    let written = session_core::WriteOutcome::Written;
+    let conflict = session_core::WriteOutcome::Conflict;
+
+    // Not there: one SET, and the value is stored with its TTL.
+    let key = session_core::SessionId::generate().storage_key();
+    server.reset_stats();
+    assert_eq!(
+        driver
+            .write_if(&cx, &key, &record(1), absent)
+            .await
+            .expect("create"),
+        written
+    );
+    assert_eq!(ran(&server), one("set", 1), "a create of a new key");
+    let stored = server.cli(&["GET", &redis_key(&key)]);
+    assert!(stored.starts_with("s1:"), "{stored}");
+    let ttl: i64 = server
+        .cli(&["PTTL", &redis_key(&key)])
+        .parse()
+        .expect("a number");
+    assert!((590_000..=600_000).contains(&ttl), "TTL {ttl}");
+
+    // Live: a conflict, and the stored value is left alone.
+    server.reset_stats();
+    assert_eq!(
+        driver
+            .write_if(&cx, &key, &record(2), absent)
+            .await
+            .expect("second create"),
+        conflict
+    );
+    let stats = ran(&server);
+    assert_eq!(
+        stats.get("evalsha"),
+        Some(&1),
+        "the script decided: {stats:?}"
+    );
+    assert_eq!(server.cli(&["GET", &redis_key(&key)]), stored);
+
+    // Another kind of value: a conflict, untouched.
+    let foreign = session_core::SessionId::generate().storage_key();
+    server.cli(&["RPUSH", &redis_key(&foreign), "x"]);
+    assert_eq!(
+        driver
+            .write_if(&cx, &foreign, &record(3), absent)
+            .await
+            .expect("create over a list"),
+        conflict
+    );
+    assert_eq!(server.cli(&["TYPE", &redis_key(&foreign)]), "list");
+
+    // Past its idle age by the application's clock but still in Redis: replaced, as the
+    // script alone would.
+    clock.advance(Duration::from_secs(601));
+    assert_eq!(driver.read(&cx, &key).await.expect("read"), None);
+    assert_eq!(
+        driver
+            .write_if(&cx, &key, &record(4), absent)
+            .await
+            .expect("create over an expired one"),
+        written
+    );
+    let fresh = driver
+        .read(&cx, &key)
+        .await
+        .expect("read")
+        .expect("the new record");
+    assert_eq!(fresh.data["n"], json!(4));
+    b.request(|s| s.put("m", 1))
+        .await
+        .expect("the browser's session still works");
 }
