@@ -385,9 +385,11 @@ impl RedisDriver {
     }
 
     /// The idle and absolute lifetimes in ms (0: no absolute lifetime), as the scripts take them.
+    /// The idle one is at least 1: without an absolute lifetime the scripts pass it to `PEXPIRE`
+    /// as it is, and 0 would delete the key.
     fn lifetime_args(&self) -> [u64; 2] {
         [
-            self.lifetimes.idle().as_millis() as u64,
+            (self.lifetimes.idle().as_millis() as u64).max(1),
             self.lifetimes
                 .absolute()
                 .map_or(0, |a| a.as_millis() as u64),

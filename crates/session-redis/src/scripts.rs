@@ -52,23 +52,28 @@ use redis::Script;
 /// before all of them.) Measured with callgrind on `redis-server`, a header parsed with a
 /// pattern and `tonumber` took about a third of the write script's instructions.
 ///
+/// The arguments the scripts pass to `redis.call` are strings (`'0'`, `'65'`, `ACTIVE_AT`, the
+/// `ARGV` as received), never Lua numbers: Redis turns a number argument into text with a
+/// printf-style conversion, about 2,000 instructions each by callgrind on `redis-server`, which
+/// was a fifth of the write script's `GETRANGE`. `ttl` returns the idle lifetime as the driver
+/// sent it when there is no absolute lifetime, and converts only to compare with one.
+///
 /// `FRESH` (1 s, `marks::FRESH_MS`): a record marked active less than this long ago keeps its
 /// mark and its TTL on a read or a touch. Under load one session is read many times a second;
 /// rewriting the mark and the TTL each time was most of the work Redis did for a read. The idle
 /// lifetime is therefore exact to within one second. The driver skips the script when it saw a
 /// mark that recent itself (`marks.rs`).
 const PRELUDE: &str = r"
-local ACTIVE_AT = 45
+local ACTIVE_AT = '45'
 local function head(h)
   if #h < 66 or string.sub(h, 1, 3) ~= 's1:' then return nil end
   return string.sub(h, 4, 23), string.sub(h, 25, 44), string.sub(h, 46, 65)
 end
 local function ttl(c, now, idle, abs)
-  local t = idle
-  if abs > 0 then
-    local left = tonumber(c) + abs - now
-    if left < t then t = left end
-  end
+  if abs == '0' then return idle end
+  local t = tonumber(idle)
+  local left = tonumber(c) + tonumber(abs) - tonumber(now)
+  if left < t then t = left end
   return math.max(1, t)
 end
 ";
@@ -98,7 +103,7 @@ const RETRACK: &str = "redis.call('STRLEN', KEYS[1])\n";
 /// write), or the value as it was before the script moved the mark: the driver knows the mark it
 /// then holds (`now` when the stored one was `FRESH` old, else the stored one).
 const READ: &str = r"
-local s = redis.pcall('GETRANGE', KEYS[1], 0, -1)
+local s = redis.pcall('GETRANGE', KEYS[1], '0', '-1')
 if type(s) == 'table' then return {'foreign', redis.call('TYPE', KEYS[1])['ok']} end
 if s == '' then return nil end
 local v, c, a = head(s)
@@ -106,7 +111,7 @@ if not v then return {'foreign', 'string'} end
 if a <= ARGV[1] or c <= ARGV[2] then return nil end
 if a <= ARGV[3] then
   redis.call('SETRANGE', KEYS[1], ACTIVE_AT, ARGV[4])
-  redis.call('PEXPIRE', KEYS[1], ttl(c, tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])))
+  redis.call('PEXPIRE', KEYS[1], ttl(c, ARGV[5], ARGV[6], ARGV[7]))
   --retrack
 end
 return s
@@ -119,7 +124,7 @@ return s
 /// the idle threshold, the absolute threshold (see [`PRELUDE`]). Returns `written`, `conflict`
 /// or `gone`.
 const WRITE_IF: &str = r"
-local h = redis.pcall('GETRANGE', KEYS[1], 0, 65)
+local h = redis.pcall('GETRANGE', KEYS[1], '0', '65')
 local foreign = type(h) == 'table'
 local current = nil
 if not foreign and h ~= '' then
@@ -146,7 +151,7 @@ return 'written'
 /// `KEYS[1]` = the session key; `ARGV` = version in the header's 20 digits, the idle threshold,
 /// the absolute threshold. Returns `written`, `conflict` or `gone`.
 const DESTROY_IF: &str = r"
-local h = redis.pcall('GETRANGE', KEYS[1], 0, 65)
+local h = redis.pcall('GETRANGE', KEYS[1], '0', '65')
 if type(h) == 'table' then return 'gone' end
 local v, c, a = head(h)
 if not v or a <= ARGV[2] or c <= ARGV[3] then return 'gone' end
@@ -161,13 +166,13 @@ return 'written'
 /// `KEYS[1]` = the session key; `ARGV` as for the read. Returns the record's activity mark (ms)
 /// after the call when it is live, 0 when there is none.
 const TOUCH: &str = r"
-local h = redis.pcall('GETRANGE', KEYS[1], 0, 65)
+local h = redis.pcall('GETRANGE', KEYS[1], '0', '65')
 if type(h) == 'table' then return 0 end
 local v, c, a = head(h)
 if not v or a <= ARGV[1] or c <= ARGV[2] then return 0 end
 if a > ARGV[3] then return tonumber(a) or 0 end
 redis.call('SETRANGE', KEYS[1], ACTIVE_AT, ARGV[4])
-redis.call('PEXPIRE', KEYS[1], ttl(c, tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])))
+redis.call('PEXPIRE', KEYS[1], ttl(c, ARGV[5], ARGV[6], ARGV[7]))
 --retrack
 return tonumber(ARGV[5])
 ";
@@ -217,7 +222,7 @@ mod tests {
 
     #[test]
     fn the_scripts_and_the_driver_agree_on_the_header() {
-        assert!(PRELUDE.contains(&format!("local ACTIVE_AT = {ACTIVE_AT}\n")));
+        assert!(PRELUDE.contains(&format!("local ACTIVE_AT = '{ACTIVE_AT}'\n")));
         // The tag, and where each number starts and ends (Lua counts from 1, inclusive).
         let at = |i: usize| TAG.len() + i * (DIGITS + 1);
         let head = format!(
@@ -235,7 +240,7 @@ mod tests {
         assert!(PRELUDE.contains(&head), "{head}");
         assert_eq!(at(2), ACTIVE_AT);
         for script in [WRITE_IF, DESTROY_IF, TOUCH] {
-            assert!(script.contains(&format!("'GETRANGE', KEYS[1], 0, {}", HEAD - 1)));
+            assert!(script.contains(&format!("'GETRANGE', KEYS[1], '0', '{}'", HEAD - 1)));
         }
     }
 
