@@ -37,7 +37,11 @@
 //! | reads and modifies the session | 2 (that read + one `EVALSHA` conditional write) |
 //! | never uses the session, has a cookie | 1 (`EVALSHA`: touch), 0 within a second of the last mark |
 //! | empties the session (logout) | 2 (the read + one `EVALSHA` conditional delete) |
-//! | `destroy` (old id after regenerate) | 1 (`DEL`) |
+//! | stores data for a new visitor | 1 (`SET … NX PX`; the conditional write's script only when the key exists) |
+//! | regenerates the id (login) | 3 (the read + `SET … NX PX` under the new id + one `EVALSHA` conditional delete of the old one) |
+//!
+//! With the local cache on, a new session's write is the conditional write's script (see the
+//! guide's "Round trips per request").
 //!
 //! Every command goes over one shared multiplexed connection while it stays healthy (or over the
 //! one of `connections` that the session's storage key picks), so the commands of concurrent
