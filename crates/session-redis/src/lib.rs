@@ -571,9 +571,10 @@ impl RedisDriver {
         let now = self.clock.now_ms();
         let ttl = self.lifetimes.expires_at(record).saturating_sub(now).max(1);
         let value = layout::value(record);
-        // With the local cache a new session goes through the script too: its final read keeps
-        // the connection tracking the key, so this instance can serve the session from its copy
-        // (a plain `SET` is not a read: a copy kept after it would hear of no later change).
+        // An empty `expected` is `Expected::Absent`: a new session, tried with a plain `SET`
+        // first. With the local cache it goes through the script too: the script's final read
+        // keeps the connection tracking the key, so this instance can serve the session from its
+        // copy (a plain `SET` is not a read: a copy kept after it would hear of no later change).
         if expected.is_empty() && self.copies.is_none() && self.create(key, &value, ttl).await? {
             self.marks.saw(key, record.last_active);
             self.after(cx, key, WriteOutcome::Written).await;
