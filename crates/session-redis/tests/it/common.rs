@@ -77,5 +77,13 @@ pub(crate) fn ran(server: &RedisServer) -> BTreeMap<String, u64> {
 
 /// `calls` of the command `name`, as [`ran`] reports it.
 pub(crate) fn one(name: &str, calls: u64) -> BTreeMap<String, u64> {
-    BTreeMap::from([(name.to_owned(), calls)])
+    counted(&[(name, calls)])
+}
+
+/// Calls per command, as [`ran`] reports them.
+pub(crate) fn counted(calls: &[(&str, u64)]) -> BTreeMap<String, u64> {
+    calls
+        .iter()
+        .map(|&(name, n)| (name.to_owned(), n))
+        .collect()
 }

@@ -4,11 +4,14 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::json;
-use session_core::{Clock, ManualClock, SessionConfig, SessionManager};
+use session_core::{
+    Clock, Expected, ManualClock, Record, SessionConfig, SessionId, SessionManager, StorageKey,
+    WriteOutcome,
+};
 use session_testkit::redis_server::RedisServer;
 use session_testkit::Browser;
 
-use crate::common::{self, one, ran, HARNESS};
+use crate::common::{self, counted, one, ran, HARNESS};
 
 /// Commands the driver's scripts run inside Redis; `INFO commandstats` counts them too, but they
 /// are not round trips. On the script path the driver itself sends only `EVALSHA`, `EVAL` and
@@ -138,12 +141,12 @@ async fn each_kind_of_request_costs_the_documented_commands() {
         .expect("login");
     assert_eq!(
         ran(&server),
-        BTreeMap::from([
-            ("evalsha".to_owned(), 1),
-            ("get".to_owned(), 1),
-            ("getrange".to_owned(), 1),
-            ("set".to_owned(), 1),
-            ("unlink".to_owned(), 1),
+        counted(&[
+            ("evalsha", 1),
+            ("get", 1),
+            ("getrange", 1),
+            ("set", 1),
+            ("unlink", 1),
         ]),
         "a login: the read, the new session's SET, the old one's conditional delete"
     );
@@ -291,17 +294,17 @@ async fn a_session_past_its_lifetime_is_never_refreshed_written_or_deleted() {
 
         assert_eq!(driver.read(&cx, key).await.expect("read"), None);
         driver.touch(&cx, key, clock.now_ms()).await.expect("touch");
-        let record = session_core::Record::new(Default::default(), clock.now_ms());
+        let record = Record::new(Default::default(), clock.now_ms());
         assert_eq!(
             driver
-                .write_if(&cx, key, &record, session_core::Expected::Version(version))
+                .write_if(&cx, key, &record, Expected::Version(version))
                 .await
                 .expect("write"),
-            session_core::WriteOutcome::Gone
+            WriteOutcome::Gone
         );
         assert_eq!(
             driver.destroy_if(&cx, key, version).await.expect("delete"),
-            session_core::WriteOutcome::Gone
+            WriteOutcome::Gone
         );
         assert_eq!(server.cli(&["GET", &redis_key]), stored, "left as it was");
         assert!(ttl(&server) <= before, "the TTL was not slid");
@@ -320,28 +323,23 @@ async fn a_new_session_is_created_without_a_script_unless_its_key_exists() {
     let driver = manager.driver();
     let mut b = Browser::new(manager.clone());
     let cx = b.context();
-    let redis_key = |key: &session_core::StorageKey| format!("{prefix}{{{}}}", key.as_str());
-    let record = |n: i64| {
-        let mut values = serde_json::Map::new();
-        values.insert("n".to_owned(), json!(n));
-        let mut record = session_core::Record::new(values, clock.now_ms());
+    let redis_key = |key: &StorageKey| format!("{prefix}{{{}}}", key.as_str());
+    // Writes a record holding `n` under `key`, expecting no record there.
+    let create = async |key: &StorageKey, n: i64| {
+        let mut data = serde_json::Map::new();
+        data.insert("n".to_owned(), json!(n));
+        let mut record = Record::new(data, clock.now_ms());
         record.version = 1;
-        record
+        driver
+            .write_if(&cx, key, &record, Expected::Absent)
+            .await
+            .expect("write_if")
     };
-    let absent = session_core::Expected::Absent;
-    let written = session_core::WriteOutcome::Written;
-    let conflict = session_core::WriteOutcome::Conflict;
 
     // Not there: one SET, and the value is stored with its TTL.
-    let key = session_core::SessionId::generate().storage_key();
+    let key = SessionId::generate().storage_key();
     server.reset_stats();
-    assert_eq!(
-        driver
-            .write_if(&cx, &key, &record(1), absent)
-            .await
-            .expect("create"),
-        written
-    );
+    assert_eq!(create(&key, 1).await, WriteOutcome::Written);
     assert_eq!(ran(&server), one("set", 1), "a create of a new key");
     let stored = server.cli(&["GET", &redis_key(&key)]);
     assert!(stored.starts_with("s1:"), "{stored}");
@@ -353,13 +351,7 @@ async fn a_new_session_is_created_without_a_script_unless_its_key_exists() {
 
     // Live: a conflict, and the stored value is left alone.
     server.reset_stats();
-    assert_eq!(
-        driver
-            .write_if(&cx, &key, &record(2), absent)
-            .await
-            .expect("second create"),
-        conflict
-    );
+    assert_eq!(create(&key, 2).await, WriteOutcome::Conflict);
     let stats = ran(&server);
     assert_eq!(
         stats.get("evalsha"),
@@ -369,28 +361,16 @@ async fn a_new_session_is_created_without_a_script_unless_its_key_exists() {
     assert_eq!(server.cli(&["GET", &redis_key(&key)]), stored);
 
     // Another kind of value: a conflict, untouched.
-    let foreign = session_core::SessionId::generate().storage_key();
+    let foreign = SessionId::generate().storage_key();
     server.cli(&["RPUSH", &redis_key(&foreign), "x"]);
-    assert_eq!(
-        driver
-            .write_if(&cx, &foreign, &record(3), absent)
-            .await
-            .expect("create over a list"),
-        conflict
-    );
+    assert_eq!(create(&foreign, 3).await, WriteOutcome::Conflict);
     assert_eq!(server.cli(&["TYPE", &redis_key(&foreign)]), "list");
 
     // Past its idle age by the application's clock but still in Redis: replaced, as the
     // script alone would.
     clock.advance(Duration::from_secs(601));
     assert_eq!(driver.read(&cx, &key).await.expect("read"), None);
-    assert_eq!(
-        driver
-            .write_if(&cx, &key, &record(4), absent)
-            .await
-            .expect("create over an expired one"),
-        written
-    );
+    assert_eq!(create(&key, 4).await, WriteOutcome::Written);
     let fresh = driver
         .read(&cx, &key)
         .await

@@ -9,7 +9,7 @@ use session_core::{ErrorKind, ManualClock, SessionConfig, SessionManager};
 use session_testkit::redis_server::RedisServer;
 use session_testkit::Browser;
 
-use crate::common::{self, ran};
+use crate::common::{self, counted, ran};
 
 fn cached(url: &str) -> Value {
     let mut section = common::standalone(url);
@@ -35,11 +35,24 @@ fn same_visitor(manager: SessionManager, other: &Browser) -> Browser {
     b
 }
 
-/// One increment of `n` through `b`, whatever it answers (see its callers).
-async fn elsewhere_increments(b: &mut Browser) {
-    b.request(|s| s.increment("n"))
+/// Increments `n` through `elsewhere`, whatever that answers (see the caller), then reads `n`
+/// through `here` until it is `want`, which the last read must show.
+async fn an_increment_elsewhere_is_seen(
+    here: &mut Browser,
+    elsewhere: &mut Browser,
+    want: i64,
+    after: &str,
+) {
+    elsewhere
+        .request(|s| s.increment("n"))
         .await
         .expect("increment elsewhere");
+    let seen = read_until(here, Some(json!(want))).await;
+    assert_eq!(
+        seen.last(),
+        Some(&Some(json!(want))),
+        "after {after}: {seen:?}"
+    );
 }
 
 /// Reads `n` through `b` until it equals `want`, for at most two seconds (Redis's message
@@ -96,12 +109,7 @@ async fn reads_are_answered_locally_and_a_modifying_request_costs_one_command() 
     let modifying = ran(&server);
     assert_eq!(
         modifying,
-        BTreeMap::from([
-            ("evalsha".to_owned(), 1),
-            ("getrange".to_owned(), 1),
-            ("set".to_owned(), 1),
-            ("strlen".to_owned(), 1),
-        ]),
+        counted(&[("evalsha", 1), ("getrange", 1), ("set", 1), ("strlen", 1),]),
         "a modifying request"
     );
     server.reset_stats();
@@ -125,12 +133,12 @@ async fn reads_are_answered_locally_and_a_modifying_request_costs_one_command() 
     }
     assert_eq!(
         ran(&server),
-        BTreeMap::from([
-            ("evalsha".to_owned(), 1),
-            ("getrange".to_owned(), 1),
-            ("setrange".to_owned(), 1),
-            ("pexpire".to_owned(), 1),
-            ("strlen".to_owned(), 1),
+        counted(&[
+            ("evalsha", 1),
+            ("getrange", 1),
+            ("setrange", 1),
+            ("pexpire", 1),
+            ("strlen", 1),
         ]),
         "four reads, the first one due to move the mark"
     );
@@ -175,13 +183,7 @@ async fn changes_made_elsewhere_replace_the_local_copies() {
         a.request(|s| s.increment("n")).await.expect("write here"),
         3
     );
-    elsewhere_increments(&mut b).await;
-    let seen = read_until(&mut a, Some(json!(4))).await;
-    assert_eq!(
-        seen.last(),
-        Some(&Some(json!(4))),
-        "after a write: {seen:?}"
-    );
+    an_increment_elsewhere_is_seen(&mut a, &mut b, 4, "a write").await;
     clock.advance(Duration::from_millis(1500));
     assert_eq!(
         a.request(|s| s.get("n"))
@@ -189,18 +191,10 @@ async fn changes_made_elsewhere_replace_the_local_copies() {
             .expect("read moving the mark"),
         Some(json!(4))
     );
-    elsewhere_increments(&mut b).await;
-    let seen = read_until(&mut a, Some(json!(5))).await;
-    assert_eq!(seen.last(), Some(&Some(json!(5))), "after a read: {seen:?}");
+    an_increment_elsewhere_is_seen(&mut a, &mut b, 5, "a read").await;
     clock.advance(Duration::from_millis(1500));
     a.untouched_request().await.expect("touch moving the mark");
-    elsewhere_increments(&mut b).await;
-    let seen = read_until(&mut a, Some(json!(6))).await;
-    assert_eq!(
-        seen.last(),
-        Some(&Some(json!(6))),
-        "after a touch: {seen:?}"
-    );
+    an_increment_elsewhere_is_seen(&mut a, &mut b, 6, "a touch").await;
 
     // A client outside the application deletes the key.
     let key = a.storage_key().await.expect("key");
