@@ -12,7 +12,9 @@ use crate::error::ConfigError;
 /// Random bytes in a session id: 256 bits.
 const ID_BYTES: usize = 32;
 /// Length of a base64url-encoded 32-byte value without padding.
-const ENCODED_LEN: usize = 43;
+pub(crate) const ENCODED_LEN: usize = 43;
+/// Length of a signed id cookie value: the id, a dot, the MAC.
+pub(crate) const SIGNED_LEN: usize = 2 * ENCODED_LEN + 1;
 
 /// A session id: 256 bits from the operating system's CSPRNG (`ring::rand::SystemRandom`),
 /// base64url-encoded.
@@ -82,6 +84,11 @@ impl SessionId {
         &self.0
     }
 
+    /// The id of a cookie value that verified before (see `verified.rs`).
+    pub(crate) fn verified(id: &str) -> Self {
+        Self(id.to_owned())
+    }
+
     /// The key under which drivers store this session: base64url of SHA-256 of the id.
     ///
     /// ```
@@ -131,6 +138,11 @@ impl StorageKey {
     /// ```
     pub fn parse(s: &str) -> Option<Self> {
         is_encoded_32(s).then(|| Self(s.to_owned()))
+    }
+
+    /// A key derived before and kept (see `verified.rs`).
+    pub(crate) fn derived(key: &str) -> Self {
+        Self(key.to_owned())
     }
 
     /// The key as text (43 characters of `[A-Za-z0-9_-]`).
@@ -512,7 +524,7 @@ impl IdSigner {
     /// ```
     pub fn verify(&self, value: &str) -> Option<SessionId> {
         // Sizes are checked before anything is decoded.
-        if value.len() != 2 * ENCODED_LEN + 1 {
+        if value.len() != SIGNED_LEN {
             return None;
         }
         let (id, tag) = value.split_once('.')?;

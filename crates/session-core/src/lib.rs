@@ -66,6 +66,7 @@ mod memory;
 mod path;
 mod session;
 mod store;
+mod verified;
 
 pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use crate::config::{

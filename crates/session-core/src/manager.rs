@@ -12,8 +12,9 @@ use crate::config::{CookieOptions, SessionConfig, ValidConfig};
 use crate::context::SessionContext;
 use crate::driver::{Driver, DriverRegistry, DriverSetup, Lifetimes};
 use crate::error::{ConfigError, DriverError, Error};
-use crate::id::{IdSigner, KeyRing, SessionId};
+use crate::id::{IdSigner, KeyRing, SessionId, StorageKey};
 use crate::session::Session;
+use crate::verified::VerifiedIds;
 use crate::DriverFactoryResult;
 
 /// Options the core reads itself; every other top-level key must be a driver's section.
@@ -68,6 +69,8 @@ pub(crate) struct ManagerInner {
     pub(crate) lifetimes: Lifetimes,
     pub(crate) driver: Arc<dyn Driver>,
     pub(crate) signer: IdSigner,
+    /// Id cookie values verified lately, with their ids and storage keys.
+    verified: VerifiedIds,
     pub(crate) clock: Arc<dyn Clock>,
     /// The cookie name and options every request context shares.
     prefix: Arc<str>,
@@ -235,6 +238,7 @@ impl SessionManagerBuilder {
                 lifetimes,
                 driver,
                 signer,
+                verified: VerifiedIds::default(),
                 clock: self.clock,
             }),
         })
@@ -440,11 +444,12 @@ impl SessionManager {
         &self.inner
     }
 
-    /// The id in the request's id cookie, if its signature verifies. A cookie that is present
-    /// but does not verify is logged as tampered.
-    pub(crate) fn incoming_id(&self, cx: &SessionContext) -> Option<SessionId> {
+    /// The id in the request's id cookie and its storage key, if its signature verifies (a value
+    /// verified lately is recognised without the MAC, see `verified.rs`). A cookie that is
+    /// present but does not verify is logged as tampered.
+    pub(crate) fn incoming_id(&self, cx: &SessionContext) -> Option<(SessionId, StorageKey)> {
         let value = cx.request_cookie(self.inner.config.cookie_name())?;
-        let id = self.inner.signer.verify(value);
+        let id = self.inner.verified.verify(&self.inner.signer, value);
         if id.is_none() {
             tracing::warn!(
                 target: "session",

@@ -214,8 +214,7 @@ impl Session {
         let inner = manager.inner();
         let now = inner.clock.now_ms();
         let mut found = None;
-        if let Some(id) = manager.incoming_id(&self.inner.cx) {
-            let key = id.storage_key();
+        if let Some((id, key)) = manager.incoming_id(&self.inner.cx) {
             let read = manager.call(inner.driver.read(&self.inner.cx, &key)).await;
             if read.is_err() {
                 self.state().failed = true;
@@ -1039,8 +1038,7 @@ impl Session {
         let inner = manager.inner();
         let now = inner.clock.now_ms();
         match manager.incoming_id(&self.inner.cx) {
-            Some(id) => {
-                let key = id.storage_key();
+            Some((id, key)) => {
                 // A failed touch only shortens the idle lifetime, and a route that never uses the
                 // session (a health check, a static file) must not fail because the session store
                 // is down. It is logged instead of surfaced.

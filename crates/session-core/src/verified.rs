@@ -1,0 +1,211 @@
+//! Id cookies this manager verified lately.
+//!
+//! Verifying an id cookie costs its MAC (HMAC-SHA256) and the storage key's hash (SHA-256),
+//! together about 0.4 µs, on every request that brings one. A browser sends the same value on
+//! every request of its session, so the manager keeps the values it verified in a fixed table: a
+//! value equal, byte for byte, to one that verified before is the same signed id, and its id and
+//! storage key are taken from the table.
+//!
+//! - Only values whose MAC verified are ever stored, and the keys of a manager do not change, so
+//!   a value found in the table would verify again. A forged or tampered value is never stored;
+//!   it can only match a stored value by being equal to it, that is, by being a genuine cookie.
+//! - The comparison looks at every byte whatever the first difference, so its time does not tell
+//!   how much of a stored cookie a guess matched.
+//! - The slot comes from characters of the MAC, which are uniformly distributed for genuine
+//!   cookies. A client can choose the slot its value lands in; that gains it nothing but the same
+//!   comparison, and evicting another session's entry only costs that session one verification.
+//! - The table is fixed in size ([`SLOTS`] entries of about 140 bytes, allocated with the
+//!   manager); a value landing in an occupied slot replaces the entry. It never grows.
+
+use std::fmt;
+use std::sync::Mutex;
+
+use crate::id::{IdSigner, SessionId, StorageKey, ENCODED_LEN, SIGNED_LEN};
+
+/// Entries in the table.
+pub(crate) const SLOTS: usize = 1024;
+
+#[derive(Clone, Copy)]
+struct Entry {
+    /// The whole cookie value: the id, a dot, the MAC. All zero while the slot is empty, which
+    /// no value of [`SIGNED_LEN`] characters of the cookie alphabet can equal.
+    value: [u8; SIGNED_LEN],
+    /// The storage key derived from the id.
+    key: [u8; ENCODED_LEN],
+}
+
+const EMPTY: Entry = Entry {
+    value: [0; SIGNED_LEN],
+    key: [0; ENCODED_LEN],
+};
+
+/// The table of verified id cookie values of one manager.
+pub(crate) struct VerifiedIds {
+    slots: Box<[Mutex<Entry>]>,
+}
+
+impl fmt::Debug for VerifiedIds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The entries are live ids: only the size is ever printed.
+        f.debug_struct("VerifiedIds")
+            .field("slots", &self.slots.len())
+            .finish()
+    }
+}
+
+impl Default for VerifiedIds {
+    fn default() -> Self {
+        Self {
+            slots: (0..SLOTS).map(|_| Mutex::new(EMPTY)).collect(),
+        }
+    }
+}
+
+/// The slot of a value of [`SIGNED_LEN`] bytes: eight characters of its MAC, Fibonacci-hashed.
+fn slot_of(value: &[u8]) -> usize {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&value[ENCODED_LEN + 1..ENCODED_LEN + 9]);
+    let bits = SLOTS.trailing_zeros();
+    (u64::from_le_bytes(word).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
+}
+
+/// Whether `a` and `b` are equal, looking at every byte whatever the first difference.
+fn same(a: &[u8; SIGNED_LEN], b: &[u8]) -> bool {
+    if b.len() != SIGNED_LEN {
+        return false;
+    }
+    let mut diff = 0u8;
+    for (x, y) in a.iter().zip(b) {
+        // `black_box` keeps the compiler from ending the loop at the first difference.
+        diff = std::hint::black_box(diff | (x ^ y));
+    }
+    diff == 0
+}
+
+impl VerifiedIds {
+    /// The id and storage key of a signed id cookie value: from the table when this exact value
+    /// verified before, otherwise by verifying its MAC with `signer` (and then remembered).
+    pub(crate) fn verify(&self, signer: &IdSigner, value: &str) -> Option<(SessionId, StorageKey)> {
+        let bytes = value.as_bytes();
+        if bytes.len() != SIGNED_LEN {
+            return None;
+        }
+        let slot = &self.slots[slot_of(bytes)];
+        {
+            let entry = slot.lock().unwrap_or_else(|e| e.into_inner());
+            if same(&entry.value, bytes) {
+                // Equal to a verified value: ASCII, with the id in its first 43 characters.
+                let id = SessionId::verified(value.get(..ENCODED_LEN)?);
+                let key = StorageKey::derived(std::str::from_utf8(&entry.key).ok()?);
+                return Some((id, key));
+            }
+        }
+        let id = signer.verify(value)?;
+        let key = id.storage_key();
+        let mut entry = slot.lock().unwrap_or_else(|e| e.into_inner());
+        entry.value.copy_from_slice(bytes);
+        entry.key.copy_from_slice(key.as_str().as_bytes());
+        Some((id, key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::{KeyRing, SecretKey};
+
+    fn signer(key: u8) -> IdSigner {
+        KeyRing::new(vec![SecretKey::new([key; 32]).expect("key")])
+            .expect("ring")
+            .id_signer("id")
+    }
+
+    #[test]
+    fn a_value_verified_once_is_answered_from_the_table_with_the_same_id_and_key() {
+        let table = VerifiedIds::default();
+        let signer = signer(1);
+        let id = SessionId::generate();
+        let value = signer.sign(&id);
+        let first = table.verify(&signer, &value).expect("verifies");
+        assert_eq!(first, (id.clone(), id.storage_key()));
+        // Now in the table: a signer with another key would reject it, the table does not ask.
+        let other = self::signer(2);
+        assert!(other.verify(&value).is_none());
+        assert_eq!(table.verify(&other, &value), Some(first));
+    }
+
+    #[test]
+    fn a_value_that_differs_from_a_stored_one_anywhere_is_verified_and_rejected() {
+        let table = VerifiedIds::default();
+        let signer = signer(1);
+        let value = signer.sign(&SessionId::generate());
+        assert!(table.verify(&signer, &value).is_some());
+        for i in 0..value.len() {
+            let mut tampered = value.clone().into_bytes();
+            tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
+            let tampered = String::from_utf8(tampered).expect("ascii");
+            assert!(table.verify(&signer, &tampered).is_none(), "position {i}");
+            // A rejected value is not stored: the genuine one is still answered.
+            assert!(
+                table.verify(&self::signer(2), &value).is_some(),
+                "position {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn forged_values_are_never_stored() {
+        let table = VerifiedIds::default();
+        let signer = signer(1);
+        let forged = format!("{}.{}", SessionId::generate().expose(), "A".repeat(43));
+        assert!(table.verify(&signer, &forged).is_none());
+        assert!(table.slots.iter().all(|s| {
+            let e = s.lock().expect("lock");
+            e.value == EMPTY.value && e.key == EMPTY.key
+        }));
+        assert!(table.verify(&signer, "short").is_none());
+    }
+
+    #[test]
+    fn a_value_landing_in_an_occupied_slot_replaces_it() {
+        let table = VerifiedIds::default();
+        let signer = signer(1);
+        let first = signer.sign(&SessionId::generate());
+        let slot = slot_of(first.as_bytes());
+        let second = loop {
+            let v = signer.sign(&SessionId::generate());
+            if slot_of(v.as_bytes()) == slot {
+                break v;
+            }
+        };
+        assert!(table.verify(&signer, &first).is_some());
+        assert!(table.verify(&signer, &second).is_some());
+        // The first was replaced: without its key it no longer verifies.
+        assert!(table.verify(&self::signer(2), &first).is_none());
+        assert!(table.verify(&self::signer(2), &second).is_some());
+    }
+
+    #[test]
+    fn the_comparison_needs_every_byte_and_the_length() {
+        let a = [b'x'; SIGNED_LEN];
+        assert!(same(&a, &a));
+        for i in 0..SIGNED_LEN {
+            let mut b = a;
+            b[i] = b'y';
+            assert!(!same(&a, &b), "position {i}");
+        }
+        assert!(!same(&a, &a[..SIGNED_LEN - 1]));
+        assert!(!same(&EMPTY.value, &a));
+    }
+
+    #[test]
+    fn slots_spread_over_the_table() {
+        let signer = signer(3);
+        let mut used = vec![false; SLOTS];
+        for _ in 0..4 * SLOTS {
+            used[slot_of(signer.sign(&SessionId::generate()).as_bytes())] = true;
+        }
+        // 4096 draws over 1024 slots leave about 2% empty.
+        assert!(used.iter().filter(|u| **u).count() > SLOTS * 9 / 10);
+    }
+}
