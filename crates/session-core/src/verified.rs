@@ -74,10 +74,16 @@ fn same(a: &[u8; SIGNED_LEN], b: &[u8]) -> bool {
     if b.len() != SIGNED_LEN {
         return false;
     }
-    let mut diff = 0u8;
-    for (x, y) in a.iter().zip(b) {
-        // `black_box` keeps the compiler from ending the loop at the first difference.
-        diff = std::hint::black_box(diff | (x ^ y));
+    // Eight bytes at a time, then the rest; `black_box` keeps the compiler from ending the loop
+    // at the first difference.
+    let word = |s: &[u8]| {
+        let mut w = [0u8; 8];
+        w[..s.len()].copy_from_slice(s);
+        u64::from_ne_bytes(w)
+    };
+    let mut diff = 0u64;
+    for (x, y) in a.chunks(8).zip(b.chunks(8)) {
+        diff = std::hint::black_box(diff | (word(x) ^ word(y)));
     }
     diff == 0
 }
