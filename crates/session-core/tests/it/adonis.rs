@@ -374,6 +374,43 @@ async fn rotating_keys_keeps_sessions_and_re_signs_the_cookie() {
     );
 }
 
+#[tokio::test]
+async fn a_cookie_altered_after_its_value_was_verified_is_still_refused() {
+    // The manager remembers the id cookie values it verified; a value that differs from a
+    // remembered one in any place must still be verified, and fail.
+    let (mut browser, driver, _clock) = recording(false);
+    browser.request(|s| s.put("user", 7)).await.expect("login");
+    let genuine = browser.cookies()["id"].clone();
+    assert_eq!(
+        browser.request(|s| s.get("user")).await.expect("again"),
+        Some(json!(7))
+    );
+    driver.take();
+    let (id, tag) = genuine.split_once('.').expect("signed value");
+    let flip = |s: &str, at: usize| {
+        let mut b = s.as_bytes().to_vec();
+        b[at] = if b[at] == b'A' { b'B' } else { b'A' };
+        String::from_utf8(b).expect("ascii")
+    };
+    for altered in [
+        format!("{id}.{}", flip(tag, tag.len() - 1)),
+        format!("{id}.{}", flip(tag, 0)),
+        format!("{}.{tag}", flip(id, 0)),
+    ] {
+        browser.set_cookie("id", &altered);
+        let user = browser.request(|s| s.get("user")).await.expect("altered");
+        assert_eq!(user, None, "{altered} opened the session");
+        // Refused before any driver call: a fresh session, nothing read or written.
+        assert!(driver.take().is_empty());
+        assert_ne!(browser.cookies()["id"], genuine);
+    }
+    browser.set_cookie("id", &genuine);
+    assert_eq!(
+        browser.request(|s| s.get("user")).await.expect("genuine"),
+        Some(json!(7))
+    );
+}
+
 #[test]
 fn misconfiguration_fails_at_start_up_naming_the_option() {
     let err = SessionManager::builder(SessionConfig::new().with_driver("mongo").with_key(SECRET))
