@@ -109,7 +109,7 @@ async fn reads_are_answered_locally_and_a_modifying_request_costs_one_command() 
     let modifying = ran(&server);
     assert_eq!(
         modifying,
-        counted(&[("evalsha", 1), ("getrange", 1), ("set", 1), ("strlen", 1),]),
+        counted(&[("evalsha", 1), ("getrange", 1), ("set", 1), ("strlen", 1)]),
         "a modifying request"
     );
     server.reset_stats();
