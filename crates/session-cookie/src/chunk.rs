@@ -4,6 +4,8 @@
 //! `<cookie_name>.d.1`, `<cookie_name>.d.2`, … up to `count - 1`. Base64url has no `.`, so the
 //! count prefix is unambiguous.
 
+use std::borrow::Cow;
+
 use session_core::SessionContext;
 
 /// What one cookie may hold, name and value together. Browsers keep at least this much per cookie
@@ -97,13 +99,14 @@ impl Layout {
 
     /// The sealed value the request's data cookies carry. `Ok(None)` when there is no data
     /// cookie; `Err` with a reason when the cookies are malformed. Every size is checked before
-    /// anything is copied, so a huge or absurd header costs nothing.
-    pub(crate) fn assemble(
+    /// anything is copied, so a huge or absurd header costs nothing. A value in one cookie is
+    /// borrowed from the request, not copied.
+    pub(crate) fn assemble<'a>(
         &self,
-        cx: &SessionContext,
+        cx: &'a SessionContext,
         max_size: usize,
         max_chunks: usize,
-    ) -> Result<Option<String>, &'static str> {
+    ) -> Result<Option<Cow<'a, str>>, &'static str> {
         let Some(first) = cx.request_cookie(&self.base) else {
             return Ok(None);
         };
@@ -121,6 +124,13 @@ impl Layout {
             Ok(n) if count_ok && n <= max_chunks => n,
             _ => return Err("the chunk count is malformed or out of range"),
         };
+        if count == 1 {
+            return if part.len() > max_size {
+                Err("the data cookies are larger than the configured maximum")
+            } else {
+                Ok(Some(Cow::Borrowed(part)))
+            };
+        }
         let mut parts = Vec::with_capacity(count);
         parts.push(part);
         let mut total = part.len();
@@ -140,7 +150,7 @@ impl Layout {
         if total > max_size {
             return Err("the data cookies are larger than the configured maximum");
         }
-        Ok(Some(parts.concat()))
+        Ok(Some(Cow::Owned(parts.concat())))
     }
 
     /// The chunk indexes among the request's cookie names.
@@ -219,7 +229,11 @@ mod tests {
                 CookieOptions::default(),
                 [header.join("; ").as_str()],
             );
-            assert_eq!(l.assemble(&cx, usize::MAX, MAX_CHUNKS), Ok(Some(sealed)));
+            assert_eq!(
+                l.assemble(&cx, usize::MAX, MAX_CHUNKS)
+                    .map(|v| v.map(Cow::into_owned)),
+                Ok(Some(sealed))
+            );
         }
     }
 

@@ -12,6 +12,7 @@ use session_core::{
 
 use crate::chunk::{Layout, MAX_CHUNKS};
 use crate::config::CookieDriverConfig;
+use crate::opened::{Opened, OpenedValues};
 use crate::seal::Sealer;
 use crate::{DRIVER_NAME, KEY_PURPOSE, SECTION};
 
@@ -52,6 +53,8 @@ pub struct CookieDriver {
     max_chunks: usize,
     reseal_after_percent: u8,
     clock: Arc<dyn Clock>,
+    /// Sealed values opened or sealed lately, with their records (see `opened.rs`).
+    opened: OpenedValues,
 }
 
 impl fmt::Debug for CookieDriver {
@@ -66,15 +69,6 @@ impl fmt::Debug for CookieDriver {
             .field("reseal_after_percent", &self.reseal_after_percent)
             .finish_non_exhaustive()
     }
-}
-
-/// A session as this request's cookies hold it.
-#[derive(Debug, Clone)]
-struct Opened {
-    key: StorageKey,
-    record: Record,
-    /// 0 when sealed with the current key; an older key's cookie is re-sealed by `touch`.
-    key_index: usize,
 }
 
 /// What the driver remembers during one request (a [`SessionContext`] slot).
@@ -140,6 +134,7 @@ impl CookieDriver {
             max_chunks,
             reseal_after_percent: config.reseal_after_percent(),
             clock: setup.clock(),
+            opened: OpenedValues::default(),
         })
     }
 
@@ -176,8 +171,9 @@ impl CookieDriver {
     }
 
     /// The session sealed in the request's data cookies for `key`, with the key index that opened
-    /// it. Anything malformed is logged and reads as no session.
-    fn open_request(&self, cx: &SessionContext, key: &StorageKey) -> Option<(Record, usize)> {
+    /// it: from the table when this value was opened or sealed for `key` lately. Anything
+    /// malformed is logged and reads as no session.
+    fn open_request(&self, cx: &SessionContext, key: &StorageKey) -> Option<Arc<Opened>> {
         let sealed = match self.layout.assemble(cx, self.max_size, self.max_chunks) {
             Ok(Some(sealed)) => sealed,
             Ok(None) => return None,
@@ -186,6 +182,9 @@ impl CookieDriver {
                 return None;
             }
         };
+        if let Some(opened) = self.opened.get(key, &sealed) {
+            return Some(opened);
+        }
         let (plain, key_index) = match self.sealer.open(&self.cookie_name, key, &sealed) {
             Ok(opened) => opened,
             Err(e) => {
@@ -193,13 +192,17 @@ impl CookieDriver {
                 return None;
             }
         };
-        match crate::plain::decode(&plain) {
-            Some(record) => Some((record, key_index)),
-            None => {
-                reject(key, "the sealed record does not decode");
-                None
-            }
-        }
+        let Some(record) = crate::plain::decode(&plain) else {
+            reject(key, "the sealed record does not decode");
+            return None;
+        };
+        let opened = Arc::new(Opened {
+            key: key.clone(),
+            record,
+            key_index,
+        });
+        self.opened.insert(&sealed, &opened);
+        Some(opened)
     }
 
     /// The session the cookies hold for `key` as of now in this request, cached in the slot.
@@ -211,12 +214,7 @@ impl CookieDriver {
             None if superseded => return None,
             None => {}
         }
-        let (record, key_index) = self.open_request(cx, key)?;
-        let opened = Arc::new(Opened {
-            key: key.clone(),
-            record,
-            key_index,
-        });
+        let opened = self.open_request(cx, key)?;
         Self::state(cx, |s| s.current = Some(opened.clone()));
         Some(opened)
     }
@@ -310,12 +308,15 @@ impl Driver for CookieDriver {
         for index in stale {
             cx.remove_cookie(&self.layout.name(index));
         }
+        let opened = Arc::new(Opened {
+            key: key.clone(),
+            record: record.clone(),
+            key_index: 0,
+        });
+        // The browser sends this value back: its next request is answered from the table.
+        self.opened.insert(&sealed, &opened);
         Self::state(cx, |s| {
-            s.current = Some(Arc::new(Opened {
-                key: key.clone(),
-                record: record.clone(),
-                key_index: 0,
-            }));
+            s.current = Some(opened);
             s.superseded = true;
             s.written_chunks = count;
         });

@@ -123,24 +123,35 @@
 //!   cookie length.
 //! - **Nonces.** Nonces are 96 random bits, so a key should seal fewer than 2³² values (NIST
 //!   SP 800-38D); the touch threshold keeps re-seals rare, and rotating keys resets the count.
+//! - **Opened values remembered.** The driver keeps the sealed values it opened or sealed lately
+//!   (a fixed table of 512 entries, values of up to 1,024 characters) with their records, and
+//!   answers a value equal to a stored one, for the same storage key, without decrypting it
+//!   again. Opening depends only on the value, the storage key and the driver's keys, so the
+//!   answer is the one opening would give; a tampered or moved value equals no entry and is
+//!   refused as before. Values are compared in constant time
+//!   ([`constant_time_eq`](session_core::constant_time_eq)) and expiry is checked on every read.
+//!   The table holds decrypted session data in the process's memory; its `Debug` shows only
+//!   its size.
 //! - **Request size.** Ten full cookies make a 40 KB `Cookie` header, above the 8 KB many proxies
 //!   accept by default. Keep sessions small (ids, not objects) or lower `max_size`.
 //!
 //! # Benchmarks
 //!
 //! `cargo bench -p session-cookie` (criterion) measures a write (encode, seal, split into
-//! cookies) and a read (assemble, open, decode) through the [`Driver`](session_core::Driver)
-//! trait, with one key configured. Median of 100 samples (criterion's confidence interval in
-//! brackets) on a 2-core AMD EPYC virtual machine (rustc 1.95, release profile), shared with
-//! other builds at the time, so compare ratios rather than absolute numbers:
+//! cookies), a read (assemble, open, decode) of a value the driver has not seen, and a read of a
+//! value it opened before (*remembered*), through the [`Driver`](session_core::Driver) trait,
+//! with one key configured. Median of 100 samples (criterion's confidence interval in brackets)
+//! on a 2-core AMD EPYC virtual machine (rustc 1.95, release profile, 2026-11-27), shared with
+//! other work at the time, so compare ratios rather than absolute numbers:
 //!
-//! | record (encoded) | data cookies | seal (write) | open (read) |
-//! |---|---|---|---|
-//! | 200 bytes | 1 | 2.9 µs (2.7–3.1) | 3.5 µs (3.3–3.6) |
-//! | 3 KB | 2 | 8.6 µs (8.0–9.2) | 8.2 µs (7.7–8.6) |
+//! | record (encoded) | data cookies | seal (write) | open (read) | remembered (read) |
+//! |---|---|---|---|---|
+//! | 200 bytes | 1 | 1.76 µs (1.74–1.79) | 1.95 µs (1.92–2.00) | 0.66 µs (0.62–0.70) |
+//! | 3 KB | 2 | 5.42 µs (5.41–5.44) | 5.25 µs (5.02–5.49) | not kept: opened |
 //!
-//! A request that reads an unmodified session pays one open; the re-seal on touch is skipped
-//! until half the idle age has passed.
+//! A request that reads an unmodified session brings the value the previous response set, which
+//! the driver remembers (if no other value landed in its slot since); the re-seal on touch is
+//! skipped until half the idle age has passed.
 //!
 //! # Feature flags
 //!
@@ -155,6 +166,7 @@
 mod chunk;
 mod config;
 mod driver;
+mod opened;
 mod plain;
 mod seal;
 

@@ -85,6 +85,7 @@ pub use crate::manager::{SessionManager, SessionManagerBuilder};
 pub use crate::memory::MemoryDriver;
 pub use crate::path::KeyPath;
 pub use crate::session::Session;
+pub use crate::verified::constant_time_eq;
 
 /// Re-exported so drivers and adapters use the same `cookie` version as the core.
 pub use cookie;
