@@ -331,6 +331,8 @@ impl Driver for CookieDriver {
             return Ok(());
         }
         self.clear_all(cx);
+        // The session ended: its record does not stay in the table of opened values.
+        self.opened.remove(key);
         Self::state(cx, |s| {
             s.current = None;
             s.superseded = true;
@@ -405,4 +407,80 @@ fn reject(key: &StorageKey, reason: &'static str) {
         reason,
         "session data cookie rejected; the request gets a fresh session"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use serde_json::Map;
+    use session_core::{DriverRegistry, SessionConfig, SessionId, SessionManager};
+
+    use super::*;
+
+    /// A manager with the cookie driver, and that driver.
+    fn driver() -> (SessionManager, Arc<CookieDriver>) {
+        let built: Arc<Mutex<Option<Arc<CookieDriver>>>> = Arc::default();
+        let mut registry = DriverRegistry::new();
+        let slot = built.clone();
+        registry.extend(DRIVER_NAME, move |setup| {
+            let driver = Arc::new(CookieDriver::from_setup(setup, CookieDriverConfig::new())?);
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(driver.clone());
+            Ok(driver)
+        });
+        let manager = SessionManager::builder(
+            SessionConfig::new()
+                .with_driver(DRIVER_NAME)
+                .with_key("a secret of at least thirty-two bytes!!"),
+        )
+        .with_registry(registry)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+        let driver = built.lock().ok().and_then(|d| d.clone());
+        (manager, driver.unwrap_or_else(|| panic!("built")))
+    }
+
+    fn header(cx: &SessionContext) -> String {
+        cx.response_cookies()
+            .iter()
+            .filter(|c| !c.value().is_empty())
+            .map(|c| c.stripped().to_string())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    #[tokio::test]
+    async fn the_table_holds_a_session_from_its_write_until_its_destroy() {
+        let (manager, driver) = driver();
+        let key = SessionId::generate().storage_key();
+        let record = Record::new(Map::new(), driver.now());
+        let cx = manager.context(std::iter::empty());
+        driver
+            .write(&cx, &key, &record)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(driver.opened.len(), 1);
+        let sent = header(&cx);
+
+        // The next request brings the value: answered from the table.
+        let cx = manager.context([sent.as_str()]);
+        assert_eq!(
+            driver.read(&cx, &key).await.ok().flatten(),
+            Some(record.clone())
+        );
+        assert_eq!(driver.opened.len(), 1);
+
+        // Destroyed: the response removes the cookies, and the table forgets the session.
+        driver
+            .destroy(&cx, &key)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(driver.opened.len(), 0);
+
+        // A copy of the old cookies still opens (the cookie driver cannot revoke), from the
+        // cookie this time, and is remembered again.
+        let cx = manager.context([sent.as_str()]);
+        assert_eq!(driver.read(&cx, &key).await.ok().flatten(), Some(record));
+        assert_eq!(driver.opened.len(), 1);
+    }
 }

@@ -123,10 +123,10 @@
 //!   cookie length.
 //! - **Nonces.** Nonces are 96 random bits, so a key should seal fewer than 2³² values (NIST
 //!   SP 800-38D); the touch threshold keeps re-seals rare, and rotating keys resets the count.
-//! - **Opened values remembered.** The driver keeps the sealed values it opened or sealed lately
-//!   (a fixed table of 512 entries, values of up to 1,024 characters) with their records, and
-//!   answers a value equal to a stored one, for the same storage key, without decrypting it
-//!   again. Opening depends only on the value, the storage key and the driver's keys, so the
+//! - **Opened values remembered.** The driver keeps, for each session it served lately, the
+//!   last sealed value it opened or sealed and its record (a fixed table of 512 entries, values
+//!   of up to 1,024 characters; `destroy` removes a session's entry), and answers a value equal
+//!   to the one kept for the same storage key without decrypting it again. Opening depends only on the value, the storage key and the driver's keys, so the
 //!   answer is the one opening would give; a tampered or moved value equals no entry and is
 //!   refused as before. Values are compared in constant time
 //!   ([`constant_time_eq`](session_core::constant_time_eq)) and expiry is checked on every read.

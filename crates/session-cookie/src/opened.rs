@@ -3,9 +3,9 @@
 //! Opening the data cookie (base64, AES-256-GCM, the record's JSON) is most of what the driver
 //! costs on a request, and a browser sends the same sealed value on every request until the
 //! session changes. Opening is a pure function of the value, the storage key it is bound to and
-//! the driver's keys (which never change for a driver), so the driver keeps the records of the
-//! values it opened, and of those it sealed itself, in a fixed table: a value equal, byte for
-//! byte, to one in the table, for the same storage key, is answered with that record.
+//! the driver's keys (which never change for a driver), so the driver keeps, for each session it
+//! served lately, the last value it opened or sealed and its record: a value equal, byte for
+//! byte, to the one kept for the same storage key is answered with that record.
 //!
 //! - An entry is only ever made from a value that opened (or that this driver just sealed), under
 //!   the storage key it was bound to; a lookup needs both the storage key and the whole value to
@@ -16,11 +16,12 @@
 //!   session's value a guess matched.
 //! - Expiry is checked by the driver on every request, from the record's times, exactly as for a
 //!   freshly opened value: the table changes what a request costs, never what it reads.
-//! - The table is fixed: [`SLOTS`] entries, each holding a value of at most [`MAX_VALUE_LEN`]
-//!   characters (larger sessions are opened on every request) and its record. A value landing in
-//!   an occupied slot replaces the entry; the slot comes from characters of the value's GCM tag,
-//!   uniformly distributed for genuine values. A client can choose its slot, which gains it
-//!   nothing but the same comparison; evicting another session's entry costs that session one
+//! - One entry per session: a new value of a session replaces its previous one, and `destroy`
+//!   removes it, so a session's data does not stay in the table after it ended here.
+//! - The table is fixed: [`SLOTS`] entries in sets of two, each holding a value of at most
+//!   [`MAX_VALUE_LEN`] characters (larger sessions are opened on every request) and its record.
+//!   The set comes from the storage key, a SHA-256 of a genuine id, which no client chooses; a
+//!   session landing in a full set replaces one of its two entries, which costs that session one
 //!   opening.
 
 use std::fmt;
@@ -30,6 +31,8 @@ use session_core::{Record, StorageKey};
 
 /// Entries in the table.
 pub(crate) const SLOTS: usize = 512;
+/// Entries per set: a session may take either entry of its set.
+const WAYS: usize = 2;
 /// The longest sealed value (all chunks together) the table keeps: about 700 bytes of JSON data.
 pub(crate) const MAX_VALUE_LEN: usize = 1024;
 
@@ -44,20 +47,22 @@ pub(crate) struct Opened {
 
 struct Entry {
     /// The sealed value, without the chunk count.
-    value: Box<str>,
+    value: Box<[u8]>,
     opened: Arc<Opened>,
 }
 
+type Set = [Option<Entry>; WAYS];
+
 /// The table of one driver.
 pub(crate) struct OpenedValues {
-    slots: Box<[Mutex<Option<Entry>>]>,
+    sets: Box<[Mutex<Set>]>,
 }
 
 impl fmt::Debug for OpenedValues {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The entries are live sessions: only the size is ever printed.
         f.debug_struct("OpenedValues")
-            .field("slots", &self.slots.len())
+            .field("slots", &SLOTS)
             .finish()
     }
 }
@@ -65,52 +70,97 @@ impl fmt::Debug for OpenedValues {
 impl Default for OpenedValues {
     fn default() -> Self {
         Self {
-            slots: (0..SLOTS).map(|_| Mutex::new(None)).collect(),
+            sets: (0..SLOTS / WAYS)
+                .map(|_| Mutex::new([None, None]))
+                .collect(),
         }
     }
 }
 
-/// The slot of a sealed value: its last eight characters (the end of the GCM tag),
-/// Fibonacci-hashed. Sealed values are at least 39 characters long.
-fn slot_of(value: &[u8]) -> usize {
+/// The set of a session: eight characters of its storage key, Fibonacci-hashed.
+fn set_of(key: &StorageKey) -> usize {
     let mut word = [0u8; 8];
-    let tail = &value[value.len().saturating_sub(8)..];
-    word[..tail.len()].copy_from_slice(tail);
-    let bits = SLOTS.trailing_zeros();
+    let bytes = key.as_str().as_bytes();
+    let head = &bytes[..bytes.len().min(8)];
+    word[..head.len()].copy_from_slice(head);
+    let bits = (SLOTS / WAYS).trailing_zeros();
     (u64::from_le_bytes(word).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
 }
 
 impl OpenedValues {
-    /// The session `value` holds for `key`, when this exact value was opened or sealed for this
-    /// key before and is still in the table.
+    fn set(&self, key: &StorageKey) -> std::sync::MutexGuard<'_, Set> {
+        self.sets[set_of(key)]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The session `value` holds for `key`, when this exact value was the last one opened or
+    /// sealed for this key and is still in the table.
     pub(crate) fn get(&self, key: &StorageKey, value: &str) -> Option<Arc<Opened>> {
         if value.len() > MAX_VALUE_LEN {
             return None;
         }
-        let slot = self.slots[slot_of(value.as_bytes())]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let entry = slot.as_ref()?;
-        let equal = session_core::constant_time_eq(entry.value.as_bytes(), value.as_bytes());
-        (equal && entry.opened.key == *key).then(|| entry.opened.clone())
+        let set = self.set(key);
+        let entry = set.iter().flatten().find(|e| e.opened.key == *key)?;
+        session_core::constant_time_eq(&entry.value, value.as_bytes()).then(|| entry.opened.clone())
     }
 
-    /// Remembers that `value` opens, for `opened.key`, to `opened`. The caller guarantees it:
-    /// `value` was just opened under that key, or just sealed from that record.
+    /// Remembers that `value` opens, for `opened.key`, to `opened`, in place of what the table
+    /// held for that session. The caller guarantees it: `value` was just opened under that key,
+    /// or just sealed from that record.
     pub(crate) fn insert(&self, value: &str, opened: &Arc<Opened>) {
         if value.len() > MAX_VALUE_LEN {
+            // Too large to keep; an earlier, smaller value of the session is stale now.
+            self.remove(&opened.key);
             return;
         }
-        let entry = Entry {
-            value: value.into(),
-            opened: opened.clone(),
+        let replaced = {
+            let mut set = self.set(&opened.key);
+            let way = set
+                .iter()
+                .position(|e| e.as_ref().is_some_and(|e| e.opened.key == opened.key))
+                .or_else(|| set.iter().position(Option::is_none))
+                // Both taken by other sessions: one of them, chosen by the value's last byte
+                // (the end of its GCM tag).
+                .unwrap_or_else(|| {
+                    usize::from(value.as_bytes().last().copied().unwrap_or(0)) % WAYS
+                });
+            match &mut set[way] {
+                // The buffer of a value of the same length is reused.
+                Some(entry) if entry.value.len() == value.len() => {
+                    entry.value.copy_from_slice(value.as_bytes());
+                    Some(std::mem::replace(&mut entry.opened, opened.clone()))
+                }
+                slot => slot
+                    .replace(Entry {
+                        value: value.as_bytes().into(),
+                        opened: opened.clone(),
+                    })
+                    .map(|e| e.opened),
+            }
         };
-        let evicted = self.slots[slot_of(value.as_bytes())]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .replace(entry);
-        // The evicted record is freed after the lock is released.
-        drop(evicted);
+        // The record replaced is freed after the lock is released.
+        drop(replaced);
+    }
+
+    /// How many sessions the table holds.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.sets
+            .iter()
+            .map(|s| s.lock().map_or(0, |s| s.iter().flatten().count()))
+            .sum()
+    }
+
+    /// Forgets what the table holds for `key`.
+    pub(crate) fn remove(&self, key: &StorageKey) {
+        let removed = {
+            let mut set = self.set(key);
+            set.iter_mut()
+                .find(|e| e.as_ref().is_some_and(|e| e.opened.key == *key))
+                .and_then(Option::take)
+        };
+        drop(removed);
     }
 }
 
@@ -142,18 +192,29 @@ mod tests {
             .collect()
     }
 
+    /// A storage key whose set is `set`, other than those in `not`.
+    fn key_in(set: usize, not: &[&StorageKey]) -> StorageKey {
+        loop {
+            let key = SessionId::generate().storage_key();
+            if set_of(&key) == set && !not.contains(&&key) {
+                return key;
+            }
+        }
+    }
+
     #[test]
     fn a_remembered_value_is_answered_for_its_key_only() {
         let table = OpenedValues::default();
         let key = SessionId::generate().storage_key();
-        let other = SessionId::generate().storage_key();
+        let other = key_in(set_of(&key), &[&key]);
         let v = value(1);
         assert!(table.get(&key, &v).is_none());
         let o = opened(&key, 7);
         table.insert(&v, &o);
         let found = table.get(&key, &v).expect("remembered");
         assert!(Arc::ptr_eq(&found, &o));
-        // The same value presented for another session is not answered from the table.
+        // The same value presented for another session, even one of the same set, is not
+        // answered from the table.
         assert!(table.get(&other, &v).is_none());
     }
 
@@ -175,34 +236,62 @@ mod tests {
     }
 
     #[test]
-    fn long_values_are_not_kept() {
+    fn a_new_value_replaces_the_sessions_previous_one_and_remove_forgets_it() {
         let table = OpenedValues::default();
         let key = SessionId::generate().storage_key();
-        let long = "A".repeat(MAX_VALUE_LEN + 1);
-        table.insert(&long, &opened(&key, 1));
-        assert!(table.get(&key, &long).is_none());
-        assert!(table
-            .slots
-            .iter()
-            .all(|s| s.lock().expect("lock").is_none()));
-        let longest = "A".repeat(MAX_VALUE_LEN);
-        table.insert(&longest, &opened(&key, 1));
-        assert!(table.get(&key, &longest).is_some());
+        let (first, second, longer) = (value(3), value(4), format!("{}AAAA", value(5)));
+        table.insert(&first, &opened(&key, 1));
+        table.insert(&second, &opened(&key, 2));
+        assert!(table.get(&key, &first).is_none(), "the old value is gone");
+        assert_eq!(table.get(&key, &second).map(|o| o.record.version), Some(2));
+        table.insert(&longer, &opened(&key, 3));
+        assert!(table.get(&key, &second).is_none());
+        assert_eq!(table.get(&key, &longer).map(|o| o.record.version), Some(3));
+        assert_eq!(table.len(), 1, "one entry per session");
+        table.remove(&key);
+        assert!(table.get(&key, &longer).is_none());
+        assert_eq!(table.len(), 0);
     }
 
     #[test]
-    fn a_value_landing_in_an_occupied_slot_replaces_it() {
+    fn long_values_are_not_kept_and_drop_the_sessions_entry() {
         let table = OpenedValues::default();
         let key = SessionId::generate().storage_key();
-        let first = value(3);
-        let slot = slot_of(first.as_bytes());
-        let second = (4..)
-            .map(value)
-            .find(|v| slot_of(v.as_bytes()) == slot && *v != first)
-            .expect("a colliding value");
-        table.insert(&first, &opened(&key, 1));
-        table.insert(&second, &opened(&key, 2));
-        assert!(table.get(&key, &first).is_none());
-        assert_eq!(table.get(&key, &second).map(|o| o.record.version), Some(2));
+        let longest = "A".repeat(MAX_VALUE_LEN);
+        table.insert(&longest, &opened(&key, 1));
+        assert!(table.get(&key, &longest).is_some());
+        let long = "A".repeat(MAX_VALUE_LEN + 1);
+        table.insert(&long, &opened(&key, 2));
+        assert!(table.get(&key, &long).is_none());
+        assert!(table.get(&key, &longest).is_none(), "stale");
+        assert_eq!(table.len(), 0);
+    }
+
+    #[test]
+    fn a_set_holds_two_sessions_and_a_third_replaces_one() {
+        let table = OpenedValues::default();
+        let a = SessionId::generate().storage_key();
+        let set = set_of(&a);
+        let b = key_in(set, &[&a]);
+        let c = key_in(set, &[&a, &b]);
+        let (va, vb, vc) = (value(6), value(7), value(8));
+        table.insert(&va, &opened(&a, 1));
+        table.insert(&vb, &opened(&b, 2));
+        assert!(table.get(&a, &va).is_some() && table.get(&b, &vb).is_some());
+        table.insert(&vc, &opened(&c, 3));
+        assert!(table.get(&c, &vc).is_some());
+        let kept = [table.get(&a, &va).is_some(), table.get(&b, &vb).is_some()];
+        assert_eq!(kept.iter().filter(|k| **k).count(), 1, "{kept:?}");
+        assert_eq!(table.len(), 2);
+    }
+
+    #[test]
+    fn sets_spread_over_the_table() {
+        let mut used = vec![false; SLOTS / WAYS];
+        for _ in 0..4 * SLOTS / WAYS {
+            used[set_of(&SessionId::generate().storage_key())] = true;
+        }
+        // 1,024 draws over 256 sets leave about 2% empty.
+        assert!(used.iter().filter(|u| **u).count() > SLOTS / WAYS * 9 / 10);
     }
 }
