@@ -8,7 +8,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::{json, Map};
 use session_core::{
     Clock, Driver, DriverRegistry, Record, SessionConfig, SessionContext, SessionId,
-    SessionManager, SystemClock,
+    SessionManager, StorageKey, SystemClock,
 };
 
 fn manager() -> SessionManager {
@@ -53,6 +53,15 @@ fn bench(c: &mut Criterion) {
     let manager = manager();
     let driver: Arc<dyn Driver> = manager.driver().clone();
     let key = SessionId::generate().storage_key();
+    // One request bringing the `Cookie` header `sent`, whose session the driver reads.
+    let read = |key: &StorageKey, sent: &str| {
+        let cx = manager.context([black_box(sent)]);
+        let read = rt
+            .block_on(driver.read(&cx, key))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(read.is_some());
+        read
+    };
     let mut group = c.benchmark_group("cookie");
     for (label, size) in [("200B", 200), ("3KB", 3 * 1024)] {
         let rec = record(size);
@@ -87,12 +96,7 @@ fn bench(c: &mut Criterion) {
         group.bench_function(format!("open/{label}"), |b| {
             b.iter(|| {
                 let (key, sent) = next.next().unwrap_or_else(|| unreachable!());
-                let cx = manager.context([black_box(sent.as_str())]);
-                let read = rt
-                    .block_on(driver.read(&cx, key))
-                    .unwrap_or_else(|e| panic!("{e}"));
-                assert!(read.is_some());
-                read
+                read(key, sent)
             })
         });
         if size > 700 {
@@ -102,14 +106,7 @@ fn bench(c: &mut Criterion) {
         // The same value on every request, as a browser sends it until the session changes.
         let (key, sent) = &sealed[0];
         group.bench_function(format!("remembered/{label}"), |b| {
-            b.iter(|| {
-                let cx = manager.context([black_box(sent.as_str())]);
-                let read = rt
-                    .block_on(driver.read(&cx, key))
-                    .unwrap_or_else(|e| panic!("{e}"));
-                assert!(read.is_some());
-                read
-            })
+            b.iter(|| read(key, sent))
         });
     }
     group.finish();

@@ -33,11 +33,13 @@ use session_core::{Record, StorageKey};
 pub(crate) const SLOTS: usize = 512;
 /// Entries per set: a session may take either entry of its set.
 const WAYS: usize = 2;
+/// Sets in the table.
+const SETS: usize = SLOTS / WAYS;
 /// The longest sealed value (all chunks together) the table keeps: about 700 bytes of JSON data.
 pub(crate) const MAX_VALUE_LEN: usize = 1024;
 
 /// A session as the data cookies hold it.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Opened {
     pub(crate) key: StorageKey,
     pub(crate) record: Record,
@@ -70,21 +72,14 @@ impl fmt::Debug for OpenedValues {
 impl Default for OpenedValues {
     fn default() -> Self {
         Self {
-            sets: (0..SLOTS / WAYS)
-                .map(|_| Mutex::new([None, None]))
-                .collect(),
+            sets: (0..SETS).map(|_| Mutex::new([None, None])).collect(),
         }
     }
 }
 
-/// The set of a session: eight characters of its storage key, Fibonacci-hashed.
+/// The set of a session.
 fn set_of(key: &StorageKey) -> usize {
-    let mut word = [0u8; 8];
-    let bytes = key.as_str().as_bytes();
-    let head = &bytes[..bytes.len().min(8)];
-    word[..head.len()].copy_from_slice(head);
-    let bits = (SLOTS / WAYS).trailing_zeros();
-    (u64::from_le_bytes(word).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
+    key.slot(SETS)
 }
 
 impl OpenedValues {
@@ -287,11 +282,11 @@ mod tests {
 
     #[test]
     fn sets_spread_over_the_table() {
-        let mut used = vec![false; SLOTS / WAYS];
-        for _ in 0..4 * SLOTS / WAYS {
+        let mut used = vec![false; SETS];
+        for _ in 0..4 * SETS {
             used[set_of(&SessionId::generate().storage_key())] = true;
         }
         // 1,024 draws over 256 sets leave about 2% empty.
-        assert!(used.iter().filter(|u| **u).count() > SLOTS / WAYS * 9 / 10);
+        assert!(used.iter().filter(|u| **u).count() > SETS * 9 / 10);
     }
 }

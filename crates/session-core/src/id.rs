@@ -170,6 +170,31 @@ impl StorageKey {
     pub fn short(&self) -> &str {
         &self.0[..8]
     }
+
+    /// An index in `0..slots`, for a fixed-size table of sessions a driver keeps in memory:
+    /// eight of the key's characters, Fibonacci-hashed. A storage key is a SHA-256 digest of a
+    /// generated id, so the indexes are uniformly distributed and no client chooses them.
+    /// `slots` is best a power of two (every index is then equally likely); 0 and 1 give 0.
+    ///
+    /// ```
+    /// use session_core::SessionId;
+    ///
+    /// let key = SessionId::generate().storage_key();
+    /// assert!(key.slot(4096) < 4096);
+    /// assert_eq!(key.slot(4096), key.slot(4096));
+    /// assert_eq!(key.slot(1), 0);
+    /// ```
+    pub fn slot(&self, slots: usize) -> usize {
+        if slots <= 1 {
+            return 0;
+        }
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&self.0.as_bytes()[16..24]);
+        // The top bits of the product are the well-mixed ones: as many as `slots` needs.
+        let bits = usize::BITS - (slots - 1).leading_zeros();
+        let hash = u64::from_le_bytes(word).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits);
+        hash as usize % slots
+    }
 }
 
 impl fmt::Debug for StorageKey {

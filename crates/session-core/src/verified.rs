@@ -103,11 +103,6 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     diff == 0
 }
 
-/// Whether the stored value `a` equals `b`, in constant time.
-fn same(a: &[u8; SIGNED_LEN], b: &[u8]) -> bool {
-    constant_time_eq(a, b)
-}
-
 impl VerifiedIds {
     /// The id and storage key of a signed id cookie value: from the table when this exact value
     /// verified before, otherwise by verifying its MAC with `signer` (and then remembered).
@@ -119,7 +114,7 @@ impl VerifiedIds {
         let slot = &self.slots[slot_of(bytes)];
         {
             let entry = slot.lock().unwrap_or_else(|e| e.into_inner());
-            if same(&entry.value, bytes) {
+            if constant_time_eq(&entry.value, bytes) {
                 // Equal to a verified value: ASCII, with the id in its first 43 characters.
                 let id = SessionId::verified(value.get(..ENCODED_LEN)?);
                 let key = StorageKey::derived(std::str::from_utf8(&entry.key).ok()?);
@@ -214,14 +209,14 @@ mod tests {
     #[test]
     fn the_comparison_needs_every_byte_and_the_length() {
         let a = [b'x'; SIGNED_LEN];
-        assert!(same(&a, &a));
+        assert!(constant_time_eq(&a, &a));
         for i in 0..SIGNED_LEN {
             let mut b = a;
             b[i] = b'y';
-            assert!(!same(&a, &b), "position {i}");
+            assert!(!constant_time_eq(&a, &b), "position {i}");
         }
-        assert!(!same(&a, &a[..SIGNED_LEN - 1]));
-        assert!(!same(&EMPTY.value, &a));
+        assert!(!constant_time_eq(&a, &a[..SIGNED_LEN - 1]));
+        assert!(!constant_time_eq(&EMPTY.value, &a));
     }
 
     #[test]

@@ -34,7 +34,7 @@ impl Default for Marks {
 
 /// The slot and fingerprint of a storage key. Storage keys are SHA-256 digests in base64url, so
 /// any of their characters are uniformly distributed; the fingerprint folds 16 of them (96 bits)
-/// and the slot comes from 8 others.
+/// and the slot ([`StorageKey::slot`]) comes from 8 others.
 fn place(key: &StorageKey) -> (usize, u64) {
     let b = key.as_str().as_bytes();
     let word = |i: usize| {
@@ -43,9 +43,7 @@ fn place(key: &StorageKey) -> (usize, u64) {
         u64::from_le_bytes(w)
     };
     let fingerprint = word(0) ^ word(8).rotate_left(29);
-    // Fibonacci hashing of 8 other characters: the top 12 bits pick one of the 4096 slots.
-    let slot = (word(16).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 52) as usize % SLOTS;
-    (slot, fingerprint)
+    (key.slot(SLOTS), fingerprint)
 }
 
 impl Marks {
