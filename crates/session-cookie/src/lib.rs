@@ -141,13 +141,13 @@
 //! cookies), a read (assemble, open, decode) of a value the driver has not seen, and a read of a
 //! value it opened before (*remembered*), through the [`Driver`](session_core::Driver) trait,
 //! with one key configured. Median of 100 samples (criterion's confidence interval in brackets)
-//! on a 2-core AMD EPYC virtual machine (rustc 1.95, release profile, 2026-11-27), shared with
+//! on a 2-core AMD EPYC virtual machine (rustc 1.95, release profile, 2026-11-28), shared with
 //! other work at the time, so compare ratios rather than absolute numbers:
 //!
 //! | record (encoded) | data cookies | seal (write) | open (read) | remembered (read) |
 //! |---|---|---|---|---|
-//! | 200 bytes | 1 | 1.76 µs (1.74–1.79) | 1.95 µs (1.92–2.00) | 0.66 µs (0.62–0.70) |
-//! | 3 KB | 2 | 5.42 µs (5.41–5.44) | 5.25 µs (5.02–5.49) | not kept: opened |
+//! | 200 bytes | 1 | 2.02 µs (1.92–2.12) | 1.95 µs (1.90–2.01) | 0.60 µs (0.59–0.63) |
+//! | 3 KB | 2 | 5.89 µs (5.74–6.08) | 5.36 µs (5.17–5.56) | not kept: opened |
 //!
 //! A request that reads an unmodified session brings the value the previous response set, which
 //! the driver remembers (if no other value landed in its slot since); the re-seal on touch is
