@@ -29,11 +29,20 @@ impl Layout {
     }
 
     /// The name of chunk `index`.
-    pub(crate) fn name(&self, index: usize) -> String {
+    pub(crate) fn name(&self, index: usize) -> Cow<'_, str> {
         if index == 0 {
-            self.base.clone()
+            Cow::Borrowed(&self.base)
         } else {
-            format!("{}.{index}", self.base)
+            Cow::Owned(format!("{}.{index}", self.base))
+        }
+    }
+
+    /// The length of [`Layout::name`]`(index)`.
+    fn name_len(&self, index: usize) -> usize {
+        if index == 0 {
+            self.base.len()
+        } else {
+            self.base.len() + 1 + digits(index)
         }
     }
 
@@ -59,7 +68,7 @@ impl Layout {
     /// Value bytes chunk `index` of `count` can carry.
     fn capacity(&self, index: usize, count: usize) -> usize {
         let prefix = if index == 0 { digits(count) + 1 } else { 0 };
-        COOKIE_LIMIT.saturating_sub(self.name(index).len() + prefix)
+        COOKIE_LIMIT.saturating_sub(self.name_len(index) + prefix)
     }
 
     /// Sealed bytes that `count` cookies carry together.
@@ -72,29 +81,26 @@ impl Layout {
         (1..=MAX_CHUNKS).find(|&n| self.total_capacity(n) >= len)
     }
 
-    /// The `(name, value)` pairs that carry `sealed`, every one within [`COOKIE_LIMIT`].
-    pub(crate) fn split(&self, sealed: &str, count: usize) -> Vec<(String, String)> {
-        let mut out = Vec::with_capacity(count);
-        let mut rest = sealed;
+    /// Appends the first cookie's `<count>.` to `out`, which the sealed value then follows.
+    pub(crate) fn push_prefix(out: &mut String, count: usize) {
+        push_decimal(out, count);
+        out.push('.');
+    }
+
+    /// Calls `put(name, value)` for each of the `count` cookies that carry `value`: the sealed
+    /// value after its [`Layout::push_prefix`], every cookie within [`COOKIE_LIMIT`]. The
+    /// values are slices of `value`.
+    pub(crate) fn split(&self, value: &str, count: usize, mut put: impl FnMut(&str, &str)) {
+        let prefix = digits(count) + 1;
+        debug_assert!(value.len() >= prefix && value.as_bytes()[prefix - 1] == b'.');
+        let mut rest = value;
         for index in 0..count {
             // Base64url is ASCII, so any byte offset is a character boundary.
-            let take = self.capacity(index, count).min(rest.len());
-            let (part, tail) = rest.split_at(take);
+            let take = if index == 0 { prefix } else { 0 } + self.capacity(index, count);
+            let (part, tail) = rest.split_at(take.min(rest.len()));
             rest = tail;
-            let value = if index == 0 {
-                // `<count>.<part>`, written directly: `format!` costs more than the rest of
-                // the split.
-                let mut first = String::with_capacity(part.len() + 4);
-                push_decimal(&mut first, count);
-                first.push('.');
-                first.push_str(part);
-                first
-            } else {
-                part.to_owned()
-            };
-            out.push((self.name(index), value));
+            put(&self.name(index), part);
         }
-        out
     }
 
     /// The sealed value the request's data cookies carry. `Ok(None)` when there is no data
@@ -154,15 +160,23 @@ impl Layout {
     }
 
     /// The chunk indexes among the request's cookie names.
-    pub(crate) fn request_indexes(&self, cx: &SessionContext) -> Vec<usize> {
-        cx.request_cookie_names()
-            .filter_map(|n| self.index_of(n))
-            .collect()
+    pub(crate) fn request_indexes<'a>(
+        &'a self,
+        cx: &'a SessionContext,
+    ) -> impl Iterator<Item = usize> + 'a {
+        cx.request_cookie_names().filter_map(|n| self.index_of(n))
     }
 }
 
+/// The number of decimal digits of `n`.
 fn digits(n: usize) -> usize {
-    n.to_string().len()
+    let mut n = n;
+    let mut digits = 1;
+    while n >= 10 {
+        n /= 10;
+        digits += 1;
+    }
+    digits
 }
 
 /// Appends `n` in decimal.
@@ -184,6 +198,7 @@ mod tests {
             let mut out = String::new();
             push_decimal(&mut out, n);
             assert_eq!(out, n.to_string());
+            assert_eq!(digits(n), out.len());
         }
     }
 
@@ -192,6 +207,7 @@ mod tests {
         let l = Layout::new("id");
         for i in 0..MAX_CHUNKS {
             assert_eq!(l.index_of(&l.name(i)), Some(i));
+            assert_eq!(l.name_len(i), l.name(i).len());
         }
         for bad in [
             "id",
@@ -218,7 +234,13 @@ mod tests {
                 .collect();
             assert_eq!(l.chunks_for(len), Some(count));
             assert_eq!(l.chunks_for(len + 1), Some(count + 1));
-            let pairs = l.split(&sealed, count);
+            let mut value = String::new();
+            Layout::push_prefix(&mut value, count);
+            value.push_str(&sealed);
+            let mut pairs = Vec::new();
+            l.split(&value, count, |n, v| {
+                pairs.push((n.to_owned(), v.to_owned()))
+            });
             assert_eq!(pairs.len(), count);
             for (name, value) in &pairs {
                 assert_eq!(name.len() + value.len(), COOKIE_LIMIT);

@@ -13,7 +13,7 @@ use session_core::{
 use crate::chunk::{Layout, MAX_CHUNKS};
 use crate::config::CookieDriverConfig;
 use crate::opened::{Opened, OpenedValues};
-use crate::seal::Sealer;
+use crate::seal::{Sealer, HEADROOM};
 use crate::{DRIVER_NAME, KEY_PURPOSE, SECTION};
 
 /// The smallest accepted `max_size`: an empty record already seals to about 120 bytes.
@@ -236,7 +236,7 @@ impl CookieDriver {
     /// Removes the request's data cookies and those this response set.
     fn clear_all(&self, cx: &SessionContext) {
         let written = Self::state(cx, |s| s.written_chunks);
-        let mut indexes = self.layout.request_indexes(cx);
+        let mut indexes: Vec<usize> = self.layout.request_indexes(cx).collect();
         indexes.extend(0..written);
         indexes.sort_unstable();
         indexes.dedup();
@@ -272,10 +272,13 @@ impl Driver for CookieDriver {
         key: &StorageKey,
         record: &Record,
     ) -> Result<(), DriverError> {
-        let plain = crate::plain::encode(record);
+        // The plaintext is encoded where it is then sealed, and the sealed value written after
+        // the first cookie's chunk count: one buffer of bytes and one string per write.
+        let mut plain = Sealer::buffer(0);
+        crate::plain::encode_into(&mut plain, record);
         // The size is known before anything is encrypted, and nothing is set when it is too big:
         // the commit fails with a typed error instead of sending cookies a browser would drop.
-        let size = Sealer::sealed_len(plain.len());
+        let size = Sealer::sealed_len(plain.len() - HEADROOM);
         let count = match self.layout.chunks_for(size) {
             Some(count) if size <= self.max_size => count,
             _ => {
@@ -286,20 +289,23 @@ impl Driver for CookieDriver {
                 })
             }
         };
-        let sealed = self.sealer.seal(&self.cookie_name, key, &plain)?;
+        let mut value = String::with_capacity(size + 3);
+        Layout::push_prefix(&mut value, count);
+        let prefix = value.len();
+        self.sealer
+            .seal_into(&self.cookie_name, key, plain, &mut value)?;
         let now = self.now();
         let max_age = (!self.clear_with_browser)
             .then(|| Duration::from_millis(self.lifetimes.expires_at(record).saturating_sub(now)));
-        for (name, value) in self.layout.split(&sealed, count) {
-            cx.set_session_cookie(&name, &value, max_age);
-        }
+        self.layout.split(&value, count, |name, part| {
+            cx.set_session_cookie(name, part, max_age);
+        });
         // Chunks of a larger earlier value, sent by the browser or set earlier in this response,
         // would otherwise linger (and be sent back on every request).
         let written = Self::state(cx, |s| s.written_chunks);
         let mut stale: Vec<usize> = self
             .layout
             .request_indexes(cx)
-            .into_iter()
             .filter(|&i| i >= count)
             .collect();
         stale.extend(count..written);
@@ -314,7 +320,7 @@ impl Driver for CookieDriver {
             key_index: 0,
         });
         // The browser sends this value back: its next request is answered from the table.
-        self.opened.insert(&sealed, &opened);
+        self.opened.insert(&value[prefix..], &opened);
         Self::state(cx, |s| {
             s.current = Some(opened);
             s.superseded = true;

@@ -23,16 +23,15 @@ use session_core::Record;
 const COMPACT: u8 = 1;
 const HEAD: usize = 1 + 3 * 8;
 
-/// The plaintext for `record`.
-pub(crate) fn encode(record: &Record) -> Vec<u8> {
-    let mut out = Vec::with_capacity(HEAD + 64);
+/// Appends the plaintext for `record` to `out`.
+pub(crate) fn encode_into(out: &mut Vec<u8>, record: &Record) {
+    out.reserve(HEAD + 64);
     out.push(COMPACT);
     out.extend_from_slice(&record.version.to_le_bytes());
     out.extend_from_slice(&record.created_at.to_le_bytes());
     out.extend_from_slice(&record.last_active.to_le_bytes());
     // Serializing a map of JSON values into a vector cannot fail.
-    let _ = serde_json::to_writer(&mut out, &record.data);
-    out
+    let _ = serde_json::to_writer(out, &record.data);
 }
 
 /// The record in a plaintext written by [`encode`] or, earlier, by [`Record::encode`]. Anything
@@ -61,6 +60,20 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use serde_json::json;
+
+    fn encode(record: &Record) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_into(&mut out, record);
+        out
+    }
+
+    #[test]
+    fn encoding_appends_after_what_the_buffer_holds() {
+        let mut out = b"head".to_vec();
+        encode_into(&mut out, &record());
+        assert_eq!(&out[..4], b"head");
+        assert_eq!(decode(&out[4..]), Some(record()));
+    }
 
     fn record() -> Record {
         let Value::Object(data) = json!({"cart": [1, 2], "user": {"name": "ada"}, "__flash__": {}})

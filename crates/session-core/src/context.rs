@@ -521,7 +521,6 @@ struct SetCookie<'a> {
 /// Writes `c` in `cookie`'s order (every response carries one): the same text as its `Display`,
 /// in one allocation and without `format!`.
 fn write_set_cookie(c: &SetCookie<'_>) -> String {
-    use std::fmt::Write as _;
     let mut out = String::with_capacity(
         c.name.len()
             + c.value.len()
@@ -554,15 +553,49 @@ fn write_set_cookie(c: &SetCookie<'_>) -> String {
         out.push_str(domain);
     }
     if let Some(seconds) = c.max_age {
-        // Writing to a `String` cannot fail.
-        let _ = write!(out, "; Max-Age={seconds}");
+        out.push_str("; Max-Age=");
+        push_decimal(&mut out, seconds);
     }
     out
+}
+
+/// Appends `n` in decimal, as `Display` writes it (without the formatting machinery, which costs
+/// more than the rest of the header on every response).
+fn push_decimal(out: &mut String, n: i64) {
+    if n < 0 {
+        out.push('-');
+    }
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend(digits[at..].iter().map(|&d| char::from(d)));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimals_are_written_as_display_writes_them() {
+        let edges = [0, 1, -1, 9, 10, -10, 7200, i64::MAX, i64::MIN, i64::MIN + 1];
+        let powers = (0..19).flat_map(|e| {
+            let p = 10i64.pow(e);
+            [p - 1, p, p + 1, -p]
+        });
+        for n in edges.into_iter().chain(powers) {
+            let mut out = String::from("x");
+            push_decimal(&mut out, n);
+            assert_eq!(out, format!("x{n}"));
+        }
+    }
 
     #[test]
     fn request_cookies_are_read_as_the_cookie_crate_splits_them() {

@@ -150,6 +150,10 @@ pub(crate) struct Outgoing {
 impl Outgoing {
     /// `reflashed ∪ input ∪ flashed`, later ones winning.
     pub(crate) fn assemble(&self) -> Map<String, Value> {
+        if self.reflashed.is_none() && self.input.is_none() {
+            // Only `flash` calls, or none (every request that does not flash): nothing to merge.
+            return self.flashed.clone();
+        }
         let mut out = self.reflashed.clone().unwrap_or_default();
         if let Some(input) = &self.input {
             deep_merge(&mut out, input.clone());
@@ -182,6 +186,23 @@ mod tests {
             Value::Object(out.assemble()),
             json!({"a": 1, "b": 2, "c": 3})
         );
+    }
+
+    #[test]
+    fn flashed_messages_alone_assemble_as_the_merge_would() {
+        let flashed = obj(json!({"a": {"b": 1, "c": null}, "d": [1], "e": false}));
+        let alone = Outgoing {
+            flashed: flashed.clone(),
+            ..Outgoing::default()
+        };
+        let merged = Outgoing {
+            flashed: flashed.clone(),
+            input: Some(Map::new()),
+            reflashed: None,
+        };
+        assert_eq!(alone.assemble(), merged.assemble());
+        assert_eq!(alone.assemble(), flashed);
+        assert!(Outgoing::default().assemble().is_empty());
     }
 
     #[test]

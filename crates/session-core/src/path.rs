@@ -21,6 +21,7 @@ use crate::FLASH_KEY;
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct KeyPath {
+    /// The text as written; empty for a path of one plain segment, whose text is that segment.
     text: String,
     segments: Vec<String>,
 }
@@ -42,6 +43,14 @@ impl KeyPath {
         let invalid = || Error::InvalidPath {
             path: text.to_owned(),
         };
+        // Most keys are one plain name (`cart_total`): no parsing, and the text is not kept
+        // twice.
+        if !text.is_empty() && !text.contains(['.', '[', ']']) {
+            return Ok(Self {
+                text: String::new(),
+                segments: vec![text.to_owned()],
+            });
+        }
         let mut segments = Vec::new();
         let mut current = String::new();
         let mut chars = text.chars().peekable();
@@ -143,7 +152,11 @@ impl KeyPath {
     /// # Ok::<(), session_core::Error>(())
     /// ```
     pub fn as_str(&self) -> &str {
-        &self.text
+        if self.text.is_empty() {
+            &self.segments[0]
+        } else {
+            &self.text
+        }
     }
 }
 
@@ -158,13 +171,13 @@ fn strip_quotes(s: &str) -> &str {
 
 impl fmt::Debug for KeyPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "KeyPath({:?})", self.text)
+        write!(f, "KeyPath({:?})", self.as_str())
     }
 }
 
 impl fmt::Display for KeyPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
+        f.write_str(self.as_str())
     }
 }
 
@@ -197,6 +210,32 @@ mod tests {
                 "{bad:?} should be invalid"
             );
         }
+    }
+
+    #[test]
+    fn a_path_reads_back_as_written_and_equals_only_its_own_spelling() {
+        for text in [
+            "plain",
+            "with space",
+            "a.b",
+            "user[name]",
+            "x[\"y\"].0",
+            "ünï",
+        ] {
+            let path = KeyPath::parse(text).expect(text);
+            assert_eq!(path.as_str(), text);
+            assert_eq!(path.to_string(), text);
+            assert_eq!(format!("{path:?}"), format!("KeyPath({text:?})"));
+            assert_eq!(path, KeyPath::parse(text).expect(text));
+        }
+        // The same segments spelled differently stay different paths (the text is kept for
+        // messages), and a plain name is never equal to a nested path.
+        assert_ne!(KeyPath::parse("a.b").ok(), KeyPath::parse("a[b]").ok());
+        assert_ne!(KeyPath::parse("ab").ok(), KeyPath::parse("a.b").ok());
+        assert!(matches!(
+            KeyPath::parse_user("__flash__"),
+            Err(Error::ReservedKey { .. })
+        ));
     }
 
     #[test]

@@ -81,8 +81,13 @@ pub(crate) fn put(
             _ => return Err(conflict()),
         };
     }
-    if current.get(last) == Some(&value) {
-        return Ok(false);
+    // An existing key is updated in place: no copy of the key, one lookup.
+    if let Some(slot) = current.get_mut(last) {
+        if *slot == value {
+            return Ok(false);
+        }
+        *slot = value;
+        return Ok(true);
     }
     current.insert(last.clone(), value);
     Ok(true)
