@@ -96,7 +96,7 @@ impl Layout {
         let mut rest = value;
         for index in 0..count {
             // Base64url is ASCII, so any byte offset is a character boundary.
-            let take = if index == 0 { prefix } else { 0 } + self.capacity(index, count);
+            let take = self.capacity(index, count) + if index == 0 { prefix } else { 0 };
             let (part, tail) = rest.split_at(take.min(rest.len()));
             rest = tail;
             put(&self.name(index), part);

@@ -274,7 +274,7 @@ impl Driver for CookieDriver {
     ) -> Result<(), DriverError> {
         // The plaintext is encoded where it is then sealed, and the sealed value written after
         // the first cookie's chunk count: one buffer of bytes and one string per write.
-        let mut plain = Sealer::buffer(0);
+        let mut plain = Sealer::buffer(crate::plain::TYPICAL_LEN);
         crate::plain::encode_into(&mut plain, record);
         // The size is known before anything is encrypted, and nothing is set when it is too big:
         // the commit fails with a typed error instead of sending cookies a browser would drop.

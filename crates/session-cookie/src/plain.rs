@@ -22,10 +22,11 @@ use session_core::Record;
 /// The tag of the layout above. A JSON envelope starts with `{`, so the two cannot be confused.
 const COMPACT: u8 = 1;
 const HEAD: usize = 1 + 3 * 8;
+/// Room for a small session's plaintext: the frame and 64 bytes of JSON.
+pub(crate) const TYPICAL_LEN: usize = HEAD + 64;
 
 /// Appends the plaintext for `record` to `out`.
 pub(crate) fn encode_into(out: &mut Vec<u8>, record: &Record) {
-    out.reserve(HEAD + 64);
     out.push(COMPACT);
     out.extend_from_slice(&record.version.to_le_bytes());
     out.extend_from_slice(&record.created_at.to_le_bytes());
@@ -34,7 +35,7 @@ pub(crate) fn encode_into(out: &mut Vec<u8>, record: &Record) {
     let _ = serde_json::to_writer(out, &record.data);
 }
 
-/// The record in a plaintext written by [`encode`] or, earlier, by [`Record::encode`]. Anything
+/// The record in a plaintext written by [`encode_into`] or, earlier, by [`Record::encode`]. Anything
 /// else (another tag, a truncated head, data that is not a JSON object) is `None`.
 pub(crate) fn decode(plain: &[u8]) -> Option<Record> {
     match *plain.first()? {

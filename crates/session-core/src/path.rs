@@ -45,7 +45,7 @@ impl KeyPath {
         };
         // Most keys are one plain name (`cart_total`): no parsing, and the text is not kept
         // twice.
-        if !text.is_empty() && !text.contains(['.', '[', ']']) {
+        if is_plain(text) {
             return Ok(Self {
                 text: String::new(),
                 segments: vec![text.to_owned()],
@@ -160,6 +160,11 @@ impl KeyPath {
     }
 }
 
+/// Whether `text` is a path of one segment spelled as is: not empty, no `.`, `[` or `]`.
+pub(crate) fn is_plain(text: &str) -> bool {
+    !text.is_empty() && !text.bytes().any(|b| matches!(b, b'.' | b'[' | b']'))
+}
+
 fn strip_quotes(s: &str) -> &str {
     for q in ['"', '\''] {
         if let Some(inner) = s.strip_prefix(q).and_then(|s| s.strip_suffix(q)) {
@@ -227,7 +232,12 @@ mod tests {
             assert_eq!(path.to_string(), text);
             assert_eq!(format!("{path:?}"), format!("KeyPath({text:?})"));
             assert_eq!(path, KeyPath::parse(text).expect(text));
+            assert_eq!(
+                is_plain(text),
+                path.segments().len() == 1 && path.segments()[0] == text
+            );
         }
+        assert!(!is_plain(""));
         // The same segments spelled differently stay different paths (the text is kept for
         // messages), and a plain name is never equal to a nested path.
         assert_ne!(KeyPath::parse("a.b").ok(), KeyPath::parse("a[b]").ok());

@@ -15,7 +15,7 @@ use crate::error::{DriverError, Error};
 use crate::flash::{FlashMessages, Outgoing};
 use crate::id::{SessionId, StorageKey};
 use crate::manager::SessionManager;
-use crate::path::KeyPath;
+use crate::path::{is_plain, KeyPath};
 use crate::store::{self, Op};
 use crate::FLASH_KEY;
 
@@ -431,10 +431,7 @@ impl Session {
     /// Runs `f` on the value at `path` (`None` when missing or `null`) under the state lock, so
     /// reading needs no copy. A plain top-level key skips building a `KeyPath`.
     fn with_value<R>(&self, path: &str, f: impl FnOnce(Option<&Value>) -> R) -> Result<R, Error> {
-        let plain = !path.is_empty()
-            && path != FLASH_KEY
-            && !path.bytes().any(|b| matches!(b, b'.' | b'[' | b']'));
-        if plain {
+        if path != FLASH_KEY && is_plain(path) {
             return self.read_state(|s| f(s.values.get(path).filter(|v| !v.is_null())));
         }
         let path = KeyPath::parse_user(path)?;
