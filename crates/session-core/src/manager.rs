@@ -461,11 +461,15 @@ impl SessionManager {
         id
     }
 
-    /// Sets the id cookie for `id` with a refreshed Max-Age.
+    /// Sets the id cookie for `id` with a refreshed Max-Age. `key`, when the caller has it, is
+    /// `id`'s storage key: a value signed here is then remembered as verified (see
+    /// `verified.rs`), so the request that brings it back (the one after a login, or a new
+    /// visitor's second) skips the MAC and the hash as well.
     pub(crate) fn set_id_cookie(
         &self,
         cx: &SessionContext,
         id: &SessionId,
+        key: Option<&StorageKey>,
         created_at: u64,
         now: u64,
     ) {
@@ -481,6 +485,9 @@ impl SessionManager {
             Some(value) => cx.set_cookie_rendered(config.cookie(), name, value, max_age),
             None => {
                 let value = self.inner.signer.sign(id);
+                if let Some(key) = key {
+                    self.inner.verified.remember(&value, key);
+                }
                 cx.set_cookie_rendered(config.cookie(), name, &value, max_age);
             }
         }
@@ -528,5 +535,65 @@ impl SessionManager {
 
     pub(crate) fn commit_attempts(&self) -> u32 {
         self.inner.config.commit_attempts()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::SecretKey;
+
+    const SECRET: &str = "an example secret of thirty-two bytes or more";
+
+    fn id_cookie(session: &Session, name: &str) -> String {
+        let cookies = session.context().response_cookies();
+        let cookie = cookies
+            .iter()
+            .find(|c| c.name() == name)
+            .expect("id cookie");
+        cookie.value().to_owned()
+    }
+
+    #[tokio::test]
+    async fn ids_signed_at_a_commit_are_remembered_with_their_storage_keys() {
+        let manager =
+            SessionManager::builder(SessionConfig::new().with_driver("memory").with_key(SECRET))
+                .build()
+                .expect("valid");
+        let name = manager.config().cookie_name().to_owned();
+        // A signer the table is asked with that would reject every value itself: only a
+        // value in the table gets an answer.
+        let stranger = KeyRing::new(vec![SecretKey::new([9; 32]).expect("key")])
+            .expect("ring")
+            .id_signer(&name);
+        let known = |value: &str| manager.inner().verified.verify(&stranger, value);
+
+        // A new visitor's first write.
+        let first = manager.start_request(std::iter::empty());
+        first.initiate(false).await.expect("initiate");
+        first.put("user", 7).expect("put");
+        first.commit().await.expect("commit");
+        let created = id_cookie(&first, &name);
+        let (id, key) = known(&created).expect("remembered");
+        assert_eq!(key, id.storage_key());
+        assert!(created.starts_with(id.expose()));
+
+        // A login: the new id is remembered too, under its own key.
+        let header = format!("{name}={created}");
+        let login = manager.start_request([header.as_str()]);
+        login.initiate(false).await.expect("initiate");
+        login.regenerate().expect("regenerate");
+        login.commit().await.expect("commit");
+        let regenerated = id_cookie(&login, &name);
+        assert_ne!(regenerated, created);
+        let (new_id, new_key) = known(&regenerated).expect("remembered");
+        assert_eq!(new_key, new_id.storage_key());
+        assert_ne!(new_key, key);
+
+        // A visitor whose request never used the session gets an id that is not hashed, and
+        // so not remembered.
+        let passing = manager.start_request(std::iter::empty());
+        passing.commit().await.expect("commit");
+        assert!(known(&id_cookie(&passing, &name)).is_none());
     }
 }

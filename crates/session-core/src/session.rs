@@ -1017,14 +1017,12 @@ impl Session {
         let inner = manager.inner();
         let driver = &inner.driver;
         let now = inner.clock.now_ms();
-        if let Some(key) = key {
+        if let Some(key) = &key {
             if !driver.capabilities().refreshes_on_read() {
-                manager
-                    .call(driver.touch(&self.inner.cx, &key, now))
-                    .await?;
+                manager.call(driver.touch(&self.inner.cx, key, now)).await?;
             }
         }
-        manager.set_id_cookie(&self.inner.cx, &id, created_at, now);
+        manager.set_id_cookie(&self.inner.cx, &id, key.as_ref(), created_at, now);
         Ok(())
     }
 
@@ -1047,9 +1045,11 @@ impl Session {
                 }
                 // The creation time is unknown without a read; the absolute lifetime is enforced
                 // on the next read anyway, so the cookie gets the idle Max-Age.
-                manager.set_id_cookie(&self.inner.cx, &id, now, now);
+                manager.set_id_cookie(&self.inner.cx, &id, Some(&key), now, now);
             }
-            None => manager.set_id_cookie(&self.inner.cx, &SessionId::generate(), now, now),
+            // A new visitor's id is not hashed: nothing is stored for it, and a visitor who
+            // never comes back would not repay the hash.
+            None => manager.set_id_cookie(&self.inner.cx, &SessionId::generate(), None, now, now),
         }
         Ok(())
     }
@@ -1069,9 +1069,11 @@ impl Session {
         let now = inner.clock.now_ms();
         let atomic = driver.capabilities().atomic_update();
         let mut id = plan.id.clone();
+        // The storage key of the id the cookie will carry, while it is known.
+        let id_key;
 
         if plan.regenerated {
-            id = Box::pin(self.commit_regenerated(&mut plan, id, now)).await?;
+            (id, id_key) = Box::pin(self.commit_regenerated(&mut plan, id, now)).await?;
         } else {
             // The record read (its version and times; its data moved into the store) is the
             // base of the first attempt; a retry replaces it with a fresh read. Without a
@@ -1082,6 +1084,7 @@ impl Session {
             };
             let attempts = manager.commit_attempts();
             let mut attempt = 0;
+            let mut restarted = false;
             loop {
                 attempt += 1;
                 let data = plan.data(base.as_ref().map(|r| &r.data))?;
@@ -1142,6 +1145,7 @@ impl Session {
                     WriteOutcome::Gone if emptied => break,
                     WriteOutcome::Gone => {
                         id = self.restart_after_destroy(&key);
+                        restarted = true;
                         break;
                     }
                     WriteOutcome::Conflict => {
@@ -1156,14 +1160,16 @@ impl Session {
                             _ if emptied => break,
                             _ => {
                                 id = self.restart_after_destroy(&key);
+                                restarted = true;
                                 break;
                             }
                         }
                     }
                 }
             }
+            id_key = (!restarted).then_some(key);
         }
-        manager.set_id_cookie(cx, &id, plan.created_at, now);
+        manager.set_id_cookie(cx, &id, id_key.as_ref(), plan.created_at, now);
         Ok(())
     }
 
@@ -1171,13 +1177,14 @@ impl Session {
     /// record is retired. With the atomic update the retirement is conditional: if the old record
     /// changed meanwhile, the change log is replayed on it and the new record rewritten; if it was
     /// destroyed meanwhile (a logout), the new record is removed too, so regenerating can never
-    /// bring a logged-out session back under a new id.
+    /// bring a logged-out session back under a new id. Returns the id the cookie is to carry
+    /// and, unless a restart replaced it, its storage key.
     async fn commit_regenerated(
         &self,
         plan: &mut Plan,
         id: SessionId,
         now: u64,
-    ) -> Result<SessionId, Error> {
+    ) -> Result<(SessionId, Option<StorageKey>), Error> {
         let manager = &self.inner.manager;
         let inner = manager.inner();
         let driver = &inner.driver;
@@ -1237,7 +1244,7 @@ impl Session {
                     if written.is_some() {
                         manager.call(driver.destroy(cx, &new_key)).await?;
                     }
-                    return Ok(self.restart_after_destroy(old));
+                    return Ok((self.restart_after_destroy(old), None));
                 }
                 Ok(WriteOutcome::Conflict) => {
                     if attempt >= attempts {
@@ -1252,7 +1259,7 @@ impl Session {
                             if written.is_some() {
                                 manager.call(driver.destroy(cx, &new_key)).await?;
                             }
-                            return Ok(self.restart_after_destroy(old));
+                            return Ok((self.restart_after_destroy(old), None));
                         }
                     }
                 }
@@ -1271,7 +1278,7 @@ impl Session {
             }
         }
         tracing::info!(target: "session", event = "regenerated", key = new_key.short(), "session id regenerated");
-        Ok(id)
+        Ok((id, Some(new_key)))
     }
 
     /// The session was destroyed by another request after this one read it: its changes are

@@ -123,10 +123,25 @@ impl VerifiedIds {
         }
         let id = signer.verify(value)?;
         let key = id.storage_key();
-        let mut entry = slot.lock().unwrap_or_else(|e| e.into_inner());
-        entry.value.copy_from_slice(bytes);
-        entry.key.copy_from_slice(key.as_str().as_bytes());
+        self.store(bytes, &key);
         Some((id, key))
+    }
+
+    /// Records `value`, which this manager's signer just made for the id whose storage key is
+    /// `key`: the request that brings it back is answered from the table. The caller vouches
+    /// for both; a value or key of another length is ignored.
+    pub(crate) fn remember(&self, value: &str, key: &StorageKey) {
+        if value.len() == SIGNED_LEN && key.as_str().len() == ENCODED_LEN {
+            self.store(value.as_bytes(), key);
+        }
+    }
+
+    fn store(&self, value: &[u8], key: &StorageKey) {
+        let mut entry = self.slots[slot_of(value)]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        entry.value.copy_from_slice(value);
+        entry.key.copy_from_slice(key.as_str().as_bytes());
     }
 }
 
@@ -153,6 +168,32 @@ mod tests {
         let other = self::signer(2);
         assert!(other.verify(&value).is_none());
         assert_eq!(table.verify(&other, &value), Some(first));
+    }
+
+    #[test]
+    fn a_value_remembered_when_signed_is_answered_from_the_table() {
+        let table = VerifiedIds::default();
+        let signer = signer(1);
+        let other = self::signer(2);
+        let id = SessionId::generate();
+        let value = signer.sign(&id);
+        assert!(
+            table.verify(&other, &value).is_none(),
+            "not in the table yet"
+        );
+        table.remember(&value, &id.storage_key());
+        assert_eq!(
+            table.verify(&other, &value),
+            Some((id.clone(), id.storage_key()))
+        );
+        // What cannot be a signed value and a storage key is not stored.
+        let empty = VerifiedIds::default();
+        empty.remember("short", &id.storage_key());
+        empty.remember(&value, &StorageKey::derived("short"));
+        assert!(empty.slots.iter().all(|s| {
+            let e = s.lock().expect("lock");
+            e.value == EMPTY.value && e.key == EMPTY.key
+        }));
     }
 
     #[test]
