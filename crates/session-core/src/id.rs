@@ -548,6 +548,12 @@ impl IdSigner {
     /// assert_eq!(signer.verify("garbage"), None);
     /// ```
     pub fn verify(&self, value: &str) -> Option<SessionId> {
+        self.verify_current(value).map(|(id, _)| id)
+    }
+
+    /// [`verify`](Self::verify), and whether the current (first) key made the MAC: then the
+    /// value is exactly what [`sign`](Self::sign) gives for the id (the MAC is deterministic).
+    pub(crate) fn verify_current(&self, value: &str) -> Option<(SessionId, bool)> {
         // Sizes are checked before anything is decoded.
         if value.len() != SIGNED_LEN {
             return None;
@@ -563,10 +569,12 @@ impl IdSigner {
             return None;
         }
         let tag = decode_32(tag)?;
-        self.with_message(id, |msg| {
-            self.keys.iter().any(|k| hmac::verify(k, msg, &tag).is_ok())
-        })
-        .then(|| SessionId(id.to_owned()))
+        let by = self.with_message(id, |msg| {
+            self.keys
+                .iter()
+                .position(|k| hmac::verify(k, msg, &tag).is_ok())
+        })?;
+        Some((SessionId(id.to_owned()), by == 0))
     }
 
     /// Whether `value` verifies only under an older key (so it should be re-signed).

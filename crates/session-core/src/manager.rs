@@ -494,21 +494,23 @@ impl SessionManager {
     }
 
     /// The incoming id cookie's value, when it can be sent back as the id cookie of `id`. When
-    /// the request brought this very id and a single key is configured, the incoming value is
+    /// the request brought this very id and its MAC is the current key's, the incoming value is
     /// what signing would give again (the MAC is deterministic and its encoding canonical), so
     /// it is reused: the id of a session can only come from that verified cookie or from the
-    /// generator, and a generated id is never in the request. With several keys the value may
-    /// carry an older key's MAC and is re-signed with the current one.
+    /// generator, and a generated id is never in the request. With a single key every verified
+    /// MAC is the current key's; with several, the table of verified values says which key
+    /// made it (a value signed with an older key, or no longer in the table, is signed again).
     fn incoming_signed_id<'a>(&self, cx: &'a SessionContext, id: &SessionId) -> Option<&'a str> {
-        if self.inner.valid.keys.keys().len() != 1 {
-            return None;
-        }
         let value = cx.request_cookie(self.inner.config.cookie_name())?;
         let tag = value
             .strip_prefix(id.expose())
             .and_then(|rest| rest.strip_prefix('.'))?;
         // The encoded MAC is as long as the encoded id (43 characters).
-        (tag.len() == id.expose().len()).then_some(value)
+        if tag.len() != id.expose().len() {
+            return None;
+        }
+        (self.inner.valid.keys.keys().len() == 1 || self.inner.verified.is_current(value))
+            .then_some(value)
     }
 
     /// Runs one driver call under the configured timeout.

@@ -32,11 +32,15 @@ struct Entry {
     value: [u8; SIGNED_LEN],
     /// The storage key derived from the id.
     key: [u8; ENCODED_LEN],
+    /// Whether the current (first) key made the MAC: the value is then what signing the id
+    /// gives, and can be sent back as it is.
+    current: bool,
 }
 
 const EMPTY: Entry = Entry {
     value: [0; SIGNED_LEN],
     key: [0; ENCODED_LEN],
+    current: false,
 };
 
 /// The table of verified id cookie values of one manager.
@@ -121,10 +125,23 @@ impl VerifiedIds {
                 return Some((id, key));
             }
         }
-        let id = signer.verify(value)?;
+        let (id, current) = signer.verify_current(value)?;
         let key = id.storage_key();
-        self.store(bytes, &key);
+        self.store(bytes, &key, current);
         Some((id, key))
+    }
+
+    /// Whether `value` is in the table with a MAC of the current key: then signing its id
+    /// again would give `value` itself. `false` when it is not in the table (any more).
+    pub(crate) fn is_current(&self, value: &str) -> bool {
+        let bytes = value.as_bytes();
+        if bytes.len() != SIGNED_LEN {
+            return false;
+        }
+        let entry = self.slots[slot_of(bytes)]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        constant_time_eq(&entry.value, bytes) && entry.current
     }
 
     /// Records `value`, which this manager's signer just made for the id whose storage key is
@@ -132,16 +149,17 @@ impl VerifiedIds {
     /// for both; a value or key of another length is ignored.
     pub(crate) fn remember(&self, value: &str, key: &StorageKey) {
         if value.len() == SIGNED_LEN && key.as_str().len() == ENCODED_LEN {
-            self.store(value.as_bytes(), key);
+            self.store(value.as_bytes(), key, true);
         }
     }
 
-    fn store(&self, value: &[u8], key: &StorageKey) {
+    fn store(&self, value: &[u8], key: &StorageKey, current: bool) {
         let mut entry = self.slots[slot_of(value)]
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         entry.value.copy_from_slice(value);
         entry.key.copy_from_slice(key.as_str().as_bytes());
+        entry.current = current;
     }
 }
 
@@ -194,6 +212,34 @@ mod tests {
             let e = s.lock().expect("lock");
             e.value == EMPTY.value && e.key == EMPTY.key
         }));
+    }
+
+    #[test]
+    fn the_table_tells_which_values_carry_the_current_keys_mac() {
+        let old = SecretKey::new([1; 32]).expect("key");
+        let new = SecretKey::new([2; 32]).expect("key");
+        let before = KeyRing::new(vec![old.clone()])
+            .expect("ring")
+            .id_signer("id");
+        let rotated = KeyRing::new(vec![new, old]).expect("ring").id_signer("id");
+        let table = VerifiedIds::default();
+
+        let by_old = before.sign(&SessionId::generate());
+        let by_new = rotated.sign(&SessionId::generate());
+        assert!(!table.is_current(&by_new), "not in the table yet");
+        assert!(table.verify(&rotated, &by_old).is_some());
+        assert!(table.verify(&rotated, &by_new).is_some());
+        assert!(
+            !table.is_current(&by_old),
+            "an older key's MAC is signed again"
+        );
+        assert!(table.is_current(&by_new));
+
+        let id = SessionId::generate();
+        let signed_here = rotated.sign(&id);
+        table.remember(&signed_here, &id.storage_key());
+        assert!(table.is_current(&signed_here));
+        assert!(!table.is_current("short"));
     }
 
     #[test]
