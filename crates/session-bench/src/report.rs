@@ -194,7 +194,12 @@ pub(crate) fn markdown(results: &Results, options: &RunOptions, env: &Environmen
          answered requests: a figure less sensitive than req/s to the load generator sharing the \
          machine. Servers without sessions answer every \
          route with a constant; in each workload's turn they are measured on `read`, and that \
-         figure is their row in that workload's table. Servers of ours use the defaults of `SessionConfig` (signed id cookie, \
+         figure is their row in that workload's table. The *minimal session* servers are a \
+         reference, not a library (`minimal` in `crates/session-bench/src/servers.rs`): the \
+         handler reads an unsigned id from the `Cookie` header, looks it up in one map under a \
+         lock and answers with the same `Set-Cookie` and `Cache-Control` bytes as ours, with no \
+         signature, expiry, middleware or change tracking; their row shows what about the least \
+         a session that sends its cookie on every response costs. Servers of ours use the defaults of `SessionConfig` (signed id cookie, \
          Set-Cookie with a refreshed Max-Age on every response, as AdonisJS does), and those \
          marked \"local cache\" the Redis driver's `local_cache` of 10,000 sessions; \
          the peers use their defaults with `secure` off for plain HTTP. tower-sessions' Redis store is \
@@ -512,6 +517,7 @@ pub(crate) fn svg(results: &Results, options: &RunOptions) -> String {
             let w = (f.rps / max * plot).max(1.0);
             let class = match server.side() {
                 Side::Bare => "bare",
+                Side::Floor => "floor",
                 Side::Ours => "ours",
                 Side::Peer => "peer",
             };
@@ -538,11 +544,11 @@ pub(crate) fn svg(results: &Results, options: &RunOptions) -> String {
     let _ = writeln!(
         svg,
         "<style>.h{{font-weight:bold;font-size:13px}}.l{{text-anchor:end}}.v{{fill:#333}}\
-         .bare{{fill:#9e9e9e}}.ours{{fill:#1f77b4}}.peer{{fill:#ff7f0e}}</style>"
+         .bare{{fill:#9e9e9e}}.floor{{fill:#c7c7c7}}.ours{{fill:#1f77b4}}.peer{{fill:#ff7f0e}}</style>"
     );
     let _ = writeln!(
         svg,
-        r##"<rect width="100%" height="100%" fill="#ffffff"/><text x="10" y="22" class="h">Requests per second (median of {} round{}; higher is better). Grey: no sessions, blue: ours, orange: peers.</text>"##,
+        r##"<rect width="100%" height="100%" fill="#ffffff"/><text x="10" y="22" class="h">Requests per second (median of {} round{}; higher is better). Grey: no sessions, light grey: minimal session (reference), blue: ours, orange: peers.</text>"##,
         options.rounds,
         if options.rounds == 1 { "" } else { "s" }
     );

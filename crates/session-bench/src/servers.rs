@@ -7,7 +7,11 @@
 //! | `/login` | regenerates the id (tower-sessions `cycle_id`, actix-session `renew`), then `/write` |
 //! | `/untouched` | never uses the session; the client still sends its session cookie |
 //!
-//! Servers without sessions answer the same routes with a constant.
+//! Servers without sessions answer the same routes with a constant. The two *minimal session*
+//! servers are a reference, not a library: each handler reads the id from the `Cookie` header,
+//! looks it up in one process-wide map under a lock and answers with the same `Set-Cookie` and
+//! `Cache-Control` bytes as ours (an unsigned id of the same length, no expiry, no middleware),
+//! which is about the least any session layer that sends its cookie on every response can do.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -29,6 +33,8 @@ pub(crate) enum Framework {
 pub(crate) enum Side {
     /// No sessions at all: the framework's own speed.
     Bare,
+    /// The minimal session (a reference, see the module documentation).
+    Floor,
     /// This workspace's crates.
     Ours,
     /// tower-sessions or actix-session.
@@ -39,6 +45,7 @@ pub(crate) enum Side {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Server {
     AxumBare,
+    AxumFloor,
     AxumCookie,
     AxumMemory,
     AxumFile,
@@ -47,6 +54,7 @@ pub(crate) enum Server {
     TowerMemory,
     TowerRedis,
     ActixBare,
+    ActixFloor,
     ActixCookie,
     ActixRedis,
     ActixRedisCached,
@@ -56,8 +64,9 @@ pub(crate) enum Server {
 
 impl Server {
     /// All servers, in report order.
-    pub(crate) const ALL: [Server; 14] = [
+    pub(crate) const ALL: [Server; 16] = [
         Self::AxumBare,
+        Self::AxumFloor,
         Self::AxumCookie,
         Self::AxumMemory,
         Self::AxumFile,
@@ -66,6 +75,7 @@ impl Server {
         Self::TowerMemory,
         Self::TowerRedis,
         Self::ActixBare,
+        Self::ActixFloor,
         Self::ActixCookie,
         Self::ActixRedis,
         Self::ActixRedisCached,
@@ -77,6 +87,7 @@ impl Server {
     pub(crate) fn slug(self) -> &'static str {
         match self {
             Self::AxumBare => "axum-bare",
+            Self::AxumFloor => "axum-minimal",
             Self::AxumCookie => "axum-cookie",
             Self::AxumMemory => "axum-memory",
             Self::AxumFile => "axum-file",
@@ -85,6 +96,7 @@ impl Server {
             Self::TowerMemory => "tower-sessions-memory",
             Self::TowerRedis => "tower-sessions-redis",
             Self::ActixBare => "actix-bare",
+            Self::ActixFloor => "actix-minimal",
             Self::ActixCookie => "actix-cookie",
             Self::ActixRedis => "actix-redis",
             Self::ActixRedisCached => "actix-redis-cached",
@@ -97,6 +109,7 @@ impl Server {
     pub(crate) fn label(self) -> &'static str {
         match self {
             Self::AxumBare => "axum, no sessions",
+            Self::AxumFloor => "axum, minimal session (reference)",
             Self::AxumCookie => "axum + ours, cookie",
             Self::AxumMemory => "axum + ours, memory",
             Self::AxumFile => "axum + ours, file",
@@ -105,6 +118,7 @@ impl Server {
             Self::TowerMemory => "tower-sessions, MemoryStore",
             Self::TowerRedis => "tower-sessions, RedisStore",
             Self::ActixBare => "actix-web, no sessions",
+            Self::ActixFloor => "actix-web, minimal session (reference)",
             Self::ActixCookie => "actix-web + ours, cookie",
             Self::ActixRedis => "actix-web + ours, Redis",
             Self::ActixRedisCached => "actix-web + ours, Redis, local cache",
@@ -120,6 +134,7 @@ impl Server {
     pub(crate) fn framework(self) -> Framework {
         match self {
             Self::AxumBare
+            | Self::AxumFloor
             | Self::AxumCookie
             | Self::AxumMemory
             | Self::AxumFile
@@ -134,6 +149,7 @@ impl Server {
     pub(crate) fn side(self) -> Side {
         match self {
             Self::AxumBare | Self::ActixBare => Side::Bare,
+            Self::AxumFloor | Self::ActixFloor => Side::Floor,
             Self::TowerMemory
             | Self::TowerRedis
             | Self::ActixSessionCookie
@@ -252,8 +268,92 @@ fn path_text(path: &Path) -> Result<String, String> {
         .ok_or_else(|| format!("{} is not UTF-8", path.display()))
 }
 
+/// The minimal session of the reference servers: an unsigned id, one process-wide map under a
+/// lock, and the same cookie bytes as ours on every response. No expiry, no signature, no
+/// laziness, no change tracking: a floor for what a session costs, not something to deploy.
+mod minimal {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Mutex, OnceLock, PoisonError};
+
+    /// The length of our id cookie's value (43 characters of id, a dot, 43 of MAC), so that
+    /// requests and responses carry as many bytes as ours.
+    const ID_LEN: usize = 87;
+    /// Our id cookie's attributes with the default configuration.
+    const ATTRIBUTES: &str = "; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=7200";
+    /// The `Cache-Control` value ours adds to a response that sets a session cookie.
+    pub(super) const CACHE_CONTROL: &str = "private, no-store";
+
+    static SESSIONS: OnceLock<Mutex<HashMap<String, i64>>> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+
+    /// What a route does with the session.
+    #[derive(Debug, Clone, Copy)]
+    pub(super) enum Route {
+        Read,
+        Write,
+        Login,
+        Untouched,
+    }
+
+    /// The id in a `Cookie` header, when it has the right length.
+    fn incoming(header: Option<&[u8]>) -> Option<&str> {
+        let text = std::str::from_utf8(header?).ok()?;
+        text.split(';')
+            .find_map(|pair| pair.trim_start().strip_prefix("id="))
+            .filter(|id| id.len() == ID_LEN)
+    }
+
+    fn new_id() -> String {
+        format!("{:0>ID_LEN$}", NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Answers one request from its `Cookie` header: the body and the `Set-Cookie` value.
+    pub(super) fn answer(route: Route, cookie: Option<&[u8]>) -> (String, String) {
+        let known = incoming(cookie);
+        let sessions = SESSIONS.get_or_init(Mutex::default);
+        let (id, n) = match route {
+            Route::Untouched => (known.map_or_else(new_id, str::to_owned), None),
+            Route::Read => {
+                let map = sessions.lock().unwrap_or_else(PoisonError::into_inner);
+                let n = known.and_then(|id| map.get(id).copied()).unwrap_or(0);
+                (known.map_or_else(new_id, str::to_owned), Some(n))
+            }
+            Route::Write => {
+                let mut map = sessions.lock().unwrap_or_else(PoisonError::into_inner);
+                match known.and_then(|id| map.get_mut(id).map(|n| (id, n))) {
+                    Some((id, n)) => {
+                        *n += 1;
+                        (id.to_owned(), Some(*n))
+                    }
+                    None => {
+                        let id = new_id();
+                        map.insert(id.clone(), 1);
+                        (id, Some(1))
+                    }
+                }
+            }
+            Route::Login => {
+                let mut map = sessions.lock().unwrap_or_else(PoisonError::into_inner);
+                let n = known.and_then(|id| map.remove(id)).unwrap_or(0) + 1;
+                let id = new_id();
+                map.insert(id.clone(), n);
+                (id, Some(n))
+            }
+        };
+        let mut set_cookie = String::with_capacity(3 + ID_LEN + ATTRIBUTES.len());
+        set_cookie.push_str("id=");
+        set_cookie.push_str(&id);
+        set_cookie.push_str(ATTRIBUTES);
+        let body = n.map_or_else(|| "ok".to_owned(), |n| n.to_string());
+        (body, set_cookie)
+    }
+}
+
 mod axum_servers {
-    use axum::http::StatusCode;
+    use axum::extract::Request;
+    use axum::http::{header, HeaderValue, StatusCode};
+    use axum::response::IntoResponse;
     use axum::routing::get;
     use axum::Router;
     use session::axum::{Session, SessionLayer, SessionRejection};
@@ -261,6 +361,7 @@ mod axum_servers {
     use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
     use tower_sessions_redis_store::RedisStore;
 
+    use super::minimal::Route;
     use super::{manager, ServeOptions, Server};
 
     pub(super) async fn serve(server: Server, options: &ServeOptions) -> Result<(), String> {
@@ -270,6 +371,7 @@ mod axum_servers {
                 .route("/write", get(|| async { "1" }))
                 .route("/login", get(|| async { "1" }))
                 .route("/untouched", get(|| async { "ok" })),
+            Server::AxumFloor => minimal_app(),
             Server::AxumCookie => ours(manager("cookie", options)?),
             Server::AxumMemory => ours(manager("memory", options)?),
             Server::AxumFile => ours(manager("file", options)?),
@@ -296,6 +398,31 @@ mod axum_servers {
         axum::serve(listener, app)
             .await
             .map_err(|e| format!("serve: {e}"))
+    }
+
+    fn minimal_app() -> Router {
+        Router::new()
+            .route("/read", get(|r: Request| minimal(Route::Read, r)))
+            .route("/write", get(|r: Request| minimal(Route::Write, r)))
+            .route("/login", get(|r: Request| minimal(Route::Login, r)))
+            .route("/untouched", get(|r: Request| minimal(Route::Untouched, r)))
+    }
+
+    async fn minimal(route: Route, request: Request) -> Result<impl IntoResponse, StatusCode> {
+        let cookie = request
+            .headers()
+            .get(header::COOKIE)
+            .map(HeaderValue::as_bytes);
+        let (body, set_cookie) = super::minimal::answer(route, cookie);
+        let set_cookie = HeaderValue::try_from(set_cookie).map_err(e500)?;
+        let cache = HeaderValue::from_static(super::minimal::CACHE_CONTROL);
+        Ok((
+            [
+                (header::SET_COOKIE, set_cookie),
+                (header::CACHE_CONTROL, cache),
+            ],
+            body,
+        ))
     }
 
     fn ours(manager: session::SessionManager) -> Router {
@@ -354,9 +481,11 @@ mod actix_servers {
     use actix_session::storage::{CookieSessionStore, RedisSessionStore};
     use actix_session::SessionMiddleware as PeerMiddleware;
     use actix_web::cookie::Key;
-    use actix_web::{web, App, HttpServer};
+    use actix_web::http::header::{self, HeaderValue};
+    use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
     use session::actix::{Session, SessionError, SessionMiddleware};
 
+    use super::minimal::Route;
     use super::{manager, ServeOptions, Server, KEY};
 
     pub(super) async fn serve(server: Server, options: &ServeOptions) -> Result<(), String> {
@@ -370,6 +499,31 @@ mod actix_servers {
                     .route("/write", web::get().to(|| async { "1" }))
                     .route("/login", web::get().to(|| async { "1" }))
                     .route("/untouched", web::get().to(|| async { "ok" }))
+            })
+            .workers(workers)
+            .bind(addr)
+            .map_err(io)?
+            .run()
+            .await
+            .map_err(io),
+            Server::ActixFloor => HttpServer::new(|| {
+                App::new()
+                    .route(
+                        "/read",
+                        web::get().to(|r: HttpRequest| minimal(Route::Read, r)),
+                    )
+                    .route(
+                        "/write",
+                        web::get().to(|r: HttpRequest| minimal(Route::Write, r)),
+                    )
+                    .route(
+                        "/login",
+                        web::get().to(|r: HttpRequest| minimal(Route::Login, r)),
+                    )
+                    .route(
+                        "/untouched",
+                        web::get().to(|r: HttpRequest| minimal(Route::Untouched, r)),
+                    )
             })
             .workers(workers)
             .bind(addr)
@@ -439,6 +593,19 @@ mod actix_servers {
         }
     }
 
+    async fn minimal(route: Route, request: HttpRequest) -> HttpResponse {
+        let cookie = request
+            .headers()
+            .get(header::COOKIE)
+            .map(HeaderValue::as_bytes);
+        let (body, set_cookie) = super::minimal::answer(route, cookie);
+        HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .insert_header((header::SET_COOKIE, set_cookie))
+            .insert_header((header::CACHE_CONTROL, super::minimal::CACHE_CONTROL))
+            .body(body)
+    }
+
     async fn read(session: Session) -> Result<String, SessionError> {
         Ok(session.get_or::<i64>("n", 0)?.to_string())
     }
@@ -491,5 +658,58 @@ mod actix_servers {
     async fn as_login(session: actix_session::Session) -> actix_web::Result<String> {
         session.renew();
         as_write(session).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::minimal::{answer, Route};
+
+    /// The `Cookie` header a browser sends back for a `Set-Cookie` value.
+    fn cookie_of(set_cookie: &str) -> Vec<u8> {
+        set_cookie.split(';').next().unwrap().as_bytes().to_vec()
+    }
+
+    #[tokio::test]
+    async fn the_minimal_session_sends_the_same_cookie_bytes_as_ours() {
+        let manager = super::manager(
+            "memory",
+            &super::ServeOptions {
+                addr: "127.0.0.1:0".parse().unwrap(),
+                redis_url: None,
+                dir: std::env::temp_dir(),
+                workers: 1,
+            },
+        )
+        .unwrap();
+        let session = manager.start_request(std::iter::empty::<&str>());
+        session.initiate(false).await.unwrap();
+        session.increment("n").unwrap();
+        let ours = session_core::adapter::finish(&session).await.unwrap();
+        assert_eq!(ours.len(), 1);
+        let (_, minimal) = answer(Route::Write, None);
+        assert_eq!(minimal.len(), ours[0].len());
+        let attributes = |v: &str| v.split_once(';').unwrap().1.to_owned();
+        assert_eq!(attributes(&minimal), attributes(&ours[0]));
+    }
+
+    #[test]
+    fn the_minimal_session_reads_writes_and_regenerates() {
+        let (body, first) = answer(Route::Write, None);
+        assert_eq!(body, "1");
+        let cookie = cookie_of(&first);
+        let (body, again) = answer(Route::Write, Some(&cookie));
+        assert_eq!((body.as_str(), again.as_str()), ("2", first.as_str()));
+        assert_eq!(answer(Route::Read, Some(&cookie)).0, "2");
+        let (body, echoed) = answer(Route::Untouched, Some(&cookie));
+        assert_eq!((body.as_str(), echoed.as_str()), ("ok", first.as_str()));
+        // A login moves the value to a new id; the old one is gone.
+        let (body, login) = answer(Route::Login, Some(&cookie));
+        assert_eq!(body, "3");
+        assert_ne!(login, first);
+        assert_eq!(answer(Route::Read, Some(&cookie)).0, "0");
+        assert_eq!(answer(Route::Read, Some(&cookie_of(&login))).0, "3");
+        // An id of another length is not looked up.
+        assert_eq!(answer(Route::Read, Some(b"id=short")).0, "0");
     }
 }
