@@ -1,6 +1,7 @@
 //! The process-wide memory driver.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -12,14 +13,22 @@ use crate::driver::{Capabilities, Driver, Expected, Lifetimes, Record, WriteOutc
 use crate::error::DriverError;
 use crate::id::StorageKey;
 
-/// How many writes pass between two sweeps of expired entries.
+/// How many writes pass between two sweeps of expired entries (counted per shard, each shard
+/// swept on its own: the same work per write as sweeping the whole map every 1,024 writes).
 const SWEEP_EVERY: u64 = 1024;
+
+/// How many locks the sessions are spread over, by storage key. Requests for different sessions
+/// on different threads then take different locks, instead of all waiting for one and passing
+/// its cache line from core to core on every request.
+const SHARDS: usize = 64;
 
 /// Sessions in a map inside the process, with the atomic update (a mutex plus a version compare).
 ///
 /// Good for tests, development and single-process apps that accept losing sessions on restart.
-/// Expired entries are never returned, and they are evicted: every 1,024 writes the map is swept,
-/// and [`MemoryDriver::sweep`] can be called from a timer. A read records the activity (slides
+/// Expired entries are never returned, and they are evicted: every 1,024 writes the map is swept
+/// (one of its 64 shards every 16 writes into that shard), and [`MemoryDriver::sweep`] can be
+/// called from a timer. The sessions are spread over 64 locks by storage key, so concurrent
+/// requests for different sessions rarely wait for each other. A read records the activity (slides
 /// the idle expiry) under the same lock, as the Redis driver's read does, so an unmodified
 /// session needs no separate `touch` (the driver declares
 /// [`Capabilities::with_refreshes_on_read`]); readonly requests read, so they count as activity.
@@ -32,12 +41,26 @@ const SWEEP_EVERY: u64 = 1024;
 /// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(7200), None), Arc::new(SystemClock));
 /// assert_eq!(driver.len(), 0);
 /// ```
-#[derive(Debug)]
 pub struct MemoryDriver {
     lifetimes: Lifetimes,
     clock: Arc<dyn Clock>,
-    state: Mutex<State>,
+    shards: Box<[Shard]>,
 }
+
+impl fmt::Debug for MemoryDriver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryDriver")
+            .field("lifetimes", &self.lifetimes)
+            .field("sessions", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One lock and its part of the map, alone on its cache lines (128 bytes: a line and the one
+/// the adjacent-line prefetcher pairs with it), so that two shards never share a line.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Shard(Mutex<State>);
 
 #[derive(Debug, Default)]
 struct State {
@@ -90,12 +113,17 @@ impl MemoryDriver {
         Self {
             lifetimes,
             clock,
-            state: Mutex::new(State::default()),
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
         }
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    /// The shard that holds `key`, locked.
+    fn state(&self, key: &StorageKey) -> MutexGuard<'_, State> {
+        Self::lock(&self.shards[key.slot(SHARDS)])
+    }
+
+    fn lock(shard: &Shard) -> MutexGuard<'_, State> {
+        shard.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The number of records held, expired ones not yet swept included.
@@ -116,7 +144,10 @@ impl MemoryDriver {
     /// # }).unwrap();
     /// ```
     pub fn len(&self) -> usize {
-        self.state().records.len()
+        self.shards
+            .iter()
+            .map(|shard| Self::lock(shard).records.len())
+            .sum()
     }
 
     /// Whether no record is held.
@@ -161,8 +192,10 @@ impl MemoryDriver {
     /// ```
     pub fn sweep(&self) -> usize {
         let now = self.clock.now_ms();
-        let mut state = self.state();
-        Self::sweep_locked(&mut state, &self.lifetimes, now)
+        self.shards
+            .iter()
+            .map(|shard| Self::sweep_locked(&mut Self::lock(shard), &self.lifetimes, now))
+            .sum()
     }
 
     fn sweep_locked(state: &mut State, lifetimes: &Lifetimes, now: u64) -> usize {
@@ -187,7 +220,7 @@ impl MemoryDriver {
     fn insert(&self, state: &mut State, key: &StorageKey, record: &Record, now: u64) {
         state.records.insert(key.clone(), record.clone());
         state.writes_since_sweep += 1;
-        if state.writes_since_sweep >= SWEEP_EVERY {
+        if state.writes_since_sweep >= SWEEP_EVERY / SHARDS as u64 {
             Self::sweep_locked(state, &self.lifetimes, now);
         }
     }
@@ -211,7 +244,7 @@ impl Driver for MemoryDriver {
         key: &StorageKey,
     ) -> Result<Option<Record>, DriverError> {
         let now = self.clock.now_ms();
-        let mut state = self.state();
+        let mut state = self.state(key);
         Ok(self.live(&mut state, key, now).map(|record| {
             record.last_active = record.last_active.max(now);
             record.clone()
@@ -225,7 +258,7 @@ impl Driver for MemoryDriver {
         record: &Record,
     ) -> Result<(), DriverError> {
         let now = self.clock.now_ms();
-        let mut state = self.state();
+        let mut state = self.state(key);
         self.insert(&mut state, key, record, now);
         Ok(())
     }
@@ -238,7 +271,7 @@ impl Driver for MemoryDriver {
         expected: Expected,
     ) -> Result<WriteOutcome, DriverError> {
         let now = self.clock.now_ms();
-        let mut state = self.state();
+        let mut state = self.state(key);
         let current = self.live(&mut state, key, now).map(|r| r.version);
         let outcome = match (expected, current) {
             (Expected::Absent, None) => WriteOutcome::Written,
@@ -254,7 +287,7 @@ impl Driver for MemoryDriver {
     }
 
     async fn destroy(&self, _cx: &SessionContext, key: &StorageKey) -> Result<(), DriverError> {
-        self.state().records.remove(key);
+        self.state(key).records.remove(key);
         Ok(())
     }
 
@@ -265,7 +298,7 @@ impl Driver for MemoryDriver {
         version: u64,
     ) -> Result<WriteOutcome, DriverError> {
         let now = self.clock.now_ms();
-        let mut state = self.state();
+        let mut state = self.state(key);
         let outcome = match self.live(&mut state, key, now).map(|r| r.version) {
             None => WriteOutcome::Gone,
             Some(v) if v == version => WriteOutcome::Written,
@@ -284,7 +317,7 @@ impl Driver for MemoryDriver {
         now_ms: u64,
     ) -> Result<(), DriverError> {
         let now = self.clock.now_ms();
-        let mut state = self.state();
+        let mut state = self.state(key);
         if let Some(record) = self.live(&mut state, key, now) {
             record.last_active = record.last_active.max(now_ms);
         }
@@ -299,6 +332,47 @@ mod tests {
 
     use super::KeyHasher;
     use crate::id::SessionId;
+
+    #[test]
+    fn expired_records_are_swept_shard_by_shard_as_writes_go_on() {
+        use std::sync::Arc;
+        use std::time::Duration;
+
+        use crate::{Clock, CookieOptions, Driver, Lifetimes, ManualClock, Record, SessionContext};
+
+        let clock = ManualClock::new(0);
+        let driver = super::MemoryDriver::new(
+            Lifetimes::new(Duration::from_secs(60), None),
+            Arc::new(clock.clone()),
+        );
+        let cx = SessionContext::new("id", CookieOptions::default());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            for _ in 0..1000 {
+                let key = SessionId::generate().storage_key();
+                driver
+                    .write(&cx, &key, &Record::new(Default::default(), 0))
+                    .await
+                    .unwrap();
+            }
+            assert_eq!(driver.len(), 1000);
+            clock.advance(Duration::from_secs(61));
+            // 4,096 writes give every one of the 64 shards far more than the 16 writes that
+            // start its sweep, after which it holds none of the expired records.
+            let now = clock.now_ms();
+            for _ in 0..4096 {
+                let key = SessionId::generate().storage_key();
+                driver
+                    .write(&cx, &key, &Record::new(Default::default(), now))
+                    .await
+                    .unwrap();
+            }
+        });
+        assert_eq!(driver.len(), 4096);
+        assert!(!format!("{driver:?}").contains("records"));
+    }
 
     #[test]
     fn storage_keys_spread_over_the_hash_bits_the_map_uses() {
