@@ -230,7 +230,7 @@ impl<S> fmt::Debug for SessionService<S> {
 
 impl<S, B> Service<Request<B>> for SessionService<S>
 where
-    S: Service<Request<B>, Response = Response> + Clone + Send + 'static,
+    S: Service<Request<B>, Response = Response> + Send + 'static,
     S::Future: Send + 'static,
     B: Send + 'static,
 {
@@ -243,11 +243,8 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        // The clone that was polled ready is the one to call.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
         if !self.layer.manager.config().enabled() {
-            return Box::pin(inner.call(req));
+            return Box::pin(self.inner.call(req));
         }
         let session = self.layer.manager.start_request_bytes(
             req.headers()
@@ -256,9 +253,14 @@ where
                 .map(HeaderValue::as_bytes),
         );
         req.extensions_mut().insert(session.clone());
+        // The inner service is called now, while it is the one that was polled ready: its
+        // future runs the handler when polled, after the session is in the request. No clone
+        // of the inner service is needed for that (axum clones a route's services for every
+        // request already).
+        let response = self.inner.call(req);
         let on_error = self.layer.on_error.clone();
         Box::pin(async move {
-            let mut response = inner.call(req).await?;
+            let mut response = response.await?;
             match adapter::finish(&session).await {
                 Ok(cookies) => {
                     let headers = response.headers_mut();
