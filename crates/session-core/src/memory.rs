@@ -25,9 +25,9 @@ const SHARDS: usize = 64;
 /// Sessions in a map inside the process, with the atomic update (a mutex plus a version compare).
 ///
 /// Good for tests, development and single-process apps that accept losing sessions on restart.
-/// Expired entries are never returned, and they are evicted: every 1,024 writes the map is swept
-/// (one of its 64 shards every 16 writes into that shard), and [`MemoryDriver::sweep`] can be
-/// called from a timer. The sessions are spread over 64 locks by storage key, so concurrent
+/// Expired entries are never returned, and they are evicted: each of the map's 64 shards is swept
+/// every 16 writes into it (as much sweeping per write as sweeping the whole map every 1,024
+/// writes), and [`MemoryDriver::sweep`] can be called from a timer. The sessions are spread over 64 locks by storage key, so concurrent
 /// requests for different sessions rarely wait for each other. A read records the activity (slides
 /// the idle expiry) under the same lock, as the Redis driver's read does, so an unmodified
 /// session needs no separate `touch` (the driver declares
