@@ -401,11 +401,12 @@ mod axum_servers {
     }
 
     fn minimal_app() -> Router {
+        let route = |route: Route| get(move |r: Request| minimal(route, r));
         Router::new()
-            .route("/read", get(|r: Request| minimal(Route::Read, r)))
-            .route("/write", get(|r: Request| minimal(Route::Write, r)))
-            .route("/login", get(|r: Request| minimal(Route::Login, r)))
-            .route("/untouched", get(|r: Request| minimal(Route::Untouched, r)))
+            .route("/read", route(Route::Read))
+            .route("/write", route(Route::Write))
+            .route("/login", route(Route::Login))
+            .route("/untouched", route(Route::Untouched))
     }
 
     async fn minimal(route: Route, request: Request) -> Result<impl IntoResponse, StatusCode> {
@@ -492,45 +493,33 @@ mod actix_servers {
         let addr = options.addr;
         let workers = options.workers;
         let io = |e: std::io::Error| format!("actix-web on {addr}: {e}");
+        // Every server: the app factory on the configured workers and address.
+        macro_rules! run {
+            ($factory:expr) => {
+                HttpServer::new($factory)
+                    .workers(workers)
+                    .bind(addr)
+                    .map_err(io)?
+                    .run()
+                    .await
+                    .map_err(io)
+            };
+        }
         match server {
-            Server::ActixBare => HttpServer::new(|| {
+            Server::ActixBare => run!(|| {
                 App::new()
                     .route("/read", web::get().to(|| async { "0" }))
                     .route("/write", web::get().to(|| async { "1" }))
                     .route("/login", web::get().to(|| async { "1" }))
                     .route("/untouched", web::get().to(|| async { "ok" }))
-            })
-            .workers(workers)
-            .bind(addr)
-            .map_err(io)?
-            .run()
-            .await
-            .map_err(io),
-            Server::ActixFloor => HttpServer::new(|| {
+            }),
+            Server::ActixFloor => run!(|| {
                 App::new()
-                    .route(
-                        "/read",
-                        web::get().to(|r: HttpRequest| minimal(Route::Read, r)),
-                    )
-                    .route(
-                        "/write",
-                        web::get().to(|r: HttpRequest| minimal(Route::Write, r)),
-                    )
-                    .route(
-                        "/login",
-                        web::get().to(|r: HttpRequest| minimal(Route::Login, r)),
-                    )
-                    .route(
-                        "/untouched",
-                        web::get().to(|r: HttpRequest| minimal(Route::Untouched, r)),
-                    )
-            })
-            .workers(workers)
-            .bind(addr)
-            .map_err(io)?
-            .run()
-            .await
-            .map_err(io),
+                    .route("/read", minimal_route(Route::Read))
+                    .route("/write", minimal_route(Route::Write))
+                    .route("/login", minimal_route(Route::Login))
+                    .route("/untouched", minimal_route(Route::Untouched))
+            }),
             Server::ActixCookie | Server::ActixRedis | Server::ActixRedisCached => {
                 let driver = match server {
                     Server::ActixCookie => "cookie",
@@ -538,7 +527,7 @@ mod actix_servers {
                     _ => "redis-cached",
                 };
                 let manager = manager(driver, options)?;
-                HttpServer::new(move || {
+                run!(move || {
                     App::new()
                         .route("/read", web::get().to(read))
                         .route("/write", web::get().to(write))
@@ -546,28 +535,16 @@ mod actix_servers {
                         .route("/untouched", web::get().to(|| async { "ok" }))
                         .wrap(SessionMiddleware::new(manager.clone()))
                 })
-                .workers(workers)
-                .bind(addr)
-                .map_err(io)?
-                .run()
-                .await
-                .map_err(io)
             }
             Server::ActixSessionCookie => {
                 let key = peer_key();
-                HttpServer::new(move || {
+                run!(move || {
                     peer_app().wrap(
                         PeerMiddleware::builder(CookieSessionStore::default(), key.clone())
                             .cookie_secure(false)
                             .build(),
                     )
                 })
-                .workers(workers)
-                .bind(addr)
-                .map_err(io)?
-                .run()
-                .await
-                .map_err(io)
             }
             Server::ActixSessionRedis => {
                 let url = options.redis_url.clone().ok_or("no --redis-url")?;
@@ -575,22 +552,20 @@ mod actix_servers {
                     .await
                     .map_err(|e| format!("actix-session redis store: {e}"))?;
                 let key = peer_key();
-                HttpServer::new(move || {
+                run!(move || {
                     peer_app().wrap(
                         PeerMiddleware::builder(store.clone(), key.clone())
                             .cookie_secure(false)
                             .build(),
                     )
                 })
-                .workers(workers)
-                .bind(addr)
-                .map_err(io)?
-                .run()
-                .await
-                .map_err(io)
             }
             other => Err(format!("{} is not an actix-web server", other.slug())),
         }
+    }
+
+    fn minimal_route(route: Route) -> actix_web::Route {
+        web::get().to(move |r: HttpRequest| minimal(route, r))
     }
 
     async fn minimal(route: Route, request: HttpRequest) -> HttpResponse {
