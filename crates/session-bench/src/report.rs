@@ -496,7 +496,8 @@ pub(crate) fn svg(results: &Results, options: &RunOptions) -> String {
         .fold(1.0f64, f64::max);
     let plot = WIDTH - LABEL - 110.0;
     let mut body = String::new();
-    let mut y = 40.0;
+    // Below the title and the legend.
+    let mut y = 58.0;
     for workload in &options.workloads {
         let _ = writeln!(
             body,
@@ -548,7 +549,7 @@ pub(crate) fn svg(results: &Results, options: &RunOptions) -> String {
     );
     let _ = writeln!(
         svg,
-        r##"<rect width="100%" height="100%" fill="#ffffff"/><text x="10" y="22" class="h">Requests per second (median of {} round{}; higher is better). Grey: no sessions, light grey: minimal session (reference), blue: ours, orange: peers.</text>"##,
+        r##"<rect width="100%" height="100%" fill="#ffffff"/><text x="10" y="22" class="h">Requests per second (median of {} round{}; higher is better).</text><text x="10" y="42">Grey: no sessions; light grey: minimal session (reference); blue: ours; orange: peers.</text>"##,
         options.rounds,
         if options.rounds == 1 { "" } else { "s" }
     );
@@ -593,4 +594,71 @@ pub(crate) fn versions(root: &Path) -> Vec<(String, String)> {
     found.sort_by_key(|(n, _)| WANTED.iter().position(|w| w == n));
     found.dedup();
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::svg;
+    use crate::run::{Results, RunOptions, Sample, Workload};
+    use crate::servers::Server;
+
+    fn sample(rps: f64) -> Sample {
+        Sample {
+            rps,
+            p50_us: 100,
+            p99_us: 200,
+            errors: 0,
+            redis: None,
+            redis_executed: None,
+            server_cpu_us: Some(5.0),
+            redis_cpu_us: None,
+        }
+    }
+
+    /// The numbers of every `y="…"` attribute, in order.
+    fn ys(svg: &str) -> Vec<f64> {
+        svg.split("y=\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next()?.parse().ok())
+            .collect()
+    }
+
+    #[test]
+    fn the_chart_has_its_legend_under_the_title_and_every_bar_inside_it() {
+        let servers = vec![Server::AxumBare, Server::AxumFloor, Server::AxumMemory];
+        let mut results = Results::default();
+        for (i, server) in servers.iter().enumerate() {
+            let index = Server::ALL.iter().position(|s| s == server).unwrap();
+            let rps = 100_000.0 - 10_000.0 * i as f64;
+            results
+                .samples
+                .insert((index, Workload::Read), vec![sample(rps)]);
+        }
+        let options = RunOptions {
+            duration: Duration::from_secs(3),
+            warmup: Duration::from_secs(1),
+            rounds: 1,
+            connections: 64,
+            concurrent: 0,
+            servers,
+            workloads: vec![Workload::Read],
+            server_workers: 2,
+        };
+        let chart = svg(&results, &options);
+        assert!(chart.contains(r#"class="floor""#));
+        assert!(chart.contains("light grey: minimal session (reference)"));
+        let ys = ys(&chart);
+        // The title, the legend, then the panel: each below the one before.
+        assert_eq!(&ys[..2], &[22.0, 42.0]);
+        assert!(ys[2..].iter().all(|&y| y > 42.0 + 12.0), "{ys:?}");
+        let height: f64 = chart
+            .split("height=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .and_then(|h| h.parse().ok())
+            .unwrap();
+        assert!(ys.iter().all(|&y| y + 16.0 <= height), "{ys:?} in {height}");
+    }
 }
