@@ -14,6 +14,8 @@ use tokio::net::TcpStream;
 const MAX_HEAD: usize = 64 * 1024;
 /// The largest response body accepted.
 const MAX_BODY: usize = 1024 * 1024;
+/// The most `Set-Cookie` headers one answer may have (the servers send three at most).
+const MAX_SET_COOKIES: usize = 16;
 
 /// One answer: the status and the body.
 #[derive(Debug)]
@@ -110,36 +112,61 @@ impl Conn {
             }
             self.fill().await?;
         };
-        let head = std::str::from_utf8(&self.buf[..head_end])
-            .map_err(|_| invalid("response head is not UTF-8"))?;
-        let mut lines = head.split("\r\n");
-        let status = lines
-            .next()
-            .and_then(|l| l.split(' ').nth(1))
-            .and_then(|s| s.parse::<u16>().ok())
+        // The head is read as bytes, line by line, without copying: what the load generator
+        // spends on an answer it spends for every server alike, so it is kept small.
+        let head = &self.buf[..head_end];
+        let status_end = head.iter().position(|&b| b == b'\r').unwrap_or(head.len());
+        let status = head[..status_end]
+            .split(|&b| b == b' ')
+            .nth(1)
+            .and_then(|s| std::str::from_utf8(s).ok()?.parse::<u16>().ok())
             .ok_or_else(|| invalid("bad status line"))?;
         let mut length = None;
         let mut chunked = false;
-        let mut set_cookies = Vec::new();
-        for line in lines {
-            let Some((name, value)) = line.split_once(':') else {
+        // Where each `Set-Cookie` value is in the head (an answer sets a handful at most).
+        let mut set_cookies = [(0usize, 0usize); MAX_SET_COOKIES];
+        let mut set_cookie_count = 0;
+        let mut start = status_end;
+        while start < head.len() {
+            // Each header line begins after the "\r\n" that ended the one before.
+            let line_start = start + 2;
+            let line_end = head[line_start.min(head.len())..]
+                .iter()
+                .position(|&b| b == b'\r')
+                .map_or(head.len(), |n| line_start + n);
+            start = line_end;
+            let line = &head[line_start.min(line_end)..line_end];
+            let Some(colon) = line.iter().position(|&b| b == b':') else {
                 continue;
             };
-            let value = value.trim();
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.parse::<usize>().ok();
-            } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                chunked = value.to_ascii_lowercase().contains("chunked");
-            } else if name.eq_ignore_ascii_case("set-cookie") {
-                set_cookies.push(value.to_owned());
-            } else if name.eq_ignore_ascii_case("connection") {
-                self.closed = value.eq_ignore_ascii_case("close");
+            let name = &line[..colon];
+            let raw = &line[colon + 1..];
+            let value = raw.trim_ascii();
+            if name.eq_ignore_ascii_case(b"content-length") {
+                length = std::str::from_utf8(value)
+                    .ok()
+                    .and_then(|v| v.parse::<usize>().ok());
+            } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+                chunked = value
+                    .to_ascii_lowercase()
+                    .windows(7)
+                    .any(|w| w == b"chunked");
+            } else if name.eq_ignore_ascii_case(b"set-cookie") {
+                if set_cookie_count == MAX_SET_COOKIES {
+                    return Err(invalid("too many Set-Cookie headers"));
+                }
+                let value_start =
+                    line_start + colon + 1 + (raw.len() - raw.trim_ascii_start().len());
+                set_cookies[set_cookie_count] = (value_start, value_start + value.len());
+                set_cookie_count += 1;
+            } else if name.eq_ignore_ascii_case(b"connection") {
+                self.closed = value.eq_ignore_ascii_case(b"close");
             }
         }
-        self.buf.drain(..head_end + 4);
-        for cookie in &set_cookies {
-            self.keep_cookie(cookie);
+        for &(start, end) in &set_cookies[..set_cookie_count] {
+            keep_cookie(&mut self.jar, &self.buf[start..end]);
         }
+        self.buf.drain(..head_end + 4);
         let body = if chunked {
             self.read_chunked().await?
         } else {
@@ -204,38 +231,39 @@ impl Conn {
             }
         }
     }
+}
 
-    /// Applies one `Set-Cookie` value to the jar: a removal (empty value or `Max-Age=0`) drops
-    /// the cookie, anything else replaces it.
-    fn keep_cookie(&mut self, header: &str) {
-        let mut parts = header.split(';');
-        let Some((name, value)) = parts.next().and_then(|p| p.split_once('=')) else {
-            return;
-        };
-        let (name, value) = (name.trim(), value.trim());
-        let removed = value.is_empty()
-            || parts.any(|a| {
-                let a = a.trim();
-                a.eq_ignore_ascii_case("max-age=0")
-                    || (a.len() > 8
-                        && a[..8].eq_ignore_ascii_case("expires=")
-                        && a.contains("1970"))
-            });
-        if removed {
-            self.jar.retain(|(n, _)| n != name);
-            return;
+/// Applies one `Set-Cookie` value to the jar: a removal (empty value or `Max-Age=0`) drops the
+/// cookie, anything else replaces it. A value that is not UTF-8 is not one the servers send.
+fn keep_cookie(jar: &mut Vec<(String, String)>, header: &[u8]) {
+    let Ok(header) = std::str::from_utf8(header) else {
+        return;
+    };
+    let mut parts = header.split(';');
+    let Some((name, value)) = parts.next().and_then(|p| p.split_once('=')) else {
+        return;
+    };
+    let (name, value) = (name.trim(), value.trim());
+    let removed = value.is_empty()
+        || parts.any(|a| {
+            let a = a.trim();
+            a.eq_ignore_ascii_case("max-age=0")
+                || (a.len() > 8 && a[..8].eq_ignore_ascii_case("expires=") && a.contains("1970"))
+        });
+    if removed {
+        jar.retain(|(n, _)| n != name);
+        return;
+    }
+    // The same cookie sent again (a refreshed Max-Age) costs the client nothing, so that
+    // servers that refresh the cookie on every response are not charged for the client's
+    // bookkeeping.
+    match jar.iter_mut().find(|(n, _)| n == name) {
+        Some((_, v)) if v == value => {}
+        Some((_, v)) => {
+            v.clear();
+            v.push_str(value);
         }
-        // The same cookie sent again (a refreshed Max-Age) costs the client nothing, so that
-        // servers that refresh the cookie on every response are not charged for the client's
-        // bookkeeping.
-        match self.jar.iter_mut().find(|(n, _)| n == name) {
-            Some((_, v)) if v == value => {}
-            Some((_, v)) => {
-                v.clear();
-                v.push_str(value);
-            }
-            None => self.jar.push((name.to_owned(), value.to_owned())),
-        }
+        None => jar.push((name.to_owned(), value.to_owned())),
     }
 }
 
@@ -245,4 +273,72 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 fn invalid(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::Conn;
+
+    /// A server on loopback that answers each request on one connection with the next of
+    /// `answers`, and sends back the request heads it read.
+    async fn server(
+        answers: Vec<&'static str>,
+    ) -> (std::net::SocketAddr, tokio::task::JoinHandle<Vec<String>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut heads = Vec::new();
+            let mut buf = Vec::new();
+            for answer in answers {
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let mut chunk = [0u8; 1024];
+                    let n = socket.read(&mut chunk).await.unwrap();
+                    assert!(n > 0, "the client closed the connection");
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                heads.push(String::from_utf8(buf.drain(..end).collect()).unwrap());
+                socket.write_all(answer.as_bytes()).await.unwrap();
+            }
+            heads
+        });
+        (addr, task)
+    }
+
+    #[tokio::test]
+    async fn answers_are_parsed_and_their_cookies_kept_replaced_and_removed() {
+        let (addr, task) = server(vec![
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nset-cookie: id=one; HttpOnly; Path=/; Max-Age=7200\r\nSET-COOKIE:   id.d=1.abc ; Path=/\r\ncontent-length: 2\r\n\r\n41",
+            "HTTP/1.1 201 Created\r\nSet-Cookie: id.d=; Max-Age=0\r\nSet-Cookie: id=two\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n42\r\n1\r\n3\r\n0\r\n\r\n",
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
+        ])
+        .await;
+        let mut conn = Conn::open(addr).await.unwrap();
+        let first = conn.get("/write").await.unwrap();
+        assert_eq!((first.status, first.number()), (200, Some(41)));
+        assert_eq!(
+            conn.jar(),
+            [
+                ("id".to_owned(), "one".to_owned()),
+                ("id.d".to_owned(), "1.abc".to_owned())
+            ]
+        );
+        let second = conn.get("/read").await.unwrap();
+        assert_eq!((second.status, second.number()), (201, Some(423)));
+        assert_eq!(conn.jar(), [("id".to_owned(), "two".to_owned())]);
+        let third = conn.get("/read").await.unwrap();
+        assert_eq!((third.status, third.body.len()), (503, 0));
+        let heads = task.await.unwrap();
+        assert!(!heads[0].contains("Cookie:"));
+        assert!(
+            heads[1].contains("\r\nCookie: id=one; id.d=1.abc\r\n"),
+            "{}",
+            heads[1]
+        );
+        assert!(heads[2].contains("\r\nCookie: id=two\r\n"), "{}", heads[2]);
+    }
 }
