@@ -14,8 +14,6 @@ use tokio::net::TcpStream;
 const MAX_HEAD: usize = 64 * 1024;
 /// The largest response body accepted.
 const MAX_BODY: usize = 1024 * 1024;
-/// The most `Set-Cookie` headers one answer may have (the servers send three at most).
-const MAX_SET_COOKIES: usize = 16;
 
 /// One answer: the status and the body.
 #[derive(Debug)]
@@ -112,36 +110,24 @@ impl Conn {
             }
             self.fill().await?;
         };
-        // The head is read as bytes, line by line, without copying: what the load generator
-        // spends on an answer it spends for every server alike, so it is kept small.
-        let head = &self.buf[..head_end];
-        let status_end = head.iter().position(|&b| b == b'\r').unwrap_or(head.len());
-        let status = head[..status_end]
-            .split(|&b| b == b' ')
-            .nth(1)
+        // The head is read as bytes, line by line, and each `Set-Cookie` value is applied to
+        // the jar from the buffer, without copying: what the load generator spends on an
+        // answer it takes from the server it measures, so it is kept small.
+        let mut lines = self.buf[..head_end]
+            .split(|&b| b == b'\n')
+            .map(|line| line.strip_suffix(b"\r").unwrap_or(line));
+        let status = lines
+            .next()
+            .and_then(|l| l.split(|&b| b == b' ').nth(1))
             .and_then(|s| std::str::from_utf8(s).ok()?.parse::<u16>().ok())
             .ok_or_else(|| invalid("bad status line"))?;
         let mut length = None;
         let mut chunked = false;
-        // Where each `Set-Cookie` value is in the head (an answer sets a handful at most).
-        let mut set_cookies = [(0usize, 0usize); MAX_SET_COOKIES];
-        let mut set_cookie_count = 0;
-        let mut start = status_end;
-        while start < head.len() {
-            // Each header line begins after the "\r\n" that ended the one before.
-            let line_start = start + 2;
-            let line_end = head[line_start.min(head.len())..]
-                .iter()
-                .position(|&b| b == b'\r')
-                .map_or(head.len(), |n| line_start + n);
-            start = line_end;
-            let line = &head[line_start.min(line_end)..line_end];
+        for line in lines {
             let Some(colon) = line.iter().position(|&b| b == b':') else {
                 continue;
             };
-            let name = &line[..colon];
-            let raw = &line[colon + 1..];
-            let value = raw.trim_ascii();
+            let (name, value) = (&line[..colon], line[colon + 1..].trim_ascii());
             if name.eq_ignore_ascii_case(b"content-length") {
                 length = std::str::from_utf8(value)
                     .ok()
@@ -152,19 +138,10 @@ impl Conn {
                     .windows(7)
                     .any(|w| w == b"chunked");
             } else if name.eq_ignore_ascii_case(b"set-cookie") {
-                if set_cookie_count == MAX_SET_COOKIES {
-                    return Err(invalid("too many Set-Cookie headers"));
-                }
-                let value_start =
-                    line_start + colon + 1 + (raw.len() - raw.trim_ascii_start().len());
-                set_cookies[set_cookie_count] = (value_start, value_start + value.len());
-                set_cookie_count += 1;
+                keep_cookie(&mut self.jar, value);
             } else if name.eq_ignore_ascii_case(b"connection") {
                 self.closed = value.eq_ignore_ascii_case(b"close");
             }
-        }
-        for &(start, end) in &set_cookies[..set_cookie_count] {
-            keep_cookie(&mut self.jar, &self.buf[start..end]);
         }
         self.buf.drain(..head_end + 4);
         let body = if chunked {
