@@ -13,22 +13,23 @@ use crate::driver::{Capabilities, Driver, Expected, Lifetimes, Record, WriteOutc
 use crate::error::DriverError;
 use crate::id::StorageKey;
 
-/// How many writes pass between two sweeps of expired entries (counted per shard, each shard
-/// swept on its own: the same work per write as sweeping the whole map every 1,024 writes).
-const SWEEP_EVERY: u64 = 1024;
-
 /// How many locks the sessions are spread over, by storage key. Requests for different sessions
 /// on different threads then take different locks, instead of all waiting for one and passing
 /// its cache line from core to core on every request.
 const SHARDS: usize = 64;
 
+/// How many writes into a shard pass between two sweeps of its expired entries: as much
+/// sweeping per write as sweeping the whole map every 1,024 writes.
+const SWEEP_EVERY: u64 = 1024 / SHARDS as u64;
+
 /// Sessions in a map inside the process, with the atomic update (a mutex plus a version compare).
 ///
 /// Good for tests, development and single-process apps that accept losing sessions on restart.
-/// Expired entries are never returned, and they are evicted: each of the map's 64 shards is swept
-/// every 16 writes into it (as much sweeping per write as sweeping the whole map every 1,024
-/// writes), and [`MemoryDriver::sweep`] can be called from a timer. The sessions are spread over 64 locks by storage key, so concurrent
-/// requests for different sessions rarely wait for each other. A read records the activity (slides
+/// The sessions are spread over 64 shards by storage key, each a lock and its part of the map, so
+/// concurrent requests for different sessions rarely wait for each other. Expired entries are
+/// never returned, and they are evicted: a shard is swept every 16 writes into it (as much
+/// sweeping per write as sweeping the whole map every 1,024 writes), and
+/// [`MemoryDriver::sweep`] can be called from a timer. A read records the activity (slides
 /// the idle expiry) under the same lock, as the Redis driver's read does, so an unmodified
 /// session needs no separate `touch` (the driver declares
 /// [`Capabilities::with_refreshes_on_read`]); readonly requests read, so they count as activity.
@@ -220,7 +221,7 @@ impl MemoryDriver {
     fn insert(&self, state: &mut State, key: &StorageKey, record: &Record, now: u64) {
         state.records.insert(key.clone(), record.clone());
         state.writes_since_sweep += 1;
-        if state.writes_since_sweep >= SWEEP_EVERY / SHARDS as u64 {
+        if state.writes_since_sweep >= SWEEP_EVERY {
             Self::sweep_locked(state, &self.lifetimes, now);
         }
     }
