@@ -358,19 +358,37 @@ impl RedisDriverBuilder {
     }
 
     /// The most connections the pool opens (default 16): the shared connections (see
-    /// [`RedisDriverBuilder::with_connections`]) and the replacements opened while one of them
-    /// is being replaced, which stay ready for the next failure.
+    /// [`RedisDriverBuilder::with_connections`]; on current-thread runtimes, one per thread up
+    /// to this size) and the replacements opened while one of them is being replaced, which
+    /// stay ready for the next failure.
     pub fn with_pool_size(mut self, size: usize) -> Self {
         self.pool_size = size;
         self
     }
 
-    /// How many multiplexed connections the driver's commands are spread over (default 1, at
-    /// most the pool size). Sessions are spread over them by their storage key, each session
-    /// keeping its connection; the commands of concurrent requests are pipelined on the
-    /// connection they share. One connection keeps Redis's CPU per
+    /// How many multiplexed connections the driver's commands are spread over on multi-threaded
+    /// runtimes (default 1, at most the pool size). Sessions are spread over them by their
+    /// storage key, each session keeping its connection; the commands of concurrent requests are
+    /// pipelined on the connection they share. One connection keeps Redis's CPU per
     /// command lowest; more help a process whose request rate keeps one connection's client task
     /// busy (many cores, a very high rate).
+    ///
+    /// On a current-thread runtime (each actix-web worker runs one) the requests of each thread
+    /// use a connection of that thread's own instead, opened on it, for up to the pool size of
+    /// threads: redis-rs drives a connection from the runtime that opened it, so a connection
+    /// shared by the workers would have their requests woken from another worker's thread, and
+    /// wait whenever that worker is blocked. With the local cache
+    /// ([`RedisDriverBuilder::with_local_cache`]) every request for a session uses the
+    /// session's connection, on any runtime.
+    ///
+    /// ```
+    /// let driver = session_redis::RedisDriver::builder()
+    ///     .with_pool_size(32)
+    ///     .with_connections(4)
+    ///     .build()?;
+    /// # let _ = driver;
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn with_connections(mut self, count: usize) -> Self {
         self.connections = count;
         self
@@ -458,9 +476,16 @@ impl RedisDriverBuilder {
             self.connect_timeout,
         )
         .map_err(|e| ConfigError::new("redis", e.to_string()).with_source(e))?;
+        // Connections of their own for the threads of current-thread runtimes, except with the
+        // local cache, whose copies each session's one connection keeps current.
+        let current = if copies.is_some() {
+            pool::Current::new(self.connections)
+        } else {
+            pool::Current::by_thread(self.connections, self.pool_size)
+        };
         Ok(RedisDriver::from_parts(
             pool,
-            self.connections,
+            current,
             self.prefix,
             self.lifetimes,
             self.clock,

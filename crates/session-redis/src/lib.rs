@@ -44,9 +44,10 @@
 //! guide's "Round trips per request").
 //!
 //! Every command goes over one shared multiplexed connection while it stays healthy (or over the
-//! one of `connections` that the session's storage key picks), so the commands of concurrent
+//! one of `connections` that the session's storage key picks; on a current-thread runtime, such
+//! as each actix-web worker's, over the calling thread's own), so the commands of concurrent
 //! requests are pipelined on it; the pool opens it, and replaces it when a command on it fails
-//! (see [`RedisDriverBuilder`] and the guide). Taking it costs no round trip: the pool does not
+//! (see [`RedisDriverBuilder::with_connections`] and the guide). Taking it costs no round trip: the pool does not
 //! `PING`. When Redis's script cache was flushed (`SCRIPT FLUSH`,
 //! a restart, a fail-over), the first call of each script answers `NOSCRIPT` and is repeated
 //! once as `EVAL`, which reloads it.
@@ -289,7 +290,7 @@ impl RedisDriver {
 
     pub(crate) fn from_parts(
         pool: Pool,
-        connections: usize,
+        current: Current,
         prefix: String,
         lifetimes: Lifetimes,
         clock: Arc<dyn Clock>,
@@ -298,7 +299,7 @@ impl RedisDriver {
     ) -> Self {
         Self {
             pool,
-            current: Current::new(connections),
+            current,
             prefix,
             lifetimes,
             clock,

@@ -10,7 +10,7 @@
 //! shared connections ([`Current`]) and to replace a broken one.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -209,6 +209,12 @@ impl Handle {
 /// client read and write them in batches, with fewer system calls per command than when they are
 /// spread over the pool's connections (in development runs on a 2-core machine, Redis CPU per
 /// `read` went from about 7 to about 5 µs).
+///
+/// On a current-thread runtime (each actix-web worker runs one) a request instead uses the
+/// connection of its thread (see [`Current::by_thread`]): redis-rs runs a connection's I/O in a
+/// task on the runtime that opened it, so a connection shared by the workers had every request
+/// of the other workers wait for a reply read on another thread, and be woken from there.
+///
 /// Taking one is a lock and two reference-count increments, where a pool checkout is a
 /// semaphore, a queue and a recycle check. A slot keeps its pooled object checked out, so that
 /// the slots hold distinct connections. Once a command on a slot's connection fails at the
@@ -216,6 +222,11 @@ impl Handle {
 /// to the pool (which discards it) and checks out another, which takes the slot.
 pub(crate) struct Current {
     slots: Box<[Mutex<Option<Shared>>]>,
+    /// The slots sessions are spread over by storage key (the `connections` option): the first
+    /// `spread` of `slots`.
+    spread: usize,
+    /// Whether requests on a current-thread runtime use their thread's slot.
+    by_thread: bool,
 }
 
 /// A shared connection: the pooled object it belongs to, and a handle to it.
@@ -230,7 +241,8 @@ impl fmt::Debug for Current {
             .filter(|&i| self.handle(i).is_some())
             .count();
         f.debug_struct("Current")
-            .field("connections", &self.slots.len())
+            .field("connections", &self.spread)
+            .field("by_thread", &self.by_thread)
             .field("healthy", &healthy)
             .finish()
     }
@@ -239,8 +251,31 @@ impl fmt::Debug for Current {
 impl Current {
     /// `count` shared connections (at least one), none open yet.
     pub(crate) fn new(count: usize) -> Self {
+        let spread = count.max(1);
         Self {
-            slots: (0..count.max(1)).map(|_| Mutex::new(None)).collect(),
+            slots: (0..spread).map(|_| Mutex::new(None)).collect(),
+            spread,
+            by_thread: false,
+        }
+    }
+
+    /// `count` shared connections for multi-threaded runtimes and, on current-thread runtimes,
+    /// one per thread, up to `threads` (threads beyond that share theirs with earlier ones).
+    ///
+    /// Each thread that runs a current-thread runtime (an actix-web worker, a
+    /// `#[tokio::main(flavor = "current_thread")]` program, a `#[tokio::test]`) opens the
+    /// connection of its slot itself, so redis-rs's task for that connection runs on the same
+    /// thread as the requests using it, and a reply wakes its request without waking another
+    /// thread. A request never leaves its current-thread runtime, so its read, a retry and its
+    /// write use the same connection, as with the spread by key. Not for the local cache: a
+    /// copy stays valid only while the connection that read it reports changes, and requests
+    /// for one session on different threads would read it over different connections.
+    pub(crate) fn by_thread(count: usize, threads: usize) -> Self {
+        let spread = count.max(1);
+        Self {
+            slots: (0..spread.max(threads)).map(|_| Mutex::new(None)).collect(),
+            spread,
+            by_thread: true,
         }
     }
 
@@ -256,23 +291,26 @@ impl Current {
             .cloned()
     }
 
-    /// The slot of the session stored under `key`, and its connection when it has a healthy
-    /// one. A session keeps its slot: a request's read meets a broken connection first, and
-    /// its retry and its write then use the replacement (a write is never repeated).
+    /// The slot of the session stored under `key` (or of the calling thread, see
+    /// [`Current::by_thread`]), and its connection when it has a healthy one. A request keeps
+    /// its slot: its read meets a broken connection first, and its retry and its write then use
+    /// the replacement (a write is never repeated).
     pub(crate) fn pick(&self, key: &StorageKey) -> (usize, Option<Handle>) {
         let index = self.index(key);
         (index, self.handle(index))
     }
 
     fn index(&self, key: &StorageKey) -> usize {
-        if self.slots.len() == 1 {
+        if self.by_thread && on_current_thread_runtime() {
+            thread_number() % self.slots.len()
+        } else if self.spread == 1 {
             0
         } else {
             // The key is base64 of a SHA-256: any few of its characters are evenly spread.
-            let spread = key.as_str().bytes().take(8).fold(0usize, |h, b| {
+            let hash = key.as_str().bytes().take(8).fold(0usize, |h, b| {
                 h.wrapping_mul(64).wrapping_add(usize::from(b))
             });
-            spread % self.slots.len()
+            hash % self.spread
         }
     }
 
@@ -318,6 +356,22 @@ impl Current {
         drop(replaced);
         handle
     }
+}
+
+/// Whether the calling task runs on a current-thread runtime.
+fn on_current_thread_runtime() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread)
+}
+
+/// A number of the calling thread's own: 0 for the first thread that asks, 1 for the next, and
+/// so on, so that the first threads of a process get distinct slots.
+fn thread_number() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static NUMBER: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    NUMBER.with(|n| *n)
 }
 
 /// Whether an error leaves the connection unusable (as opposed to an error reply from Redis,

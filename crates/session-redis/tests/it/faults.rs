@@ -269,6 +269,109 @@ async fn requests_share_one_connection_and_a_killed_one_is_replaced_by_one() {
     );
 }
 
+/// Two threads each running a current-thread runtime on one manager, as two actix-web workers
+/// do: each thread gets a connection of its own, a session served by both threads in turn
+/// keeps every increment, and killed connections are replaced, one each. Between phases each
+/// thread blocks (as a worker does in a blocking handler) while the test looks at Redis: with
+/// one connection for both, whose I/O runs on the thread that opened it, the other thread's
+/// requests would wait for the blocked one and time out.
+#[test]
+fn on_current_thread_runtimes_each_thread_has_a_connection_of_its_own() {
+    use std::sync::mpsc;
+    use std::sync::{Arc, Mutex};
+
+    const PATIENCE: Duration = Duration::from_secs(30);
+    let current_thread = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    };
+    let server = RedisServer::spawn();
+    let manager = common::simple_manager(common::standalone(server.url()));
+    let shared = {
+        let mut b = Browser::new(manager.clone());
+        current_thread()
+            .block_on(b.request(|s| s.put("n", 0)))
+            .expect("start");
+        Arc::new(Mutex::new(b))
+    };
+    let (done, phase_ended) = mpsc::channel::<()>();
+    let mut go = Vec::new();
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let (manager, shared, done) = (manager.clone(), shared.clone(), done.clone());
+            let (go_on, wait) = mpsc::channel::<()>();
+            go.push(go_on);
+            std::thread::spawn(move || {
+                // Reports the phase done and blocks the thread until the test lets it go on.
+                let pause = || {
+                    done.send(()).expect("test alive");
+                    wait.recv_timeout(PATIENCE)
+                        .expect("the test lets the thread go on");
+                };
+                current_thread().block_on(async {
+                    let mut own = Browser::new(manager);
+                    own.request(|s| s.put("n", 0)).await.expect("start");
+                    for _ in 0..10 {
+                        own.request(|s| s.increment("n")).await.expect("increment");
+                    }
+                    for result in own.increment_concurrently("n", 20).await {
+                        result.expect("concurrent increment");
+                    }
+                    // The session both threads serve, one request at a time.
+                    for _ in 0..5 {
+                        let mut b = shared.lock().expect("lock").clone();
+                        b.request(|s| s.increment("n")).await.expect("shared");
+                        *shared.lock().expect("lock") = b;
+                    }
+                    pause();
+                    for _ in 0..5 {
+                        own.request(|s| s.increment("n"))
+                            .await
+                            .expect("after the kill");
+                    }
+                    let n = own.request(|s| s.get("n")).await.expect("read");
+                    pause();
+                    n
+                })
+            })
+        })
+        .collect();
+    let both_done = || {
+        for _ in 0..2 {
+            phase_ended
+                .recv_timeout(PATIENCE)
+                .expect("each thread finishes its phase");
+        }
+    };
+    let go_on = || {
+        for g in &go {
+            g.send(()).expect("thread alive");
+        }
+    };
+    both_done();
+    // The main thread's runtime, which started the shared session, has ended, and its
+    // connection with it.
+    assert_eq!(driver_connections(&server), 2, "one connection per thread");
+    assert_eq!(server.cli(&["CLIENT", "KILL", "TYPE", "normal"]), "2");
+    go_on();
+    both_done();
+    assert_eq!(driver_connections(&server), 2, "each replaced by one");
+    go_on();
+    for worker in workers {
+        assert_eq!(worker.join().expect("worker"), Some(json!(35)));
+    }
+    let mut b = shared.lock().expect("lock").clone();
+    assert_eq!(
+        current_thread()
+            .block_on(b.request(|s| s.get("n")))
+            .expect("read"),
+        Some(json!(10)),
+        "the shared session served by both threads kept every increment"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_three_connections_sessions_are_spread_and_killed_ones_are_replaced() {
     let server = RedisServer::spawn();
