@@ -133,10 +133,7 @@ impl Conn {
                     .ok()
                     .and_then(|v| v.parse::<usize>().ok());
             } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-                chunked = value
-                    .to_ascii_lowercase()
-                    .windows(7)
-                    .any(|w| w == b"chunked");
+                chunked = value.windows(7).any(|w| w.eq_ignore_ascii_case(b"chunked"));
             } else if name.eq_ignore_ascii_case(b"set-cookie") {
                 keep_cookie(&mut self.jar, value);
             } else if name.eq_ignore_ascii_case(b"connection") {

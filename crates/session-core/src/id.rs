@@ -171,29 +171,28 @@ impl StorageKey {
         &self.0[..8]
     }
 
-    /// An index in `0..slots`, for a fixed-size table of sessions a driver keeps in memory:
-    /// eight of the key's characters, Fibonacci-hashed. A storage key is a SHA-256 digest of a
-    /// generated id, so the indexes are uniformly distributed and no client chooses them.
-    /// `slots` is best a power of two (every index is then equally likely); 0 and 1 give 0.
+    /// An index in `0..slots`, for a fixed-size table of sessions a driver keeps in memory, or
+    /// for spreading sessions over shards or connections: eight of the key's characters,
+    /// Fibonacci-hashed. A storage key is a SHA-256 digest of a generated id, so the indexes
+    /// are uniformly distributed, for any `slots`, and no client chooses them; 0 and 1 give 0.
     ///
     /// ```
     /// use session_core::SessionId;
     ///
     /// let key = SessionId::generate().storage_key();
     /// assert!(key.slot(4096) < 4096);
+    /// assert!(key.slot(3) < 3);
     /// assert_eq!(key.slot(4096), key.slot(4096));
     /// assert_eq!(key.slot(1), 0);
     /// ```
     pub fn slot(&self, slots: usize) -> usize {
-        if slots <= 1 {
-            return 0;
-        }
         let mut word = [0u8; 8];
         word.copy_from_slice(&self.0.as_bytes()[16..24]);
-        // The top bits of the product are the well-mixed ones: as many as `slots` needs.
-        let bits = usize::BITS - (slots - 1).leading_zeros();
-        let hash = u64::from_le_bytes(word).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits);
-        hash as usize % slots
+        // The top bits of the product are the well-mixed ones; scaling the product to `slots`
+        // (its high word of `hash * slots`) takes as many of them as `slots` needs, evenly for
+        // any count (for a power of two, exactly its top bits).
+        let hash = u64::from_le_bytes(word).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        ((u128::from(hash) * slots as u128) >> 64) as usize
     }
 }
 
@@ -614,6 +613,30 @@ mod tests {
                 .collect(),
         )
         .expect("ring")
+    }
+
+    #[test]
+    fn slots_are_evenly_spread_for_any_count() {
+        let keys: Vec<StorageKey> = (0..30_000)
+            .map(|_| SessionId::generate().storage_key())
+            .collect();
+        for slots in [2, 3, 5, 12, 64] {
+            let mut counts = vec![0usize; slots];
+            for key in &keys {
+                counts[key.slot(slots)] += 1;
+            }
+            let expected = keys.len() / slots;
+            // Six standard deviations of a count (binomial, about the square root of it): a
+            // spread that favours some indexes (as `% slots` of a power-of-two range did:
+            // half of the keys on index 0 of 3) is far outside.
+            let bound = 6 * expected.isqrt();
+            for (i, &n) in counts.iter().enumerate() {
+                assert!(
+                    n.abs_diff(expected) < bound,
+                    "slot {i} of {slots}: {n} keys, about {expected} expected ({counts:?})"
+                );
+            }
+        }
     }
 
     #[test]

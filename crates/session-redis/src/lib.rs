@@ -47,10 +47,10 @@
 //! one of `connections` that the session's storage key picks; on a current-thread runtime, such
 //! as each actix-web worker's, over the calling thread's own), so the commands of concurrent
 //! requests are pipelined on it; the pool opens it, and replaces it when a command on it fails
-//! (see [`RedisDriverBuilder::with_connections`] and the guide). Taking it costs no round trip: the pool does not
-//! `PING`. When Redis's script cache was flushed (`SCRIPT FLUSH`,
-//! a restart, a fail-over), the first call of each script answers `NOSCRIPT` and is repeated
-//! once as `EVAL`, which reloads it.
+//! (see [`RedisDriverBuilder::with_connections`] and the guide). Taking it costs no round trip:
+//! the pool does not `PING`. When Redis's script cache was flushed (`SCRIPT FLUSH`, a restart, a
+//! fail-over), the first call of each script answers `NOSCRIPT` and is repeated once as `EVAL`,
+//! which reloads it.
 //!
 //! With [`RedisDriverBuilder::with_local_cache`] (the `local_cache` option, off by default), the
 //! driver keeps copies of the sessions it read or wrote in memory, kept current by Redis's change

@@ -303,14 +303,8 @@ impl Current {
     fn index(&self, key: &StorageKey) -> usize {
         if self.by_thread && on_current_thread_runtime() {
             thread_number() % self.slots.len()
-        } else if self.spread == 1 {
-            0
         } else {
-            // The key is base64 of a SHA-256: any few of its characters are evenly spread.
-            let hash = key.as_str().bytes().take(8).fold(0usize, |h, b| {
-                h.wrapping_mul(64).wrapping_add(usize::from(b))
-            });
-            hash % self.spread
+            key.slot(self.spread)
         }
     }
 
