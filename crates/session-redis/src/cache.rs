@@ -16,6 +16,19 @@
 //! go only to the connections that read a key: an instance is not sent the changes to sessions
 //! it never read.
 //!
+//! # Which connection
+//!
+//! Each copy remembers the shared connection (its slot in `pool::Current`) whose read or change
+//! it came from: the one Redis reports its next change to. A read is answered from a copy only
+//! by a request that uses that same connection. On a multi-threaded runtime every request for a
+//! session uses the session's connection, so that always holds. On a current-thread runtime each
+//! thread has its own, whose messages its own runtime reads, so a thread serves the copies its
+//! connection read or wrote: never one whose messages wait unread on another thread's
+//! connection (as they do while that thread is blocked). A change made on another thread's
+//! connection replaces the copy (the driver applies its own outcomes), and Redis reports it to
+//! the connection that read the copy before, whose message then drops the new copy: a session
+//! that moves between threads is read from Redis again, a cost and never a stale answer.
+//!
 //! # Ordering
 //!
 //! A reply and the messages about later changes arrive on the same connection in order, but the
@@ -42,15 +55,24 @@ use session_core::{Record, StorageKey};
 /// that way and sent a `GET`; 4,096 counters (32 KB) make such a collision 16 times rarer.
 const STRIPES: usize = 4096;
 
-/// A stripe's counter when a command was sent; see the module documentation.
+/// A stripe's counter when a command was sent, and the shared connection (its slot in
+/// `pool::Current`) the command was sent on; see the module documentation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Stamp {
     stripe: usize,
     count: u64,
+    slot: usize,
+}
+
+/// A session's copy, and the slot of the connection whose reads keep Redis reporting its
+/// changes.
+struct Held {
+    record: Record,
+    slot: usize,
 }
 
 struct Inner {
-    map: HashMap<Box<str>, Record>,
+    map: HashMap<Box<str>, Held>,
     stamps: Box<[u64; STRIPES]>,
 }
 
@@ -113,20 +135,25 @@ impl Copies {
         self.clear();
     }
 
-    /// The copy of the session, if one is held.
-    pub(crate) fn get(&self, key: &StorageKey) -> Option<Record> {
+    /// The copy of the session, if one is held, and the slot of the connection that tracks it.
+    pub(crate) fn get(&self, key: &StorageKey) -> Option<(Record, usize)> {
         if !self.is_enabled() {
             return None;
         }
-        self.lock().map.get(key.as_str()).cloned()
+        self.lock()
+            .map
+            .get(key.as_str())
+            .map(|held| (held.record.clone(), held.slot))
     }
 
-    /// The session's stamp, taken before a command whose reply may be stored.
-    pub(crate) fn stamp(&self, key: &StorageKey) -> Stamp {
+    /// The session's stamp, taken before a command on the connection of `slot` whose reply may
+    /// be stored.
+    pub(crate) fn stamp(&self, key: &StorageKey, slot: usize) -> Stamp {
         let stripe = stripe_of(key.as_str());
         Stamp {
             stripe,
             count: self.lock().stamps[stripe],
+            slot,
         }
     }
 
@@ -147,7 +174,11 @@ impl Copies {
                         inner.map.remove(&evicted);
                     }
                 }
-                inner.map.insert(key.as_str().into(), record.clone());
+                let held = Held {
+                    record: record.clone(),
+                    slot: stamp.slot,
+                };
+                inner.map.insert(key.as_str().into(), held);
             }
             _ => {
                 inner.map.remove(key.as_str());
@@ -155,11 +186,20 @@ impl Copies {
         }
     }
 
-    /// Drops the session's copy (it is being changed, or was changed), and returns the stamp
-    /// that a command sent from now on settles with.
-    pub(crate) fn forget(&self, key: &StorageKey) -> Stamp {
+    /// Drops the session's copy before a command on the connection of `slot` changes it, and
+    /// returns the stamp that the command settles with.
+    pub(crate) fn changing(&self, key: &StorageKey, slot: usize) -> Stamp {
         let mut inner = self.lock();
-        Self::forget_locked(&mut inner, key.as_str())
+        Stamp {
+            slot,
+            ..Self::forget_locked(&mut inner, key.as_str())
+        }
+    }
+
+    /// Drops the session's copy (it was changed, or may have been).
+    pub(crate) fn forget(&self, key: &StorageKey) {
+        let mut inner = self.lock();
+        let _ = Self::forget_locked(&mut inner, key.as_str());
     }
 
     fn forget_locked(inner: &mut Inner, key: &str) -> Stamp {
@@ -169,13 +209,14 @@ impl Copies {
         Stamp {
             stripe,
             count: inner.stamps[stripe],
+            slot: 0,
         }
     }
 
     /// Moves the copy's activity mark forward (a touch that changed only the mark).
     pub(crate) fn touched(&self, key: &StorageKey, mark: u64) {
-        if let Some(record) = self.lock().map.get_mut(key.as_str()) {
-            record.last_active = record.last_active.max(mark);
+        if let Some(held) = self.lock().map.get_mut(key.as_str()) {
+            held.record.last_active = held.record.last_active.max(mark);
         }
     }
 
@@ -263,34 +304,42 @@ mod tests {
         let copies = Copies::new("s:", 10);
         let key = SessionId::generate().storage_key();
 
-        let stamp = copies.stamp(&key);
+        let stamp = copies.stamp(&key, 0);
         copies.settle(&key, Some(&record(1)), stamp);
-        assert_eq!(copies.get(&key), Some(record(1)));
+        assert_eq!(copies.get(&key), Some((record(1), 0)));
 
         // A change reported while a read was on its way: the read's answer may predate it.
-        let stamp = copies.stamp(&key);
+        let stamp = copies.stamp(&key, 0);
         copies.on_push(&invalidate(&[&format!("s:{{{}}}", key.as_str())]));
         assert_eq!(copies.get(&key), None);
         copies.settle(&key, Some(&record(2)), stamp);
         assert_eq!(copies.get(&key), None, "a possibly stale reply was stored");
 
         // Two commands in flight: whichever completes second drops the copy.
-        let first = copies.stamp(&key);
-        let second = copies.stamp(&key);
+        let first = copies.stamp(&key, 0);
+        let second = copies.stamp(&key, 0);
         copies.settle(&key, Some(&record(3)), second);
-        assert_eq!(copies.get(&key), Some(record(3)));
+        assert_eq!(copies.get(&key), Some((record(3), 0)));
         copies.settle(&key, Some(&record(4)), first);
         assert_eq!(copies.get(&key), None);
 
         // A local change in between.
-        let stamp = copies.stamp(&key);
-        let _ = copies.forget(&key);
+        let stamp = copies.stamp(&key, 0);
+        copies.forget(&key);
         copies.settle(&key, Some(&record(5)), stamp);
         assert_eq!(copies.get(&key), None);
-        // A change's own outcome, with nothing in between, is stored.
-        let change = copies.forget(&key);
+        // A change's own outcome, with nothing in between, is stored, with the connection it
+        // was made on.
+        let change = copies.changing(&key, 3);
         copies.settle(&key, Some(&record(6)), change);
-        assert_eq!(copies.get(&key), Some(record(6)));
+        assert_eq!(copies.get(&key), Some((record(6), 3)));
+        let stamp = copies.stamp(&key, 1);
+        copies.settle(&key, Some(&record(6)), stamp);
+        assert_eq!(
+            copies.get(&key),
+            Some((record(6), 1)),
+            "read again on another"
+        );
     }
 
     #[test]
@@ -299,7 +348,7 @@ mod tests {
         let a = SessionId::generate().storage_key();
         let b = SessionId::generate().storage_key();
         for key in [&a, &b] {
-            let stamp = copies.stamp(key);
+            let stamp = copies.stamp(key, 0);
             copies.settle(key, Some(&record(1)), stamp);
         }
         copies.on_push(&invalidate(&[
@@ -308,7 +357,7 @@ mod tests {
             "other:{x}",
         ]));
         assert_eq!(copies.get(&a), None);
-        assert_eq!(copies.get(&b), Some(record(1)));
+        assert_eq!(copies.get(&b), Some((record(1), 0)));
 
         copies.on_push(&PushInfo {
             kind: PushKind::Invalidate,
@@ -316,7 +365,7 @@ mod tests {
         });
         assert_eq!(copies.len(), 0);
 
-        let stamp = copies.stamp(&b);
+        let stamp = copies.stamp(&b, 0);
         copies.settle(&b, Some(&record(1)), stamp);
         copies.on_push(&PushInfo {
             kind: PushKind::Disconnection,
@@ -332,27 +381,27 @@ mod tests {
             .map(|_| SessionId::generate().storage_key())
             .collect();
         for key in &keys {
-            let stamp = copies.stamp(key);
+            let stamp = copies.stamp(key, 0);
             copies.settle(key, Some(&record(1)), stamp);
             assert!(copies.len() <= 3);
         }
-        assert_eq!(copies.get(&keys[9]), Some(record(1)));
+        assert_eq!(copies.get(&keys[9]), Some((record(1), 0)));
     }
 
     #[test]
     fn touches_move_the_mark_forward_and_disabled_copies_hold_nothing() {
         let copies = Copies::new("s:", 3);
         let key = SessionId::generate().storage_key();
-        let stamp = copies.stamp(&key);
+        let stamp = copies.stamp(&key, 0);
         copies.settle(&key, Some(&record(1)), stamp);
         copies.touched(&key, 5_000);
-        assert_eq!(copies.get(&key).map(|r| r.last_active), Some(5_000));
+        assert_eq!(copies.get(&key).map(|(r, _)| r.last_active), Some(5_000));
         copies.touched(&key, 2_000);
-        assert_eq!(copies.get(&key).map(|r| r.last_active), Some(5_000));
+        assert_eq!(copies.get(&key).map(|(r, _)| r.last_active), Some(5_000));
 
         copies.disable();
         assert_eq!(copies.get(&key), None);
-        let stamp = copies.stamp(&key);
+        let stamp = copies.stamp(&key, 0);
         copies.settle(&key, Some(&record(1)), stamp);
         assert_eq!(copies.len(), 0);
     }

@@ -378,8 +378,8 @@ impl RedisDriverBuilder {
     /// threads: redis-rs drives a connection from the runtime that opened it, so a connection
     /// shared by the workers would have their requests woken from another worker's thread, and
     /// wait whenever that worker is blocked. With the local cache
-    /// ([`RedisDriverBuilder::with_local_cache`]) every request for a session uses the
-    /// session's connection, on any runtime.
+    /// ([`RedisDriverBuilder::with_local_cache`]) each thread answers from the copies its own
+    /// connection keeps current.
     ///
     /// ```
     /// let driver = session_redis::RedisDriver::builder()
@@ -423,6 +423,12 @@ impl RedisDriverBuilder {
     /// a modifying request costs one command (the conditional write) instead of two: the
     /// driver's own writes keep the copy current, and each script that changes a session reads
     /// its key again at the end so that Redis goes on reporting the next change.
+    ///
+    /// Each copy remembers the shared connection it was read or written on, and a read is
+    /// answered from it only by a request that uses that connection: on a current-thread
+    /// runtime (each actix-web worker has one) the thread's own, so a worker never answers from
+    /// a copy whose change messages wait on another worker's connection. A session moving
+    /// between workers is read from Redis again after each move.
     ///
     /// What it costs: a read on one instance may, for the moment it takes Redis's message to
     /// arrive (well under a millisecond on a healthy network), still see the state before a
@@ -476,13 +482,8 @@ impl RedisDriverBuilder {
             self.connect_timeout,
         )
         .map_err(|e| ConfigError::new("redis", e.to_string()).with_source(e))?;
-        // Connections of their own for the threads of current-thread runtimes, except with the
-        // local cache, whose copies each session's one connection keeps current.
-        let current = if copies.is_some() {
-            pool::Current::new(self.connections)
-        } else {
-            pool::Current::by_thread(self.connections, self.pool_size)
-        };
+        // Connections of their own for the threads of current-thread runtimes.
+        let current = pool::Current::new(self.connections, self.pool_size);
         Ok(RedisDriver::from_parts(
             pool,
             current,

@@ -244,7 +244,7 @@ impl Change<'_> {
 impl Drop for Change<'_> {
     fn drop(&mut self) {
         if !self.settled {
-            let _ = self.copies.forget(self.key);
+            self.copies.forget(self.key);
         }
     }
 }
@@ -332,16 +332,22 @@ impl RedisDriver {
     }
 
     /// The local copy of the session, when one may answer a read at `now`: the read script
-    /// would change nothing (the mark is fresh), the session's connection is healthy (so
-    /// Redis's change messages are arriving), and the copy is live.
+    /// would change nothing (the mark is fresh), the copy is kept current by the connection
+    /// this request would use (on a current-thread runtime, the thread's own: its messages are
+    /// read on this thread), that connection is healthy (so Redis's change messages are
+    /// arriving), and the copy is live.
     fn copy(&self, key: &StorageKey, now: u64) -> Option<Record> {
-        let copies = self.copies.as_deref()?;
-        if !self.current.serves(key) {
+        let (record, slot) = self.copies.as_deref()?.get(key)?;
+        if slot != self.current.index(key) || !self.current.serves(slot) {
             return None;
         }
-        copies
-            .get(key)
-            .filter(|record| !self.lifetimes.is_expired(record, now))
+        Some(record).filter(|record| !self.lifetimes.is_expired(record, now))
+    }
+
+    /// The stamp a read's reply settles with (see `cache.rs`), when the local cache is on.
+    fn stamp(&self, key: &StorageKey) -> Option<Stamp> {
+        let copies = self.copies.as_deref()?;
+        Some(copies.stamp(key, self.current.index(key)))
     }
 
     /// Stores what a read found in the local cache (see `cache.rs`).
@@ -357,7 +363,7 @@ impl RedisDriver {
         Some(Change {
             copies,
             key,
-            stamp: copies.forget(key),
+            stamp: copies.changing(key, self.current.index(key)),
             settled: false,
         })
     }
@@ -750,7 +756,7 @@ impl Driver for RedisDriver {
                 return Ok(Some(record));
             }
         }
-        let stamp = self.copies.as_ref().map(|c| c.stamp(key));
+        let stamp = self.stamp(key);
         if fresh {
             // The script would leave the mark and the TTL alone: read the value directly.
             let mut cmd = Cmd::with_capacity(2, COMMAND_BYTES + self.prefix.len());
@@ -875,7 +881,7 @@ impl Driver for RedisDriver {
             }
             _ => {
                 if let Some(copies) = &self.copies {
-                    let _ = copies.forget(key);
+                    copies.forget(key);
                 }
             }
         }

@@ -211,7 +211,7 @@ impl Handle {
 /// `read` went from about 7 to about 5 µs).
 ///
 /// On a current-thread runtime (each actix-web worker runs one) a request instead uses the
-/// connection of its thread (see [`Current::by_thread`]): redis-rs runs a connection's I/O in a
+/// connection of its thread (see [`Current::new`]): redis-rs runs a connection's I/O in a
 /// task on the runtime that opened it, so a connection shared by the workers had every request
 /// of the other workers wait for a reply read on another thread, and be woken from there.
 ///
@@ -225,8 +225,6 @@ pub(crate) struct Current {
     /// The slots sessions are spread over by storage key (the `connections` option): the first
     /// `spread` of `slots`.
     spread: usize,
-    /// Whether requests on a current-thread runtime use their thread's slot.
-    by_thread: bool,
 }
 
 /// A shared connection: the pooled object it belongs to, and a handle to it.
@@ -242,40 +240,29 @@ impl fmt::Debug for Current {
             .count();
         f.debug_struct("Current")
             .field("connections", &self.spread)
-            .field("by_thread", &self.by_thread)
+            .field("slots", &self.slots.len())
             .field("healthy", &healthy)
             .finish()
     }
 }
 
 impl Current {
-    /// `count` shared connections (at least one), none open yet.
-    pub(crate) fn new(count: usize) -> Self {
-        let spread = count.max(1);
-        Self {
-            slots: (0..spread).map(|_| Mutex::new(None)).collect(),
-            spread,
-            by_thread: false,
-        }
-    }
-
-    /// `count` shared connections for multi-threaded runtimes and, on current-thread runtimes,
-    /// one per thread, up to `threads` (threads beyond that share theirs with earlier ones).
+    /// `count` shared connections (at least one) for multi-threaded runtimes and, on
+    /// current-thread runtimes, one per thread, up to `threads` (threads beyond that share
+    /// theirs with earlier ones); none open yet.
     ///
     /// Each thread that runs a current-thread runtime (an actix-web worker, a
     /// `#[tokio::main(flavor = "current_thread")]` program, a `#[tokio::test]`) opens the
     /// connection of its slot itself, so redis-rs's task for that connection runs on the same
     /// thread as the requests using it, and a reply wakes its request without waking another
     /// thread. A request never leaves its current-thread runtime, so its read, a retry and its
-    /// write use the same connection, as with the spread by key. Not for the local cache: a
-    /// copy stays valid only while the connection that read it reports changes, and requests
-    /// for one session on different threads would read it over different connections.
-    pub(crate) fn by_thread(count: usize, threads: usize) -> Self {
+    /// write use the same connection, as with the spread by key. With the local cache, a
+    /// thread serves only the copies its own connection keeps current (see `cache.rs`).
+    pub(crate) fn new(count: usize, threads: usize) -> Self {
         let spread = count.max(1);
         Self {
             slots: (0..spread.max(threads)).map(|_| Mutex::new(None)).collect(),
             spread,
-            by_thread: true,
         }
     }
 
@@ -292,7 +279,7 @@ impl Current {
     }
 
     /// The slot of the session stored under `key` (or of the calling thread, see
-    /// [`Current::by_thread`]), and its connection when it has a healthy one. A request keeps
+    /// [`Current::new`]), and its connection when it has a healthy one. A request keeps
     /// its slot: its read meets a broken connection first, and its retry and its write then use
     /// the replacement (a write is never repeated).
     pub(crate) fn pick(&self, key: &StorageKey) -> (usize, Option<Handle>) {
@@ -300,18 +287,19 @@ impl Current {
         (index, self.handle(index))
     }
 
-    fn index(&self, key: &StorageKey) -> usize {
-        if self.by_thread && on_current_thread_runtime() {
+    /// The slot a request for the session stored under `key` uses: its thread's on a
+    /// current-thread runtime (see [`Current::new`]), otherwise the session's.
+    pub(crate) fn index(&self, key: &StorageKey) -> usize {
+        if on_current_thread_runtime() {
             thread_number() % self.slots.len()
         } else {
             key.slot(self.spread)
         }
     }
 
-    /// Whether the session's connection is open and healthy: only then are the messages that
-    /// keep the local copies current known to be arriving.
-    pub(crate) fn serves(&self, key: &StorageKey) -> bool {
-        let index = self.index(key);
+    /// Whether the connection of slot `index` is open and healthy: only then are the messages
+    /// that keep the local copies it read current known to be arriving.
+    pub(crate) fn serves(&self, index: usize) -> bool {
         self.slot(index)
             .as_ref()
             .is_some_and(|shared| shared.handle.is_healthy())

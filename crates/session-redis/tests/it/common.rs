@@ -87,3 +87,13 @@ pub(crate) fn counted(calls: &[(&str, u64)]) -> BTreeMap<String, u64> {
         .map(|&(name, n)| (name.to_owned(), n))
         .collect()
 }
+
+/// The connections clients other than the one asking have open (`CLIENT LIST` answers for the
+/// test's own `redis-cli` too).
+pub(crate) fn driver_connections(server: &RedisServer) -> usize {
+    server
+        .cli(&["CLIENT", "LIST"])
+        .lines()
+        .filter(|line| !line.contains("cmd=client|list"))
+        .count()
+}

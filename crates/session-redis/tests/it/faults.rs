@@ -225,16 +225,6 @@ async fn concurrent_increments_through_a_small_pool_are_all_counted() {
     );
 }
 
-/// The connections clients other than the one asking have open (`CLIENT LIST` answers for the
-/// test's own `redis-cli` too).
-fn driver_connections(server: &RedisServer) -> usize {
-    server
-        .cli(&["CLIENT", "LIST"])
-        .lines()
-        .filter(|line| !line.contains("cmd=client|list"))
-        .count()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_share_one_connection_and_a_killed_one_is_replaced_by_one() {
     let server = RedisServer::spawn();
@@ -247,7 +237,7 @@ async fn requests_share_one_connection_and_a_killed_one_is_replaced_by_one() {
         result.expect("concurrent increment");
     }
     assert_eq!(
-        driver_connections(&server),
+        common::driver_connections(&server),
         1,
         "sequential and concurrent requests share one connection"
     );
@@ -262,7 +252,7 @@ async fn requests_share_one_connection_and_a_killed_one_is_replaced_by_one() {
     for _ in 0..5 {
         b.request(|s| s.increment("n")).await.expect("increment");
     }
-    assert_eq!(driver_connections(&server), 1);
+    assert_eq!(common::driver_connections(&server), 1);
     assert_eq!(
         b.request(|s| s.get("n")).await.expect("read"),
         Some(json!(76))
@@ -353,11 +343,19 @@ fn on_current_thread_runtimes_each_thread_has_a_connection_of_its_own() {
     both_done();
     // The main thread's runtime, which started the shared session, has ended, and its
     // connection with it.
-    assert_eq!(driver_connections(&server), 2, "one connection per thread");
+    assert_eq!(
+        common::driver_connections(&server),
+        2,
+        "one connection per thread"
+    );
     assert_eq!(server.cli(&["CLIENT", "KILL", "TYPE", "normal"]), "2");
     go_on();
     both_done();
-    assert_eq!(driver_connections(&server), 2, "each replaced by one");
+    assert_eq!(
+        common::driver_connections(&server),
+        2,
+        "each replaced by one"
+    );
     go_on();
     for worker in workers {
         assert_eq!(worker.join().expect("worker"), Some(json!(35)));
@@ -386,7 +384,7 @@ async fn with_three_connections_sessions_are_spread_and_killed_ones_are_replaced
         b.request(|s| s.put("n", 0)).await.expect("start");
         b.request(|s| s.increment("n")).await.expect("increment");
     }
-    assert_eq!(driver_connections(&server), 3);
+    assert_eq!(common::driver_connections(&server), 3);
     // As many shared connections as the pool holds, all killed: each is still replaced (the
     // broken object goes back to the pool before its replacement is checked out), and no
     // request fails, since each session's request reads first on its own connection.
@@ -397,7 +395,7 @@ async fn with_three_connections_sessions_are_spread_and_killed_ones_are_replaced
             .await
             .expect("after the kill");
     }
-    assert_eq!(driver_connections(&server), 3);
+    assert_eq!(common::driver_connections(&server), 3);
     for b in &mut browsers {
         assert_eq!(
             b.request(|s| s.get("n")).await.expect("read"),

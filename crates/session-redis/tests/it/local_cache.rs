@@ -338,3 +338,151 @@ async fn the_cache_works_over_tls() {
         "a read over TLS, answered locally"
     );
 }
+
+/// What a [`Worker`] does with the browser it is handed.
+enum Op {
+    Put(i64),
+    Get,
+    Increment,
+    /// Increments `n` this many times at once; answers how many failed.
+    Concurrently(usize),
+}
+
+/// A thread running a current-thread runtime, as an actix-web worker does, serving one request
+/// at a time for the browser it is handed. Between requests its runtime does not run (like a
+/// worker busy in a blocking handler), so the messages Redis sends to its connection wait.
+struct Worker {
+    jobs: Option<std::sync::mpsc::Sender<(Browser, Op)>>,
+    done: std::sync::mpsc::Receiver<(Browser, Option<Value>)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Worker {
+    fn spawn() -> Self {
+        let (jobs, queue) = std::sync::mpsc::channel::<(Browser, Op)>();
+        let (reply, done) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            for (mut b, op) in queue {
+                let answer = runtime.block_on(async {
+                    match op {
+                        Op::Put(n) => b.request(|s| s.put("n", n)).await.map(|()| None),
+                        Op::Get => b.request(|s| s.get("n")).await,
+                        Op::Increment => b.request(|s| s.increment("n")).await.map(Some),
+                        Op::Concurrently(count) => {
+                            let results = b.increment_concurrently("n", count).await;
+                            Ok(Some(json!(results.iter().filter(|r| r.is_err()).count())))
+                        }
+                    }
+                });
+                reply
+                    .send((b, answer.expect("request")))
+                    .expect("test alive");
+            }
+        });
+        Self {
+            jobs: Some(jobs),
+            done,
+            thread: Some(thread),
+        }
+    }
+
+    /// Serves `op` for `b` on this worker's thread, and takes the browser's cookies back.
+    fn serve(&self, b: &mut Browser, op: Op) -> Option<Value> {
+        let jobs = self.jobs.as_ref().expect("running");
+        jobs.send((b.clone(), op)).expect("worker alive");
+        let (served, answer) = self
+            .done
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the worker answers");
+        *b = served;
+        answer
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.jobs.take();
+        if let Some(thread) = self.thread.take() {
+            let joined = thread.join();
+            if !std::thread::panicking() {
+                joined.expect("worker");
+            }
+        }
+    }
+}
+
+/// Two threads with current-thread runtimes (two actix-web workers) on one manager, each with a
+/// connection of its own: a thread answers reads from the copies its own connection keeps
+/// current, a session moving between the threads is read from Redis on each move, and a copy
+/// whose change messages wait on the other thread's connection is never served.
+#[test]
+fn each_thread_serves_the_copies_its_own_connection_keeps_current() {
+    let server = RedisServer::spawn();
+    let clock = ManualClock::starting_now();
+    let section = cached(server.url());
+    let here = manager(section.clone(), &clock);
+    let (one, two) = (Worker::spawn(), Worker::spawn());
+    // Warm-up: each thread's connection opened, and the scripts loaded.
+    for worker in [&one, &two] {
+        let mut warm = Browser::new(here.clone());
+        worker.serve(&mut warm, Op::Put(0));
+        worker.serve(&mut warm, Op::Increment);
+    }
+    assert_eq!(common::driver_connections(&server), 2, "one per thread");
+
+    let mut b = Browser::new(here);
+    one.serve(&mut b, Op::Put(0));
+    server.reset_stats();
+    for _ in 0..3 {
+        assert_eq!(one.serve(&mut b, Op::Get), Some(json!(0)));
+    }
+    assert_eq!(
+        ran(&server),
+        BTreeMap::new(),
+        "reads on the thread that wrote"
+    );
+
+    // The other thread's connection never read the session: that thread reads it from Redis
+    // before its write, and the first thread, whose copy the write replaced, sees the change
+    // at once.
+    server.reset_stats();
+    assert_eq!(two.serve(&mut b, Op::Increment), Some(json!(1)));
+    assert_eq!(
+        ran(&server),
+        counted(&[
+            ("evalsha", 1),
+            ("get", 1),
+            ("getrange", 1),
+            ("set", 1),
+            ("strlen", 1)
+        ]),
+        "an increment on the other thread"
+    );
+    assert_eq!(one.serve(&mut b, Op::Get), Some(json!(1)));
+
+    // The second thread writes, and goes idle with a copy its connection keeps current. Another
+    // instance then changes the session: Redis's message about it waits on the idle thread's
+    // connection. The first thread does not answer from that copy; it reads the change.
+    assert_eq!(two.serve(&mut b, Op::Increment), Some(json!(2)));
+    let elsewhere = tokio::runtime::Runtime::new().expect("runtime");
+    let mut other = same_visitor(manager(section, &clock), &b);
+    let n = elsewhere
+        .block_on(other.request(|s| s.increment("n")))
+        .expect("increment elsewhere");
+    assert_eq!(n, json!(3));
+    assert_eq!(one.serve(&mut b, Op::Get), Some(json!(3)));
+
+    // Requests alternating between the threads, and concurrent ones on each, lose nothing.
+    for _ in 0..10 {
+        one.serve(&mut b, Op::Increment);
+        two.serve(&mut b, Op::Increment);
+    }
+    assert_eq!(one.serve(&mut b, Op::Concurrently(20)), Some(json!(0)));
+    assert_eq!(two.serve(&mut b, Op::Concurrently(20)), Some(json!(0)));
+    assert_eq!(one.serve(&mut b, Op::Increment), Some(json!(64)));
+    assert_eq!(two.serve(&mut b, Op::Increment), Some(json!(65)));
+}
