@@ -6,13 +6,16 @@
 //! - `bench`: the HTTP benchmarks against tower-sessions and actix-session (`crates/session-bench`,
 //!   built in release mode), written to `docs/benchmarks.md` and `docs/benchmarks.svg`; extra
 //!   arguments go to `session-bench run` (`--duration 5 --warmup 1 --rounds 3 --servers …`).
-//!   `bench micro` runs the criterion micro-benchmarks instead.
+//!   `bench micro` runs the criterion micro-benchmarks instead and writes their figures to
+//!   `docs/micro-benchmarks.md`; extra arguments go to `cargo bench`.
 
 #![forbid(unsafe_code)]
 
+mod micro;
 mod tidy;
 
 use std::env;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
@@ -129,10 +132,7 @@ fn test(extra: &[String]) -> Result<(), String> {
 fn bench(extra: &[String]) -> Result<(), String> {
     let target = root().join("target").join("bench");
     if extra.first().map(String::as_str) == Some("micro") {
-        return run(cargo()
-            .args(["bench", "-p", "session-bench", "-p", "session-cookie"])
-            .args(&extra[1..])
-            .env("CARGO_TARGET_DIR", &target));
+        return micro(&target, &extra[1..]);
     }
     if let Err(e) = ensure_redis() {
         eprintln!("xtask: {e}; the Redis servers will be skipped");
@@ -156,6 +156,54 @@ fn bench(extra: &[String]) -> Result<(), String> {
         .arg(root())
         .args(extra)
         .env("BENCH_COMMAND", command.join(" ")))
+}
+
+/// Runs the criterion benchmarks and writes this run's figures to `docs/micro-benchmarks.md`.
+fn micro(target: &Path, extra: &[String]) -> Result<(), String> {
+    // A second back: file times come from a coarser clock than `SystemTime::now`.
+    let since = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
+    run(cargo()
+        .args(["bench", "-p", "session-bench", "-p", "session-cookie"])
+        .args(extra)
+        .env("CARGO_TARGET_DIR", target))?;
+    let estimates = micro::collect(&target.join("criterion"), since)?;
+    if estimates.is_empty() {
+        return Err("criterion wrote no estimates in this run".to_owned());
+    }
+    let mut command = vec!["cargo", "xtask", "bench", "micro"];
+    command.extend(extra.iter().map(String::as_str));
+    let env = micro::Environment {
+        date: output(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"])),
+        cpu: fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|info| {
+                info.lines()
+                    .find_map(|l| l.strip_prefix("model name"))
+                    .map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+            .unwrap_or_else(|| "unknown".to_owned()),
+        cpus: std::thread::available_parallelism().map_or(1, usize::from),
+        rustc: output(Command::new("rustc").arg("-V")),
+        command: command.join(" "),
+    };
+    let page = root().join("docs").join("micro-benchmarks.md");
+    fs::write(&page, micro::markdown(&estimates, &env))
+        .map_err(|e| format!("{}: {e}", page.display()))?;
+    eprintln!(
+        "xtask: wrote {} ({} benchmarks)",
+        page.display(),
+        estimates.len()
+    );
+    Ok(())
+}
+
+/// What a command printed, trimmed; "unknown" when it could not run.
+fn output(cmd: &mut Command) -> String {
+    cmd.output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 fn ci() -> Result<(), String> {

@@ -294,8 +294,8 @@ pub(crate) fn markdown(results: &Results, options: &RunOptions, env: &Environmen
         "Criterion benchmarks of the pieces every request goes through: `cargo bench -p \
          session-bench` (store operations on a small and a large session, id signing and \
          verifying, storage-key derivation, the record encoding) and `cargo bench -p \
-         session-cookie` (sealing and opening cookies; figures in that crate's documentation). \
-         `cargo xtask bench micro` runs both."
+         session-cookie` (sealing and opening cookies). `cargo xtask bench micro` runs both \
+         and writes their figures to [micro-benchmarks.md](micro-benchmarks.md)."
     );
     md
 }
