@@ -153,7 +153,9 @@
 //! single-key open decrypts in the decoded bytes (about 3,200 fewer instructions per benchmark
 //! server `write` under callgrind). The table was not measured again: on the machine at hand
 //! (2026-11-28, an Intel Xeon shared with other work), the same binary's figures moved by up to
-//! 40% between runs, more than the change.
+//! 40% between runs, more than the change. The latest run of every micro-benchmark, these
+//! included, is on the guide's micro-benchmarks page (`docs/micro-benchmarks.md`, written by
+//! `cargo xtask bench micro`).
 //!
 //! A request that reads an unmodified session brings the value the previous response set, which
 //! the driver remembers (if no other value landed in its slot since); the re-seal on touch is
