@@ -24,7 +24,8 @@
 //! session uses the session's connection, so that always holds. On a current-thread runtime each
 //! thread has its own, whose messages its own runtime reads, so a thread serves the copies its
 //! connection read or wrote: never one whose messages wait unread on another thread's
-//! connection (as they do while that thread is blocked). A change made on another thread's
+//! connection (as they do while that thread is blocked), unless more threads than slots share
+//! connections. A change made on another thread's
 //! connection replaces the copy (the driver applies its own outcomes), and Redis reports it to
 //! the connection that read the copy before, whose message then drops the new copy: a session
 //! that moves between threads is read from Redis again, a cost and never a stale answer.

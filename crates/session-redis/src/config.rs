@@ -427,8 +427,9 @@ impl RedisDriverBuilder {
     /// Each copy remembers the shared connection it was read or written on, and a read is
     /// answered from it only by a request that uses that connection: on a current-thread
     /// runtime (each actix-web worker has one) the thread's own, so a worker never answers from
-    /// a copy whose change messages wait on another worker's connection. A session moving
-    /// between workers is read from Redis again after each move.
+    /// a copy whose change messages wait on another worker's connection (up to `pool_size`
+    /// workers; beyond that, workers share connections). A session moving between workers is
+    /// read from Redis again after each move.
     ///
     /// What it costs: a read on one instance may, for the moment it takes Redis's message to
     /// arrive (well under a millisecond on a healthy network), still see the state before a
