@@ -33,37 +33,37 @@ pub(crate) struct Environment {
     pub(crate) command: String,
 }
 
-/// What each group measures, and where it is defined.
+/// What each group measures, and where it is defined: a sentence each.
 const GROUPS: &[(&str, &str)] = &[
     (
         "request",
-        "one request cycle through the session manager with the memory driver, without HTTP: \
+        "One request cycle through the session manager with the memory driver, without HTTP: \
          read a value, increment one and commit, or leave the session untouched \
-         (`crates/session-bench/benches/core.rs`)",
+         (`crates/session-bench/benches/core.rs`).",
     ),
     (
         "axum",
-        "one request through a whole axum router in process, without sockets: the router \
+        "One request through a whole axum router in process, without sockets: the router \
          without sessions (`bare`) and behind `SessionLayer` with the memory and cookie drivers \
-         (`crates/session-bench/benches/stack.rs`)",
+         (`crates/session-bench/benches/stack.rs`).",
     ),
     (
         "store",
-        "store operations on a session's values (`crates/session-bench/benches/core.rs`)",
+        "Store operations on a session's values (`crates/session-bench/benches/core.rs`).",
     ),
     (
         "id",
-        "id generation, signing, verifying (a valid and a tampered value) and storage-key \
-         derivation (`crates/session-bench/benches/core.rs`)",
+        "Id generation, signing, verifying (a valid and a tampered value) and storage-key \
+         derivation (`crates/session-bench/benches/core.rs`).",
     ),
     (
         "record",
-        "the record encoding, both ways (`crates/session-bench/benches/core.rs`)",
+        "The record encoding, both ways (`crates/session-bench/benches/core.rs`).",
     ),
     (
         "cookie",
-        "the cookie driver: sealing (a write), opening (a read), and reading a value it opened \
-         before (`crates/session-cookie/benches/seal_open.rs`)",
+        "The cookie driver: sealing (a write), opening (a read), and reading a value it opened \
+         before (`crates/session-cookie/benches/seal_open.rs`).",
     ),
 ];
 
@@ -178,7 +178,7 @@ pub(crate) fn markdown(estimates: &[Estimate], env: &Environment) -> String {
     for group in groups {
         let _ = writeln!(md, "## `{group}`\n");
         if let Some((_, about)) = GROUPS.iter().find(|(g, _)| *g == group) {
-            let _ = writeln!(md, "{}{}.\n", about[..1].to_uppercase(), &about[1..]);
+            let _ = writeln!(md, "{about}\n");
         }
         let _ = writeln!(md, "| benchmark | time per call | 95% interval |");
         let _ = writeln!(md, "|---|---:|---:|");

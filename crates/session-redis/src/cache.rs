@@ -191,9 +191,11 @@ impl Copies {
     /// returns the stamp that the command settles with.
     pub(crate) fn changing(&self, key: &StorageKey, slot: usize) -> Stamp {
         let mut inner = self.lock();
+        let (stripe, count) = Self::forget_locked(&mut inner, key.as_str());
         Stamp {
+            stripe,
+            count,
             slot,
-            ..Self::forget_locked(&mut inner, key.as_str())
         }
     }
 
@@ -203,15 +205,12 @@ impl Copies {
         let _ = Self::forget_locked(&mut inner, key.as_str());
     }
 
-    fn forget_locked(inner: &mut Inner, key: &str) -> Stamp {
+    /// Drops the copy and bumps its stripe's counter; the stripe and the counter's new value.
+    fn forget_locked(inner: &mut Inner, key: &str) -> (usize, u64) {
         let stripe = stripe_of(key);
         inner.stamps[stripe] = inner.stamps[stripe].wrapping_add(1);
         inner.map.remove(key);
-        Stamp {
-            stripe,
-            count: inner.stamps[stripe],
-            slot: 0,
-        }
+        (stripe, inner.stamps[stripe])
     }
 
     /// Moves the copy's activity mark forward (a touch that changed only the mark).

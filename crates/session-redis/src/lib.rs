@@ -336,18 +336,18 @@ impl RedisDriver {
     /// this request would use (on a current-thread runtime, the thread's own: its messages are
     /// read on this thread), that connection is healthy (so Redis's change messages are
     /// arriving), and the copy is live.
-    fn copy(&self, key: &StorageKey, now: u64) -> Option<Record> {
-        let (record, slot) = self.copies.as_deref()?.get(key)?;
-        if slot != self.current.index(key) || !self.current.serves(slot) {
+    fn copy(&self, key: &StorageKey, slot: usize, now: u64) -> Option<Record> {
+        let (record, held_on) = self.copies.as_deref()?.get(key)?;
+        if held_on != slot || !self.current.serves(slot) {
             return None;
         }
         Some(record).filter(|record| !self.lifetimes.is_expired(record, now))
     }
 
-    /// The stamp a read's reply settles with (see `cache.rs`), when the local cache is on.
-    fn stamp(&self, key: &StorageKey) -> Option<Stamp> {
-        let copies = self.copies.as_deref()?;
-        Some(copies.stamp(key, self.current.index(key)))
+    /// The stamp a read's reply on the connection of `slot` settles with (see `cache.rs`), when
+    /// the local cache is on.
+    fn stamp(&self, key: &StorageKey, slot: usize) -> Option<Stamp> {
+        Some(self.copies.as_deref()?.stamp(key, slot))
     }
 
     /// Stores what a read found in the local cache (see `cache.rs`).
@@ -357,13 +357,14 @@ impl RedisDriver {
         }
     }
 
-    /// Drops the session's local copy before a command changes it, and settles it afterwards.
-    fn changing<'a>(&'a self, key: &'a StorageKey) -> Option<Change<'a>> {
+    /// Drops the session's local copy before a command on the connection of `slot` changes it,
+    /// and settles it afterwards.
+    fn changing<'a>(&'a self, key: &'a StorageKey, slot: usize) -> Option<Change<'a>> {
         let copies = self.copies.as_deref()?;
         Some(Change {
             copies,
             key,
-            stamp: copies.changing(key, self.current.index(key)),
+            stamp: copies.changing(key, slot),
             settled: false,
         })
     }
@@ -441,7 +442,8 @@ impl RedisDriver {
         }
     }
 
-    /// Runs one request on the session's shared connection, under the overall time limit.
+    /// Runs one request on the shared connection of `slot` (the session's or the thread's, from
+    /// `pool::Current::index`), under the overall time limit.
     ///
     /// Idempotent requests (read, touch, delete) are tried once more on a fresh connection when
     /// the shared one turns out to be dead (Redis restarted since it was last used). The
@@ -451,6 +453,7 @@ impl RedisDriver {
         &self,
         op: &'static str,
         key: &StorageKey,
+        slot: usize,
         request: Request<'_>,
         idempotent: bool,
     ) -> Result<T, DriverError> {
@@ -458,7 +461,7 @@ impl RedisDriver {
             let mut tries = 0;
             loop {
                 tries += 1;
-                match self.try_once(op, key, &request).await {
+                match self.try_once(op, key, slot, &request).await {
                     // A timeout is not retried: the server is slow, and a second wait would
                     // only double the time the request is held.
                     Err(Failure::Redis(e))
@@ -504,10 +507,10 @@ impl RedisDriver {
         &self,
         op: &'static str,
         key: &StorageKey,
+        slot: usize,
         request: &Request<'_>,
     ) -> Result<T, Failure> {
-        let (slot, current) = self.current.pick(key);
-        let mut conn = match current {
+        let mut conn = match self.current.handle(slot) {
             Some(handle) => handle,
             None => self.checkout(slot).await.map_err(Failure::Driver)?,
         };
@@ -578,16 +581,20 @@ impl RedisDriver {
         let now = self.clock.now_ms();
         let ttl = self.lifetimes.expires_at(record).saturating_sub(now).max(1);
         let value = layout::value(record);
+        let slot = self.current.index(key);
         // An empty `expected` is `Expected::Absent`: a new session, tried with a plain `SET`
         // first. With the local cache it goes through the script too: the script's final read
         // keeps the connection tracking the key, so this instance can serve the session from its
         // copy (a plain `SET` is not a read: a copy kept after it would hear of no later change).
-        if expected.is_empty() && self.copies.is_none() && self.create(key, &value, ttl).await? {
+        if expected.is_empty()
+            && self.copies.is_none()
+            && self.create(key, slot, &value, ttl).await?
+        {
             self.marks.saw(key, record.last_active);
             self.after(cx, key, WriteOutcome::Written).await;
             return Ok(WriteOutcome::Written);
         }
-        let change = self.changing(key);
+        let change = self.changing(key, slot);
         let extra = value.len();
         let args = |cmd: &mut Cmd| {
             cmd.arg(expected).arg(value).arg(ttl);
@@ -597,6 +604,7 @@ impl RedisDriver {
             .run(
                 "write",
                 key,
+                slot,
                 self.script(&self.scripts.write_if, key, extra, args),
                 false,
             )
@@ -622,7 +630,13 @@ impl RedisDriver {
     ///
     /// Not repeated on a dead connection, like the script: had the first `SET` been applied, a
     /// second would find the key and report a conflict with the request's own write.
-    async fn create(&self, key: &StorageKey, value: &[u8], ttl: u64) -> Result<bool, DriverError> {
+    async fn create(
+        &self,
+        key: &StorageKey,
+        slot: usize,
+        value: &[u8],
+        ttl: u64,
+    ) -> Result<bool, DriverError> {
         let mut cmd = Cmd::with_capacity(6, COMMAND_BYTES + self.prefix.len() + value.len());
         cmd.arg("SET")
             .arg(self.key(key))
@@ -630,7 +644,9 @@ impl RedisDriver {
             .arg("NX")
             .arg("PX")
             .arg(ttl);
-        let reply: redis::Value = self.run("write", key, Request::Plain(cmd), false).await?;
+        let reply: redis::Value = self
+            .run("write", key, slot, Request::Plain(cmd), false)
+            .await?;
         match reply {
             redis::Value::Nil => Ok(false),
             redis::Value::Okay => Ok(true),
@@ -751,17 +767,20 @@ impl Driver for RedisDriver {
     ) -> Result<Option<Record>, DriverError> {
         let now = self.clock.now_ms();
         let fresh = self.marks.is_fresh(key, now);
+        let slot = self.current.index(key);
         if fresh {
-            if let Some(record) = self.copy(key, now) {
+            if let Some(record) = self.copy(key, slot, now) {
                 return Ok(Some(record));
             }
         }
-        let stamp = self.stamp(key);
+        let stamp = self.stamp(key, slot);
         if fresh {
             // The script would leave the mark and the TTL alone: read the value directly.
             let mut cmd = Cmd::with_capacity(2, COMMAND_BYTES + self.prefix.len());
             cmd.arg("GET").arg(self.key(key));
-            let stored: Option<Vec<u8>> = self.run("read", key, Request::Plain(cmd), true).await?;
+            let stored: Option<Vec<u8>> = self
+                .run("read", key, slot, Request::Plain(cmd), true)
+                .await?;
             let record = stored.and_then(|s| self.decode_value(key, &s, now, |active| active));
             self.keep(key, record.as_ref(), stamp);
             return Ok(record);
@@ -771,6 +790,7 @@ impl Driver for RedisDriver {
             .run(
                 "read",
                 key,
+                slot,
                 self.script(&self.scripts.read, key, 0, args),
                 true,
             )
@@ -813,8 +833,11 @@ impl Driver for RedisDriver {
     async fn destroy(&self, _cx: &SessionContext, key: &StorageKey) -> Result<(), DriverError> {
         let mut cmd = redis::cmd("DEL");
         cmd.arg(self.key(key));
-        let change = self.changing(key);
-        let _removed: i64 = self.run("destroy", key, Request::Plain(cmd), true).await?;
+        let slot = self.current.index(key);
+        let change = self.changing(key, slot);
+        let _removed: i64 = self
+            .run("destroy", key, slot, Request::Plain(cmd), true)
+            .await?;
         self.marks.forget(key);
         if let Some(change) = change {
             change.settle(None);
@@ -833,11 +856,13 @@ impl Driver for RedisDriver {
             cmd.arg(&layout::number(version));
             self.live_args(cmd, now);
         };
-        let change = self.changing(key);
+        let slot = self.current.index(key);
+        let change = self.changing(key, slot);
         let reply: String = self
             .run(
                 "destroy_if",
                 key,
+                slot,
                 self.script(&self.scripts.destroy_if, key, 0, args),
                 false,
             )
@@ -868,6 +893,7 @@ impl Driver for RedisDriver {
             .run(
                 "touch",
                 key,
+                self.current.index(key),
                 self.script(&self.scripts.touch, key, 0, args),
                 true,
             )

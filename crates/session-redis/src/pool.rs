@@ -270,7 +270,8 @@ impl Current {
         self.slots[index].lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn handle(&self, index: usize) -> Option<Handle> {
+    /// The connection of slot `index`, when it has a healthy one.
+    pub(crate) fn handle(&self, index: usize) -> Option<Handle> {
         self.slot(index)
             .as_ref()
             .map(|shared| &shared.handle)
@@ -278,17 +279,11 @@ impl Current {
             .cloned()
     }
 
-    /// The slot of the session stored under `key` (or of the calling thread, see
-    /// [`Current::new`]), and its connection when it has a healthy one. A request keeps
-    /// its slot: its read meets a broken connection first, and its retry and its write then use
-    /// the replacement (a write is never repeated).
-    pub(crate) fn pick(&self, key: &StorageKey) -> (usize, Option<Handle>) {
-        let index = self.index(key);
-        (index, self.handle(index))
-    }
-
     /// The slot a request for the session stored under `key` uses: its thread's on a
-    /// current-thread runtime (see [`Current::new`]), otherwise the session's.
+    /// current-thread runtime (see [`Current::new`]), otherwise the session's. A driver call
+    /// takes it once, for its commands and the local copies they settle. A request keeps its
+    /// slot: its read meets a broken connection first, and its retry and its write then use the
+    /// replacement (a write is never repeated).
     pub(crate) fn index(&self, key: &StorageKey) -> usize {
         if on_current_thread_runtime() {
             thread_number() % self.slots.len()
