@@ -21,7 +21,7 @@ pub type ErrorHandler = Arc<dyn Fn(&Error) -> HttpResponse + Send + Sync>;
 /// `session-core`) and appends the `Set-Cookie` headers, with `Cache-Control: private, no-store`
 /// when a cookie is set and the response has no cache policy of its own. A failed commit replaces
 /// the response with the error handler's answer (by default [`ErrorAnswer`](session_core::adapter::ErrorAnswer)
-/// as plain text: 503 when the storage is down, 500 when the cookie would be too large), so the
+/// as plain text: 503 when the storage is down, 413 when the cookie would be too large), so the
 /// client is never told that a write succeeded when it did not.
 ///
 /// ```

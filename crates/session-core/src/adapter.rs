@@ -9,8 +9,8 @@ use crate::session::Session;
 /// | kind | status | body |
 /// |---|---|---|
 /// | backend (driver down, timeout, contention) | 503 | `Session storage is unavailable. Please try again shortly.` |
-/// | too large (cookie over the cap) | 500 | `Session data is too large to be stored: …` |
-/// | data (not a number, wrong shape) | 422 | the error message |
+/// | too large (cookie over the cap) | 413 | `Session data is too large to be stored: …` |
+/// | data (not a number, wrong shape, past a [`Limits`](crate::Limits) option) | 422 | the error message |
 /// | usage (not initiated, readonly, bad path) | 500 | `Session error: …` |
 ///
 /// ```
@@ -52,7 +52,7 @@ impl ErrorAnswer {
                 "Session storage is unavailable. Please try again shortly.".to_owned(),
             ),
             ErrorKind::TooLarge => (
-                500,
+                413,
                 format!("Session data is too large to be stored: {error}"),
             ),
             ErrorKind::Data => (422, error.to_string()),

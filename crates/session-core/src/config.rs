@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::error::ConfigError;
 use crate::id::{KeyRing, SecretKey};
+use crate::limits::Limits;
 
 /// The default name of the id cookie. Deliberately generic (OWASP: no framework fingerprint).
 ///
@@ -390,6 +391,9 @@ const ENV_VARS: &[&str] = &[
     "SESSION_COOKIE_SAME_SITE",
     "SESSION_COOKIE_DOMAIN",
     "SESSION_COOKIE_PATH",
+    "SESSION_MAX_KEY_SEGMENTS",
+    "SESSION_MAX_SEGMENT_LENGTH",
+    "SESSION_MAX_DEPTH",
     "SESSION_FILE_LOCATION",
     "SESSION_REDIS_PREFIX",
     "SESSION_REDIS_CLUSTER",
@@ -435,6 +439,7 @@ pub struct SessionConfig {
     keys: Vec<String>,
     driver_timeout: DurationSetting,
     commit_attempts: u32,
+    limits: Limits,
     #[serde(flatten)]
     sections: BTreeMap<String, Value>,
 }
@@ -452,6 +457,7 @@ impl fmt::Debug for SessionConfig {
             .field("keys", &format_args!("[{} redacted]", self.keys.len()))
             .field("driver_timeout", &self.driver_timeout)
             .field("commit_attempts", &self.commit_attempts)
+            .field("limits", &self.limits)
             .field("sections", &self.sections.keys().collect::<Vec<_>>())
             .finish()
     }
@@ -470,6 +476,7 @@ impl Default for SessionConfig {
             keys: Vec::new(),
             driver_timeout: "5s".into(),
             commit_attempts: 64,
+            limits: Limits::default(),
             sections: BTreeMap::new(),
         }
     }
@@ -518,6 +525,7 @@ impl SessionConfig {
     /// | `SESSION_ABSOLUTE_AGE` | `absolute_age` |
     /// | `SESSION_CLEAR_WITH_BROWSER` | `clear_with_browser` |
     /// | `SESSION_COOKIE_SECURE`, `SESSION_COOKIE_SAME_SITE`, `SESSION_COOKIE_DOMAIN`, `SESSION_COOKIE_PATH` | `cookie.*` |
+    /// | `SESSION_MAX_KEY_SEGMENTS`, `SESSION_MAX_SEGMENT_LENGTH`, `SESSION_MAX_DEPTH` | `limits.*` (see [`Limits`]) |
     /// | `APP_KEY` | `keys` (comma-separated, current key first) |
     /// | `SESSION_FILE_LOCATION` | `file.location` |
     /// | `REDIS_URL`, `SESSION_REDIS_PREFIX`, `SESSION_REDIS_CLUSTER`, `SESSION_REDIS_LOCAL_CACHE` | `redis.url`, `redis.prefix`, `redis.cluster`, `redis.local_cache` |
@@ -555,6 +563,11 @@ impl SessionConfig {
                 format!("expected true or false, got \"{value}\""),
             )),
         };
+        let count_var = |option: &str, value: &str| {
+            value.trim().parse::<usize>().map_err(|_| {
+                ConfigError::new(option, format!("expected a whole number, got \"{value}\""))
+            })
+        };
         for (name, value) in vars {
             match name.as_str() {
                 "SESSION_ENABLED" => config.enabled = bool_var("enabled", &value)?,
@@ -578,6 +591,21 @@ impl SessionConfig {
                 }
                 "SESSION_COOKIE_DOMAIN" => config.cookie.domain = Some(value),
                 "SESSION_COOKIE_PATH" => config.cookie.path = value,
+                "SESSION_MAX_KEY_SEGMENTS" => {
+                    config.limits = config
+                        .limits
+                        .with_max_key_segments(count_var("limits.max_key_segments", &value)?)
+                }
+                "SESSION_MAX_SEGMENT_LENGTH" => {
+                    config.limits = config
+                        .limits
+                        .with_max_segment_length(count_var("limits.max_segment_length", &value)?)
+                }
+                "SESSION_MAX_DEPTH" => {
+                    config.limits = config
+                        .limits
+                        .with_max_depth(count_var("limits.max_depth", &value)?)
+                }
                 "APP_KEY" => {
                     config.keys = value
                         .split(',')
@@ -842,6 +870,39 @@ impl SessionConfig {
         self
     }
 
+    /// Limits on key paths and on the nesting of stored values and flash messages; see
+    /// [`Limits`] for the options and their defaults.
+    ///
+    /// ```
+    /// use session_core::{Limits, SessionConfig, SessionManager};
+    ///
+    /// let config = SessionConfig::new()
+    ///     .with_driver("memory")
+    ///     .with_key("a secret of at least thirty-two bytes!!")
+    ///     .with_limits(Limits::default().with_max_depth(16).with_max_key_segments(8));
+    /// assert_eq!(config.limits().max_key_segments(), 8);
+    /// assert!(SessionManager::builder(config).build().is_ok());
+    /// ```
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The limits on key paths and values.
+    ///
+    /// ```
+    /// use session_core::SessionConfig;
+    ///
+    /// assert_eq!(SessionConfig::new().limits().max_depth(), 32);
+    /// let from_json: SessionConfig = serde_json::from_str(r#"{ "limits": { "max_depth": 20 } }"#).unwrap();
+    /// assert_eq!(from_json.limits().max_depth(), 20);
+    /// assert_eq!(from_json.limits().max_key_segments(), 32);
+    /// ```
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
     /// Sets a driver's configuration section, such as `file` or `redis`.
     ///
     /// ```
@@ -966,6 +1027,7 @@ impl SessionConfig {
         if self.commit_attempts == 0 {
             return Err(ConfigError::new("commit_attempts", "must be at least 1"));
         }
+        self.limits.validate()?;
         validate_cookie_name(&self.cookie_name)?;
         if self.cookie_name.starts_with("__Host-") {
             if !self.cookie.secure {

@@ -41,7 +41,7 @@ pub enum Error {
     Readonly,
     /// The key path could not be parsed.
     InvalidPath {
-        /// The path as given.
+        /// The path as given, cut to its first 64 characters.
         path: String,
     },
     /// User code tried to read or write the reserved flash key through the store API.
@@ -49,7 +49,8 @@ pub enum Error {
         /// The reserved key.
         key: String,
     },
-    /// A write would have to go through a value that is not an object.
+    /// A write would have to go through a value that is not an object, or through an array that
+    /// does not hold the index named.
     PathConflict {
         /// The path as given.
         path: String,
@@ -82,6 +83,21 @@ pub enum Error {
         /// How many attempts were made.
         attempts: u32,
     },
+    /// A key path or a value goes past one of the configured [`Limits`](crate::Limits); nothing
+    /// was stored.
+    LimitExceeded {
+        /// The option that was exceeded, such as `limits.max_depth`.
+        option: &'static str,
+        /// Its value.
+        limit: usize,
+        /// The path as given, cut to its first 64 characters.
+        path: String,
+    },
+    /// A value that must be a JSON object (flashed messages or input) is of another type.
+    NotAnObject {
+        /// What the value was given as: `messages`, `input` or `errors`.
+        what: &'static str,
+    },
 }
 
 /// Whose fault an [`Error`] is, and so how an adapter should answer.
@@ -102,7 +118,7 @@ pub enum ErrorKind {
     Data,
     /// The storage backend failed, timed out or stayed contended. Temporary: 503.
     Backend,
-    /// The session does not fit its storage (a cookie over the size cap): 500 naming the cause.
+    /// The session does not fit its storage (a cookie over the size cap): 413 naming the cause.
     TooLarge,
 }
 
@@ -128,9 +144,11 @@ impl Error {
             | Error::InvalidPath { .. }
             | Error::ReservedKey { .. }
             | Error::Serialize { .. } => ErrorKind::Usage,
-            Error::PathConflict { .. } | Error::NotANumber { .. } | Error::Deserialize { .. } => {
-                ErrorKind::Data
-            }
+            Error::PathConflict { .. }
+            | Error::NotANumber { .. }
+            | Error::Deserialize { .. }
+            | Error::LimitExceeded { .. }
+            | Error::NotAnObject { .. } => ErrorKind::Data,
             Error::Driver(DriverError::TooLarge { .. }) => ErrorKind::TooLarge,
             Error::Driver(DriverError::Unsupported { .. }) => ErrorKind::Usage,
             Error::Driver(_) | Error::Conflict { .. } => ErrorKind::Backend,
@@ -152,7 +170,7 @@ impl fmt::Display for Error {
             ),
             Error::PathConflict { path } => write!(
                 f,
-                "Cannot write \"{path}\": a value on the way is not an object"
+                "Cannot write \"{path}\": a value on the way is not an object (nor an array holding that index)"
             ),
             Error::NotANumber { operation, path } => write!(
                 f,
@@ -169,6 +187,38 @@ impl fmt::Display for Error {
                 f,
                 "Session commit gave up after {attempts} attempts because concurrent requests kept changing it"
             ),
+            Error::LimitExceeded {
+                option,
+                limit,
+                path,
+            } => write!(
+                f,
+                "Session key \"{path}\" goes past {option} ({limit}); nothing was stored"
+            ),
+            Error::NotAnObject { what } => {
+                write!(f, "The flashed {what} must be a JSON object")
+            }
+        }
+    }
+}
+
+impl Error {
+    /// A [`Error::LimitExceeded`] naming `path`, cut to its first 64 characters so that a long
+    /// hostile path does not fill logs and answers.
+    pub(crate) fn limit(option: &'static str, limit: usize, path: &str) -> Self {
+        Error::LimitExceeded {
+            option,
+            limit,
+            path: Self::shorten(path),
+        }
+    }
+
+    /// `path` cut to its first 64 characters (with `…` when cut), for messages.
+    pub(crate) fn shorten(path: &str) -> String {
+        const SHOWN: usize = 64;
+        match path.char_indices().nth(SHOWN) {
+            Some((end, _)) => format!("{}…", &path[..end]),
+            None => path.to_owned(),
         }
     }
 }

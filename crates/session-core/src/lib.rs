@@ -61,6 +61,7 @@ mod driver;
 mod error;
 mod flash;
 mod id;
+mod limits;
 mod manager;
 mod memory;
 mod path;
@@ -81,6 +82,7 @@ pub use crate::flash::FlashMessages;
 pub use crate::id::{
     DerivedKey, IdSigner, KeyRing, SecretKey, SessionId, StorageKey, MIN_SECRET_LEN,
 };
+pub use crate::limits::{Limits, MAX_DEPTH_CEILING};
 pub use crate::manager::{SessionManager, SessionManagerBuilder};
 pub use crate::memory::MemoryDriver;
 pub use crate::path::KeyPath;

@@ -29,6 +29,7 @@ const CORE_OPTIONS: &[&str] = &[
     "keys",
     "driver_timeout",
     "commit_attempts",
+    "limits",
     // The cookie driver's own options (size cap, touch threshold). They cannot live under the
     // driver's name, because `cookie` already holds the cookie attributes, as in AdonisJS.
     "cookie_store",

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::error::Error;
+use crate::limits::Limits;
 use crate::FLASH_KEY;
 
 /// A parsed key path into the values store.
@@ -40,18 +41,67 @@ impl KeyPath {
     /// # Ok::<(), session_core::Error>(())
     /// ```
     pub fn parse(text: &str) -> Result<Self, Error> {
+        Self::parse_within(text, &Limits::default())
+    }
+
+    /// Parses a path within `limits`: more segments than [`Limits::max_key_segments`] or a
+    /// segment longer than [`Limits::max_segment_length`] is [`Error::LimitExceeded`], found
+    /// without reading the rest of the text. The session's methods parse with the configured
+    /// limits; [`KeyPath::parse`] uses the defaults.
+    ///
+    /// ```
+    /// use session_core::{Error, KeyPath, Limits};
+    ///
+    /// let limits = Limits::default().with_max_key_segments(3).with_max_segment_length(8);
+    /// assert!(KeyPath::parse_within("a.b.c", &limits).is_ok());
+    /// assert!(matches!(
+    ///     KeyPath::parse_within("a.b.c.d", &limits),
+    ///     Err(Error::LimitExceeded { option: "limits.max_key_segments", limit: 3, .. })
+    /// ));
+    /// assert!(matches!(
+    ///     KeyPath::parse_within("a[abcdefghi]", &limits),
+    ///     Err(Error::LimitExceeded { option: "limits.max_segment_length", .. })
+    /// ));
+    /// ```
+    pub fn parse_within(text: &str, limits: &Limits) -> Result<Self, Error> {
         let invalid = || Error::InvalidPath {
-            path: text.to_owned(),
+            path: Error::shorten(text),
+        };
+        let too_long = || {
+            Error::limit(
+                "limits.max_segment_length",
+                limits.max_segment_length(),
+                text,
+            )
         };
         // Most keys are one plain name (`cart_total`): no parsing, and the text is not kept
         // twice.
         if is_plain(text) {
+            if text.len() > limits.max_segment_length() {
+                return Err(too_long());
+            }
             return Ok(Self {
                 text: String::new(),
                 segments: vec![text.to_owned()],
             });
         }
         let mut segments = Vec::new();
+        // Each segment is checked as it is completed, so a hostile path costs at most the
+        // limits' worth of work past the first segment that breaks one.
+        let push = |segments: &mut Vec<String>, segment: String| {
+            if segment.len() > limits.max_segment_length() {
+                return Err(too_long());
+            }
+            if segments.len() == limits.max_key_segments() {
+                return Err(Error::limit(
+                    "limits.max_key_segments",
+                    limits.max_key_segments(),
+                    text,
+                ));
+            }
+            segments.push(segment);
+            Ok(())
+        };
         let mut current = String::new();
         let mut chars = text.chars().peekable();
         // `after_bracket` is true right after a `]`: the next character must be `.` or `[`.
@@ -63,7 +113,7 @@ impl KeyPath {
                         return Err(invalid());
                     }
                     if !current.is_empty() {
-                        segments.push(std::mem::take(&mut current));
+                        push(&mut segments, std::mem::take(&mut current))?;
                     }
                     after_bracket = false;
                     // A trailing dot leaves an empty last segment.
@@ -73,7 +123,7 @@ impl KeyPath {
                 }
                 '[' => {
                     if !current.is_empty() {
-                        segments.push(std::mem::take(&mut current));
+                        push(&mut segments, std::mem::take(&mut current))?;
                     } else if segments.is_empty() {
                         return Err(invalid());
                     }
@@ -96,7 +146,7 @@ impl KeyPath {
                     if inner.is_empty() {
                         return Err(invalid());
                     }
-                    segments.push(inner.to_owned());
+                    push(&mut segments, inner.to_owned())?;
                     after_bracket = true;
                 }
                 ']' => return Err(invalid()),
@@ -109,7 +159,7 @@ impl KeyPath {
             }
         }
         if !current.is_empty() {
-            segments.push(current);
+            push(&mut segments, current)?;
         }
         if segments.is_empty() {
             return Err(invalid());
@@ -121,8 +171,8 @@ impl KeyPath {
     }
 
     /// Parses a path of the user-facing store, refusing the reserved flash key.
-    pub(crate) fn parse_user(text: &str) -> Result<Self, Error> {
-        let path = Self::parse(text)?;
+    pub(crate) fn parse_user(text: &str, limits: &Limits) -> Result<Self, Error> {
+        let path = Self::parse_within(text, limits)?;
         if path.segments[0] == FLASH_KEY {
             return Err(Error::ReservedKey {
                 key: FLASH_KEY.to_owned(),
@@ -243,7 +293,7 @@ mod tests {
         assert_ne!(KeyPath::parse("a.b").ok(), KeyPath::parse("a[b]").ok());
         assert_ne!(KeyPath::parse("ab").ok(), KeyPath::parse("a.b").ok());
         assert!(matches!(
-            KeyPath::parse_user("__flash__"),
+            KeyPath::parse_user("__flash__", &Limits::default()),
             Err(Error::ReservedKey { .. })
         ));
     }
@@ -251,7 +301,7 @@ mod tests {
     #[test]
     fn the_flash_key_is_reserved_for_user_paths() {
         assert!(matches!(
-            KeyPath::parse_user("__flash__.x"),
+            KeyPath::parse_user("__flash__.x", &Limits::default()),
             Err(Error::ReservedKey { .. })
         ));
         assert!(KeyPath::parse("__flash__").is_ok());

@@ -14,6 +14,7 @@ use crate::driver::{Expected, Record, WriteOutcome};
 use crate::error::{DriverError, Error};
 use crate::flash::{FlashMessages, Outgoing};
 use crate::id::{SessionId, StorageKey};
+use crate::limits::Limits;
 use crate::manager::SessionManager;
 use crate::path::{is_plain, KeyPath};
 use crate::store::{self, Op};
@@ -114,6 +115,15 @@ impl Session {
 
     fn state(&self) -> MutexGuard<'_, State> {
         self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn limits(&self) -> &Limits {
+        self.inner.manager.config().limits()
+    }
+
+    /// Parses a path of the user-facing store within the configured limits.
+    fn user_path(&self, path: &str) -> Result<KeyPath, Error> {
+        KeyPath::parse_user(path, self.limits())
     }
 
     /// Runs `f` on the state of an initiated session.
@@ -431,10 +441,10 @@ impl Session {
     /// Runs `f` on the value at `path` (`None` when missing or `null`) under the state lock, so
     /// reading needs no copy. A plain top-level key skips building a `KeyPath`.
     fn with_value<R>(&self, path: &str, f: impl FnOnce(Option<&Value>) -> R) -> Result<R, Error> {
-        if path != FLASH_KEY && is_plain(path) {
+        if path != FLASH_KEY && is_plain(path) && path.len() <= self.limits().max_segment_length() {
             return self.read_state(|s| f(s.values.get(path).filter(|v| !v.is_null())));
         }
-        let path = KeyPath::parse_user(path)?;
+        let path = self.user_path(path)?;
         self.read_state(|s| f(store::get(&s.values, &path)))
     }
 
@@ -478,11 +488,13 @@ impl Session {
     /// # Ok::<(), session_core::Error>(())
     /// ```
     pub fn put(&self, path: &str, value: impl Serialize) -> Result<(), Error> {
-        let path = KeyPath::parse_user(path)?;
+        let path = self.user_path(path)?;
         let value = serde_json::to_value(value).map_err(|source| Error::Serialize {
             path: path.as_str().to_owned(),
             source,
         })?;
+        self.limits()
+            .check_depth(path.as_str(), path.segments().len(), &value)?;
         self.write_state(|s| {
             if store::put(&mut s.values, &path, value.clone())? {
                 s.ops.push(Op::Put(path, value));
@@ -528,7 +540,7 @@ impl Session {
     /// # Ok::<(), session_core::Error>(())
     /// ```
     pub fn forget(&self, path: &str) -> Result<(), Error> {
-        let path = KeyPath::parse_user(path)?;
+        let path = self.user_path(path)?;
         self.write_state(|s| {
             if store::forget(&mut s.values, &path) {
                 s.ops.push(Op::Forget(path));
@@ -547,7 +559,7 @@ impl Session {
     /// # Ok::<(), session_core::Error>(())
     /// ```
     pub fn pull(&self, path: &str) -> Result<Option<Value>, Error> {
-        let path = KeyPath::parse_user(path)?;
+        let path = self.user_path(path)?;
         self.write_state(|s| {
             let value = store::get(&s.values, &path).cloned();
             if store::forget(&mut s.values, &path) {
@@ -611,7 +623,7 @@ impl Session {
     }
 
     fn step(&self, path: &str, step: i64, operation: &'static str) -> Result<Value, Error> {
-        let path = KeyPath::parse_user(path)?;
+        let path = self.user_path(path)?;
         self.write_state(|s| {
             let next = store::increment(&mut s.values, &path, step, operation)?;
             s.ops.push(Op::Increment(path, step, operation));
@@ -639,6 +651,42 @@ impl Session {
         })
     }
 
+    /// `value` as a JSON object within the depth limit, stored `levels` below the top.
+    fn object(
+        &self,
+        what: &'static str,
+        value: impl Serialize,
+        levels: usize,
+    ) -> Result<Map<String, Value>, Error> {
+        let value = serde_json::to_value(value).map_err(|source| Error::Serialize {
+            path: what.to_owned(),
+            source,
+        })?;
+        let Value::Object(map) = value else {
+            return Err(Error::NotAnObject { what });
+        };
+        // The object's keys are the top level, so its values sit one level below.
+        for (key, value) in &map {
+            self.limits().check_depth(key, levels + 1, value)?;
+        }
+        Ok(map)
+    }
+
+    /// The request input to flash: an object whose form keys are nested, within the limits.
+    fn input(&self, input: impl Serialize) -> Result<Map<String, Value>, Error> {
+        let input = nest(self.object("input", input, 0)?, self.limits())?;
+        for (key, value) in &input {
+            self.limits().check_depth(key, 1, value)?;
+        }
+        Ok(input)
+    }
+
+    fn paths(&self, keys: &[&str]) -> Result<Vec<KeyPath>, Error> {
+        keys.iter()
+            .map(|k| KeyPath::parse_within(k, self.limits()))
+            .collect()
+    }
+
     // ----- flash messages --------------------------------------------------------------------
 
     /// Flashes `value` under `key` (a path) for the next request. Any JSON value works, falsy
@@ -651,11 +699,13 @@ impl Session {
     /// # Ok::<(), session_core::Error>(())
     /// ```
     pub fn flash(&self, key: &str, value: impl Serialize) -> Result<(), Error> {
-        let path = KeyPath::parse(key)?;
+        let path = KeyPath::parse_within(key, self.limits())?;
         let value = serde_json::to_value(value).map_err(|source| Error::Serialize {
-            path: key.to_owned(),
+            path: path.as_str().to_owned(),
             source,
         })?;
+        self.limits()
+            .check_depth(path.as_str(), path.segments().len(), &value)?;
         self.write_state(|s| {
             let mut one = Map::new();
             store::put(&mut one, &path, value)?;
@@ -674,7 +724,7 @@ impl Session {
     /// # Ok::<(), session_core::Error>(())
     /// ```
     pub fn flash_object(&self, messages: impl Serialize) -> Result<(), Error> {
-        let messages = to_object("messages", messages)?;
+        let messages = self.object("messages", messages, 0)?;
         self.write_state(|s| {
             store::deep_merge(&mut s.outgoing.flashed, messages);
             Ok(())
@@ -692,7 +742,7 @@ impl Session {
     /// # Ok::<(), session_core::Error>(())
     /// ```
     pub fn flash_all(&self, input: impl Serialize) -> Result<(), Error> {
-        let input = nest(to_object("input", input)?);
+        let input = self.input(input)?;
         self.write_state(|s| {
             s.outgoing.input = Some(input);
             Ok(())
@@ -726,8 +776,8 @@ impl Session {
     /// # }).unwrap();
     /// ```
     pub fn flash_only(&self, input: impl Serialize, keys: &[&str]) -> Result<(), Error> {
-        let input = nest(to_object("input", input)?);
-        let paths = parse_paths(keys)?;
+        let input = self.input(input)?;
+        let paths = self.paths(keys)?;
         self.write_state(|s| {
             s.outgoing.input = Some(store::pick(&input, &paths));
             Ok(())
@@ -760,8 +810,8 @@ impl Session {
     /// # }).unwrap();
     /// ```
     pub fn flash_except(&self, input: impl Serialize, keys: &[&str]) -> Result<(), Error> {
-        let input = nest(to_object("input", input)?);
-        let paths = parse_paths(keys)?;
+        let input = self.input(input)?;
+        let paths = self.paths(keys)?;
         self.write_state(|s| {
             s.outgoing.input = Some(store::omit(&input, &paths));
             Ok(())
@@ -776,7 +826,8 @@ impl Session {
     /// # Ok::<(), session_core::Error>(())
     /// ```
     pub fn flash_errors(&self, errors: impl Serialize) -> Result<(), Error> {
-        let errors = to_object("errors", errors)?;
+        // The bag sits under `errors`: one level more.
+        let errors = self.object("errors", errors, 1)?;
         let mut wrapped = Map::new();
         wrapped.insert("errors".to_owned(), Value::Object(errors));
         self.write_state(|s| {
@@ -853,7 +904,7 @@ impl Session {
     /// # }).unwrap();
     /// ```
     pub fn reflash_only(&self, keys: &[&str]) -> Result<(), Error> {
-        let paths = parse_paths(keys)?;
+        let paths = self.paths(keys)?;
         self.write_state(|s| {
             s.outgoing.reflashed = Some(store::pick(s.incoming.all(), &paths));
             Ok(())
@@ -891,7 +942,7 @@ impl Session {
     /// # }).unwrap();
     /// ```
     pub fn reflash_except(&self, keys: &[&str]) -> Result<(), Error> {
-        let paths = parse_paths(keys)?;
+        let paths = self.paths(keys)?;
         self.write_state(|s| {
             s.outgoing.reflashed = Some(store::omit(s.incoming.all(), &paths));
             Ok(())
@@ -1417,35 +1468,21 @@ fn first_data(state: &State, outgoing: &Map<String, Value>) -> Map<String, Value
     values
 }
 
-fn to_object(what: &str, value: impl Serialize) -> Result<Map<String, Value>, Error> {
-    match serde_json::to_value(value) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(Error::Serialize {
-            path: what.to_owned(),
-            source: <serde_json::Error as serde::ser::Error>::custom(format!(
-                "the {what} must serialize to a JSON object"
-            )),
-        }),
-        Err(source) => Err(Error::Serialize {
-            path: what.to_owned(),
-            source,
-        }),
-    }
-}
-
 /// Turns flat form keys (`user[name]`, `user.email`) into nested objects, as form body parsers
 /// do, so that `flash_messages().get("user.name")` finds old input posted as `user[name]`. A key
-/// that is not a valid path, or that collides with another, stays as it is.
-fn nest(input: Map<String, Value>) -> Map<String, Value> {
+/// that is not a valid path, or that collides with another, stays as it is; a key past the
+/// limits is an error.
+fn nest(input: Map<String, Value>, limits: &Limits) -> Result<Map<String, Value>, Error> {
     let mut out = Map::new();
     let mut flat = Vec::new();
     for (key, value) in input {
-        match KeyPath::parse(&key) {
+        match KeyPath::parse_within(&key, limits) {
             Ok(path) if path.segments().len() > 1 => {
                 if store::put(&mut out, &path, value.clone()).is_err() {
                     flat.push((key, value));
                 }
             }
+            Err(e @ Error::LimitExceeded { .. }) => return Err(e),
             _ => flat.push((key, value)),
         }
     }
@@ -1461,11 +1498,7 @@ fn nest(input: Map<String, Value>) -> Map<String, Value> {
             }
         }
     }
-    out
-}
-
-fn parse_paths(keys: &[&str]) -> Result<Vec<KeyPath>, Error> {
-    keys.iter().map(|k| KeyPath::parse(k)).collect()
+    Ok(out)
 }
 
 /// A short random pause before retrying a conflicting commit: up to 2^attempt ms, capped at 64,

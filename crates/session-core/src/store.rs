@@ -52,7 +52,8 @@ pub(crate) fn get<'a>(values: &'a Map<String, Value>, path: &KeyPath) -> Option<
     (!current.is_null()).then_some(current)
 }
 
-/// Writes a path, creating intermediate objects. Returns whether the stored value changed.
+/// Writes a path, creating intermediate objects; a numeric segment goes into an array that
+/// holds that index (as [`get`] reads it). Returns whether the stored value changed.
 pub(crate) fn put(
     values: &mut Map<String, Value>,
     path: &KeyPath,
@@ -61,35 +62,34 @@ pub(crate) fn put(
     let conflict = || Error::PathConflict {
         path: path.as_str().to_owned(),
     };
-    let (last, parents) = path
+    let (first, rest) = path
         .segments()
-        .split_last()
+        .split_first()
         .ok_or_else(|| Error::InvalidPath {
             path: path.as_str().to_owned(),
         })?;
-    let mut current = values;
-    for segment in parents {
-        let slot = current
-            .entry(segment.clone())
-            .or_insert_with(|| Value::Object(Map::new()));
-        // A null on the way counts as missing and becomes an object.
+    // A missing key is inserted as `null`, which reads as missing; a `null` on the way counts as
+    // missing and becomes an object. Nothing is created before a conflict: once a new object is
+    // made, every later segment goes into a new object too.
+    let mut slot = values.entry(first.as_str()).or_insert(Value::Null);
+    for segment in rest {
         if slot.is_null() {
             *slot = Value::Object(Map::new());
         }
-        current = match slot {
-            Value::Object(map) => map,
+        slot = match slot {
+            Value::Object(map) => map.entry(segment.as_str()).or_insert(Value::Null),
+            Value::Array(items) => segment
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| items.get_mut(i))
+                .ok_or_else(conflict)?,
             _ => return Err(conflict()),
         };
     }
-    // An existing key is updated in place: no copy of the key, one lookup.
-    if let Some(slot) = current.get_mut(last) {
-        if *slot == value {
-            return Ok(false);
-        }
-        *slot = value;
-        return Ok(true);
+    if *slot == value {
+        return Ok(false);
     }
-    current.insert(last.clone(), value);
+    *slot = value;
     Ok(true)
 }
 
@@ -98,14 +98,41 @@ pub(crate) fn forget(values: &mut Map<String, Value>, path: &KeyPath) -> bool {
     let Some((last, parents)) = path.segments().split_last() else {
         return false;
     };
-    let mut current = values;
-    for segment in parents {
-        current = match current.get_mut(segment) {
-            Some(Value::Object(map)) => map,
+    let Some((first, between)) = parents.split_first() else {
+        return values.shift_remove(last).is_some();
+    };
+    let mut current = match values.get_mut(first) {
+        Some(value) => value,
+        None => return false,
+    };
+    for segment in between {
+        current = match current {
+            Value::Object(map) => match map.get_mut(segment) {
+                Some(value) => value,
+                None => return false,
+            },
+            Value::Array(items) => {
+                match segment.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                    Some(value) => value,
+                    None => return false,
+                }
+            }
             _ => return false,
         };
     }
-    current.shift_remove(last).is_some()
+    match current {
+        Value::Object(map) => map.shift_remove(last).is_some(),
+        // An array element is set to null (it reads as missing) rather than removed, so that
+        // the indexes of the elements after it do not move.
+        Value::Array(items) => match last.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+            Some(item) if !item.is_null() => {
+                *item = Value::Null;
+                true
+            }
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 /// Adds `step` to the number at `path`; missing or `null` counts as 0. Returns the new value.
@@ -124,11 +151,7 @@ pub(crate) fn increment(
         Some(Value::Number(n)) => Value::Number(add(n, step)),
         Some(_) => return Err(not_a_number()),
     };
-    put(values, path, next.clone()).map_err(|e| match e {
-        // Going through a non-object on the way is also "not a number" for the caller.
-        Error::PathConflict { .. } => not_a_number(),
-        other => other,
-    })?;
+    put(values, path, next.clone())?;
     Ok(next)
 }
 
@@ -230,11 +253,51 @@ mod tests {
             put(&mut v, &p("user.name.first"), json!(1)),
             Err(Error::PathConflict { .. })
         ));
-        put(&mut v, &p("list"), json!([1])).expect("put");
-        assert!(matches!(
-            put(&mut v, &p("list.0"), json!(2)),
-            Err(Error::PathConflict { .. })
-        ));
+        put(&mut v, &p("list"), json!([1, {"a": 1}])).expect("put");
+        assert!(put(&mut v, &p("list.0"), json!(2)).expect("an index the array holds"));
+        assert!(put(&mut v, &p("list.1.b"), json!(3)).expect("through an array"));
+        assert_eq!(v["list"], json!([2, {"a": 1, "b": 3}]));
+        for missing in ["list.2", "list.x", "list.-1"] {
+            assert!(
+                matches!(
+                    put(&mut v, &p(missing), json!(0)),
+                    Err(Error::PathConflict { .. })
+                ),
+                "{missing}"
+            );
+        }
+        assert_eq!(v["list"], json!([2, {"a": 1, "b": 3}]));
+    }
+
+    #[test]
+    fn increment_goes_through_arrays_and_says_why_it_cannot() {
+        let mut v = obj(json!({"arr": [1, {"n": 2}], "s": "x"}));
+        assert_eq!(
+            increment(&mut v, &p("arr.0"), 1, "increment").expect("arr.0"),
+            json!(2)
+        );
+        assert_eq!(
+            increment(&mut v, &p("arr.1.n"), 1, "increment").expect("arr.1.n"),
+            json!(3)
+        );
+        let past_the_end = increment(&mut v, &p("arr.5"), 1, "increment").expect_err("arr.5");
+        assert!(matches!(past_the_end, Error::PathConflict { .. }));
+        assert!(past_the_end
+            .to_string()
+            .contains("array holding that index"));
+        let through_a_string = increment(&mut v, &p("s.x"), 1, "increment").expect_err("s.x");
+        assert!(matches!(through_a_string, Error::PathConflict { .. }));
+        assert_eq!(Value::Object(v), json!({"arr": [2, {"n": 3}], "s": "x"}));
+    }
+
+    #[test]
+    fn forget_sets_array_elements_to_null_and_keeps_indexes() {
+        let mut v = obj(json!({"arr": [1, {"n": 2}, 3]}));
+        assert!(forget(&mut v, &p("arr.1.n")));
+        assert!(forget(&mut v, &p("arr.0")));
+        assert!(!forget(&mut v, &p("arr.0")));
+        assert!(!forget(&mut v, &p("arr.9")));
+        assert_eq!(Value::Object(v), json!({"arr": [null, {}, 3]}));
     }
 
     #[test]

@@ -83,7 +83,7 @@ async fn redis_cluster_over_http() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_oversized_cookie_session_answers_500_and_keeps_the_old_one() {
+async fn an_oversized_cookie_session_answers_413_and_keeps_the_old_one() {
     let app = serve(
         SessionConfig::new()
             .with_driver("cookie")
@@ -96,7 +96,7 @@ async fn an_oversized_cookie_session_answers_500_and_keeps_the_old_one() {
     let r = c
         .send("PUT", "/api/session/big", Some(json!("x".repeat(4000))))
         .await;
-    assert_eq!(r.status, 500, "{}", r.body);
+    assert_eq!(r.status, 413, "{}", r.body);
     assert!(r.body.contains("too large"), "{}", r.body);
     assert!(r.set_cookies.is_empty(), "{:?}", r.set_cookies);
     let r = c.send("GET", "/api/session", None).await;

@@ -302,7 +302,7 @@ async fn an_oversized_cookie_session_is_a_clear_500() {
         .layer(SessionLayer::new(manager));
     let mut c = HttpClient::new(serve(app).await);
     let r = c.send("GET", "/big", None).await;
-    assert_eq!(r.status, 500);
+    assert_eq!(r.status, 413);
     assert!(r.body.contains("too large"), "{}", r.body);
     assert!(r.set_cookies.is_empty());
 }

@@ -1,7 +1,7 @@
 //! Two-request flash scenarios for every flash and reflash method (semantics §3).
 
 use serde_json::{json, Value};
-use session_core::Error;
+use session_core::{Error, ErrorKind};
 
 use crate::common::memory;
 
@@ -171,7 +171,16 @@ async fn flash_methods_refuse_readonly_sessions_and_non_object_input() {
         .request(|s| s.flash_all(json!([1, 2])))
         .await
         .expect_err("array input");
-    assert!(matches!(err, Error::Serialize { .. }), "{err}");
+    assert!(matches!(err, Error::NotAnObject { what: "input" }), "{err}");
+    assert_eq!(err.kind(), ErrorKind::Data);
+    let err = b
+        .request(|s| s.flash_object(json!("text")))
+        .await
+        .expect_err("string messages");
+    assert!(
+        matches!(err, Error::NotAnObject { what: "messages" }),
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -5,4 +5,5 @@ mod commit_table;
 mod common;
 mod conformance;
 mod flash;
+mod limits;
 mod model;
