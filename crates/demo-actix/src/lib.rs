@@ -291,25 +291,75 @@ async fn api_all(session: Session) -> ApiResult {
     Ok(json(session.all()?))
 }
 
-async fn api_get(session: Session, path: web::Path<String>) -> ApiResult {
+/// The `{path}` segment of a JSON API route, percent-decoded from the request's raw URL. A
+/// segment that does not decode to UTF-8 is a 400, as axum's `Path<String>` answers; actix-web's
+/// own `Path` would leave the bytes encoded and serve the literal text.
+struct KeyParam(String);
+
+impl std::ops::Deref for KeyParam {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl actix_web::FromRequest for KeyParam {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let raw = req
+            .uri()
+            .path()
+            .strip_prefix("/api/session/")
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_default();
+        std::future::ready(
+            percent_decode(raw).map(KeyParam).ok_or_else(|| {
+                actix_web::error::ErrorBadRequest("Invalid URL: the path is not UTF-8")
+            }),
+        )
+    }
+}
+
+/// Decodes `%XX` escapes; `None` when an escape is malformed or the bytes are not UTF-8.
+fn percent_decode(raw: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(raw.len());
+    let mut rest = raw.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        if b == b'%' {
+            let hex = tail.get(..2)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            bytes.push(u8::from_str_radix(hex, 16).ok()?);
+            rest = &tail[2..];
+        } else {
+            bytes.push(b);
+            rest = tail;
+        }
+    }
+    String::from_utf8(bytes).ok()
+}
+
+async fn api_get(session: Session, path: KeyParam) -> ApiResult {
     Ok(json(session.get(&path)?.unwrap_or(Value::Null)))
 }
 
-async fn api_put(session: Session, path: web::Path<String>, value: web::Json<Value>) -> ApiResult {
+async fn api_put(session: Session, path: KeyParam, value: web::Json<Value>) -> ApiResult {
     session.put(&path, value.into_inner())?;
     Ok(no_content())
 }
 
-async fn api_forget(session: Session, path: web::Path<String>) -> ApiResult {
+async fn api_forget(session: Session, path: KeyParam) -> ApiResult {
     session.forget(&path)?;
     Ok(no_content())
 }
 
-async fn api_increment(session: Session, path: web::Path<String>) -> ApiResult {
+async fn api_increment(session: Session, path: KeyParam) -> ApiResult {
     Ok(json(session.increment(&path)?))
 }
 
-async fn api_decrement(session: Session, path: web::Path<String>) -> ApiResult {
+async fn api_decrement(session: Session, path: KeyParam) -> ApiResult {
     Ok(json(session.decrement(&path)?))
 }
 
@@ -335,4 +385,19 @@ async fn api_reflash(session: Session) -> ApiResult {
 
 async fn api_flash_messages(flash: FlashMessages) -> HttpResponse {
     json(flash.all())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decode;
+
+    #[test]
+    fn key_params_decode_strictly() {
+        assert_eq!(percent_decode("user.name").as_deref(), Some("user.name"));
+        assert_eq!(percent_decode("a%5Bb%5D").as_deref(), Some("a[b]"));
+        assert_eq!(percent_decode("%C3%A9").as_deref(), Some("é"));
+        assert_eq!(percent_decode("%FF%FE"), None);
+        assert_eq!(percent_decode("%F"), None);
+        assert_eq!(percent_decode("%zz"), None);
+    }
 }

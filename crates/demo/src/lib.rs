@@ -386,12 +386,14 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The JSON API's answer to a session error: 400 for a bad path, 422 for data errors, 503 when
-/// the storage is down, 500 otherwise, with `{"error": "<message>"}`.
+/// The JSON API's answer to a session error: 400 for a bad path, 422 for data errors (a path or
+/// value past the limits included), 413 when the session does not fit its storage, 503 when the
+/// storage is down, 500 otherwise, with `{"error": "<message>"}`.
 pub fn api_error_answer(error: &Error) -> (u16, Value) {
     let status = match (error, error.kind()) {
         (Error::InvalidPath { .. } | Error::ReservedKey { .. }, _) => 400,
         (_, ErrorKind::Data) => 422,
+        (_, ErrorKind::TooLarge) => 413,
         (_, ErrorKind::Backend) => 503,
         _ => 500,
     };

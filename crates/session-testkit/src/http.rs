@@ -10,7 +10,7 @@
 //! | `POST /api/session/{path}/increment`, `/decrement` | `increment`, `decrement` | 200, the new value; 422 with a JSON error when not a number |
 //! | `DELETE /api/session` | `clear` | 204 |
 //! | `POST /api/session/regenerate` | `regenerate` | 204 |
-//! | `POST /api/flash` (JSON object) | `flash` of that object | 204 |
+//! | `POST /api/flash` (JSON object) | `flash` of that object | 204; 422 when the body is not an object |
 //! | `POST /api/reflash` | `reflash` | 204 |
 //! | `GET /api/flash` | the previous request's flash messages | 200 |
 //! | `GET /api/health` | nothing (never touches the session) | 200 |
@@ -217,6 +217,19 @@ impl HttpClient {
         path: &str,
         body: Option<(&str, String)>,
     ) -> HttpResponse {
+        self.try_send_raw(method, path, body)
+            .await
+            .unwrap_or_else(|e| panic!("request to {path} failed: {e}"))
+    }
+
+    /// Sends a request; a transport error (such as a server that answered and closed the
+    /// connection before reading a body it refused) is returned instead of panicking.
+    async fn try_send_raw(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<(&str, String)>,
+    ) -> Result<HttpResponse, reqwest::Error> {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
         let mut request = self.client.request(method, format!("{}{path}", self.base));
         if !self.jar.is_empty() {
@@ -231,10 +244,7 @@ impl HttpClient {
         if let Some((content_type, body)) = body {
             request = request.header("content-type", content_type).body(body);
         }
-        let response = request
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("request to {path} failed: {e}"));
+        let response = request.send().await?;
         let status = response.status().as_u16();
         let set_cookies: Vec<String> = response
             .headers()
@@ -261,12 +271,12 @@ impl HttpClient {
                 self.jar.insert(name.trim().to_owned(), value.to_owned());
             }
         }
-        HttpResponse {
+        Ok(HttpResponse {
             status,
             body,
             set_cookies,
             location,
-        }
+        })
     }
 }
 
@@ -534,6 +544,7 @@ impl HttpScenarios {
             self.regenerate().await,
             self.tampered_cookies().await,
             self.cookie_attributes().await,
+            self.hostile_input().await,
         ];
         if self.target.advance_clock.is_some() {
             ran.push(self.expired_cookies().await);
@@ -633,6 +644,189 @@ impl HttpScenarios {
             format!("after clear: {}", r.body),
         );
         case
+    }
+
+    /// Hostile input gets a 4xx and harms nothing: a 10,000-segment key path, a path one segment
+    /// past the default limit (after a write at the limit), a 5,000-level form key flashed back by
+    /// the sign-up form, values nested 40 and 130 levels, a 10 MB body, flash bodies that are not
+    /// objects and a path that is not UTF-8. After each, the server still answers and the session
+    /// still holds what was written before. Reading and incrementing an array element (`arr.0`)
+    /// work.
+    ///
+    /// ```no_run
+    /// # fn target() -> session_testkit::http::Target {
+    /// #     session_testkit::http::Target {
+    /// #         base_url: "http://127.0.0.1:3000".into(),
+    /// #         driver: "memory".into(),
+    /// #         cookie_name: "id".into(),
+    /// #         age: std::time::Duration::from_secs(7200),
+    /// #         secure: false,
+    /// #         clear_with_browser: false,
+    /// #         atomic: true,
+    /// #         server_side: true,
+    /// #         advance_clock: None,
+    /// #         backend: None,
+    /// #     }
+    /// # }
+    /// # async fn example() {
+    /// use session_testkit::http::HttpScenarios;
+    ///
+    /// assert_eq!(HttpScenarios::new(target()).hostile_input().await, "hostile_input");
+    /// # }
+    /// ```
+    pub async fn hostile_input(&self) -> &'static str {
+        let case = "hostile_input";
+        let mut c = self.client();
+        let r = c.send("PUT", "/api/session/keep", Some(json!("me"))).await;
+        self.expect(
+            case,
+            r.status == 204,
+            format!("put: {} {}", r.status, r.body),
+        );
+        let r = c
+            .send("PUT", "/api/session/arr", Some(json!([1, {"n": 1}])))
+            .await;
+        self.expect(case, r.status == 204, format!("put arr: {}", r.status));
+        let r = c.send("POST", "/api/session/arr.0/increment", None).await;
+        self.expect(
+            case,
+            r.status == 200 && r.json() == json!(2),
+            format!("increment arr.0: {} {}", r.status, r.body),
+        );
+        let r = c.send("GET", "/api/session/arr.0", None).await;
+        self.expect(case, r.json() == json!(2), format!("get arr.0: {}", r.body));
+        let expected = json!({"keep": "me", "arr": [2, {"n": 1}]});
+
+        let deepest = vec!["d"; 32].join(".");
+        let r = c
+            .send("PUT", &format!("/api/session/{deepest}"), Some(json!(1)))
+            .await;
+        self.expect(
+            case,
+            r.status == 204,
+            format!("a path at the limit: {} {}", r.status, r.body),
+        );
+        let r = c.send("DELETE", "/api/session/d", None).await;
+        self.expect(case, r.status == 204, format!("forget d: {}", r.status));
+
+        let nested = |levels: usize| {
+            let mut value = json!(1);
+            for _ in 0..levels {
+                value = json!({ "x": value });
+            }
+            value
+        };
+        let flood = |segments: usize| format!("/api/session/{}", vec!["a"; segments].join("."));
+        let attempts: Vec<(&str, &str, String, Option<String>)> = vec![
+            (
+                "a 10,000-segment path",
+                "PUT",
+                flood(10_000),
+                Some("1".into()),
+            ),
+            (
+                "a 33-segment path",
+                "PUT",
+                format!("/api/session/{deepest}.e"),
+                Some("1".into()),
+            ),
+            ("a 10,000-segment read", "GET", flood(10_000), None),
+            (
+                "a 40-level value",
+                "PUT",
+                "/api/session/v".into(),
+                Some(nested(40).to_string()),
+            ),
+            (
+                "a 130-level value",
+                "PUT",
+                "/api/session/v".into(),
+                Some(nested(130).to_string()),
+            ),
+            (
+                "a 10 MB body",
+                "PUT",
+                "/api/session/big".into(),
+                Some(json!("x".repeat(10 << 20)).to_string()),
+            ),
+            (
+                "a string flash body",
+                "POST",
+                "/api/flash".into(),
+                Some("\"hi\"".into()),
+            ),
+            (
+                "an array flash body",
+                "POST",
+                "/api/flash".into(),
+                Some("[1,2]".into()),
+            ),
+            (
+                "a path that is not UTF-8",
+                "GET",
+                "/api/session/%FF%FE".into(),
+                None,
+            ),
+        ];
+        for (what, method, path, body) in attempts {
+            let big = body.as_ref().is_some_and(|b| b.len() > 1 << 20);
+            match c
+                .try_send_raw(method, &path, body.map(|b| ("application/json", b)))
+                .await
+            {
+                Ok(r) => self.expect(
+                    case,
+                    (400..500).contains(&r.status),
+                    format!(
+                        "{what}: {} {}",
+                        r.status,
+                        r.body.chars().take(200).collect::<String>()
+                    ),
+                ),
+                // A server may answer 413 and close the connection while a large body is still
+                // being sent; the client then sees the closed connection instead of the answer,
+                // and the checks below show that the server still serves.
+                Err(e) if big => eprintln!("[http/{}] {what}: {e}", self.target.driver),
+                Err(e) => self.fail(case, format!("{what}: {e}")),
+            }
+            self.still_holds(case, &mut c, &expected, what).await;
+        }
+        let r = c.send("POST", "/api/flash", Some(json!("hi"))).await;
+        self.expect(
+            case,
+            r.status == 422,
+            format!("a non-object flash body: {} {}", r.status, r.body),
+        );
+
+        // The sign-up form flashes its input back; a form key nested 5,000 levels deep.
+        let key = format!("a{}", "[b]".repeat(5_000));
+        let r = c
+            .send_form("/signup", &[(key.as_str(), "x"), ("email", "")])
+            .await;
+        self.expect(
+            case,
+            (400..500).contains(&r.status),
+            format!("a 5,000-level form key: {} {}", r.status, r.body),
+        );
+        self.still_holds(case, &mut c, &expected, "the form key")
+            .await;
+        case
+    }
+
+    /// Checks that the server answers and that the session holds `expected`.
+    async fn still_holds(&self, case: &str, c: &mut HttpClient, expected: &Value, after: &str) {
+        let r = c.send("GET", "/api/health", None).await;
+        self.expect(
+            case,
+            r.status == 200,
+            format!("health after {after}: {}", r.status),
+        );
+        let r = c.send("GET", "/api/session", None).await;
+        self.expect(
+            case,
+            r.json() == *expected,
+            format!("the session after {after}: {} {}", r.status, r.body),
+        );
     }
 
     /// A flashed message is shown on the next request only.
