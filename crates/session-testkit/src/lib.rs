@@ -31,6 +31,7 @@ mod conformance;
 pub mod http;
 #[cfg(feature = "http")]
 pub mod pages;
+pub mod readback;
 pub mod redis_server;
 
 pub use crate::browser::Browser;

@@ -5,4 +5,5 @@ mod common;
 mod conformance;
 mod fuzz;
 mod lifecycle;
+mod readback;
 mod tamper;

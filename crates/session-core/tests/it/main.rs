@@ -7,3 +7,4 @@ mod conformance;
 mod flash;
 mod limits;
 mod model;
+mod readback;

@@ -4,6 +4,7 @@ mod bad_files;
 mod common;
 mod conformance;
 mod processes;
+mod readback;
 mod startup;
 mod sweeper;
 mod traversal;

@@ -7,4 +7,5 @@ mod conformance;
 mod counts;
 mod faults;
 mod local_cache;
+mod readback;
 mod tls;

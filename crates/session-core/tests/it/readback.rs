@@ -1,0 +1,50 @@
+//! Every record the memory driver holds, and every record encoded with `Record::encode` (the
+//! stored form of the file driver), reads back with the same values and messages.
+
+use proptest::test_runner::{Config, TestRunner};
+use session_core::Record;
+use session_testkit::readback;
+
+use crate::common::memory;
+
+#[test]
+fn every_record_written_reads_back() {
+    let manager = memory().manager().clone();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    TestRunner::new(Config::with_cases(256))
+        .run(&readback::operations(), |ops| {
+            runtime
+                .block_on(readback::check(&manager, &ops))
+                .map_err(proptest::test_runner::TestCaseError::fail)
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn every_accepted_session_survives_the_record_encoding() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    TestRunner::new(Config::with_cases(256))
+        .run(&readback::operations(), |ops| {
+            let data = runtime.block_on(async {
+                let mut b = memory();
+                let s = b.begin();
+                s.initiate(false).await.expect("initiate");
+                for op in &ops {
+                    readback::apply(&s, op);
+                }
+                s.all().expect("values")
+            });
+            let mut record = Record::new(data, 1_000);
+            record.version = 3;
+            let decoded = Record::decode(&record.encode());
+            proptest::prop_assert_eq!(decoded, Some(record));
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+}
