@@ -946,10 +946,28 @@ impl DriverRegistry {
             factories: Vec::new(),
         };
         registry.extend("memory", |setup| {
-            Ok(Arc::new(crate::memory::MemoryDriver::new(
-                setup.lifetimes(),
-                setup.clock(),
-            )))
+            let mut driver = crate::memory::MemoryDriver::new(setup.lifetimes(), setup.clock());
+            let options = setup.section().and_then(Value::as_object);
+            for (option, value) in options.into_iter().flatten() {
+                let count = value.as_u64().and_then(|n| usize::try_from(n).ok());
+                driver = match (option.as_str(), count) {
+                    ("max_sessions", Some(n)) if n > 0 => driver.with_max_sessions(n),
+                    ("max_bytes", Some(n)) if n > 0 => driver.with_max_bytes(n),
+                    ("max_sessions" | "max_bytes", _) => {
+                        return Err(ConfigError::new(
+                            format!("memory.{option}"),
+                            format!("expected a positive whole number, got {value}"),
+                        ))
+                    }
+                    _ => {
+                        return Err(ConfigError::new(
+                            format!("memory.{option}"),
+                            "unknown option; expected max_sessions or max_bytes",
+                        ))
+                    }
+                };
+            }
+            Ok(Arc::new(driver))
         });
         registry
     }

@@ -84,7 +84,7 @@ pub use crate::id::{
 };
 pub use crate::limits::{Limits, MAX_DEPTH_CEILING};
 pub use crate::manager::{SessionManager, SessionManagerBuilder};
-pub use crate::memory::MemoryDriver;
+pub use crate::memory::{MemoryDriver, DEFAULT_MAX_BYTES, DEFAULT_MAX_SESSIONS};
 pub use crate::path::KeyPath;
 pub use crate::session::Session;
 pub use crate::verified::constant_time_eq;

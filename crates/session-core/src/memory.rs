@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -18,6 +19,16 @@ use crate::id::StorageKey;
 /// its cache line from core to core on every request.
 const SHARDS: usize = 64;
 
+/// The default cap on the number of sessions held: [`MemoryDriver::with_max_sessions`].
+pub const DEFAULT_MAX_SESSIONS: usize = 100_000;
+
+/// The default cap on the bytes held: [`MemoryDriver::with_max_bytes`] (256 MiB).
+pub const DEFAULT_MAX_BYTES: usize = 256 << 20;
+
+/// What a session costs beyond its values' JSON, counted against the byte cap: the storage key,
+/// the record's fields and the map's slot.
+const ENTRY_OVERHEAD: usize = 128;
+
 /// How many writes into a shard pass between two sweeps of its expired entries: as much
 /// sweeping per write as sweeping the whole map every 1,024 writes.
 const SWEEP_EVERY: u64 = 1024 / SHARDS as u64;
@@ -29,7 +40,20 @@ const SWEEP_EVERY: u64 = 1024 / SHARDS as u64;
 /// concurrent requests for different sessions rarely wait for each other. Expired entries are
 /// never returned, and they are evicted: a shard is swept every 16 writes into it (as much
 /// sweeping per write as sweeping the whole map every 1,024 writes), and
-/// [`MemoryDriver::sweep`] can be called from a timer. A read records the activity (slides
+/// [`MemoryDriver::sweep`] can be called from a timer.
+///
+/// **Bounded memory.** The driver holds at most [`DEFAULT_MAX_SESSIONS`] sessions and
+/// [`DEFAULT_MAX_BYTES`] bytes (a session's size is the length of its values as JSON plus 128
+/// bytes), so a flood of anonymous sessions cannot grow the process without bound; change them
+/// with [`MemoryDriver::with_max_sessions`] and [`MemoryDriver::with_max_bytes`], or with the
+/// `memory` section's `max_sessions` and `max_bytes`. Each shard holds a 64th of each cap. When
+/// a write would go past its shard's share, the shard's expired sessions go first, then the
+/// least recently active ones, until the new one fits: like a cache, the memory driver forgets
+/// the sessions that have waited longest (their next request starts a fresh session). The first
+/// eviction logs a warning. A single session larger than a shard's share of the bytes
+/// (4 MiB with the defaults) is refused with [`DriverError::TooLarge`].
+///
+/// A read records the activity (slides
 /// the idle expiry) under the same lock, as the Redis driver's read does, so an unmodified
 /// session needs no separate `touch` (the driver declares
 /// [`Capabilities::with_refreshes_on_read`]); readonly requests read, so they count as activity.
@@ -46,6 +70,11 @@ pub struct MemoryDriver {
     lifetimes: Lifetimes,
     clock: Arc<dyn Clock>,
     shards: Box<[Shard]>,
+    /// Each shard's share of the caps.
+    shard_sessions: usize,
+    shard_bytes: usize,
+    /// Whether an eviction was logged already.
+    evicted: AtomicBool,
 }
 
 impl fmt::Debug for MemoryDriver {
@@ -65,8 +94,59 @@ struct Shard(Mutex<State>);
 
 #[derive(Debug, Default)]
 struct State {
-    records: HashMap<StorageKey, Record, BuildHasherDefault<KeyHasher>>,
+    records: HashMap<StorageKey, Entry, BuildHasherDefault<KeyHasher>>,
+    /// The sizes of the entries held.
+    bytes: usize,
     writes_since_sweep: u64,
+}
+
+#[derive(Debug)]
+struct Entry {
+    record: Record,
+    /// What the entry counts against the byte cap.
+    size: usize,
+}
+
+impl State {
+    fn remove(&mut self, key: &StorageKey) -> Option<Entry> {
+        let entry = self.records.remove(key)?;
+        self.bytes -= entry.size;
+        Some(entry)
+    }
+
+    /// Removes the entries `expired` says are expired; returns how many went.
+    fn sweep(&mut self, expired: impl Fn(&Record) -> bool) -> usize {
+        let before = self.records.len();
+        let mut freed = 0;
+        self.records.retain(|_, entry| {
+            let keep = !expired(&entry.record);
+            if !keep {
+                freed += entry.size;
+            }
+            keep
+        });
+        self.bytes -= freed;
+        self.writes_since_sweep = 0;
+        before - self.records.len()
+    }
+}
+
+/// The length of `record`'s values as JSON, plus [`ENTRY_OVERHEAD`].
+fn size_of(record: &Record) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing JSON values to a counter cannot fail.
+    let _ = serde_json::to_writer(&mut count, &record.data);
+    count.0 + ENTRY_OVERHEAD
 }
 
 /// Hashes storage keys for the map. A storage key is the SHA-256 of a random id (in base64url),
@@ -115,7 +195,79 @@ impl MemoryDriver {
             lifetimes,
             clock,
             shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+            shard_sessions: 0,
+            shard_bytes: 0,
+            evicted: AtomicBool::new(false),
         }
+        .with_max_sessions(DEFAULT_MAX_SESSIONS)
+        .with_max_bytes(DEFAULT_MAX_BYTES)
+    }
+
+    /// Caps the number of sessions held (default [`DEFAULT_MAX_SESSIONS`]), rounded up to a
+    /// multiple of the 64 shards; see the type's docs for what is evicted.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use std::{sync::Arc, time::Duration};
+    /// use session_core::{CookieOptions, Driver, Lifetimes, ManualClock, MemoryDriver, Record, SessionContext, SessionId};
+    ///
+    /// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(ManualClock::new(0)))
+    ///     .with_max_sessions(64); // one per shard
+    /// let cx = SessionContext::new("id", CookieOptions::default());
+    /// for _ in 0..1_000 {
+    ///     let key = SessionId::generate().storage_key();
+    ///     driver.write(&cx, &key, &Record::new(Default::default(), 0)).await?;
+    /// }
+    /// assert!(driver.len() <= 64);
+    /// # Ok::<(), session_core::DriverError>(())
+    /// # }).unwrap();
+    /// ```
+    #[must_use]
+    pub fn with_max_sessions(mut self, sessions: usize) -> Self {
+        self.shard_sessions = sessions.div_ceil(SHARDS).max(1);
+        self
+    }
+
+    /// Caps the bytes held (default [`DEFAULT_MAX_BYTES`]): a session counts the length of its
+    /// values as JSON plus 128 bytes. A session larger than a 64th of the cap is refused with
+    /// [`DriverError::TooLarge`].
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use std::{sync::Arc, time::Duration};
+    /// use serde_json::json;
+    /// use session_core::{CookieOptions, Driver, DriverError, Lifetimes, ManualClock, MemoryDriver, Record, SessionContext, SessionId};
+    ///
+    /// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(ManualClock::new(0)))
+    ///     .with_max_bytes(64 << 10); // 1 KiB per shard
+    /// let cx = SessionContext::new("id", CookieOptions::default());
+    /// let mut data = serde_json::Map::new();
+    /// data.insert("blob".into(), json!("x".repeat(2_000)));
+    /// let key = SessionId::generate().storage_key();
+    /// let refused = driver.write(&cx, &key, &Record::new(data, 0)).await;
+    /// assert!(matches!(refused, Err(DriverError::TooLarge { driver: "memory", .. })));
+    /// # });
+    /// ```
+    #[must_use]
+    pub fn with_max_bytes(mut self, bytes: usize) -> Self {
+        self.shard_bytes = (bytes / SHARDS).max(ENTRY_OVERHEAD);
+        self
+    }
+
+    /// The bytes held, as counted against [`MemoryDriver::with_max_bytes`].
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// use session_core::{Lifetimes, ManualClock, MemoryDriver};
+    ///
+    /// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(ManualClock::new(0)));
+    /// assert_eq!(driver.bytes(), 0);
+    /// ```
+    pub fn bytes(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|shard| Self::lock(shard).bytes)
+            .sum()
     }
 
     /// The shard that holds `key`, locked.
@@ -200,10 +352,7 @@ impl MemoryDriver {
     }
 
     fn sweep_locked(state: &mut State, lifetimes: &Lifetimes, now: u64) -> usize {
-        let before = state.records.len();
-        state.records.retain(|_, r| !lifetimes.is_expired(r, now));
-        state.writes_since_sweep = 0;
-        before - state.records.len()
+        state.sweep(|r| lifetimes.is_expired(r, now))
     }
 
     /// The live (unexpired) record under `key`, evicting an expired one.
@@ -211,19 +360,63 @@ impl MemoryDriver {
         if state
             .records
             .get(key)
-            .is_some_and(|r| self.lifetimes.is_expired(r, now))
+            .is_some_and(|e| self.lifetimes.is_expired(&e.record, now))
         {
-            state.records.remove(key);
+            state.remove(key);
         }
-        state.records.get_mut(key)
+        state.records.get_mut(key).map(|e| &mut e.record)
     }
 
-    fn insert(&self, state: &mut State, key: &StorageKey, record: &Record, now: u64) {
-        state.records.insert(key.clone(), record.clone());
+    /// Stores `record` under `key`, making room within the shard's share of the caps.
+    fn insert(
+        &self,
+        state: &mut State,
+        key: &StorageKey,
+        record: &Record,
+        now: u64,
+    ) -> Result<(), DriverError> {
+        let size = size_of(record);
+        if size > self.shard_bytes {
+            return Err(DriverError::TooLarge {
+                driver: "memory",
+                size,
+                limit: self.shard_bytes,
+            });
+        }
+        state.remove(key);
         state.writes_since_sweep += 1;
-        if state.writes_since_sweep >= SWEEP_EVERY {
+        let full = |state: &State| {
+            state.records.len() >= self.shard_sessions || state.bytes + size > self.shard_bytes
+        };
+        if state.writes_since_sweep >= SWEEP_EVERY || full(state) {
             Self::sweep_locked(state, &self.lifetimes, now);
         }
+        while full(state) {
+            let Some(oldest) = state
+                .records
+                .iter()
+                .min_by_key(|(_, e)| e.record.last_active)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            state.remove(&oldest);
+            if !self.evicted.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    target: "session",
+                    "memory driver full: evicting the least recently active sessions (see MemoryDriver::with_max_sessions and with_max_bytes)"
+                );
+            }
+        }
+        state.records.insert(
+            key.clone(),
+            Entry {
+                record: record.clone(),
+                size,
+            },
+        );
+        state.bytes += size;
+        Ok(())
     }
 }
 
@@ -260,8 +453,7 @@ impl Driver for MemoryDriver {
     ) -> Result<(), DriverError> {
         let now = self.clock.now_ms();
         let mut state = self.state(key);
-        self.insert(&mut state, key, record, now);
-        Ok(())
+        self.insert(&mut state, key, record, now)
     }
 
     async fn write_if(
@@ -282,13 +474,13 @@ impl Driver for MemoryDriver {
             (Expected::Version(_), Some(_)) => WriteOutcome::Conflict,
         };
         if outcome == WriteOutcome::Written {
-            self.insert(&mut state, key, record, now);
+            self.insert(&mut state, key, record, now)?;
         }
         Ok(outcome)
     }
 
     async fn destroy(&self, _cx: &SessionContext, key: &StorageKey) -> Result<(), DriverError> {
-        self.state(key).records.remove(key);
+        self.state(key).remove(key);
         Ok(())
     }
 
@@ -306,7 +498,7 @@ impl Driver for MemoryDriver {
             Some(_) => WriteOutcome::Conflict,
         };
         if outcome == WriteOutcome::Written {
-            state.records.remove(key);
+            state.remove(key);
         }
         Ok(outcome)
     }
@@ -387,5 +579,109 @@ mod tests {
         // 4,096 uniform draws from 4,096 values give about 2,589 distinct ones.
         assert!(low.len() > 2400, "{} distinct buckets", low.len());
         assert_eq!(top.len(), 128, "every tag value appears");
+    }
+
+    #[test]
+    fn a_full_shard_evicts_its_least_recently_active_sessions_and_counts_bytes() {
+        use std::sync::Arc;
+        use std::time::Duration;
+
+        use serde_json::json;
+
+        use crate::{
+            Clock, CookieOptions, Driver, DriverError, Lifetimes, ManualClock, Record,
+            SessionContext,
+        };
+
+        let clock = ManualClock::new(0);
+        // One session and 4 KiB per shard.
+        let driver = super::MemoryDriver::new(
+            Lifetimes::new(Duration::from_secs(3600), None),
+            Arc::new(clock.clone()),
+        )
+        .with_max_sessions(super::SHARDS)
+        .with_max_bytes(super::SHARDS * 4096);
+        let cx = SessionContext::new("id", CookieOptions::default());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            // Two keys of one shard.
+            let first = SessionId::generate().storage_key();
+            let second = loop {
+                let key = SessionId::generate().storage_key();
+                if key.slot(super::SHARDS) == first.slot(super::SHARDS) {
+                    break key;
+                }
+            };
+            let record = |n: u64| {
+                let mut data = serde_json::Map::new();
+                data.insert("n".into(), json!(n));
+                Record::new(data, clock.now_ms())
+            };
+            driver.write(&cx, &first, &record(1)).await.unwrap();
+            assert_eq!(driver.bytes(), "{\"n\":1}".len() + super::ENTRY_OVERHEAD);
+            clock.advance(Duration::from_secs(1));
+            driver.write(&cx, &second, &record(2)).await.unwrap();
+            assert!(driver.read(&cx, &first).await.unwrap().is_none(), "evicted");
+            assert!(driver.read(&cx, &second).await.unwrap().is_some());
+            assert_eq!(driver.len(), 1);
+            // Rewriting a session replaces its size.
+            driver.write(&cx, &second, &record(22)).await.unwrap();
+            assert_eq!(driver.bytes(), "{\"n\":22}".len() + super::ENTRY_OVERHEAD);
+            // Larger than a shard's bytes: refused, and the session held stays.
+            let mut big = serde_json::Map::new();
+            big.insert("blob".into(), json!("x".repeat(5000)));
+            let refused = driver.write(&cx, &second, &Record::new(big, 0)).await;
+            assert!(matches!(
+                refused,
+                Err(DriverError::TooLarge {
+                    driver: "memory",
+                    ..
+                })
+            ));
+            assert!(driver.read(&cx, &second).await.unwrap().is_some());
+            driver.destroy(&cx, &second).await.unwrap();
+            assert_eq!((driver.len(), driver.bytes()), (0, 0));
+        });
+    }
+
+    #[test]
+    fn a_flood_of_sessions_stays_within_the_caps() {
+        use std::sync::Arc;
+        use std::time::Duration;
+
+        use serde_json::json;
+
+        use crate::{CookieOptions, Driver, Lifetimes, ManualClock, Record, SessionContext};
+
+        let driver = super::MemoryDriver::new(
+            Lifetimes::new(Duration::from_secs(3600), None),
+            Arc::new(ManualClock::new(0)),
+        )
+        .with_max_sessions(640)
+        .with_max_bytes(1 << 20);
+        let cx = SessionContext::new("id", CookieOptions::default());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut data = serde_json::Map::new();
+            data.insert("blob".into(), json!("x".repeat(3000)));
+            for _ in 0..5_000 {
+                let key = SessionId::generate().storage_key();
+                driver
+                    .write(&cx, &key, &Record::new(data.clone(), 0))
+                    .await
+                    .unwrap();
+            }
+        });
+        assert!(driver.len() <= 640, "{}", driver.len());
+        assert!(driver.bytes() <= 1 << 20, "{}", driver.bytes());
+        assert!(
+            driver.len() > 200,
+            "the caps are used, not undershot: {}",
+            driver.len()
+        );
     }
 }

@@ -32,7 +32,7 @@ fn every_accepted_session_survives_the_record_encoding() {
     TestRunner::new(Config::with_cases(256))
         .run(&readback::operations(), |ops| {
             let data = runtime.block_on(async {
-                let mut b = memory();
+                let b = memory();
                 let s = b.begin();
                 s.initiate(false).await.expect("initiate");
                 for op in &ops {
