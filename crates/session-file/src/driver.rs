@@ -13,7 +13,9 @@ use session_core::{
 };
 
 use crate::config::FileConfig;
-use crate::store::{create_private_dir, Store, TooLarge, MAX_FILE_BYTES};
+use crate::store::{
+    create_private_dir, Store, TooLarge, MAX_FILE_BYTES, PROBE_PREFIX, PROBE_RANDOM_CHARS,
+};
 use crate::sweep::SweepReport;
 
 /// The driver's name in the registry and in errors.
@@ -139,6 +141,20 @@ impl FileDriver {
     /// (without waiting: a busy session is left for the next sweep) and its expiry checked again
     /// under it. Symlinks are never followed, and names the driver does not create are left
     /// alone. The work runs on the blocking thread pool.
+    ///
+    /// - **Temporary files** (`.<key>.<random>.tmp`, and the `.probe.<random>` file of start-up)
+    ///   go once they are older than [`TEMP_FILE_MIN_AGE`](crate::TEMP_FILE_MIN_AGE) and, for a
+    ///   write's file, the session's lock is free: a writer holds that lock for the whole life of
+    ///   its temporary file, so a write in progress in any process is never touched. They are
+    ///   counted in [`SweepReport::temporary`].
+    /// - **Lock files** go only when their session has no data file, while the sweeper holds
+    ///   that very lock, and only on Unix; a lock file whose session exists goes with the
+    ///   session. Removing a lock file does not break mutual exclusion between processes, because
+    ///   every locker, once it holds a lock, checks that the file it locked is still the one at
+    ///   the path (same device and inode) and starts over on the new file otherwise; a process
+    ///   still waiting on the removed file can therefore never believe it holds the lock while
+    ///   another holds the new one. Without inode numbers that check is impossible, so on other
+    ///   platforms lock files are never removed. They are counted in [`SweepReport::locks`].
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -418,9 +434,11 @@ fn prepare_folder(location: &Path) -> Result<PathBuf, (&'static str, io::Error)>
         Err(e) => return Err(("cannot access the folder", e)),
     }
     // A probe file proves that sessions can be written, at start-up rather than on the first
-    // login.
+    // login. It is removed at once; one left by a crash at this very moment goes with the
+    // sweeper (see `TEMP_FILE_MIN_AGE`).
     tempfile::Builder::new()
-        .prefix(".probe.")
+        .prefix(PROBE_PREFIX)
+        .rand_bytes(PROBE_RANDOM_CHARS)
         .tempfile_in(&root)
         .map_err(|e| ("the folder is not writable", e))?;
     Ok(root)

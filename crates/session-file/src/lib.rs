@@ -64,8 +64,46 @@
 //!
 //! Expired files stay on disk until swept: call [`FileDriver::sweep`], start
 //! [`FileDriver::spawn_sweeper`] beside the server, or run the `sweep` example from cron
-//! (`cargo run -p session-file --example sweep -- /var/lib/app/sessions 2h`). See
-//! [`SweepReport`] for what a sweep removes.
+//! (`cargo run -p session-file --example sweep -- /var/lib/app/sessions 2h`). A sweep also
+//! removes the temporary files of writes that a crash interrupted, once they are older than
+//! [`TEMP_FILE_MIN_AGE`], and the lock files of sessions that no longer exist. See
+//! [`FileDriver::sweep`] for the rules and [`SweepReport`] for the counts.
+//!
+//! The sweeper works on the folder, not on one driver value: any [`FileDriver`] on the same
+//! location sweeps it, in this process or another. So an application that picks its driver from
+//! the configuration can start one from the manager's own settings:
+//!
+//! ```
+//! # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
+//! use std::time::Duration;
+//! use session_core::{DriverRegistry, SessionConfig, SessionManager};
+//! use session_file::{FileConfig, FileDriver};
+//!
+//! # let dir = tempfile::tempdir()?;
+//! let mut registry = DriverRegistry::new();
+//! session_file::register(&mut registry);
+//! let config: SessionConfig = serde_json::from_value(serde_json::json!({
+//!     "driver": "file",
+//!     "keys": ["a secret of at least thirty-two bytes!!"],
+//!     "file": { "location": dir.path().join("sessions") }
+//! }))?;
+//! let manager = SessionManager::builder(config).with_registry(registry).build()?;
+//!
+//! let _sweeper = if manager.driver().name() == "file" {
+//!     // The section is named after the driver's registry name, `file`.
+//!     let section = manager.config().section(manager.config().driver()).cloned();
+//!     let file_config: FileConfig =
+//!         serde_json::from_value(section.unwrap_or_else(|| serde_json::json!({})))?;
+//!     let driver = FileDriver::new(file_config, manager.lifetimes(), manager.clock().clone())?;
+//!     // Keep the handle as long as the server runs: dropping it stops the sweeper.
+//!     Some(driver.spawn_sweeper(Duration::from_secs(15 * 60)))
+//! } else {
+//!     None
+//! };
+//! # assert!(_sweeper.is_some_and(|s| !s.is_finished()));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
 //!
 //! # Feature flags
 //!
@@ -91,7 +129,7 @@ mod sweep;
 
 pub use crate::config::FileConfig;
 pub use crate::driver::{FileDriver, SweeperHandle};
-pub use crate::sweep::SweepReport;
+pub use crate::sweep::{SweepReport, TEMP_FILE_MIN_AGE};
 
 use std::sync::Arc;
 

@@ -17,6 +17,11 @@ pub(crate) const DATA_EXT: &str = ".session";
 pub(crate) const LOCK_EXT: &str = ".lock";
 /// The extension of a temporary file (the name is `.<key>.<random>.tmp`).
 pub(crate) const TEMP_EXT: &str = ".tmp";
+/// The start of the name of the probe file written in the root at start-up (the name is
+/// `.probe.<random>`).
+pub(crate) const PROBE_PREFIX: &str = ".probe.";
+/// How many random characters follow [`PROBE_PREFIX`].
+pub(crate) const PROBE_RANDOM_CHARS: usize = 6;
 /// How many characters of the key name the shard folder: 64² = 4,096 folders, so a million
 /// sessions make about 250 files per folder.
 pub(crate) const SHARD_CHARS: usize = 2;

@@ -4,10 +4,42 @@
 use std::fs;
 use std::io;
 use std::path::Path;
+use std::time::{Duration, UNIX_EPOCH};
 
 use session_core::StorageKey;
 
-use crate::store::{remove_if_present, Found, Store, DATA_EXT, LOCK_EXT, SHARD_CHARS, TEMP_EXT};
+use crate::store::{
+    remove_if_present, Found, Store, DATA_EXT, LOCK_EXT, PROBE_PREFIX, PROBE_RANDOM_CHARS,
+    SHARD_CHARS, TEMP_EXT,
+};
+
+/// How old a temporary file must be before the sweeper removes it: one hour, by its
+/// modification time against the driver's clock.
+///
+/// Temporary files are the `.<key>.<random>.tmp` files of writes (renamed over the session file
+/// when complete) and the `.probe.<random>` file written in the folder at start-up. A process
+/// killed in the middle of a write leaves its temporary file behind; the sweeper removes it once
+/// it is older than this **and**, for a write's file, the session's lock is free.
+///
+/// The lock is what protects a write in progress: every writer, in every process sharing the
+/// folder, holds the session's lock from before it creates its temporary file until after the
+/// rename, so a temporary file whose lock is free belongs to a writer that died. The age is a
+/// second, independent guard, for a file system whose locks do not exclude (see the guide on
+/// network file systems) and for the probe file, which has no lock. It is deliberately not the
+/// session's `driver_timeout`: a write that outlives the timeout is not interrupted (a blocking
+/// file operation cannot be cancelled) but completes after the response, and a write sets its
+/// temporary file's modification time to the session's activity time, taken when the commit
+/// began, so the file can look older than the write by however long the write queued for the
+/// lock. An hour is far beyond both; the price is that the debris of a crash (one file per write
+/// that was under way, the size of one session each) stays up to an hour longer.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// // A write killed now leaves a temporary file that the first sweep an hour from now removes.
+/// assert_eq!(session_file::TEMP_FILE_MIN_AGE, Duration::from_secs(60 * 60));
+/// ```
+pub const TEMP_FILE_MIN_AGE: Duration = Duration::from_secs(60 * 60);
 
 /// What one sweep did.
 ///
@@ -28,9 +60,12 @@ pub struct SweepReport {
     /// Unreadable session files (corrupt, truncated, foreign) removed once their modification
     /// time was older than the idle lifetime.
     pub unreadable: usize,
-    /// Temporary files of interrupted writes removed.
+    /// Temporary files of interrupted writes (and probe files of an interrupted start-up)
+    /// removed: those older than [`TEMP_FILE_MIN_AGE`] and, for a write's file, whose session's
+    /// lock was free.
     pub temporary: usize,
-    /// Lock files of sessions without a data file removed.
+    /// Lock files of sessions without a data file removed (on Unix only; see
+    /// [`FileDriver::sweep`](crate::FileDriver::sweep) for why that is safe).
     pub locks: usize,
     /// Files skipped because a writer held the session's lock; the next sweep gets them.
     pub busy: usize,
@@ -83,6 +118,30 @@ fn classify(name: &str) -> Option<Name> {
     StorageKey::parse(key).map(Name::Temp)
 }
 
+/// `.probe.<random>`, the start-up probe file in the root.
+fn is_probe_name(name: &str) -> bool {
+    name.strip_prefix(PROBE_PREFIX).is_some_and(|random| {
+        random.len() == PROBE_RANDOM_CHARS && random.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
+}
+
+/// Whether the temporary file at `path` is a regular file last modified at least
+/// [`TEMP_FILE_MIN_AGE`] before `now_ms`. A file without a readable modification time, or with
+/// one in the future, is not old enough.
+fn old_enough(path: &Path, now_ms: u64) -> io::Result<bool> {
+    let meta = fs::symlink_metadata(path)?;
+    let Some(mtime) = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+    else {
+        return Ok(false);
+    };
+    let min_age = TEMP_FILE_MIN_AGE.as_millis();
+    Ok(meta.file_type().is_file()
+        && mtime.as_millis().saturating_add(min_age) <= u128::from(now_ms))
+}
+
 fn is_shard_name(name: &str) -> bool {
     name.len() == SHARD_CHARS
         && name
@@ -98,9 +157,21 @@ impl Store {
         for shard in fs::read_dir(self.root())? {
             let shard = shard?;
             let shard_name = shard.file_name();
-            let Some(shard_name) = shard_name.to_str().filter(|n| is_shard_name(n)) else {
+            let Some(shard_name) = shard_name.to_str() else {
                 continue;
             };
+            if is_probe_name(shard_name) {
+                if let Err(e) = sweep_probe(&shard.path(), now_ms, &mut report) {
+                    if e.kind() != io::ErrorKind::NotFound {
+                        report.errors += 1;
+                        tracing::warn!(target: "session", driver = "file", error = %e, "sweeping a file failed");
+                    }
+                }
+                continue;
+            }
+            if !is_shard_name(shard_name) {
+                continue;
+            }
             if !shard.file_type().is_ok_and(|t| t.is_dir()) {
                 continue;
             }
@@ -173,7 +244,9 @@ impl Store {
                 }
             }
             Name::Lock(key) => {
-                if self.data_path(&key).symlink_metadata().is_ok() {
+                // Without inode numbers a locker cannot tell that its lock file was removed
+                // under it (see `KeyLock::acquire`), so lock files stay where that is so.
+                if !cfg!(unix) || self.data_path(&key).symlink_metadata().is_ok() {
                     return Ok(());
                 }
                 // Not created again if a removal took it since the listing (`NotFound`).
@@ -188,8 +261,10 @@ impl Store {
             }
             Name::Temp(key) => {
                 // Writers hold the session's lock for the whole life of their temporary file,
-                // so a temporary file whose lock is free belongs to a writer that died.
-                if path.symlink_metadata().is_err() {
+                // so a temporary file whose lock is free belongs to a writer that died. The age
+                // is a second guard (see `TEMP_FILE_MIN_AGE`); a young file is not counted
+                // anywhere, it is simply not due yet.
+                if !old_enough(path, now_ms)? {
                     return Ok(());
                 }
                 let Some(lock) = self.try_lock(&key, true)? else {
@@ -223,6 +298,17 @@ impl Store {
     }
 }
 
+/// Removes a start-up probe file that a crash left in the root, once it is older than
+/// [`TEMP_FILE_MIN_AGE`]. A probe lives for the moment between its creation and its removal at
+/// start-up, so only the age guards it.
+fn sweep_probe(path: &Path, now_ms: u64, report: &mut SweepReport) -> io::Result<()> {
+    if old_enough(path, now_ms)? {
+        fs::remove_file(path)?;
+        report.temporary += 1;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,6 +339,16 @@ mod tests {
             &format!(".{key}.tmp"),
         ] {
             assert!(classify(other).is_none(), "{other}");
+        }
+        assert!(is_probe_name(".probe.aB3dE9"));
+        for other in [
+            ".probe.",
+            ".probe.aB3dE",
+            ".probe.aB3dE9x",
+            ".probe.a-3dE9",
+            "probe.aB3dE9",
+        ] {
+            assert!(!is_probe_name(other), "{other}");
         }
         assert!(is_shard_name("aZ"));
         assert!(!is_shard_name(".."));

@@ -8,11 +8,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use serde_json::json;
 use session_core::{Driver, Expected, Record, StorageKey, SystemClock, WriteOutcome};
-use session_file::FileDriver;
+use session_file::{FileDriver, TEMP_FILE_MIN_AGE};
 
 use crate::common::{cx, driver, files_ending, key, record};
 
@@ -200,7 +200,18 @@ async fn writers_killed_mid_write_leave_only_whole_files() {
             "every session written survives"
         );
     }
-    let temps = files_ending(&location, ".tmp").len();
+    let temps = files_ending(&location, ".tmp");
+    // The sweeper leaves temporary files alone until they are `TEMP_FILE_MIN_AGE` old: date
+    // the debris of the killed writers back by that much, as if the sweep ran later.
+    let dated = now() - u64::try_from(TEMP_FILE_MIN_AGE.as_millis()).expect("fits");
+    for path in &temps {
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .and_then(|f| f.set_modified(UNIX_EPOCH + Duration::from_millis(dated)))
+            .expect("set the modification time");
+    }
+    let temps = temps.len();
     let report = driver.sweep().await.expect("sweep");
     assert_eq!(report.temporary, temps, "{report}");
     assert_eq!(report.expired, 0, "{report}");
