@@ -36,7 +36,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .extend("flood", move |setup| {
         let driver = MemoryDriver::new(setup.lifetimes(), setup.clock());
         Ok(Arc::new(if uncapped {
-            driver.with_max_sessions(usize::MAX / 2).with_max_bytes(usize::MAX)
+            driver
+                .with_max_sessions(usize::MAX / 2)
+                .with_max_bytes(usize::MAX)
         } else {
             driver
         }))
