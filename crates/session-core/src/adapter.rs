@@ -10,8 +10,8 @@ use crate::session::Session;
 /// |---|---|---|
 /// | backend (driver down, timeout, contention) | 503 | `Session storage is unavailable. Please try again shortly.` |
 /// | too large (cookie over the cap) | 413 | `Session data is too large to be stored: …` |
-/// | data (not a number, wrong shape, past a [`Limits`](crate::Limits) option) | 422 | the error message |
-/// | usage (not initiated, readonly, bad path) | 500 | `Session error: …` |
+/// | data (not a number, wrong shape, a bad path, past a [`Limits`](crate::Limits) option) | 422 | the error message |
+/// | usage (not initiated, readonly) | 500 | `Session error: …` |
 ///
 /// ```
 /// use session_core::{adapter::ErrorAnswer, DriverError, Error};

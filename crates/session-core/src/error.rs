@@ -111,10 +111,12 @@ pub enum Error {
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// The application used the API wrongly (not initiated, readonly, bad path). A bug: 500.
+    /// The application used the API wrongly (not initiated, readonly, a value that cannot be
+    /// JSON). A bug: 500.
     Usage,
-    /// The stored data has another shape than the operation needs (not a number, path through a
-    /// string, wrong type). The handler decides; a JSON API answers 422.
+    /// The data or the path has another shape than the operation needs (not a number, path
+    /// through a string, wrong type, a malformed or reserved path, past a limit). Paths and
+    /// values may come from the client, so this is never a 500: the adapters answer 422.
     Data,
     /// The storage backend failed, timed out or stayed contended. Temporary: 503.
     Backend,
@@ -139,12 +141,11 @@ impl Error {
     /// ```
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::NotInitiated
-            | Error::Readonly
-            | Error::InvalidPath { .. }
+            Error::NotInitiated | Error::Readonly | Error::Serialize { .. } => ErrorKind::Usage,
+            // A path may come from the client (a URL, a form key): a bad one is bad input.
+            Error::InvalidPath { .. }
             | Error::ReservedKey { .. }
-            | Error::Serialize { .. } => ErrorKind::Usage,
-            Error::PathConflict { .. }
+            | Error::PathConflict { .. }
             | Error::NotANumber { .. }
             | Error::Deserialize { .. }
             | Error::LimitExceeded { .. }

@@ -762,6 +762,18 @@ impl HttpScenarios {
                 Some("[1,2]".into()),
             ),
             (
+                "a malformed path",
+                "PUT",
+                "/api/session/a..b".into(),
+                Some("1".into()),
+            ),
+            (
+                "the reserved flash key",
+                "PUT",
+                "/api/session/__flash__".into(),
+                Some("1".into()),
+            ),
+            (
                 "a path that is not UTF-8",
                 "GET",
                 "/api/session/%FF%FE".into(),
