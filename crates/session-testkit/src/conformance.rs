@@ -9,7 +9,8 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRng, TestRunner};
 use serde_json::{json, Map, Value};
 use session_core::{
-    Expected, ManualClock, Record, SessionConfig, SessionId, SessionManager, WriteOutcome,
+    Expected, ManualClock, Record, SessionConfig, SessionContext, SessionId, SessionManager,
+    WriteOutcome,
 };
 
 use crate::Browser;
@@ -129,6 +130,157 @@ pub const ATOMIC_CASES: &[&str] = &[
     "write_if_follows_the_contract",
 ];
 
+/// The cases every driver passes, in the order [`Conformance::run`] runs them.
+///
+/// | case | what it checks | how storage is set up |
+/// |---|---|---|
+/// | `round_trip` | values of every JSON type read back | written through a request |
+/// | `arbitrary_values_round_trip` | 24 generated values read back exactly | one request each |
+/// | `fresh_visitor_gets_an_id_but_costs_no_storage` | a cookie, and no record for an empty session | none |
+/// | `untouched_request_slides_the_idle_expiry` | a request that never opens the session keeps it alive | written, then the clock moves 60% of the idle age three times |
+/// | `unmodified_request_slides_the_idle_expiry` | a request that only reads keeps it alive | as above |
+/// | `idle_expiry` | a session idle past its age is gone | written, clock past the idle age |
+/// | `absolute_expiry` | an active session ends at its absolute age | written and used every half idle age |
+/// | `read_never_returns_an_expired_record` | the driver's `read` returns `None` for a record past its idle or its absolute age (the core checks again, so only a direct read shows a driver that does not) | records written directly with old times; a live one as a control |
+/// | `touch_never_revives_an_expired_record` | `touch` after the idle age leaves the record expired | written live, clock past the idle age, then `touch` |
+/// | `write_stores_the_record_as_given` | `write` keeps the version, times and data it is given | written directly at version 7, then 8 |
+/// | `clearing_destroys_the_record` | `clear` removes the record | written, then cleared |
+/// | `regenerate_keeps_data_and_retires_the_old_id` | the data moves to the new id; the old cookie opens nothing | written, regenerated |
+/// | `flash_messages_live_for_one_request` | a message is read once | flashed |
+/// | `flash_messages_survive_untouched_requests` | a request that never opens the session keeps the messages | flashed, then an untouched request |
+/// | `readonly_requests_change_nothing` | a readonly request stores nothing | written, then read readonly |
+/// | `tampered_and_foreign_cookies_give_fresh_sessions` | bad cookies are fresh sessions | none |
+/// | `touch_never_creates_and_destroy_of_missing_is_fine` | `touch` and `destroy` of a missing key | none |
+///
+/// ```
+/// use session_testkit::{ATOMIC_CASES, CASES};
+///
+/// assert!(CASES.contains(&"read_never_returns_an_expired_record"));
+/// assert!(CASES.iter().all(|case| !ATOMIC_CASES.contains(case)));
+/// ```
+pub const CASES: &[&str] = &[
+    "round_trip",
+    "arbitrary_values_round_trip",
+    "fresh_visitor_gets_an_id_but_costs_no_storage",
+    "untouched_request_slides_the_idle_expiry",
+    "unmodified_request_slides_the_idle_expiry",
+    "idle_expiry",
+    "absolute_expiry",
+    "read_never_returns_an_expired_record",
+    "touch_never_revives_an_expired_record",
+    "write_stores_the_record_as_given",
+    "clearing_destroys_the_record",
+    "regenerate_keeps_data_and_retires_the_old_id",
+    "flash_messages_live_for_one_request",
+    "flash_messages_survive_untouched_requests",
+    "readonly_requests_change_nothing",
+    "tampered_and_foreign_cookies_give_fresh_sessions",
+    "touch_never_creates_and_destroy_of_missing_is_fine",
+];
+
+/// Whether the driver under test has the atomic update; see
+/// [`conformance_tests!`](crate::conformance_tests).
+///
+/// ```
+/// use session_testkit::Mode;
+///
+/// assert_ne!(Mode::Atomic, Mode::LastWriterWins);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The driver declares [`Capabilities::atomic_update`](session_core::Capabilities): the
+    /// [`ATOMIC_CASES`] run too.
+    Atomic,
+    /// The driver does not (last writer wins); its tests for the [`ATOMIC_CASES`] check only that
+    /// it says so.
+    LastWriterWins,
+}
+
+/// Expands to one `#[test]` per conformance case ([`CASES`] and [`ATOMIC_CASES`]), each named
+/// after its case, so a failing case is reported by name and the others still run.
+///
+/// The first argument is an expression giving a [`MakeManager`] (evaluated once per test; a
+/// server it needs can be started in it and moved into the closure), the second the
+/// [`Mode`]: `Atomic` or `LastWriterWins`. Cases the driver cannot support can be skipped with
+/// a reason, `skip(case = "why")`; the cases of the atomic update cannot be.
+///
+/// ```
+/// mod memory_driver {
+///     use std::sync::Arc;
+///     use session_core::SessionManager;
+///
+///     fn make() -> session_testkit::MakeManager {
+///         Arc::new(|config, clock| {
+///             SessionManager::builder(config.with_driver("memory"))
+///                 .with_clock(Arc::new(clock))
+///                 .build()
+///                 .unwrap()
+///         })
+///     }
+///
+///     session_testkit::conformance_tests!(make(), Atomic);
+/// }
+/// # fn main() {}
+/// ```
+///
+/// A driver that keeps its state in the browser, as the cookie driver does:
+///
+/// ```ignore
+/// session_testkit::conformance_tests!(
+///     make(),
+///     LastWriterWins,
+///     skip(regenerate_keeps_data_and_retires_the_old_id = "client-side state cannot be revoked"),
+/// );
+/// ```
+#[macro_export]
+macro_rules! conformance_tests {
+    ($make:expr, $mode:ident $(, skip($($case:ident = $why:expr),* $(,)?))? $(,)?) => {
+        $crate::__conformance_cases! {
+            ($make, $crate::Mode::$mode, [$($((stringify!($case), $why)),*)?])
+            round_trip
+            arbitrary_values_round_trip
+            fresh_visitor_gets_an_id_but_costs_no_storage
+            untouched_request_slides_the_idle_expiry
+            unmodified_request_slides_the_idle_expiry
+            idle_expiry
+            absolute_expiry
+            read_never_returns_an_expired_record
+            touch_never_revives_an_expired_record
+            write_stores_the_record_as_given
+            clearing_destroys_the_record
+            regenerate_keeps_data_and_retires_the_old_id
+            flash_messages_live_for_one_request
+            flash_messages_survive_untouched_requests
+            readonly_requests_change_nothing
+            tampered_and_foreign_cookies_give_fresh_sessions
+            touch_never_creates_and_destroy_of_missing_is_fine
+            no_resurrection_after_destroy
+            concurrent_increments_are_all_counted
+            concurrent_writes_to_different_keys_all_survive
+            write_if_follows_the_contract
+        }
+    };
+}
+
+/// The expansion of [`conformance_tests!`]: one test per listed case.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_cases {
+    (($make:expr, $mode:expr, $skips:expr) $($case:ident)*) => {
+        $(
+            #[test]
+            fn $case() {
+                let mut suite = $crate::Conformance::new(module_path!(), $make);
+                let skips: &[(&'static str, &str)] = &$skips;
+                for (skipped, why) in skips {
+                    suite = suite.skip(skipped, *why);
+                }
+                suite.run_generated(stringify!($case), $mode);
+            }
+        )*
+    };
+}
+
 impl Conformance {
     /// A suite for the driver that `make` builds.
     ///
@@ -233,34 +385,17 @@ impl Conformance {
                 self.name
             );
         }
-        macro_rules! case {
-            ($name:ident) => {
-                let name = stringify!($name);
-                if !self.skipped.iter().any(|(c, _)| *c == name) {
-                    self.$name().await;
-                    report.passed.push(name);
-                }
-            };
+        for case in CASES {
+            if !self.skipped.iter().any(|(c, _)| c == case) {
+                self.case(case).await;
+                report.passed.push(case);
+            }
         }
-        case!(round_trip);
-        case!(arbitrary_values_round_trip);
-        case!(fresh_visitor_gets_an_id_but_costs_no_storage);
-        case!(untouched_request_slides_the_idle_expiry);
-        case!(unmodified_request_slides_the_idle_expiry);
-        case!(idle_expiry);
-        case!(absolute_expiry);
-        case!(clearing_destroys_the_record);
-        case!(regenerate_keeps_data_and_retires_the_old_id);
-        case!(flash_messages_live_for_one_request);
-        case!(flash_messages_survive_untouched_requests);
-        case!(readonly_requests_change_nothing);
-        case!(tampered_and_foreign_cookies_give_fresh_sessions);
-        case!(touch_never_creates_and_destroy_of_missing_is_fine);
         if atomic {
-            case!(no_resurrection_after_destroy);
-            case!(concurrent_increments_are_all_counted);
-            case!(concurrent_writes_to_different_keys_all_survive);
-            case!(write_if_follows_the_contract);
+            for case in ATOMIC_CASES {
+                self.case(case).await;
+                report.passed.push(case);
+            }
         } else {
             for case in ATOMIC_CASES {
                 if !report.skipped.iter().any(|(c, _)| c == case) {
@@ -272,6 +407,124 @@ impl Conformance {
             }
         }
         report
+    }
+
+    /// Runs one case by name (one of [`CASES`] or [`ATOMIC_CASES`]); panics naming the case and
+    /// what went wrong when the driver fails it. [`conformance_tests!`](crate::conformance_tests)
+    /// runs each case as a test of its own with this.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap().block_on(async {
+    /// use std::sync::Arc;
+    /// use session_core::SessionManager;
+    /// use session_testkit::Conformance;
+    ///
+    /// Conformance::new("memory", Arc::new(|config, clock| {
+    ///     SessionManager::builder(config.with_driver("memory"))
+    ///         .with_clock(Arc::new(clock))
+    ///         .build()
+    ///         .unwrap()
+    /// }))
+    /// .case("read_never_returns_an_expired_record")
+    /// .await;
+    /// # });
+    /// ```
+    pub async fn case(&self, case: &str) {
+        match case {
+            "round_trip" => self.round_trip().await,
+            "arbitrary_values_round_trip" => self.arbitrary_values_round_trip().await,
+            "fresh_visitor_gets_an_id_but_costs_no_storage" => {
+                self.fresh_visitor_gets_an_id_but_costs_no_storage().await
+            }
+            "untouched_request_slides_the_idle_expiry" => {
+                self.untouched_request_slides_the_idle_expiry().await
+            }
+            "unmodified_request_slides_the_idle_expiry" => {
+                self.unmodified_request_slides_the_idle_expiry().await
+            }
+            "idle_expiry" => self.idle_expiry().await,
+            "absolute_expiry" => self.absolute_expiry().await,
+            "read_never_returns_an_expired_record" => {
+                self.read_never_returns_an_expired_record().await
+            }
+            "touch_never_revives_an_expired_record" => {
+                self.touch_never_revives_an_expired_record().await
+            }
+            "write_stores_the_record_as_given" => self.write_stores_the_record_as_given().await,
+            "clearing_destroys_the_record" => self.clearing_destroys_the_record().await,
+            "regenerate_keeps_data_and_retires_the_old_id" => {
+                self.regenerate_keeps_data_and_retires_the_old_id().await
+            }
+            "flash_messages_live_for_one_request" => {
+                self.flash_messages_live_for_one_request().await
+            }
+            "flash_messages_survive_untouched_requests" => {
+                self.flash_messages_survive_untouched_requests().await
+            }
+            "readonly_requests_change_nothing" => self.readonly_requests_change_nothing().await,
+            "tampered_and_foreign_cookies_give_fresh_sessions" => {
+                self.tampered_and_foreign_cookies_give_fresh_sessions()
+                    .await
+            }
+            "touch_never_creates_and_destroy_of_missing_is_fine" => {
+                self.touch_never_creates_and_destroy_of_missing_is_fine()
+                    .await
+            }
+            "no_resurrection_after_destroy" => self.no_resurrection_after_destroy().await,
+            "concurrent_increments_are_all_counted" => {
+                self.concurrent_increments_are_all_counted().await
+            }
+            "concurrent_writes_to_different_keys_all_survive" => {
+                self.concurrent_writes_to_different_keys_all_survive().await
+            }
+            "write_if_follows_the_contract" => self.write_if_follows_the_contract().await,
+            other => panic!("[{}] no conformance case is named {other:?}", self.name),
+        }
+    }
+
+    /// Runs one case as a `#[test]` generated by [`conformance_tests!`](crate::conformance_tests)
+    /// does: on a runtime of its own, honouring `mode` and the skipped cases.
+    #[doc(hidden)]
+    pub fn run_generated(self, case: &'static str, mode: Mode) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("a tokio runtime: {e}"));
+        runtime.block_on(async {
+            let atomic = {
+                let clock = ManualClock::starting_now();
+                self.browser(&clock)
+                    .manager()
+                    .driver()
+                    .capabilities()
+                    .atomic_update()
+            };
+            match mode {
+                Mode::Atomic if !atomic => self.fail(
+                    case,
+                    "the suite was told the driver has the atomic update, but it does not declare it",
+                ),
+                Mode::LastWriterWins if atomic => self.fail(
+                    case,
+                    "the driver declares the atomic update: run the suite with `Atomic`",
+                ),
+                _ => {}
+            }
+            if let Some((_, why)) = self.skipped.iter().find(|(c, _)| *c == case) {
+                if ATOMIC_CASES.contains(&case) {
+                    self.fail(case, "the cases of the atomic update cannot be skipped");
+                }
+                eprintln!("[{}] {case} skipped: {why}", self.name);
+                return;
+            }
+            if ATOMIC_CASES.contains(&case) && mode == Mode::LastWriterWins {
+                // What a last-writer-wins driver promises here is only that it says so, which
+                // the check above did.
+                return;
+            }
+            self.case(case).await;
+        });
     }
 
     fn fail(&self, case: &str, what: impl fmt::Display) -> ! {
@@ -687,6 +940,149 @@ impl Conformance {
         }
     }
 
+    /// A context carrying the cookies `cx`'s response set, as the browser's next request would
+    /// (for drivers that keep the record in cookies).
+    fn next_context(b: &Browser, cx: &SessionContext) -> SessionContext {
+        let header = cx
+            .response_cookies()
+            .iter()
+            .filter(|c| !c.value().is_empty())
+            .map(|c| format!("{}={}", c.name(), c.value()))
+            .collect::<Vec<_>>()
+            .join("; ");
+        b.manager().context([header.as_str()])
+    }
+
+    /// A record holding `{"n": n}`, created and last active at the given times, at `version`.
+    fn record(n: u64, created_at: u64, last_active: u64, version: u64) -> Record {
+        let mut data = Map::new();
+        data.insert("n".to_owned(), json!(n));
+        let mut record = Record::new(data, created_at);
+        record.last_active = last_active;
+        record.version = version;
+        record
+    }
+
+    async fn read_never_returns_an_expired_record(&self) {
+        let case = "read_never_returns_an_expired_record";
+        let clock = ManualClock::starting_now();
+        let absolute = IDLE * 3;
+        let b = Browser::new(
+            self.manager(
+                SessionConfig::new()
+                    .with_age(IDLE)
+                    .with_absolute_age(absolute),
+                &clock,
+            ),
+        );
+        let driver = b.manager().driver().clone();
+        let now = clock.now();
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let idle_past = now - ms(IDLE) - 1_000;
+        let created_past = now - ms(absolute) - 1_000;
+        for (what, record) in [
+            (
+                "a live record",
+                Self::record(1, now - 1_000, now - 1_000, 1),
+            ),
+            (
+                "a record idle past its age",
+                Self::record(2, idle_past, idle_past, 1),
+            ),
+            (
+                "a record past its absolute age",
+                Self::record(3, created_past, now, 1),
+            ),
+        ] {
+            let key = SessionId::generate().storage_key();
+            let cx = b.context();
+            driver
+                .write(&cx, &key, &record)
+                .await
+                .unwrap_or_else(|e| self.fail(case, format!("writing {what}: {e}")));
+            let read = driver
+                .read(&Self::next_context(&b, &cx), &key)
+                .await
+                .unwrap_or_else(|e| self.fail(case, format!("reading {what}: {e}")));
+            let live = record.data["n"] == json!(1);
+            match (live, read) {
+                (true, Some(r)) if r.data == record.data => {}
+                (true, other) => self.fail(case, format!("{what} read back as {other:?}")),
+                (false, None) => {}
+                (false, Some(_)) => self.fail(
+                    case,
+                    format!("the driver's read returned {what}; it must read as no session"),
+                ),
+            }
+        }
+    }
+
+    async fn touch_never_revives_an_expired_record(&self) {
+        let case = "touch_never_revives_an_expired_record";
+        let clock = ManualClock::starting_now();
+        let b = self.browser(&clock);
+        let driver = b.manager().driver().clone();
+        let key = SessionId::generate().storage_key();
+        let now = clock.now();
+        let cx = b.context();
+        driver
+            .write(&cx, &key, &Self::record(1, now, now, 1))
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        let cx = Self::next_context(&b, &cx);
+        clock.advance(IDLE + Duration::from_secs(1));
+        driver
+            .touch(&cx, &key, clock.now())
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        let cx = Self::next_context(&b, &cx);
+        let read = driver
+            .read(&cx, &key)
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        if read.is_some() {
+            self.fail(
+                case,
+                "a touch after the idle age brought the expired record back",
+            );
+        }
+    }
+
+    async fn write_stores_the_record_as_given(&self) {
+        let case = "write_stores_the_record_as_given";
+        let clock = ManualClock::starting_now();
+        let b = self.browser(&clock);
+        let driver = b.manager().driver().clone();
+        let key = SessionId::generate().storage_key();
+        let now = clock.now();
+        let mut cx = b.context();
+        for record in [
+            Self::record(7, now - 5_000, now - 2_000, 7),
+            Self::record(8, now - 5_000, now, 8),
+        ] {
+            driver
+                .write(&cx, &key, &record)
+                .await
+                .unwrap_or_else(|e| self.fail(case, e));
+            cx = Self::next_context(&b, &cx);
+            let read = driver
+                .read(&cx, &key)
+                .await
+                .unwrap_or_else(|e| self.fail(case, e));
+            // A driver may slide `last_active` forward on a read (the memory and Redis drivers
+            // record the activity), never back.
+            let same = read.as_ref().is_some_and(|r| {
+                r.version == record.version
+                    && r.created_at == record.created_at
+                    && r.last_active >= record.last_active
+                    && r.data == record.data
+            });
+            if !same {
+                self.fail(case, format!("wrote {record:?}, read back {read:?}"));
+            }
+        }
+    }
+
     async fn touch_never_creates_and_destroy_of_missing_is_fine(&self) {
         let case = "touch_never_creates_and_destroy_of_missing_is_fine";
         let clock = ManualClock::starting_now();
@@ -909,14 +1305,16 @@ impl Conformance {
     }
 }
 
-/// JSON values whose text form round-trips exactly (floats are multiples of 1/4).
+/// JSON values of every type; floats of any finite value (non-finite ones serialize as `null`).
 fn json_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
         any::<u64>().prop_map(Value::from),
-        (-1_000_000i32..1_000_000).prop_map(|i| json!(f64::from(i) / 4.0)),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
         ".{0,40}".prop_map(Value::String),
     ];
     leaf.prop_recursive(3, 32, 6, |inner| {

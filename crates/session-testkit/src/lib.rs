@@ -35,4 +35,4 @@ pub mod readback;
 pub mod redis_server;
 
 pub use crate::browser::Browser;
-pub use crate::conformance::{Conformance, MakeManager, Report, ATOMIC_CASES};
+pub use crate::conformance::{Conformance, MakeManager, Mode, Report, ATOMIC_CASES, CASES};

@@ -2,10 +2,12 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use session_testkit::redis_server::{RedisCluster, RedisServer};
-use session_testkit::Conformance;
+use session_testkit::{Conformance, ATOMIC_CASES, CASES};
 
 use crate::common;
 
+/// The whole suite in one test, for the configurations that start servers of their own (TLS,
+/// clusters); standalone Redis runs it one test per case (below).
 async fn run(name: &str, section: impl Fn() -> Value + Send + Sync + 'static) {
     let report = Conformance::new(
         name,
@@ -14,14 +16,30 @@ async fn run(name: &str, section: impl Fn() -> Value + Send + Sync + 'static) {
     .run()
     .await;
     assert!(report.skipped.is_empty(), "{report}");
-    assert_eq!(report.passed.len(), 18, "{report}");
+    assert_eq!(
+        report.passed.len(),
+        CASES.len() + ATOMIC_CASES.len(),
+        "{report}"
+    );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn standalone_redis_passes_the_conformance_suite() {
-    let server = RedisServer::start();
-    let url = server.url().to_owned();
-    run("redis", move || common::standalone(&url)).await;
+/// Standalone Redis, one test per case, each with the server `REDIS_URL` names or one of its own.
+mod standalone {
+    use std::sync::Arc;
+
+    use session_testkit::redis_server::RedisServer;
+    use session_testkit::MakeManager;
+
+    use crate::common;
+
+    fn redis() -> MakeManager {
+        let server = RedisServer::start();
+        Arc::new(move |config, clock| {
+            common::manager(common::standalone(server.url()), config, clock)
+        })
+    }
+
+    session_testkit::conformance_tests!(redis(), Atomic);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
