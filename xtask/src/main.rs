@@ -8,9 +8,14 @@
 //!   arguments go to `session-bench run` (`--duration 5 --warmup 1 --rounds 3 --servers …`).
 //!   `bench micro` runs the criterion micro-benchmarks instead and writes their figures to
 //!   `docs/micro-benchmarks.md`; extra arguments go to `cargo bench`.
+//! - `fuzz [--seconds N] [target…]`: builds the fuzz targets of `fuzz/` with coverage
+//!   instrumentation (stable toolchain, no extra tool) and runs each with libFuzzer for N seconds
+//!   (default 60) from a copy of its seed corpus; fails with the crashing input's path
+//!   (`docs/fuzzing.md`). `--write-seeds` writes the seed corpus again.
 
 #![forbid(unsafe_code)]
 
+mod fuzz;
 mod micro;
 mod tidy;
 
@@ -26,8 +31,9 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("tidy") => tidy::run(&root()).map_err(|problems| problems.join("\n")),
         Some("bench") => bench(&args[1..]),
+        Some("fuzz") => fuzz::fuzz(&args[1..]),
         _ => Err(
-            "usage: cargo xtask <test|ci|tidy|bench> [extra cargo test / session-bench run arguments]"
+            "usage: cargo xtask <test|ci|tidy|bench|fuzz> [extra cargo test / session-bench run arguments]\n       cargo xtask fuzz [--seconds N] [--write-seeds] [target…] [-- libFuzzer options]"
                 .to_owned(),
         ),
     };
@@ -208,6 +214,8 @@ fn output(cmd: &mut Command) -> String {
 
 fn ci() -> Result<(), String> {
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    // The fuzz targets are a workspace of their own, which `--all` does not reach.
+    run(cargo().args(["fmt", "--manifest-path", "fuzz/Cargo.toml", "--", "--check"]))?;
     run(cargo().args([
         "clippy",
         "--workspace",

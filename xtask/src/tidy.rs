@@ -89,7 +89,7 @@ pub(crate) fn run(root: &Path) -> Result<(), Vec<String>> {
 
 fn rust_files(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    let mut stack = vec![root.join("crates"), root.join("xtask")];
+    let mut stack = vec![root.join("crates"), root.join("xtask"), root.join("fuzz")];
     while let Some(dir) = stack.pop() {
         let Ok(entries) = fs::read_dir(&dir) else {
             continue;

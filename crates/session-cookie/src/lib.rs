@@ -178,6 +178,43 @@ mod opened;
 mod plain;
 mod seal;
 
+/// The sealed plaintext's codec and the sealing itself, for the fuzz targets in `fuzz/` only
+/// (built with `--cfg fuzzing`): a fuzzer cannot forge the AES-GCM tag, so the targets seal
+/// fuzzed plaintexts with a known key to reach the decoder behind it.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    use session_core::{DerivedKey, DriverError, Record, StorageKey};
+
+    /// The record in a sealed plaintext, as the driver decodes it after opening a data cookie.
+    pub fn decode_plaintext(plain: &[u8]) -> Option<Record> {
+        crate::plain::decode(plain)
+    }
+
+    /// The plaintext the driver seals for `record`.
+    pub fn encode_plaintext(record: &Record) -> Vec<u8> {
+        let mut out = Vec::new();
+        crate::plain::encode_into(&mut out, record);
+        out
+    }
+
+    /// `plaintext` sealed under the first of `keys` (derived for [`crate::KEY_PURPOSE`]) for the
+    /// session cookie `cookie_name` and the session `key`: the value the data cookies carry,
+    /// before it is split into chunks.
+    pub fn seal(
+        keys: &[DerivedKey],
+        cookie_name: &str,
+        key: &StorageKey,
+        plaintext: &[u8],
+    ) -> Result<String, DriverError> {
+        let mut buf = crate::seal::Sealer::buffer(plaintext.len());
+        buf.extend_from_slice(plaintext);
+        let mut out = String::new();
+        crate::seal::Sealer::new(keys).seal_into(cookie_name, key, buf, &mut out)?;
+        Ok(out)
+    }
+}
+
 use std::sync::Arc;
 
 use session_core::DriverRegistry;

@@ -120,6 +120,24 @@ mod tests {
         assert_eq!(decode(&list), None, "data that is not an object");
     }
 
+    /// Found by the `record_decode_cookie` fuzz target (the crashing input, as it was): the
+    /// float `-1.5e86` decoded one ulp off, and the record then changed on every re-seal.
+    #[test]
+    fn a_decoded_record_seals_back_unchanged() {
+        let mut plain = vec![1];
+        plain.extend_from_slice(&u64::MAX.to_le_bytes());
+        plain.extend_from_slice(&1_764_000_000_000u64.to_le_bytes());
+        plain.extend_from_slice(&u64::MAX.to_le_bytes());
+        plain.extend_from_slice(
+            br#"{"n":-1.5e86,"s":"\u00fcn\u00efc\u00f8d\u00001","deep":{"a":[[],{},null,true]}}"#,
+        );
+        let record = decode(&plain).expect("a valid plaintext");
+        assert_eq!(record.data["n"].as_f64(), Some(-1.5e86));
+        let again = decode(&encode(&record)).expect("its encoding decodes");
+        assert_eq!(again, record);
+        assert_eq!(encode(&again), encode(&record));
+    }
+
     proptest! {
         #[test]
         fn any_record_round_trips(

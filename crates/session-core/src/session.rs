@@ -1165,7 +1165,9 @@ impl Session {
                     (_, false) => {
                         let record = Record {
                             data,
-                            version: base.as_ref().map_or(1, |r| r.version + 1),
+                            // Wrapping: a stored record at `u64::MAX` (a corrupt or foreign
+                            // one) goes on at 0, which still differs from the version read.
+                            version: base.as_ref().map_or(1, |r| r.version.wrapping_add(1)),
                             created_at: base.as_ref().map_or(plan.created_at, |r| r.created_at),
                             last_active: now,
                         };

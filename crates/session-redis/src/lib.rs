@@ -150,6 +150,25 @@ mod scripts;
 #[cfg(feature = "tls")]
 mod tls;
 
+/// The stored layout's codec, for the fuzz targets in `fuzz/` only (built with `--cfg fuzzing`).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    use session_core::Record;
+
+    /// The header of a stored value (`[version, created, active]`) and the encoded record after
+    /// it, as the driver reads them; `None` for a value the driver did not write.
+    pub fn split(stored: &[u8]) -> Option<([u64; 3], &[u8])> {
+        crate::layout::split(stored)
+            .map(|(head, rest)| ([head.version, head.created, head.active], rest))
+    }
+
+    /// The value the driver stores for `record`.
+    pub fn value(record: &Record) -> Vec<u8> {
+        crate::layout::value(record)
+    }
+}
+
 use std::fmt;
 use std::sync::Arc;
 

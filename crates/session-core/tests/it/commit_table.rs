@@ -327,3 +327,25 @@ async fn regenerating_replays_on_changes_made_meanwhile_to_the_old_record() {
         json!({"cart": 2, "user": 7})
     );
 }
+
+/// Found by the `sealed_cookie` fuzz target: a stored record at version `u64::MAX` made the next
+/// write overflow (a panic in debug builds).
+#[tokio::test]
+async fn a_record_at_the_largest_version_is_written_again() {
+    use session_core::{CookieOptions, Driver, Record, SessionContext};
+
+    let (mut b, driver, clock) = recording(true);
+    b.request(|s| s.put("n", 1)).await.expect("first write");
+    let key = b.storage_key().await.expect("key");
+    let cx = SessionContext::new("id", CookieOptions::default());
+    let mut record = driver.read(&cx, &key).await.expect("read").expect("stored");
+    record.version = u64::MAX;
+    record.last_active = session_core::Clock::now_ms(&clock);
+    driver.write(&cx, &key, &record).await.expect("write");
+    for expected in [2, 3] {
+        let n = b.request(|s| s.increment("n")).await.expect("increment");
+        assert_eq!(n, serde_json::json!(expected));
+    }
+    let stored: Record = driver.read(&cx, &key).await.expect("read").expect("stored");
+    assert_eq!(stored.version, 1, "u64::MAX, then 0, then 1");
+}
