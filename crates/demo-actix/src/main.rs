@@ -17,14 +17,8 @@
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use actix_web::HttpServer;
-use session::file_driver::{FileConfig, FileDriver, SweeperHandle};
-use session::SessionManager;
-
-/// How often the file driver's folder is swept while the demo runs.
-const SWEEP_EVERY: Duration = Duration::from_secs(15 * 60);
 
 #[actix_web::main]
 async fn main() -> ExitCode {
@@ -33,7 +27,7 @@ async fn main() -> ExitCode {
     };
     // Runs on the main thread's runtime, beside the workers; kept until the server stops, since
     // dropping the handle stops the sweeper.
-    let _sweeper = match start_sweeper(&manager) {
+    let _sweeper = match demo::start_sweeper(&manager) {
         Ok(sweeper) => sweeper,
         Err(e) => {
             tracing::error!("cannot start the session sweeper: {e}");
@@ -56,27 +50,4 @@ async fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
-}
-
-/// Starts the file driver's sweeper when the manager uses the file driver; `None` with any
-/// other driver. The sweeper works on the folder, so a driver opened on the manager's `file`
-/// section, lifetimes and clock sweeps what the manager's own driver writes.
-fn start_sweeper(manager: &SessionManager) -> Result<Option<SweeperHandle>, String> {
-    if manager.driver().name() != "file" {
-        return Ok(None);
-    }
-    let section = manager
-        .config()
-        .section(manager.config().driver())
-        .cloned()
-        .unwrap_or_else(|| serde_json::json!({}));
-    let config: FileConfig = serde_json::from_value(section).map_err(|e| e.to_string())?;
-    let driver = FileDriver::new(config, manager.lifetimes(), manager.clock().clone())
-        .map_err(|e| e.to_string())?;
-    tracing::info!(
-        location = %driver.location().display(),
-        every = ?SWEEP_EVERY,
-        "sweeping the session folder"
-    );
-    Ok(Some(driver.spawn_sweeper(SWEEP_EVERY)))
 }

@@ -455,3 +455,34 @@ async fn api_reflash(session: Session) -> ApiResult<StatusCode> {
 async fn api_flash_messages(flash: FlashMessages) -> Json<Map<String, Value>> {
     Json(flash.all().clone())
 }
+
+/// How often the file driver's folder is swept while a demo runs.
+pub const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Starts the file driver's sweeper (every [`SWEEP_EVERY`]) when the manager uses the file
+/// driver; `None` with any other driver. The sweeper works on the folder, so a driver opened on
+/// the manager's `file` section, lifetimes and clock sweeps what the manager's own driver writes.
+/// Both demos call it at start-up and keep the handle until they stop.
+pub fn start_sweeper(
+    manager: &session::SessionManager,
+) -> Result<Option<session::file_driver::SweeperHandle>, String> {
+    use session::file_driver::{FileConfig, FileDriver};
+
+    if manager.driver().name() != "file" {
+        return Ok(None);
+    }
+    let section = manager
+        .config()
+        .section(manager.config().driver())
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    let config: FileConfig = serde_json::from_value(section).map_err(|e| e.to_string())?;
+    let driver = FileDriver::new(config, manager.lifetimes(), manager.clock().clone())
+        .map_err(|e| e.to_string())?;
+    tracing::info!(
+        location = %driver.location().display(),
+        every = ?SWEEP_EVERY,
+        "sweeping the session folder"
+    );
+    Ok(Some(driver.spawn_sweeper(SWEEP_EVERY)))
+}

@@ -10,7 +10,6 @@
 //! that the encoding mangles) fails with the operations that showed it.
 //!
 //! ```
-//! use proptest::test_runner::{Config, TestRunner};
 //! use session_core::{SessionConfig, SessionManager};
 //! use session_testkit::readback;
 //!
@@ -20,15 +19,11 @@
 //! .build()
 //! .unwrap();
 //! let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-//! let mut runner = TestRunner::new(Config::with_cases(16));
-//! runner
-//!     .run(&readback::operations(), |ops| {
-//!         runtime.block_on(readback::check(&manager, &ops)).map_err(proptest::test_runner::TestCaseError::fail)
-//!     })
-//!     .unwrap();
+//! readback::run(&runtime, &manager, 16);
 //! ```
 
 use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Map, Value};
 use session_core::{Error, ErrorKind, SessionConfig, SessionManager};
 
@@ -166,7 +161,10 @@ pub fn apply(session: &session_core::Session, op: &Operation) {
 }
 
 /// What a second request reads: the values and the flash messages.
-async fn run(manager: &SessionManager, ops: &[Operation]) -> Result<Option<(Value, Value)>, Error> {
+async fn read_back(
+    manager: &SessionManager,
+    ops: &[Operation],
+) -> Result<Option<(Value, Value)>, Error> {
     let mut browser = Browser::new(manager.clone());
     let first = browser.begin();
     first.initiate(false).await?;
@@ -217,10 +215,10 @@ pub async fn check(manager: &SessionManager, ops: &[Operation]) -> Result<(), St
     )
     .build()
     .map_err(|e| format!("reference manager: {e}"))?;
-    let expected = run(&reference, ops)
+    let expected = read_back(&reference, ops)
         .await
         .map_err(|e| format!("reference driver: {e}"))?;
-    let got = run(manager, ops)
+    let got = read_back(manager, ops)
         .await
         .map_err(|e| format!("{}: {e}", manager.driver().name()))?;
     match (expected, got) {
@@ -231,4 +229,29 @@ pub async fn check(manager: &SessionManager, ops: &[Operation]) -> Result<(), St
             manager.driver().name()
         )),
     }
+}
+
+/// Runs [`check`] on `cases` generated requests ([`operations`]) on `runtime` (the one the
+/// manager's driver was built on, for drivers whose connections live on a runtime); panics with
+/// the smallest failing request proptest finds.
+///
+/// ```
+/// use session_core::{SessionConfig, SessionManager};
+///
+/// let manager = SessionManager::builder(
+///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+/// )
+/// .build()
+/// .unwrap();
+/// let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// session_testkit::readback::run(&runtime, &manager, 8);
+/// ```
+pub fn run(runtime: &tokio::runtime::Runtime, manager: &SessionManager, cases: u32) {
+    TestRunner::new(Config::with_cases(cases))
+        .run(&operations(), |ops| {
+            runtime
+                .block_on(check(manager, &ops))
+                .map_err(TestCaseError::fail)
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
 }

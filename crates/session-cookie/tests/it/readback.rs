@@ -1,9 +1,7 @@
 //! Every session the cookie driver seals opens again with the same values and messages
 //! (`session_testkit::readback`), or is refused whole as too large.
 
-use proptest::test_runner::{Config, TestRunner};
 use session_core::ManualClock;
-use session_testkit::readback;
 
 #[test]
 fn every_sealed_session_opens_with_what_was_written() {
@@ -12,11 +10,5 @@ fn every_sealed_session_opens_with_what_was_written() {
         .enable_all()
         .build()
         .expect("runtime");
-    TestRunner::new(Config::with_cases(256))
-        .run(&readback::operations(), |ops| {
-            runtime
-                .block_on(readback::check(&manager, &ops))
-                .map_err(proptest::test_runner::TestCaseError::fail)
-        })
-        .unwrap_or_else(|e| panic!("{e}"));
+    session_testkit::readback::run(&runtime, &manager, 256);
 }

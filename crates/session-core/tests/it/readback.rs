@@ -14,13 +14,7 @@ fn every_record_written_reads_back() {
         .enable_all()
         .build()
         .expect("runtime");
-    TestRunner::new(Config::with_cases(256))
-        .run(&readback::operations(), |ops| {
-            runtime
-                .block_on(readback::check(&manager, &ops))
-                .map_err(proptest::test_runner::TestCaseError::fail)
-        })
-        .unwrap_or_else(|e| panic!("{e}"));
+    readback::run(&runtime, &manager, 256);
 }
 
 #[test]

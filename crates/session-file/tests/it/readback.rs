@@ -1,10 +1,8 @@
 //! Every record the file driver writes reads back with the same values and messages
 //! (`session_testkit::readback`).
 
-use proptest::test_runner::{Config, TestRunner};
 use serde_json::json;
 use session_core::{DriverRegistry, SessionConfig, SessionManager};
-use session_testkit::readback;
 
 #[test]
 fn every_record_written_reads_back() {
@@ -25,11 +23,5 @@ fn every_record_written_reads_back() {
         .enable_all()
         .build()
         .expect("runtime");
-    TestRunner::new(Config::with_cases(128))
-        .run(&readback::operations(), |ops| {
-            runtime
-                .block_on(readback::check(&manager, &ops))
-                .map_err(proptest::test_runner::TestCaseError::fail)
-        })
-        .unwrap_or_else(|e| panic!("{e}"));
+    session_testkit::readback::run(&runtime, &manager, 128);
 }

@@ -1,8 +1,6 @@
 //! Every record the Redis driver writes reads back with the same values and messages
 //! (`session_testkit::readback`), on a real `redis-server`.
 
-use proptest::test_runner::{Config, TestRunner};
-use session_testkit::readback;
 use session_testkit::redis_server::RedisServer;
 
 use crate::common::{simple_manager, standalone};
@@ -17,11 +15,5 @@ fn every_record_written_reads_back() {
         .expect("runtime");
     // The manager's connections run on the runtime that opens them.
     let manager = runtime.block_on(async { simple_manager(standalone(server.url())) });
-    TestRunner::new(Config::with_cases(128))
-        .run(&readback::operations(), |ops| {
-            runtime
-                .block_on(readback::check(&manager, &ops))
-                .map_err(proptest::test_runner::TestCaseError::fail)
-        })
-        .unwrap_or_else(|e| panic!("{e}"));
+    session_testkit::readback::run(&runtime, &manager, 128);
 }
