@@ -74,8 +74,9 @@ fn slot_of(value: &[u8]) -> usize {
 }
 
 /// Whether `a` and `b` are equal, looking at every byte whatever the first difference: the time
-/// it takes depends on their lengths only, not on how long a prefix they share. For comparing a
-/// value a client sent with a secret or with another client's value.
+/// it takes depends on their lengths only, not on how long a prefix they share (`subtle`'s
+/// `ConstantTimeEq`, which keeps the optimizer from ending the loop early). For comparing a value
+/// a client sent with a secret or with another client's value.
 ///
 /// ```
 /// use session_core::constant_time_eq;
@@ -85,26 +86,9 @@ fn slot_of(value: &[u8]) -> usize {
 /// assert!(!constant_time_eq(b"a stored token", b"a stored"));
 /// ```
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    // Eight bytes at a time, then the rest; `black_box` keeps the compiler from ending the loop
-    // at the first difference.
-    let word = |s: &[u8]| {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(s);
-        u64::from_ne_bytes(w)
-    };
-    let mut diff = 0u64;
-    let (xs, ys) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (x_rest, y_rest) = (xs.remainder(), ys.remainder());
-    for (x, y) in xs.zip(ys) {
-        diff = std::hint::black_box(diff | (word(x) ^ word(y)));
-    }
-    for (x, y) in x_rest.iter().zip(y_rest) {
-        diff = std::hint::black_box(diff | u64::from(x ^ y));
-    }
-    diff == 0
+    use subtle::ConstantTimeEq;
+
+    a.ct_eq(b).into()
 }
 
 impl VerifiedIds {
