@@ -178,9 +178,12 @@ pub(crate) fn fuzz(args: &[String]) -> Result<(), String> {
     let started = Instant::now();
     let host = host()?;
     let mut build = Command::new(env_cargo());
+    // Not `--locked`: `fuzz/Cargo.lock` pins the fuzzing crates, but the fuzz package depends on
+    // the workspace crates by path, so a dependency they gain is added to it by this build
+    // instead of failing it (cargo adds what is missing and changes nothing else).
     build
         .current_dir(&fuzz)
-        .args(["build", "--release", "--locked", "--target", &host])
+        .args(["build", "--release", "--target", &host])
         .env("CARGO_TARGET_DIR", &target_dir)
         .env("RUSTFLAGS", RUSTFLAGS.join(" "))
         .env_remove("CARGO_ENCODED_RUSTFLAGS");
@@ -354,7 +357,7 @@ fn write_seeds(fuzz: &Path, target_dir: &Path) -> Result<(), String> {
     let seeds_target: PathBuf = target_dir.join("seeds");
     run(Command::new(env_cargo())
         .current_dir(fuzz)
-        .args(["run", "--release", "--locked", "--bin", "write_seeds", "--"])
+        .args(["run", "--release", "--bin", "write_seeds", "--"])
         .arg(fuzz.join("corpus"))
         .env("CARGO_TARGET_DIR", &seeds_target)
         .env("RUSTFLAGS", "--cfg fuzzing")
