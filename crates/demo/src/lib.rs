@@ -72,7 +72,7 @@ pub fn config_from_env(
 ) -> Result<(SessionConfig, Vec<String>), ConfigError> {
     let get = |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let mut notes = Vec::new();
-    let mut config = SessionConfig::from_vars(vars.clone())?;
+    let mut config = session::config_from_vars(vars.clone())?;
     if get("APP_KEY").is_none_or(|k| k.trim().is_empty()) {
         config = config.with_key(session::SecretKey::generate_encoded());
         notes.push(

@@ -274,6 +274,8 @@ pub fn register(registry: &mut DriverRegistry) {
 /// assert_eq!(err.option(), "cookie_store.max_size");
 /// ```
 pub fn register_with(registry: &mut DriverRegistry, config: CookieDriverConfig) {
+    // The options cannot live under the driver's name: `cookie` holds the cookie attributes.
+    registry.claim_section(SECTION);
     registry.extend(DRIVER_NAME, move |setup| {
         Ok(Arc::new(CookieDriver::from_setup(setup, config.clone())?))
     });

@@ -379,8 +379,13 @@ impl CookieOptions {
     }
 }
 
-/// The environment variables [`SessionConfig::from_vars`] reads.
-const ENV_VARS: &[&str] = &[
+/// The environment variables [`SessionConfig::from_vars`] reads. Drivers read their own.
+///
+/// ```
+/// assert!(session_core::ENV_VARS.contains(&"SESSION_DRIVER"));
+/// assert!(session_core::ENV_VARS.contains(&"APP_KEY"));
+/// ```
+pub const ENV_VARS: &[&str] = &[
     "SESSION_ENABLED",
     "SESSION_DRIVER",
     "SESSION_COOKIE_NAME",
@@ -394,12 +399,7 @@ const ENV_VARS: &[&str] = &[
     "SESSION_MAX_KEY_SEGMENTS",
     "SESSION_MAX_SEGMENT_LENGTH",
     "SESSION_MAX_DEPTH",
-    "SESSION_FILE_LOCATION",
-    "SESSION_REDIS_PREFIX",
-    "SESSION_REDIS_CLUSTER",
-    "SESSION_REDIS_LOCAL_CACHE",
     "APP_KEY",
-    "REDIS_URL",
 ];
 
 /// Session configuration.
@@ -498,14 +498,13 @@ impl SessionConfig {
         Self::default()
     }
 
-    /// Reads the configuration from the process environment. See [`SessionConfig::from_vars`].
+    /// Reads the core's options from the process environment. See [`SessionConfig::from_vars`].
     ///
     /// ```
     /// use session_core::SessionConfig;
     ///
     /// match SessionConfig::from_env() {
-    ///     // Without SESSION_DRIVER the cookie driver is chosen.
-    ///     Ok(config) => println!("sessions use the {} driver", config.driver()),
+    ///     Ok(config) => println!("sessions use the {:?} driver", config.driver()),
     ///     // A misspelt SESSION_ variable or a bad value is named in the error.
     ///     Err(e) => eprintln!("bad session configuration: {e}"),
     /// }
@@ -527,23 +526,23 @@ impl SessionConfig {
     /// | `SESSION_COOKIE_SECURE`, `SESSION_COOKIE_SAME_SITE`, `SESSION_COOKIE_DOMAIN`, `SESSION_COOKIE_PATH` | `cookie.*` |
     /// | `SESSION_MAX_KEY_SEGMENTS`, `SESSION_MAX_SEGMENT_LENGTH`, `SESSION_MAX_DEPTH` | `limits.*` (see [`Limits`]) |
     /// | `APP_KEY` | `keys` (comma-separated, current key first) |
-    /// | `SESSION_FILE_LOCATION` | `file.location` |
-    /// | `REDIS_URL`, `SESSION_REDIS_PREFIX`, `SESSION_REDIS_CLUSTER`, `SESSION_REDIS_LOCAL_CACHE` | `redis.url`, `redis.prefix`, `redis.cluster`, `redis.local_cache` |
     ///
-    /// The `file` and `redis` variables only apply when that driver is chosen (`REDIS_URL` is often
-    /// set for other parts of an app). Any other variable starting with `SESSION_` is a
-    /// misspelling when it is one or two edits away from a known one, and fails, naming it; other
-    /// `SESSION_*` variables (such as `SESSION_MANAGER` of Linux desktops) are not ours and are
+    /// The driver stays unchosen without `SESSION_DRIVER`, and the drivers' own variables are
+    /// theirs to read: the `session` facade crate reads the chosen driver's variables into its
+    /// section and picks the default driver. Any other variable starting with `SESSION_` is a
+    /// misspelling when it is one or two edits away from one of [`ENV_VARS`], and fails, naming
+    /// it; other `SESSION_*` variables (a driver's, or `SESSION_MANAGER` of Linux desktops) are
     /// left alone.
     ///
     /// ```
     /// use session_core::SessionConfig;
     ///
     /// let config = SessionConfig::from_vars([
-    ///     ("SESSION_DRIVER".to_string(), "file".to_string()),
-    ///     ("SESSION_FILE_LOCATION".to_string(), "/tmp/sessions".to_string()),
+    ///     ("SESSION_DRIVER".to_string(), "memory".to_string()),
+    ///     ("SESSION_AGE".to_string(), "30m".to_string()),
     /// ]).unwrap();
-    /// assert_eq!(config.driver(), "file");
+    /// assert_eq!(config.driver(), "memory");
+    /// assert_eq!(SessionConfig::from_vars([]).unwrap().driver(), "");
     /// assert!(SessionConfig::from_vars([("SESSION_ENABLED".to_string(), "maybe".to_string())]).is_err());
     /// let typo = SessionConfig::from_vars([("SESSION_DRIVR".to_string(), "file".to_string())]);
     /// assert_eq!(typo.unwrap_err().option(), "SESSION_DRIVR");
@@ -553,8 +552,26 @@ impl SessionConfig {
     pub fn from_vars(
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let mut config = Self::new().with_driver("cookie");
-        let mut sections: Vec<(&str, &str, Value)> = Vec::new();
+        Self::from_vars_with(vars, &[])
+    }
+
+    /// [`SessionConfig::from_vars`], with `known` naming the drivers' own variables too, so
+    /// that their misspellings are caught as well (the facade passes its drivers' lists).
+    ///
+    /// ```
+    /// use session_core::SessionConfig;
+    ///
+    /// let vars = || [("SESSION_PLACE".to_string(), "/tmp".to_string())];
+    /// assert!(SessionConfig::from_vars(vars()).is_ok()); // not near a core variable
+    /// let err = SessionConfig::from_vars_with(vars(), &["SESSION_PLACES"]).unwrap_err();
+    /// assert_eq!(err.option(), "SESSION_PLACE");
+    /// assert!(SessionConfig::from_vars_with([("SESSION_PLACES".to_string(), "/tmp".to_string())], &["SESSION_PLACES"]).is_ok());
+    /// ```
+    pub fn from_vars_with(
+        vars: impl IntoIterator<Item = (String, String)>,
+        known: &[&str],
+    ) -> Result<Self, ConfigError> {
+        let mut config = Self::new();
         let bool_var = |option: &str, value: &str| match value.to_ascii_lowercase().as_str() {
             "1" | "true" | "yes" | "on" => Ok(true),
             "0" | "false" | "no" | "off" => Ok(false),
@@ -614,29 +631,12 @@ impl SessionConfig {
                         .map(str::to_owned)
                         .collect()
                 }
-                "SESSION_FILE_LOCATION" => sections.push(("file", "location", Value::from(value))),
-                // REDIS_URL is often set for other parts of an app; it only configures the
-                // session store when the redis driver is chosen.
-                "REDIS_URL" => sections.push(("redis", "url", Value::from(value))),
-                "SESSION_REDIS_PREFIX" => sections.push(("redis", "prefix", Value::from(value))),
-                "SESSION_REDIS_CLUSTER" => {
-                    let on = bool_var("redis.cluster", &value)?;
-                    sections.push(("redis", "cluster", Value::from(on)))
-                }
-                "SESSION_REDIS_LOCAL_CACHE" => {
-                    let sessions: u64 = value.trim().parse().map_err(|_| {
-                        ConfigError::new(
-                            "redis.local_cache",
-                            format!("expected a number of sessions (0: off), got \"{value}\""),
-                        )
-                    })?;
-                    sections.push(("redis", "local_cache", Value::from(sessions)))
-                }
                 // A name one or two edits away from a known variable is a misspelling; other
                 // `SESSION_*` names belong to someone else (`SESSION_MANAGER` on Linux desktops).
-                other if other.starts_with("SESSION_") => {
+                other if other.starts_with("SESSION_") && !known.contains(&other) => {
                     if let Some(meant) = ENV_VARS
                         .iter()
+                        .chain(known)
                         .find(|known| edit_distance(known, other) <= 2)
                     {
                         return Err(ConfigError::new(
@@ -648,22 +648,41 @@ impl SessionConfig {
                 _ => {}
             }
         }
-        for (section, key, value) in sections {
-            if section == config.driver {
-                config.set_section_value(section, key, value);
-            }
-        }
         Ok(config)
     }
 
-    fn set_section_value(&mut self, section: &str, key: &str, value: impl Into<Value>) {
+    /// Sets one option of a driver's section, creating the section (or replacing one that is not
+    /// an object): for drivers that read their options from the environment into their section.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use session_core::SessionConfig;
+    ///
+    /// let config = SessionConfig::new()
+    ///     .with_section("file", json!({ "location": "/srv/a" }))
+    ///     .with_section_option("file", "location", "/srv/b")
+    ///     .with_section_option("mine", "servers", "10.0.0.1");
+    /// assert_eq!(config.section("file").unwrap()["location"], "/srv/b");
+    /// assert_eq!(config.section("mine").unwrap()["servers"], "10.0.0.1");
+    /// ```
+    #[must_use]
+    pub fn with_section_option(
+        mut self,
+        section: &str,
+        option: &str,
+        value: impl Into<Value>,
+    ) -> Self {
         let entry = self
             .sections
             .entry(section.to_owned())
             .or_insert_with(|| Value::Object(Default::default()));
-        if let Value::Object(map) = entry {
-            map.insert(key.to_owned(), value.into());
+        if !entry.is_object() {
+            *entry = Value::Object(Default::default());
         }
+        if let Value::Object(map) = entry {
+            map.insert(option.to_owned(), value.into());
+        }
+        self
     }
 
     /// Turns sessions on or off for the whole app. Off: the middleware passes requests through.
@@ -1219,12 +1238,10 @@ mod tests {
     }
 
     #[test]
-    fn env_vars_map_to_options_and_sections() {
+    fn env_vars_map_to_options_and_drivers_keep_theirs() {
         let vars = [
-            ("SESSION_DRIVER", "redis"),
-            ("REDIS_URL", "redis://127.0.0.1:7000"),
-            ("SESSION_REDIS_CLUSTER", "true"),
-            ("SESSION_REDIS_LOCAL_CACHE", "5000"),
+            ("SESSION_DRIVER", "mine"),
+            ("SESSION_MINE_SERVERS", "10.0.0.1,10.0.0.2"),
             (
                 "APP_KEY",
                 "k1k1k1k1k1k1k1k1k1k1k1k1k1k1k1k1, k2k2k2k2k2k2k2k2k2k2k2k2k2k2k2k2",
@@ -1236,34 +1253,17 @@ mod tests {
         let config =
             SessionConfig::from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))
                 .expect("config");
-        assert_eq!(config.driver(), "redis");
-        assert_eq!(config.section("redis").expect("redis")["cluster"], true);
-        assert_eq!(config.section("redis").expect("redis")["local_cache"], 5000);
-        let err = SessionConfig::from_vars(
-            [("SESSION_REDIS_LOCAL_CACHE", "lots")]
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string())),
-        )
-        .expect_err("not a number");
-        assert_eq!(err.option(), "redis.local_cache");
+        assert_eq!(config.driver(), "mine");
+        // A driver's variables are the driver's (the facade reads them into its section).
+        assert!(config.section("mine").is_none());
         assert_eq!(config.keys.len(), 2);
         assert!(!config.cookie().secure());
         assert_eq!(config.cookie().same_site(), SameSite::Strict);
         let v = config.validate().expect("valid");
         assert_eq!(v.idle, Duration::from_secs(1800));
         assert_eq!(v.keys.keys().len(), 2);
-    }
-
-    #[test]
-    fn driver_variables_only_apply_to_the_chosen_driver() {
-        let config = SessionConfig::from_vars([
-            ("REDIS_URL".to_string(), "redis://elsewhere".to_string()),
-            ("SESSION_DRIVER".to_string(), "file".to_string()),
-            ("SESSION_FILE_LOCATION".to_string(), "/tmp/s".to_string()),
-        ])
-        .expect("config");
-        assert!(config.section("redis").is_none());
-        assert_eq!(config.section("file").expect("file")["location"], "/tmp/s");
+        // The core names no driver as the default.
+        assert_eq!(SessionConfig::from_vars([]).expect("config").driver(), "");
     }
 
     #[test]

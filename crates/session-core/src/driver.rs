@@ -918,6 +918,8 @@ type Factory = Arc<dyn Fn(&DriverSetup<'_>) -> Result<Arc<dyn Driver>, ConfigErr
 #[derive(Clone)]
 pub struct DriverRegistry {
     factories: Vec<(String, Factory)>,
+    /// Top-level configuration sections that drivers claimed beside their names.
+    sections: Vec<String>,
 }
 
 impl fmt::Debug for DriverRegistry {
@@ -944,6 +946,7 @@ impl DriverRegistry {
     pub fn new() -> Self {
         let mut registry = Self {
             factories: Vec::new(),
+            sections: Vec::new(),
         };
         registry.extend("memory", |setup| {
             let mut driver = crate::memory::MemoryDriver::new(setup.lifetimes(), setup.clock());
@@ -970,6 +973,37 @@ impl DriverRegistry {
             Ok(Arc::new(driver))
         });
         registry
+    }
+
+    /// Claims a top-level configuration section for a driver's options, beside the section named
+    /// after the driver, so that the manager accepts it instead of reporting an unknown option.
+    /// The cookie driver claims `cookie_store`, because `cookie` holds the cookie attributes.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use session_core::{DriverRegistry, SessionConfig, SessionManager};
+    ///
+    /// let config = SessionConfig::new()
+    ///     .with_driver("memory")
+    ///     .with_key("a secret of at least thirty-two bytes!!")
+    ///     .with_section("my_options", json!({ "answer": 42 }));
+    /// assert_eq!(SessionManager::builder(config.clone()).build().unwrap_err().option(), "my_options");
+    ///
+    /// let mut registry = DriverRegistry::new();
+    /// registry.claim_section("my_options");
+    /// assert!(SessionManager::builder(config).with_registry(registry).build().is_ok());
+    /// ```
+    pub fn claim_section(&mut self, section: impl Into<String>) -> &mut Self {
+        let section = section.into();
+        if !self.sections.contains(&section) {
+            self.sections.push(section);
+        }
+        self
+    }
+
+    /// The sections this registry accepts: the drivers' names and the claimed sections.
+    pub(crate) fn sections(&self) -> impl Iterator<Item = &str> {
+        self.names().chain(self.sections.iter().map(String::as_str))
     }
 
     /// Registers (or replaces) a driver factory under `name`. The factory runs once, at start-up,

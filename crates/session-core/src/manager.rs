@@ -30,9 +30,6 @@ const CORE_OPTIONS: &[&str] = &[
     "driver_timeout",
     "commit_attempts",
     "limits",
-    // The cookie driver's own options (size cap, touch threshold). They cannot live under the
-    // driver's name, because `cookie` already holds the cookie attributes, as in AdonisJS.
-    "cookie_store",
 ];
 
 /// Everything the sessions of one application share: the validated configuration, the driver,
@@ -205,7 +202,7 @@ impl SessionManagerBuilder {
     /// ```
     pub fn build(self) -> Result<SessionManager, ConfigError> {
         let valid = self.config.validate()?;
-        let known: Vec<&str> = self.registry.names().collect();
+        let known: Vec<&str> = self.registry.sections().collect();
         for section in self.config.section_names() {
             if !known.contains(&section) && !CORE_OPTIONS.contains(&section) {
                 return Err(ConfigError::new(

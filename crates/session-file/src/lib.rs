@@ -148,3 +148,33 @@ pub fn register(registry: &mut session_core::DriverRegistry) {
         Ok(Arc::new(FileDriver::from_setup(setup)?) as Arc<dyn session_core::Driver>)
     });
 }
+
+/// The environment variables [`config_from_vars`] reads.
+///
+/// ```
+/// assert_eq!(session_file::ENV_VARS, ["SESSION_FILE_LOCATION"]);
+/// ```
+pub const ENV_VARS: &[&str] = &["SESSION_FILE_LOCATION"];
+
+/// Reads the file driver's variables into `config`'s `file` section: `SESSION_FILE_LOCATION`
+/// sets `file.location`. Other variables are left alone (the core reads its own with
+/// `SessionConfig::from_vars`; the `session` facade calls both).
+///
+/// ```
+/// use session_core::SessionConfig;
+///
+/// let vars = [("SESSION_FILE_LOCATION".to_string(), "/var/lib/app/sessions".to_string())];
+/// let config = session_file::config_from_vars(SessionConfig::new().with_driver("file"), &vars);
+/// assert_eq!(config.section("file").unwrap()["location"], "/var/lib/app/sessions");
+/// ```
+pub fn config_from_vars(
+    mut config: session_core::SessionConfig,
+    vars: &[(String, String)],
+) -> session_core::SessionConfig {
+    for (name, value) in vars {
+        if name == "SESSION_FILE_LOCATION" {
+            config = config.with_section_option("file", "location", value.as_str());
+        }
+    }
+    config
+}

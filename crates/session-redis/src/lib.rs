@@ -210,6 +210,84 @@ pub fn register(registry: &mut DriverRegistry) {
     });
 }
 
+/// The environment variables [`config_from_vars`] reads.
+///
+/// ```
+/// assert!(session_redis::ENV_VARS.contains(&"REDIS_URL"));
+/// ```
+pub const ENV_VARS: &[&str] = &[
+    "REDIS_URL",
+    "SESSION_REDIS_PREFIX",
+    "SESSION_REDIS_CLUSTER",
+    "SESSION_REDIS_LOCAL_CACHE",
+];
+
+/// Reads the Redis driver's variables into `config`'s `redis` section:
+///
+/// | variable | option |
+/// |---|---|
+/// | `REDIS_URL` | `redis.url` |
+/// | `SESSION_REDIS_PREFIX` | `redis.prefix` |
+/// | `SESSION_REDIS_CLUSTER` | `redis.cluster` (`true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`) |
+/// | `SESSION_REDIS_LOCAL_CACHE` | `redis.local_cache` (a number of sessions, 0: off) |
+///
+/// Call it only when the Redis driver is chosen: `REDIS_URL` is often set for other parts of an
+/// app (the `session` facade does so). A bad value fails naming the option.
+///
+/// ```
+/// use session_core::SessionConfig;
+///
+/// let vars = [
+///     ("REDIS_URL".to_string(), "redis://127.0.0.1:7000".to_string()),
+///     ("SESSION_REDIS_CLUSTER".to_string(), "true".to_string()),
+/// ];
+/// let config = session_redis::config_from_vars(SessionConfig::new().with_driver("redis"), &vars)?;
+/// assert_eq!(config.section("redis").unwrap()["url"], "redis://127.0.0.1:7000");
+/// assert_eq!(config.section("redis").unwrap()["cluster"], true);
+///
+/// let bad = [("SESSION_REDIS_LOCAL_CACHE".to_string(), "lots".to_string())];
+/// let err = session_redis::config_from_vars(SessionConfig::new(), &bad).unwrap_err();
+/// assert_eq!(err.option(), "redis.local_cache");
+/// # Ok::<(), session_core::ConfigError>(())
+/// ```
+pub fn config_from_vars(
+    mut config: session_core::SessionConfig,
+    vars: &[(String, String)],
+) -> Result<session_core::SessionConfig, session_core::ConfigError> {
+    for (name, value) in vars {
+        config = match name.as_str() {
+            "REDIS_URL" => config.with_section_option(DRIVER_NAME, "url", value.as_str()),
+            "SESSION_REDIS_PREFIX" => {
+                config.with_section_option(DRIVER_NAME, "prefix", value.as_str())
+            }
+            "SESSION_REDIS_CLUSTER" => {
+                let on = match value.trim().to_ascii_lowercase().as_str() {
+                    "1" | "true" | "yes" | "on" => true,
+                    "0" | "false" | "no" | "off" => false,
+                    _ => {
+                        return Err(session_core::ConfigError::new(
+                            "redis.cluster",
+                            format!("expected true or false, got \"{value}\""),
+                        ))
+                    }
+                };
+                config.with_section_option(DRIVER_NAME, "cluster", on)
+            }
+            "SESSION_REDIS_LOCAL_CACHE" => {
+                let sessions: u64 = value.trim().parse().map_err(|_| {
+                    session_core::ConfigError::new(
+                        "redis.local_cache",
+                        format!("expected a number of sessions (0: off), got \"{value}\""),
+                    )
+                })?;
+                config.with_section_option(DRIVER_NAME, "local_cache", sessions)
+            }
+            _ => config,
+        };
+    }
+    Ok(config)
+}
+
 /// Sessions in Redis or Redis Cluster, with the atomic update.
 ///
 /// Build it with [`RedisDriver::builder`] in code, or let the session manager build it from the

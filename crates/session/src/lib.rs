@@ -93,3 +93,72 @@ pub fn registry() -> DriverRegistry {
 pub fn builder(config: SessionConfig) -> SessionManagerBuilder {
     SessionManager::builder(config).with_registry(registry())
 }
+
+/// The driver chosen when `SESSION_DRIVER` is not set: `cookie` with the `cookie` feature
+/// (the default; no server needed), `memory` without it.
+///
+/// ```
+/// # #[cfg(feature = "cookie")]
+/// assert_eq!(session::DEFAULT_DRIVER, "cookie");
+/// ```
+#[cfg(feature = "cookie")]
+pub const DEFAULT_DRIVER: &str = session_cookie::DRIVER_NAME;
+
+/// The driver chosen when `SESSION_DRIVER` is not set: `cookie` with the `cookie` feature
+/// (the default; no server needed), `memory` without it.
+#[cfg(not(feature = "cookie"))]
+pub const DEFAULT_DRIVER: &str = "memory";
+
+/// Reads the configuration from the process environment: see [`config_from_vars`].
+///
+/// ```
+/// match session::config_from_env() {
+///     Ok(config) => println!("sessions use the {} driver", config.driver()),
+///     // A misspelt SESSION_ variable or a bad value is named in the error.
+///     Err(e) => eprintln!("bad session configuration: {e}"),
+/// }
+/// ```
+pub fn config_from_env() -> Result<SessionConfig, ConfigError> {
+    config_from_vars(std::env::vars())
+}
+
+/// Reads the configuration from `(name, value)` pairs: the core's variables
+/// ([`SessionConfig::from_vars`], [`ENV_VARS`]), [`DEFAULT_DRIVER`] when `SESSION_DRIVER` is not
+/// set, and the chosen driver's own variables (`SESSION_FILE_LOCATION` for `file`; `REDIS_URL`,
+/// `SESSION_REDIS_PREFIX`, `SESSION_REDIS_CLUSTER`, `SESSION_REDIS_LOCAL_CACHE` for `redis`),
+/// which each driver crate reads itself. A misspelling of any of these variables fails, naming it.
+///
+/// ```
+/// let vars = |pairs: &[(&str, &str)]| {
+///     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>()
+/// };
+/// let config = session::config_from_vars(vars(&[("SESSION_AGE", "30m")]))?;
+/// assert_eq!(config.driver(), session::DEFAULT_DRIVER);
+/// let typo = session::config_from_vars(vars(&[("SESSION_DRIVR", "memory")])).unwrap_err();
+/// assert_eq!(typo.option(), "SESSION_DRIVR");
+/// # Ok::<(), session::ConfigError>(())
+/// ```
+pub fn config_from_vars(
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<SessionConfig, ConfigError> {
+    let vars: Vec<(String, String)> = vars.into_iter().collect();
+    #[allow(unused_mut)]
+    let mut known: Vec<&str> = Vec::new();
+    #[cfg(feature = "file")]
+    known.extend_from_slice(session_file::ENV_VARS);
+    #[cfg(feature = "redis")]
+    known.extend_from_slice(session_redis::ENV_VARS);
+    let mut config = SessionConfig::from_vars_with(vars.iter().cloned(), &known)?;
+    if config.driver().is_empty() {
+        config = config.with_driver(DEFAULT_DRIVER);
+    }
+    #[cfg(feature = "file")]
+    if config.driver() == "file" {
+        config = session_file::config_from_vars(config, &vars);
+    }
+    #[cfg(feature = "redis")]
+    if config.driver() == session_redis::DRIVER_NAME {
+        config = session_redis::config_from_vars(config, &vars)?;
+    }
+    Ok(config)
+}
