@@ -13,13 +13,13 @@
 //! | 8 | `last_active` (ms), little-endian |
 //! | rest | `data`, as a JSON object |
 //!
-//! A plaintext that starts with `{` is the record's JSON envelope ([`Record::encode`]), which
-//! earlier versions of this driver sealed; it still opens.
+//! Only this layout opens: the JSON envelope that development versions of this driver sealed
+//! was never released, and a cookie holding it reads as no session.
 
 use serde_json::{Map, Value};
 use session_core::Record;
 
-/// The tag of the layout above. A JSON envelope starts with `{`, so the two cannot be confused.
+/// The tag of the layout above; a plaintext with another first byte is no record.
 const COMPACT: u8 = 1;
 const HEAD: usize = 1 + 3 * 8;
 /// Room for a small session's plaintext: the frame and 64 bytes of JSON.
@@ -35,8 +35,8 @@ pub(crate) fn encode_into(out: &mut Vec<u8>, record: &Record) {
     let _ = serde_json::to_writer(out, &record.data);
 }
 
-/// The record in a plaintext written by [`encode_into`] or, earlier, by [`Record::encode`]. Anything
-/// else (another tag, a truncated head, data that is not a JSON object) is `None`.
+/// The record in a plaintext written by [`encode_into`]. Anything else (another tag, a truncated
+/// head, data that is not a JSON object) is `None`.
 pub(crate) fn decode(plain: &[u8]) -> Option<Record> {
     match *plain.first()? {
         COMPACT => {
@@ -51,7 +51,6 @@ pub(crate) fn decode(plain: &[u8]) -> Option<Record> {
             record.last_active = last_active;
             Some(record)
         }
-        b'{' => Record::decode(plain),
         _ => None,
     }
 }
@@ -101,9 +100,8 @@ mod tests {
     }
 
     #[test]
-    fn the_json_envelope_of_earlier_versions_still_opens() {
-        let record = record();
-        assert_eq!(decode(&record.encode()), Some(record));
+    fn the_record_json_envelope_is_no_plaintext() {
+        assert_eq!(decode(&record().encode()), None);
     }
 
     #[test]
