@@ -429,7 +429,8 @@ pub enum WriteOutcome {
 /// - `read` returns `None` for a missing, undecodable or expired record (log undecodable data
 ///   with `tracing::warn!`); errors are for backend failures only.
 /// - `write` stores the record as given (its `version` is already the new one).
-/// - `touch` moves `last_active` forward on an existing record and never creates one.
+/// - `touch` moves `last_active` forward on an existing, unexpired record; it never creates one
+///   and never brings an expired one back.
 /// - `destroy` of a missing record is not an error.
 ///
 /// ```
@@ -438,7 +439,10 @@ pub enum WriteOutcome {
 /// use std::collections::HashMap;
 /// use std::sync::Mutex;
 ///
-/// /// The seed's in-memory example, last writer wins.
+/// /// The seed's in-memory example, last writer wins. Expiry is left to the core, which checks
+/// /// it after every read, and `touch` is a no-op: sessions expire `age` after their last write
+/// /// (a touch of a record that may have expired would bring it back; see the custom drivers
+/// /// guide for a driver that slides the expiry and checks it).
 /// #[derive(Debug, Default)]
 /// struct MapDriver(Mutex<HashMap<StorageKey, Record>>);
 ///
@@ -456,8 +460,7 @@ pub enum WriteOutcome {
 ///         self.0.lock().unwrap().remove(key);
 ///         Ok(())
 ///     }
-///     async fn touch(&self, _: &SessionContext, key: &StorageKey, now_ms: u64) -> Result<(), DriverError> {
-///         if let Some(r) = self.0.lock().unwrap().get_mut(key) { r.last_active = now_ms; }
+///     async fn touch(&self, _: &SessionContext, _: &StorageKey, _: u64) -> Result<(), DriverError> {
 ///         Ok(())
 ///     }
 /// }
