@@ -12,6 +12,9 @@
 //!   instrumentation (stable toolchain, no extra tool) and runs each with libFuzzer for N seconds
 //!   (default 60) from a copy of its seed corpus; fails with the crashing input's path
 //!   (`docs/fuzzing.md`). `--write-seeds` writes the seed corpus again.
+//! - `package`: packages every crate that is published (`publish` not `false`), in dependency
+//!   order, and builds each package as crates.io would (`cargo package --workspace`, the
+//!   unpublished demos, benchmark and xtask excluded).
 
 #![forbid(unsafe_code)]
 
@@ -32,8 +35,9 @@ fn main() -> ExitCode {
         Some("tidy") => tidy::run(&root()).map_err(|problems| problems.join("\n")),
         Some("bench") => bench(&args[1..]),
         Some("fuzz") => fuzz::fuzz(&args[1..]),
+        Some("package") => package(),
         _ => Err(
-            "usage: cargo xtask <test|ci|tidy|bench|fuzz> [extra cargo test / session-bench run arguments]\n       cargo xtask fuzz [--seconds N] [--write-seeds] [target…] [-- libFuzzer options]"
+            "usage: cargo xtask <test|ci|tidy|bench|fuzz|package> [extra cargo test / session-bench run arguments]\n       cargo xtask fuzz [--seconds N] [--write-seeds] [target…] [-- libFuzzer options]"
                 .to_owned(),
         ),
     };
@@ -212,6 +216,45 @@ fn output(cmd: &mut Command) -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
+/// Packages and verifies every published crate: what `cargo publish --workspace` would upload,
+/// built from the packages alone (workspace dependencies from the packages just made).
+fn package() -> Result<(), String> {
+    let metadata = cargo()
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .output()
+        .map_err(|e| format!("cargo metadata: {e}"))?;
+    if !metadata.status.success() {
+        return Err(format!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&metadata.stderr)
+        ));
+    }
+    let metadata: serde_json::Value = serde_json::from_slice(&metadata.stdout)
+        .map_err(|e| format!("cargo metadata output: {e}"))?;
+    let unpublished = unpublished(&metadata);
+    if unpublished.is_empty() {
+        return Err("cargo metadata listed no unpublished package; expected the demos".to_owned());
+    }
+    let mut command = cargo();
+    command.args(["package", "--workspace", "--allow-dirty"]);
+    for name in &unpublished {
+        command.args(["--exclude", name]);
+    }
+    run(&mut command)
+}
+
+/// The names of the workspace packages that say `publish = false` (cargo metadata gives them an
+/// empty list of registries).
+fn unpublished(metadata: &serde_json::Value) -> Vec<String> {
+    metadata["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["publish"].as_array().is_some_and(Vec::is_empty))
+        .filter_map(|p| p["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
 fn ci() -> Result<(), String> {
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     // The fuzz targets are a workspace of their own, which `--all` does not reach.
@@ -229,5 +272,22 @@ fn ci() -> Result<(), String> {
         .args(["doc", "--workspace", "--no-deps", "--locked"])
         .env("RUSTDOCFLAGS", "-D warnings"))?;
     tidy::run(&root()).map_err(|problems| problems.join("\n"))?;
+    package()?;
     test(&[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unpublished;
+
+    #[test]
+    fn packages_with_an_empty_registry_list_are_unpublished() {
+        let metadata = serde_json::json!({"packages": [
+            {"name": "session-core", "publish": null},
+            {"name": "demo", "publish": []},
+            {"name": "private", "publish": ["my-registry"]},
+            {"name": "xtask", "publish": []},
+        ]});
+        assert_eq!(unpublished(&metadata), ["demo", "xtask"]);
+    }
 }
