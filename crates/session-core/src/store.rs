@@ -62,35 +62,58 @@ pub(crate) fn put(
     let conflict = || Error::PathConflict {
         path: path.as_str().to_owned(),
     };
-    let (first, rest) = path
+    let (last, parents) = path
         .segments()
-        .split_first()
+        .split_last()
         .ok_or_else(|| Error::InvalidPath {
             path: path.as_str().to_owned(),
         })?;
-    // A missing key is inserted as `null`, which reads as missing; a `null` on the way counts as
-    // missing and becomes an object. Nothing is created before a conflict: once a new object is
-    // made, every later segment goes into a new object too.
-    let mut slot = values.entry(first.as_str()).or_insert(Value::Null);
-    for segment in rest {
+    let mut container = Container::Map(values);
+    for segment in parents {
+        let slot = match container {
+            Container::Map(map) => map
+                .entry(segment.clone())
+                .or_insert_with(|| Value::Object(Map::new())),
+            Container::Array(items) => element(items, segment).ok_or_else(conflict)?,
+        };
+        // A null on the way counts as missing and becomes an object.
         if slot.is_null() {
             *slot = Value::Object(Map::new());
         }
-        slot = match slot {
-            Value::Object(map) => map.entry(segment.as_str()).or_insert(Value::Null),
-            Value::Array(items) => segment
-                .parse::<usize>()
-                .ok()
-                .and_then(|i| items.get_mut(i))
-                .ok_or_else(conflict)?,
+        container = match slot {
+            Value::Object(map) => Container::Map(map),
+            Value::Array(items) => Container::Array(items),
             _ => return Err(conflict()),
         };
     }
+    let slot = match container {
+        Container::Map(map) => {
+            // An existing key is updated in place: no copy of the key, one lookup.
+            if let Some(slot) = map.get_mut(last) {
+                slot
+            } else {
+                map.insert(last.clone(), value);
+                return Ok(true);
+            }
+        }
+        Container::Array(items) => element(items, last).ok_or_else(conflict)?,
+    };
     if *slot == value {
         return Ok(false);
     }
     *slot = value;
     Ok(true)
+}
+
+/// What a write goes through: an object or an array.
+enum Container<'a> {
+    Map(&'a mut Map<String, Value>),
+    Array(&'a mut Vec<Value>),
+}
+
+/// The element of `items` that a numeric `segment` names, if the array holds it.
+fn element<'a>(items: &'a mut [Value], segment: &str) -> Option<&'a mut Value> {
+    items.get_mut(segment.parse::<usize>().ok()?)
 }
 
 /// Removes the leaf of a path. Emptied parents stay. Returns whether anything was removed.
@@ -111,12 +134,10 @@ pub(crate) fn forget(values: &mut Map<String, Value>, path: &KeyPath) -> bool {
                 Some(value) => value,
                 None => return false,
             },
-            Value::Array(items) => {
-                match segment.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
-                    Some(value) => value,
-                    None => return false,
-                }
-            }
+            Value::Array(items) => match element(items, segment) {
+                Some(value) => value,
+                None => return false,
+            },
             _ => return false,
         };
     }
@@ -124,7 +145,7 @@ pub(crate) fn forget(values: &mut Map<String, Value>, path: &KeyPath) -> bool {
         Value::Object(map) => map.shift_remove(last).is_some(),
         // An array element is set to null (it reads as missing) rather than removed, so that
         // the indexes of the elements after it do not move.
-        Value::Array(items) => match last.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+        Value::Array(items) => match element(items, last) {
             Some(item) if !item.is_null() => {
                 *item = Value::Null;
                 true
@@ -267,6 +288,15 @@ mod tests {
             );
         }
         assert_eq!(v["list"], json!([2, {"a": 1, "b": 3}]));
+    }
+
+    #[test]
+    fn a_null_written_at_a_new_path_is_a_change() {
+        let mut v = Map::new();
+        assert!(put(&mut v, &p("a.b"), Value::Null).expect("put"));
+        assert_eq!(Value::Object(v.clone()), json!({"a": {"b": null}}));
+        assert!(!put(&mut v, &p("a.b"), Value::Null).expect("put again"));
+        assert!(put(&mut v, &p("c"), Value::Null).expect("top level"));
     }
 
     #[test]

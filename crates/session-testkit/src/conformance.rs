@@ -278,6 +278,17 @@ macro_rules! __conformance_cases {
                 suite.run_generated(stringify!($case), $mode);
             }
         )*
+
+        /// The macro's list of cases is the suite's: a case added to one is in the other.
+        #[test]
+        fn every_case_of_the_suite_has_a_test() {
+            let mut listed = [$(stringify!($case)),*].to_vec();
+            let mut suite: Vec<&str> =
+                $crate::CASES.iter().chain($crate::ATOMIC_CASES).copied().collect();
+            listed.sort_unstable();
+            suite.sort_unstable();
+            assert_eq!(listed, suite);
+        }
     };
 }
 
