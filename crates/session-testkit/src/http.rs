@@ -120,16 +120,27 @@ impl HttpClient {
     /// assert!(client.cookies().is_empty());
     /// ```
     pub fn new(base: impl Into<String>) -> Self {
-        let client = reqwest::Client::builder()
+        Self {
+            base: base.into(),
+            client: Self::connection_pool(),
+            jar: BTreeMap::new(),
+        }
+    }
+
+    fn connection_pool() -> reqwest::Client {
+        reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
             .build()
-            .unwrap_or_default();
-        Self {
-            base: base.into(),
-            client,
-            jar: BTreeMap::new(),
-        }
+            .unwrap_or_default()
+    }
+
+    /// Drops the pooled connections and keeps the cookies: the next request opens a new
+    /// connection, as a browser does after a server closed one (a server may close a
+    /// connection right after answering a request it refused, and a request sent on it at
+    /// that moment fails in transport).
+    fn reconnect(&mut self) {
+        self.client = Self::connection_pool();
     }
 
     /// The cookies held.
@@ -801,6 +812,7 @@ impl HttpScenarios {
                 Err(e) if big => eprintln!("[http/{}] {what}: {e}", self.target.driver),
                 Err(e) => self.fail(case, format!("{what}: {e}")),
             }
+            c.reconnect();
             self.still_holds(case, &mut c, &expected, what).await;
         }
         let r = c.send("POST", "/api/flash", Some(json!("hi"))).await;
@@ -820,6 +832,7 @@ impl HttpScenarios {
             (400..500).contains(&r.status),
             format!("a 5,000-level form key: {} {}", r.status, r.body),
         );
+        c.reconnect();
         self.still_holds(case, &mut c, &expected, "the form key")
             .await;
         case
