@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 use serde_json::{json, Map, Value};
 use session_core::cookie::Cookie;
 use session_core::{
-    DerivedKey, DriverRegistry, IdSigner, KeyRing, ManualClock, Record, SecretKey, SessionConfig,
-    SessionId, SessionManager, StorageKey,
+    DerivedKey, Driver, DriverRegistry, IdSigner, KeyRing, ManualClock, Record, SecretKey,
+    SessionConfig, SessionId, SessionManager, StorageKey,
 };
 
 /// The current secret key of the managers. Not a secret: the seeds are signed and sealed with it.
@@ -35,7 +35,8 @@ pub fn known_data() -> Map<String, Value> {
 
 /// The known session's record.
 pub fn known_record() -> Record {
-    let mut record = Record::new(known_data(), KNOWN_AT);
+    // Live for the default idle age (two hours) from its last activity.
+    let mut record = Record::new(known_data(), KNOWN_AT, KNOWN_AT + 2 * 3_600_000);
     record.version = 1;
     record
 }
@@ -86,9 +87,11 @@ impl Fixture {
             .expect("the cookie manager's configuration is valid");
         let id = SessionId::parse(SESSION_ID).expect("SESSION_ID has the shape of an id");
         let key = id.storage_key();
-        let cx = memory.context(std::iter::empty());
+        let Driver::Server(store) = memory.driver() else {
+            unreachable!("the memory driver is a server-side store")
+        };
         runtime
-            .block_on(memory.driver().write(&cx, &key, &known_record()))
+            .block_on(store.write(&key, &known_record(), None))
             .expect("the memory driver stores the known session");
         Fixture {
             signer: memory.keys().id_signer(COOKIE_NAME),

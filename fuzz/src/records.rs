@@ -25,15 +25,15 @@ pub fn json(data: &[u8]) {
 
 /// `record_decode_redis`: runs one input.
 pub fn redis(data: &[u8]) {
-    let Some(([version, created, active], rest)) = redis::split(data) else {
+    let Some(([version, active, expires], rest)) = redis::split(data) else {
         assert!(
-            data.len() < 66 || !data.starts_with(b"s1:") || !header_is_canonical(data),
+            data.len() < 66 || !data.starts_with(b"s2:") || !header_is_canonical(data),
             "a header of the documented shape is read"
         );
         return;
     };
     assert_eq!(data.len() - rest.len(), 66, "the header is 66 bytes");
-    for (i, n) in [version, created, active].into_iter().enumerate() {
+    for (i, n) in [version, active, expires].into_iter().enumerate() {
         let at = 3 + i * 21;
         assert_eq!(
             &data[at..at + 20],
@@ -41,19 +41,26 @@ pub fn redis(data: &[u8]) {
             "the header's numbers are 20 zero-padded digits"
         );
     }
-    // As the driver reads it: the record after the header, whose version must agree.
-    let Some(record) = Record::decode(rest) else {
+    // As the driver reads it: the record after the header, whose version must agree, with the
+    // header's times (a refresh rewrites only the header).
+    let read = |stored: &[u8]| {
+        let ([version, active, expires], rest) = redis::split(stored)?;
+        let mut record = Record::decode(rest)?;
+        if record.version != version {
+            return None;
+        }
+        (record.last_active, record.expires_at) = (active, expires);
+        Some(record)
+    };
+    let Some(record) = read(data) else {
         return;
     };
-    if record.version != version {
-        return;
-    }
     round_trip(&record, redis::value, |stored| {
-        let ([v, c, a], rest) = redis::split(stored)?;
-        let record = Record::decode(rest)?;
+        let record = read(stored)?;
+        let ([v, a, e], _) = redis::split(stored)?;
         assert_eq!(
-            [v, c, a],
-            [record.version, record.created_at, record.last_active],
+            [v, a, e],
+            [record.version, record.last_active, record.expires_at],
             "the header written repeats the record's numbers"
         );
         Some(record)
@@ -73,8 +80,13 @@ pub fn cookie(data: &[u8]) {
                 u64::from_le_bytes(bytes)
             };
             assert_eq!(
-                [record.version, record.created_at, record.last_active],
-                [word(0), word(1), word(2)],
+                [
+                    record.version,
+                    record.created_at,
+                    record.last_active,
+                    record.expires_at
+                ],
+                [word(0), word(1), word(2), word(3)],
                 "the frame's numbers, little-endian"
             );
         }
@@ -85,7 +97,7 @@ pub fn cookie(data: &[u8]) {
     round_trip(&record, cookie::encode_plaintext, cookie::decode_plaintext);
 }
 
-/// Whether `data` starts with a header of the documented shape: `s1:` then three numbers of 20
+/// Whether `data` starts with a header of the documented shape: `s2:` then three numbers of 20
 /// digits that fit in a `u64`, each followed by `:`.
 fn header_is_canonical(data: &[u8]) -> bool {
     (0..3).all(|i| {

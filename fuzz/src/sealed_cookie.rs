@@ -88,10 +88,9 @@ pub fn run(data: &[u8]) {
         .join("; ");
 
     let decoded = fuzzing::decode_plaintext(plain);
-    let lifetimes = fx.cookie.lifetimes();
     let live = decoded
         .as_ref()
-        .filter(|record| !lifetimes.is_expired(record, crate::fixture::NOW));
+        .filter(|record| !record.is_expired_at(crate::fixture::NOW));
     let expected = live.filter(|_| well_formed);
 
     let session = fx.cookie.start_request([header.as_str()]);

@@ -32,12 +32,12 @@ fn seed(target: &'static str, name: &'static str, bytes: impl Into<Vec<u8>>) -> 
     }
 }
 
-/// A record with `data`, created and last active at `at`, at version 3.
+/// A record with `data`, created and last active at `at`, expiring two hours later, at version 3.
 fn record(data: serde_json::Value, at: u64) -> Record {
     let serde_json::Value::Object(data) = data else {
         unreachable!("records are built from object literals")
     };
-    let mut record = Record::new(data, at);
+    let mut record = Record::new(data, at, at + 2 * 3_600_000);
     record.version = 3;
     record
 }
@@ -256,7 +256,7 @@ fn records(out: &mut Vec<Seed>) {
     out.push(seed(
         t,
         "unknown-format",
-        r#"{"format":2,"data":{},"version":0,"created_at":0,"last_active":0}"#,
+        r#"{"format":2,"data":{},"version":0,"created_at":0,"last_active":0,"expires_at":0}"#,
     ));
 
     let t = "record_decode_redis";

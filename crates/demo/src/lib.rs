@@ -461,7 +461,7 @@ pub const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(15 *
 
 /// Starts the file driver's sweeper (every [`SWEEP_EVERY`]) when the manager uses the file
 /// driver; `None` with any other driver. The sweeper works on the folder, so a driver opened on
-/// the manager's `file` section, lifetimes and clock sweeps what the manager's own driver writes.
+/// the manager's `file` section and clock sweeps what the manager's own driver writes.
 /// Both demos call it at start-up and keep the handle until they stop.
 pub fn start_sweeper(
     manager: &session::SessionManager,
@@ -477,8 +477,9 @@ pub fn start_sweeper(
         .cloned()
         .unwrap_or_else(|| json!({}));
     let config: FileConfig = serde_json::from_value(section).map_err(|e| e.to_string())?;
-    let driver = FileDriver::new(config, manager.lifetimes(), manager.clock().clone())
-        .map_err(|e| e.to_string())?;
+    let driver = FileDriver::from_config(config)
+        .map_err(|e| e.to_string())?
+        .with_clock(manager.clock().clone());
     tracing::info!(
         location = %driver.location().display(),
         every = ?SWEEP_EVERY,

@@ -32,7 +32,7 @@
 //! 2. The first extractor that asks for the session initiates it (one driver read); extracting
 //!    it again in the same request reads nothing more. A handler that never extracts it costs no
 //!    read.
-//! 3. When the handler has returned its response, the middleware commits (write, touch or
+//! 3. When the handler has returned its response, the middleware commits (write, refresh or
 //!    destroy, per the commit table of `session-core`) and appends the `Set-Cookie` headers. A
 //!    failed commit replaces the response with an error answer (503 when the storage is down) so
 //!    the client is never told that a write succeeded when it did not.

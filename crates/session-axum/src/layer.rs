@@ -105,31 +105,27 @@ impl SessionLayer {
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// # use async_trait::async_trait;
-    /// # use session_core::{Driver, DriverError, Record, SessionContext, StorageKey};
+    /// # use session_core::{DriverError, Record, SessionStore, StorageKey, WriteOutcome};
     /// # #[derive(Debug)]
     /// # struct Down;
     /// # #[async_trait]
-    /// # impl Driver for Down {
-    /// #     fn name(&self) -> &'static str { "down" }
-    /// #     async fn read(&self, _: &SessionContext, _: &StorageKey) -> Result<Option<Record>, DriverError> { Ok(None) }
-    /// #     async fn write(&self, _: &SessionContext, _: &StorageKey, _: &Record) -> Result<(), DriverError> {
+    /// # impl SessionStore for Down {
+    /// #     async fn read(&self, _: &StorageKey) -> Result<Option<Record>, DriverError> { Ok(None) }
+    /// #     async fn write(&self, _: &StorageKey, _: &Record, _: Option<u64>) -> Result<WriteOutcome, DriverError> {
     /// #         Err(DriverError::unavailable("down", "connection refused"))
     /// #     }
-    /// #     async fn destroy(&self, _: &SessionContext, _: &StorageKey) -> Result<(), DriverError> { Ok(()) }
-    /// #     async fn touch(&self, _: &SessionContext, _: &StorageKey, _: u64) -> Result<(), DriverError> { Ok(()) }
+    /// #     async fn destroy(&self, _: &StorageKey, _: u64) -> Result<WriteOutcome, DriverError> { Ok(WriteOutcome::Gone) }
+    /// #     async fn refresh(&self, _: &StorageKey, _: u64, _: u64) -> Result<(), DriverError> { Ok(()) }
     /// # }
-    /// use std::sync::Arc;
     /// use axum::{body::Body, http::{Request, StatusCode}, response::IntoResponse, routing::post, Json, Router};
     /// use session_axum::{Session, SessionLayer, SessionRejection};
     /// use session_core::{SessionConfig, SessionManager};
     /// use tower_service::Service;
     ///
     /// // `Down` is a driver whose writes fail, as when the storage is unreachable.
-    /// let manager = SessionManager::builder(
-    ///     SessionConfig::new().with_driver("down").with_key("a secret of at least thirty-two bytes!!"),
-    /// )
-    /// .extend("down", |_| Ok(Arc::new(Down)))
-    /// .build()?;
+    /// let manager = SessionManager::builder(SessionConfig::new().with_key("a secret of at least thirty-two bytes!!"))
+    ///     .driver(Down)
+    ///     .build()?;
     /// let layer = SessionLayer::new(manager).with_error_handler(|err| {
     ///     (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "error": err.to_string() }))).into_response()
     /// });

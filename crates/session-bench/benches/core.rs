@@ -178,7 +178,7 @@ fn ids(c: &mut Criterion) {
 fn records(c: &mut Criterion) {
     let mut group = c.benchmark_group("record");
     for (size, large) in [("small", false), ("large", true)] {
-        let record = Record::new(values(large), 1_700_000_000_000);
+        let record = Record::new(values(large), 1_700_000_000_000, 1_700_007_200_000);
         let bytes = record.encode();
         group.bench_function(BenchmarkId::new("encode", size), |b| {
             b.iter(|| black_box(black_box(&record).encode()))

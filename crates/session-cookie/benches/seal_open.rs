@@ -2,26 +2,23 @@
 //! the read of a value the driver opened before (answered from its table of opened values).
 
 use std::hint::black_box;
-use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::{json, Map};
+use session_cookie::{CookieDriver, CookieDriverConfig};
 use session_core::{
-    Clock, Driver, DriverRegistry, Record, SessionConfig, SessionContext, SessionId,
-    SessionManager, StorageKey, SystemClock,
+    ClientStore, Clock, CookieChange, Record, SessionConfig, SessionContext, SessionId, StorageKey,
+    SystemClock,
 };
 
-fn manager() -> SessionManager {
-    let mut registry = DriverRegistry::new();
-    session_cookie::register(&mut registry);
-    SessionManager::builder(
-        SessionConfig::new()
-            .with_driver("cookie")
-            .with_key("benchmark secret key of 32+ bytes!!!!!"),
-    )
-    .with_registry(registry)
-    .build()
-    .unwrap_or_else(|e| panic!("{e}"))
+fn driver() -> CookieDriver {
+    let config = SessionConfig::new().with_key("benchmark secret key of 32+ bytes!!!!!");
+    CookieDriver::new(&config, CookieDriverConfig::new()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A request with no cookies.
+fn empty() -> SessionContext {
+    SessionContext::new("id", Default::default())
 }
 
 /// A record whose encoded form is about `size` bytes.
@@ -30,35 +27,35 @@ fn record(size: usize) -> Record {
     data.insert("user".to_owned(), json!({"id": 42, "name": "Ada"}));
     // The driver checks expiry on open, so the record is created now.
     let now = SystemClock.now_ms();
-    let base = Record::new(data.clone(), now).encode().len();
+    let base = Record::new(data.clone(), now, now + 3_600_000)
+        .encode()
+        .len();
     data.insert(
         "pad".to_owned(),
         json!("p".repeat(size.saturating_sub(base + 9))),
     );
-    Record::new(data, now)
+    Record::new(data, now, now + 3_600_000)
 }
 
-fn header(cx: &SessionContext) -> String {
-    cx.response_cookies()
+/// The `Cookie` header a browser sends after a response with these changes.
+fn header(changes: &[CookieChange]) -> String {
+    changes
         .iter()
-        .map(|c| c.stripped().to_string())
+        .filter_map(|c| match c {
+            CookieChange::Set { name, value } => Some(format!("{name}={value}")),
+            CookieChange::Remove { .. } => None,
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let manager = manager();
-    let driver: Arc<dyn Driver> = manager.driver().clone();
+    let driver = driver();
     let key = SessionId::generate().storage_key();
     // One request bringing the `Cookie` header `sent`, whose session the driver reads.
     let read = |key: &StorageKey, sent: &str| {
-        let cx = manager.context([black_box(sent)]);
-        let read = rt
-            .block_on(driver.read(&cx, key))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let cx = SessionContext::from_headers("id", Default::default(), [black_box(sent)]);
+        let read = driver.read(&cx, key);
         assert!(read.is_some());
         read
     };
@@ -72,24 +69,23 @@ fn bench(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(size as u64));
         group.bench_function(format!("seal/{label}"), |b| {
             b.iter(|| {
-                let cx = manager.context(std::iter::empty());
-                rt.block_on(driver.write(&cx, &key, black_box(&rec)))
-                    .unwrap_or_else(|e| panic!("{e}"));
-                cx
+                driver
+                    .write(&empty(), &key, black_box(&rec))
+                    .unwrap_or_else(|e| panic!("{e}"))
             })
         });
-        // Values sealed by another manager with the same secret, so the measured driver has
+        // Values sealed by another driver with the same secret, so the measured driver has
         // not seen them, for sessions of their own. Cycling through four thousand of them
         // evicts each from the driver's table (512 entries) before it comes round again: every
         // read opens.
-        let other = crate::manager();
+        let other = crate::driver();
         let sealed: Vec<_> = (0..4096)
             .map(|_| {
                 let key = SessionId::generate().storage_key();
-                let cx = other.context(std::iter::empty());
-                rt.block_on(other.driver().write(&cx, &key, &rec))
+                let changes = other
+                    .write(&empty(), &key, &rec)
                     .unwrap_or_else(|e| panic!("{e}"));
-                (key, header(&cx))
+                (key, header(&changes))
             })
             .collect();
         let mut next = sealed.iter().cycle();

@@ -2,12 +2,10 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
-use async_trait::async_trait;
 use session_core::{
-    Clock, ConfigError, Driver, DriverError, DriverSetup, Lifetimes, Record, SessionContext,
-    StorageKey,
+    ClientStore, Clock, ConfigError, CookieChange, DriverError, DriverSetup, KeyRing, Record,
+    SessionConfig, SessionContext, StorageKey, SystemClock,
 };
 
 use crate::chunk::{Layout, MAX_CHUNKS};
@@ -16,39 +14,34 @@ use crate::opened::{Opened, OpenedValues};
 use crate::seal::{Sealer, HEADROOM};
 use crate::{DRIVER_NAME, KEY_PURPOSE, SECTION};
 
-/// The smallest accepted `max_size`: an empty record already seals to about 120 bytes.
+/// The smallest accepted `max_size`: an empty record already seals to about 130 bytes.
 const MIN_SIZE: usize = 256;
+
 /// How many chunks the default cap allows.
 const DEFAULT_CHUNKS: usize = 10;
 
-/// The cookie driver: the whole record sealed with AES-256-GCM into the browser's cookies.
+/// The cookie driver: the whole record sealed with AES-256-GCM into the browser's cookies, a
+/// [`ClientStore`].
 ///
-/// Build it through the registry ([`register`](crate::register)); the factory reads the session
-/// configuration, the key ring and the `cookie_store` section once, at start-up. See the
-/// [crate documentation](crate) for the format and the security properties.
+/// Build it as a value with [`CookieDriver::new`] and hand it to the manager's builder, or
+/// register it by name ([`register`](crate::register)) for a configuration-driven choice. See
+/// the [crate documentation](crate) for the format and the security properties.
 ///
 /// ```
-/// use session_core::{DriverRegistry, SessionConfig, SessionManager};
+/// use session_core::{Driver, SessionConfig, SessionManager};
+/// use session_cookie::{CookieDriver, CookieDriverConfig};
 ///
-/// let mut registry = DriverRegistry::new();
-/// session_cookie::register(&mut registry);
-/// let manager = SessionManager::builder(
-///     SessionConfig::new()
-///         .with_driver("cookie")
-///         .with_key("a secret of at least thirty-two bytes!!"),
-/// )
-/// .with_registry(registry)
-/// .build()
-/// .unwrap();
+/// let config = SessionConfig::new().with_key("a secret of at least thirty-two bytes!!");
+/// let driver = CookieDriver::new(&config, CookieDriverConfig::new())?;
+/// let manager = SessionManager::builder(config).driver(driver).build()?;
 /// assert_eq!(manager.driver().name(), "cookie");
-/// assert!(!manager.driver().capabilities().atomic_update());
+/// assert!(matches!(manager.driver(), Driver::Client(_)));
+/// # Ok::<(), session_core::ConfigError>(())
 /// ```
 pub struct CookieDriver {
     cookie_name: String,
     layout: Layout,
     sealer: Sealer,
-    lifetimes: Lifetimes,
-    clear_with_browser: bool,
     max_size: usize,
     max_chunks: usize,
     reseal_after_percent: u8,
@@ -62,8 +55,6 @@ impl fmt::Debug for CookieDriver {
         f.debug_struct("CookieDriver")
             .field("cookie_name", &self.cookie_name)
             .field("sealer", &self.sealer)
-            .field("lifetimes", &self.lifetimes)
-            .field("clear_with_browser", &self.clear_with_browser)
             .field("max_size", &self.max_size)
             .field("max_chunks", &self.max_chunks)
             .field("reseal_after_percent", &self.reseal_after_percent)
@@ -71,36 +62,65 @@ impl fmt::Debug for CookieDriver {
     }
 }
 
-/// What the driver remembers during one request (a [`SessionContext`] slot).
-#[derive(Debug, Default)]
-struct RequestState {
-    /// The session the response's data cookies hold (or the request's, while not superseded).
-    /// Shared, so that the read, the touch and the commit of one request do not copy it.
-    current: Option<Arc<Opened>>,
-    /// The request's data cookies were overwritten or removed by this response, so they no
-    /// longer count: a regenerate writes the new key, then destroys the old one, and the old
-    /// key's cookies must neither reopen nor take the new ones down with them.
-    superseded: bool,
-    /// Chunks set on the response by this request.
-    written_chunks: usize,
-}
-
 impl CookieDriver {
-    /// Builds the driver from the registry's setup and options given in code. A `cookie_store`
-    /// section in the session configuration, when present, replaces `config` entirely.
+    /// Builds the driver for the sessions `config` describes: its keys (`keys`, from which the
+    /// sealing keys are derived), its cookie name, and its `cookie_store` section, which, when
+    /// present, replaces `options` entirely. Uses the system clock.
     ///
-    /// Errors name the option: `cookie_store.max_size`, `cookie_store.reseal_after_percent`, or
-    /// `cookie_store` for a section that does not deserialize.
+    /// Errors name the option: `keys`, `cookie_store.max_size`,
+    /// `cookie_store.reseal_after_percent`, or `cookie_store` for a section that does not
+    /// deserialize.
+    ///
+    /// ```
+    /// use session_core::SessionConfig;
+    /// use session_cookie::{CookieDriver, CookieDriverConfig};
+    ///
+    /// let config = SessionConfig::new().with_key("a secret of at least thirty-two bytes!!");
+    /// let driver = CookieDriver::new(&config, CookieDriverConfig::new().with_max_size(2_000))?;
+    /// assert_eq!(driver.max_size(), 2_000);
+    ///
+    /// let err = CookieDriver::new(&config, CookieDriverConfig::new().with_max_size(10)).unwrap_err();
+    /// assert_eq!(err.option(), "cookie_store.max_size");
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
+    pub fn new(config: &SessionConfig, options: CookieDriverConfig) -> Result<Self, ConfigError> {
+        Self::build(config, &config.key_ring()?, Arc::new(SystemClock), options)
+    }
+
+    /// Builds the driver from the registry's setup and options given in code, as
+    /// [`CookieDriver::new`] does, on the manager's clock.
+    ///
+    /// ```
+    /// use session_core::{SessionConfig, SessionManager};
+    /// use session_cookie::{CookieDriver, CookieDriverConfig};
+    ///
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_driver("sealed").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .extend("sealed", |setup| Ok(CookieDriver::from_setup(setup, CookieDriverConfig::new())?.into()))
+    /// .build()?;
+    /// assert_eq!(manager.driver().name(), "cookie");
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn from_setup(
         setup: &DriverSetup<'_>,
-        config: CookieDriverConfig,
+        options: CookieDriverConfig,
     ) -> Result<Self, ConfigError> {
-        let config = match setup.config().section(SECTION) {
+        Self::build(setup.config(), setup.keys(), setup.clock(), options)
+    }
+
+    fn build(
+        session: &SessionConfig,
+        keys: &KeyRing,
+        clock: Arc<dyn Clock>,
+        options: CookieDriverConfig,
+    ) -> Result<Self, ConfigError> {
+        let config = match session.section(SECTION) {
             Some(section) => serde_json::from_value::<CookieDriverConfig>(section.clone())
                 .map_err(|e| ConfigError::new(SECTION, e.to_string()).with_source(e))?,
-            None => config,
+            None => options,
         };
-        let cookie_name = setup.config().cookie_name().to_owned();
+        let cookie_name = session.cookie_name().to_owned();
         let layout = Layout::new(&cookie_name);
         let ceiling = layout.total_capacity(MAX_CHUNKS);
         let max_size = config
@@ -125,56 +145,38 @@ impl CookieDriver {
         }
         let max_chunks = layout.chunks_for(max_size).unwrap_or(MAX_CHUNKS);
         Ok(Self {
-            sealer: Sealer::new(&setup.keys().derive(KEY_PURPOSE)),
+            sealer: Sealer::new(&keys.derive(KEY_PURPOSE)),
             layout,
             cookie_name,
-            lifetimes: setup.lifetimes(),
-            clear_with_browser: setup.config().clear_with_browser(),
             max_size,
             max_chunks,
             reseal_after_percent: config.reseal_after_percent(),
-            clock: setup.clock(),
+            clock,
             opened: OpenedValues::default(),
         })
     }
 
-    /// The cap on the sealed session in bytes (the configured one, or what ten cookies hold).
+    /// The size cap, in bytes of sealed value.
     ///
     /// ```
-    /// use session_core::{DriverRegistry, SessionConfig, SessionManager};
+    /// use session_core::SessionConfig;
     /// use session_cookie::{CookieDriver, CookieDriverConfig};
     ///
-    /// let mut registry = DriverRegistry::new();
-    /// registry.extend("cookie", |setup| {
-    ///     let driver = CookieDriver::from_setup(setup, CookieDriverConfig::new())?;
-    ///     // Ten cookies named `id.d`, `id.d.1`, … minus the `10.` count prefix.
-    ///     assert_eq!(driver.max_size(), 10 * 4096 - 4 - 9 * 6 - 3);
-    ///     Ok(std::sync::Arc::new(driver))
-    /// });
-    /// SessionManager::builder(
-    ///     SessionConfig::new().with_driver("cookie").with_key("a secret of at least thirty-two bytes!!"),
-    /// )
-    /// .with_registry(registry)
-    /// .build()
-    /// .unwrap();
+    /// let config = SessionConfig::new().with_key("a secret of at least thirty-two bytes!!");
+    /// let driver = CookieDriver::new(&config, CookieDriverConfig::new())?;
+    /// assert!(driver.max_size() > 30_000, "ten chunks by default");
+    /// # Ok::<(), session_core::ConfigError>(())
     /// ```
     pub fn max_size(&self) -> usize {
         self.max_size
     }
 
-    fn state<R>(cx: &SessionContext, f: impl FnOnce(&mut RequestState) -> R) -> R {
-        cx.with_slot::<RequestState, R>(f)
-    }
-
-    fn now(&self) -> u64 {
-        self.clock.now_ms()
-    }
-
-    /// The session sealed in the request's data cookies for `key`, with the key index that opened
-    /// it: from the table when this value was opened or sealed for `key` lately. Anything
-    /// malformed is logged and reads as no session.
-    fn open_request(&self, cx: &SessionContext, key: &StorageKey) -> Option<Arc<Opened>> {
-        let sealed = match self.layout.assemble(cx, self.max_size, self.max_chunks) {
+    /// The request's sealed session for `key`, opened (or found in the table of opened values).
+    fn open(&self, request: &SessionContext, key: &StorageKey) -> Option<Arc<Opened>> {
+        let sealed = match self
+            .layout
+            .assemble(request, self.max_size, self.max_chunks)
+        {
             Ok(Some(sealed)) => sealed,
             Ok(None) => return None,
             Err(reason) => {
@@ -205,23 +207,28 @@ impl CookieDriver {
         Some(opened)
     }
 
-    /// The session the cookies hold for `key` as of now in this request, cached in the slot.
-    fn current(&self, cx: &SessionContext, key: &StorageKey) -> Option<Arc<Opened>> {
-        let (cached, superseded) = Self::state(cx, |s| (s.current.clone(), s.superseded));
-        match cached {
-            Some(o) if o.key == *key => return Some(o),
-            Some(_) => return None,
-            None if superseded => return None,
-            None => {}
-        }
-        let opened = self.open_request(cx, key)?;
-        Self::state(cx, |s| s.current = Some(opened.clone()));
-        Some(opened)
+    /// Removals for the request's chunks from index `from` on.
+    fn removals(&self, request: &SessionContext, from: usize) -> Vec<CookieChange> {
+        let mut stale: Vec<usize> = self
+            .layout
+            .request_indexes(request)
+            .filter(|&i| i >= from)
+            .collect();
+        stale.sort_unstable();
+        stale.dedup();
+        stale
+            .into_iter()
+            .map(|index| CookieChange::Remove {
+                name: self.layout.name(index).into_owned(),
+            })
+            .collect()
     }
+}
 
-    fn is_expired(&self, record: &Record, now: u64, key: &StorageKey) -> bool {
-        let expired = self.lifetimes.is_expired(record, now);
-        if expired {
+impl ClientStore for CookieDriver {
+    fn read(&self, request: &SessionContext, key: &StorageKey) -> Option<Record> {
+        let opened = self.open(request, key)?;
+        if opened.record.is_expired_at(self.clock.now_ms()) {
             tracing::info!(
                 target: "session",
                 driver = DRIVER_NAME,
@@ -229,49 +236,17 @@ impl CookieDriver {
                 key = key.short(),
                 "sealed session is past its idle or absolute lifetime; it is not served"
             );
+            return None;
         }
-        expired
+        Some(opened.record.clone())
     }
 
-    /// Removes the request's data cookies and those this response set.
-    fn clear_all(&self, cx: &SessionContext) {
-        let written = Self::state(cx, |s| s.written_chunks);
-        let mut indexes: Vec<usize> = self.layout.request_indexes(cx).collect();
-        indexes.extend(0..written);
-        indexes.sort_unstable();
-        indexes.dedup();
-        for index in indexes {
-            cx.remove_cookie(&self.layout.name(index));
-        }
-    }
-}
-
-#[async_trait]
-impl Driver for CookieDriver {
-    fn name(&self) -> &'static str {
-        DRIVER_NAME
-    }
-
-    async fn read(
+    fn write(
         &self,
-        cx: &SessionContext,
-        key: &StorageKey,
-    ) -> Result<Option<Record>, DriverError> {
-        let Some(opened) = self.current(cx, key) else {
-            return Ok(None);
-        };
-        if self.is_expired(&opened.record, self.now(), key) {
-            return Ok(None);
-        }
-        Ok(Some(opened.record.clone()))
-    }
-
-    async fn write(
-        &self,
-        cx: &SessionContext,
+        request: &SessionContext,
         key: &StorageKey,
         record: &Record,
-    ) -> Result<(), DriverError> {
+    ) -> Result<Vec<CookieChange>, DriverError> {
         // The plaintext is encoded where it is then sealed, and the sealed value written after
         // the first cookie's chunk count: one buffer of bytes and one string per write.
         let mut plain = Sealer::buffer(crate::plain::TYPICAL_LEN);
@@ -294,86 +269,51 @@ impl Driver for CookieDriver {
         let prefix = value.len();
         self.sealer
             .seal_into(&self.cookie_name, key, plain, &mut value)?;
-        let now = self.now();
-        let max_age = (!self.clear_with_browser)
-            .then(|| Duration::from_millis(self.lifetimes.expires_at(record).saturating_sub(now)));
+        let mut changes = Vec::with_capacity(count);
         self.layout.split(&value, count, |name, part| {
-            cx.set_session_cookie(name, part, max_age);
+            changes.push(CookieChange::Set {
+                name: name.to_owned(),
+                value: part.to_owned(),
+            });
         });
-        // Chunks of a larger earlier value, sent by the browser or set earlier in this response,
-        // would otherwise linger (and be sent back on every request).
-        let written = Self::state(cx, |s| s.written_chunks);
-        let mut stale: Vec<usize> = self
-            .layout
-            .request_indexes(cx)
-            .filter(|&i| i >= count)
-            .collect();
-        stale.extend(count..written);
-        stale.sort_unstable();
-        stale.dedup();
-        for index in stale {
-            cx.remove_cookie(&self.layout.name(index));
-        }
+        // Chunks of a larger earlier value would otherwise linger (and be sent back on every
+        // request).
+        changes.extend(self.removals(request, count));
+        // The browser sends this value back: its next request is answered from the table.
         let opened = Arc::new(Opened {
             key: key.clone(),
             record: record.clone(),
             key_index: 0,
         });
-        // The browser sends this value back: its next request is answered from the table.
         self.opened.insert(&value[prefix..], &opened);
-        Self::state(cx, |s| {
-            s.current = Some(opened);
-            s.superseded = true;
-            s.written_chunks = count;
-        });
-        Ok(())
+        Ok(changes)
     }
 
-    async fn destroy(&self, cx: &SessionContext, key: &StorageKey) -> Result<(), DriverError> {
-        // After a regenerate the response already holds the new key's session; destroying the
-        // old key must not remove it.
-        let holds_other = Self::state(cx, |s| s.current.as_ref().is_some_and(|o| o.key != *key));
-        if holds_other {
-            return Ok(());
-        }
-        self.clear_all(cx);
-        // The session ended: its record does not stay in the table of opened values.
-        self.opened.remove(key);
-        Self::state(cx, |s| {
-            s.current = None;
-            s.superseded = true;
-            s.written_chunks = 0;
-        });
-        Ok(())
+    fn clear(&self, request: &SessionContext) -> Vec<CookieChange> {
+        self.removals(request, 0)
     }
 
-    async fn touch(
+    /// Seals the record again only when the time since the sealed `last_active` reaches
+    /// `reseal_after_percent` of the record's lifetime from now (`expires_at - last_active` of
+    /// the refreshed record: the idle age, or less near the absolute end), or when the request's
+    /// value was sealed with an older key; otherwise the cookies stay as they are.
+    fn refresh(
         &self,
-        cx: &SessionContext,
+        request: &SessionContext,
         key: &StorageKey,
-        now_ms: u64,
-    ) -> Result<(), DriverError> {
-        if Self::state(cx, |s| s.written_chunks > 0) {
-            // Written during this request: the cookies are as fresh as they get.
-            return Ok(());
-        }
-        let Some(opened) = self.current(cx, key) else {
-            return Ok(());
+        record: &Record,
+    ) -> Result<Vec<CookieChange>, DriverError> {
+        let Some(opened) = self.open(request, key) else {
+            return Ok(Vec::new());
         };
-        // An expired session is never re-sealed: that would bring it back.
-        if self.is_expired(&opened.record, now_ms, key) {
-            return Ok(());
-        }
-        let idle = self.lifetimes.idle().as_millis();
-        let since = u128::from(now_ms.saturating_sub(opened.record.last_active));
-        let due = since * 100 >= idle * u128::from(self.reseal_after_percent);
+        let window = u128::from(record.expires_at.saturating_sub(record.last_active));
+        let since = u128::from(record.last_active.saturating_sub(opened.record.last_active));
+        let due = since * 100 >= window * u128::from(self.reseal_after_percent);
         if opened.key_index == 0 && !due {
-            return Ok(());
+            return Ok(Vec::new());
         }
-        let mut record = opened.record.clone();
-        record.last_active = record.last_active.max(now_ms);
-        match self.write(cx, key, &record).await {
-            Ok(()) => {
+        match self.write(request, key, record) {
+            Ok(changes) => {
                 if opened.key_index > 0 {
                     tracing::info!(
                         target: "session",
@@ -383,7 +323,7 @@ impl Driver for CookieDriver {
                         "session sealed with an older key was re-sealed with the current one"
                     );
                 }
-                Ok(())
+                Ok(changes)
             }
             // A record that no longer fits (the cap was lowered) keeps its current cookies until
             // the application changes it; failing a read-only request would help nobody.
@@ -396,14 +336,18 @@ impl Driver for CookieDriver {
                     limit,
                     "session is above the size cap and was not re-sealed"
                 );
-                Ok(())
+                Ok(Vec::new())
             }
             Err(e) => Err(e),
         }
     }
+
+    fn name(&self) -> &'static str {
+        DRIVER_NAME
+    }
 }
 
-/// Logs a rejected data cookie. The cookie's value is never logged.
+/// Logs a data cookie that does not open.
 fn reject(key: &StorageKey, reason: &'static str) {
     tracing::warn!(
         target: "session",
@@ -417,76 +361,73 @@ fn reject(key: &StorageKey, reason: &'static str) {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-
     use serde_json::Map;
-    use session_core::{DriverRegistry, SessionConfig, SessionId, SessionManager};
+    use session_core::{SessionConfig, SessionId};
 
     use super::*;
 
-    /// A manager with the cookie driver, and that driver.
-    fn driver() -> (SessionManager, Arc<CookieDriver>) {
-        let built: Arc<Mutex<Option<Arc<CookieDriver>>>> = Arc::default();
-        let mut registry = DriverRegistry::new();
-        let slot = built.clone();
-        registry.extend(DRIVER_NAME, move |setup| {
-            let driver = Arc::new(CookieDriver::from_setup(setup, CookieDriverConfig::new())?);
-            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(driver.clone());
-            Ok(driver)
-        });
-        let manager = SessionManager::builder(
-            SessionConfig::new()
-                .with_driver(DRIVER_NAME)
-                .with_key("a secret of at least thirty-two bytes!!"),
-        )
-        .with_registry(registry)
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
-        let driver = built.lock().ok().and_then(|d| d.clone());
-        (manager, driver.unwrap_or_else(|| panic!("built")))
+    fn config() -> SessionConfig {
+        SessionConfig::new().with_key("a secret of at least thirty-two bytes!!")
     }
 
-    fn header(cx: &SessionContext) -> String {
-        cx.response_cookies()
+    /// The request the browser sends after a response with these changes.
+    fn next(changes: &[CookieChange]) -> SessionContext {
+        let header = changes
             .iter()
-            .filter(|c| !c.value().is_empty())
-            .map(|c| c.stripped().to_string())
+            .filter_map(|c| match c {
+                CookieChange::Set { name, value } => Some(format!("{name}={value}")),
+                CookieChange::Remove { .. } => None,
+            })
             .collect::<Vec<_>>()
-            .join("; ")
+            .join("; ");
+        SessionContext::from_headers("id", Default::default(), [header.as_str()])
     }
 
-    #[tokio::test]
-    async fn the_table_holds_a_session_from_its_write_until_its_destroy() {
-        let (manager, driver) = driver();
+    #[test]
+    fn a_written_session_is_answered_from_the_table_and_cleared_by_removals() {
+        let driver = CookieDriver::new(&config(), CookieDriverConfig::new()).expect("valid");
         let key = SessionId::generate().storage_key();
-        let record = Record::new(Map::new(), driver.now());
-        let cx = manager.context(std::iter::empty());
-        driver
-            .write(&cx, &key, &record)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let now = driver.clock.now_ms();
+        let record = Record::new(Map::new(), now, now + 60_000);
+        let empty = SessionContext::new("id", Default::default());
+        let changes = driver.write(&empty, &key, &record).expect("write");
         assert_eq!(driver.opened.len(), 1);
-        let sent = header(&cx);
 
         // The next request brings the value: answered from the table.
-        let cx = manager.context([sent.as_str()]);
+        let cx = next(&changes);
+        assert_eq!(driver.read(&cx, &key), Some(record.clone()));
+        assert_eq!(driver.opened.len(), 1);
+
+        // Cleared: every data cookie the request carried is removed.
+        let removals = driver.clear(&cx);
         assert_eq!(
-            driver.read(&cx, &key).await.ok().flatten(),
-            Some(record.clone())
+            removals,
+            vec![CookieChange::Remove {
+                name: "id.d".into()
+            }]
         );
-        assert_eq!(driver.opened.len(), 1);
+    }
 
-        // Destroyed: the response removes the cookies, and the table forgets the session.
-        driver
-            .destroy(&cx, &key)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(driver.opened.len(), 0);
-
-        // A copy of the old cookies still opens (the cookie driver cannot revoke), from the
-        // cookie this time, and is remembered again.
-        let cx = manager.context([sent.as_str()]);
-        assert_eq!(driver.read(&cx, &key).await.ok().flatten(), Some(record));
-        assert_eq!(driver.opened.len(), 1);
+    #[test]
+    fn a_refresh_reseals_only_once_the_threshold_has_passed() {
+        let driver = CookieDriver::new(&config(), CookieDriverConfig::new()).expect("valid");
+        let key = SessionId::generate().storage_key();
+        let now = driver.clock.now_ms();
+        let record = Record::new(Map::new(), now, now + 100_000);
+        let empty = SessionContext::new("id", Default::default());
+        let cx = next(&driver.write(&empty, &key, &record).expect("write"));
+        let later = |ms: u64| Record {
+            last_active: now + ms,
+            expires_at: now + ms + 100_000,
+            ..record.clone()
+        };
+        // 40% of the idle age since the sealed activity: nothing to send.
+        assert!(driver
+            .refresh(&cx, &key, &later(40_000))
+            .expect("refresh")
+            .is_empty());
+        // 60%, past the default 50%: sealed again.
+        let resealed = driver.refresh(&cx, &key, &later(60_000)).expect("refresh");
+        assert_eq!(driver.read(&next(&resealed), &key), Some(later(60_000)));
     }
 }

@@ -77,7 +77,7 @@
 //!   over numbered chunk cookies. Above the cap ([`CookieDriverConfig::with_max_size`], default
 //!   what ten cookies hold, about 40 KB) the commit fails with
 //!   [`DriverError::TooLarge`](session_core::DriverError::TooLarge) and no cookie is sent. Chunks
-//!   of an earlier, larger value are deleted; destroying the session deletes every chunk with the
+//!   of an earlier, larger value are deleted; clearing the session deletes every chunk with the
 //!   attributes it was set with.
 //! - **Bad input**: any value in any data cookie (wrong base64, truncated, wrong tag, wrong key,
 //!   a chunk count that does not match, absurd chunk numbers, megabyte headers) reads as no session
@@ -106,7 +106,7 @@
 //! | option | default | meaning |
 //! |---|---|---|
 //! | `cookie_store.max_size` | what ten cookies hold (40,899 bytes for the cookie name `id`) | cap on the sealed value, summed over the chunks; 256 up to what 40 cookies hold |
-//! | `cookie_store.reseal_after_percent` | 50 | share of the idle age after which `touch` re-seals |
+//! | `cookie_store.reseal_after_percent` | 50 | share of the idle age after which a `refresh` re-seals |
 //!
 //! # Security notes
 //!
@@ -122,10 +122,10 @@
 //! - **Confidentiality.** Values are encrypted, but the size of the session is visible in the
 //!   cookie length.
 //! - **Nonces.** Nonces are 96 random bits, so a key should seal fewer than 2³² values (NIST
-//!   SP 800-38D); the touch threshold keeps re-seals rare, and rotating keys resets the count.
+//!   SP 800-38D); the refresh threshold keeps re-seals rare, and rotating keys resets the count.
 //! - **Opened values remembered.** The driver keeps, for each session it served lately, the
 //!   last sealed value it opened or sealed and its record (a fixed table of 512 entries, values
-//!   of up to 1,024 characters; `destroy` removes a session's entry), and answers a value equal
+//!   of up to 1,024 characters), and answers a value equal
 //!   to the one kept for the same storage key without decrypting it again. Opening depends only on the value, the storage key and the driver's keys, so the
 //!   answer is the one opening would give; a tampered or moved value equals no entry and is
 //!   refused as before. Values are compared in constant time
@@ -139,7 +139,7 @@
 //!
 //! `cargo bench -p session-cookie` (criterion) measures a write (encode, seal, split into
 //! cookies), a read (assemble, open, decode) of a value the driver has not seen, and a read of a
-//! value it opened before (*remembered*), through the [`Driver`](session_core::Driver) trait,
+//! value it opened before (*remembered*), through the [`ClientStore`](session_core::ClientStore) trait,
 //! with one key configured. Median of 100 samples (criterion's confidence interval in brackets)
 //! on a 2-core AMD EPYC virtual machine (rustc 1.95, release profile, 2026-11-28), shared with
 //! other work at the time, so compare ratios rather than absolute numbers:
@@ -158,7 +158,7 @@
 //! `cargo xtask bench micro`).
 //!
 //! A request that reads an unmodified session brings the value the previous response set, which
-//! the driver remembers (if no other value landed in its slot since); the re-seal on touch is
+//! the driver remembers (if no other value landed in its slot since); the re-seal on refresh is
 //! skipped until half the idle age has passed.
 //!
 //! # Feature flags
@@ -215,9 +215,7 @@ pub mod fuzzing {
     }
 }
 
-use std::sync::Arc;
-
-use session_core::DriverRegistry;
+use session_core::{Driver, DriverRegistry};
 
 pub use crate::config::CookieDriverConfig;
 pub use crate::driver::CookieDriver;
@@ -235,7 +233,7 @@ pub const KEY_PURPOSE: &str = "cookie-driver-aes-256-gcm";
 /// section (defaults when there is none).
 ///
 /// ```
-/// use session_core::DriverRegistry;
+/// use session_core::{Driver, DriverRegistry};
 ///
 /// let mut registry = DriverRegistry::new();
 /// session_cookie::register(&mut registry);
@@ -277,6 +275,23 @@ pub fn register_with(registry: &mut DriverRegistry, config: CookieDriverConfig) 
     // The options cannot live under the driver's name: `cookie` holds the cookie attributes.
     registry.claim_section(SECTION);
     registry.extend(DRIVER_NAME, move |setup| {
-        Ok(Arc::new(CookieDriver::from_setup(setup, config.clone())?))
+        Ok(CookieDriver::from_setup(setup, config.clone())?.into())
     });
+}
+
+/// A cookie driver converts into the manager's client-side [`Driver`].
+///
+/// ```
+/// use session_core::{Driver, SessionConfig};
+/// use session_cookie::{CookieDriver, CookieDriverConfig};
+///
+/// let config = SessionConfig::new().with_key("a secret of at least thirty-two bytes!!");
+/// let driver: Driver = CookieDriver::new(&config, CookieDriverConfig::new())?.into();
+/// assert_eq!(driver.name(), "cookie");
+/// # Ok::<(), session_core::ConfigError>(())
+/// ```
+impl From<CookieDriver> for Driver {
+    fn from(driver: CookieDriver) -> Self {
+        Driver::client(driver)
+    }
 }

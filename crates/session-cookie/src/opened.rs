@@ -166,7 +166,7 @@ mod tests {
     use session_core::SessionId;
 
     fn opened(key: &StorageKey, n: u64) -> Arc<Opened> {
-        let mut record = Record::new(Map::new(), 1_764_000_000_000);
+        let mut record = Record::new(Map::new(), 1_764_000_000_000, 1_764_007_200_000);
         record.version = n;
         Arc::new(Opened {
             key: key.clone(),

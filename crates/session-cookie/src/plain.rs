@@ -2,8 +2,8 @@
 //!
 //! Every byte of the plaintext is sent on every request, in base64 (four characters for three
 //! bytes), and encrypted, encoded, decoded and decrypted again on each write and read. The
-//! record's JSON envelope (`{"format":1,"data":…,"version":…,"created_at":…,"last_active":…}`)
-//! spends about 85 bytes on its frame; this one spends 25:
+//! record's JSON envelope (`{"format":1,"data":…,"version":…,"created_at":…,"last_active":…,"expires_at":…}`)
+//! spends about 100 bytes on its frame; this one spends 33:
 //!
 //! | bytes | holds |
 //! |---|---|
@@ -11,6 +11,7 @@
 //! | 8 | `version`, little-endian |
 //! | 8 | `created_at` (ms since the Unix epoch), little-endian |
 //! | 8 | `last_active` (ms), little-endian |
+//! | 8 | `expires_at` (ms), little-endian |
 //! | rest | `data`, as a JSON object |
 //!
 //! Only this layout opens: the JSON envelope that development versions of this driver sealed
@@ -21,7 +22,7 @@ use session_core::Record;
 
 /// The tag of the layout above; a plaintext with another first byte is no record.
 const COMPACT: u8 = 1;
-const HEAD: usize = 1 + 3 * 8;
+const HEAD: usize = 1 + 4 * 8;
 /// Room for a small session's plaintext: the frame and 64 bytes of JSON.
 pub(crate) const TYPICAL_LEN: usize = HEAD + 64;
 
@@ -31,6 +32,7 @@ pub(crate) fn encode_into(out: &mut Vec<u8>, record: &Record) {
     out.extend_from_slice(&record.version.to_le_bytes());
     out.extend_from_slice(&record.created_at.to_le_bytes());
     out.extend_from_slice(&record.last_active.to_le_bytes());
+    out.extend_from_slice(&record.expires_at.to_le_bytes());
     // Serializing a map of JSON values into a vector cannot fail.
     let _ = serde_json::to_writer(out, &record.data);
 }
@@ -44,11 +46,10 @@ pub(crate) fn decode(plain: &[u8]) -> Option<Record> {
                 let bytes = plain.get(1 + 8 * i..1 + 8 * (i + 1))?;
                 Some(u64::from_le_bytes(bytes.try_into().ok()?))
             };
-            let (version, created_at, last_active) = (word(0)?, word(1)?, word(2)?);
             let data: Map<String, Value> = serde_json::from_slice(plain.get(HEAD..)?).ok()?;
-            let mut record = Record::new(data, created_at);
-            record.version = version;
-            record.last_active = last_active;
+            let mut record = Record::new(data, word(1)?, word(3)?);
+            record.version = word(0)?;
+            record.last_active = word(2)?;
             Some(record)
         }
         _ => None,
@@ -80,19 +81,19 @@ mod tests {
         else {
             unreachable!()
         };
-        let mut record = Record::new(data, 1_764_000_000_000);
+        let mut record = Record::new(data, 1_764_000_000_000, 1_764_007_200_000);
         record.version = 7;
         record.last_active = 1_764_000_123_456;
         record
     }
 
     #[test]
-    fn a_record_round_trips_and_its_frame_is_25_bytes() {
+    fn a_record_round_trips_and_its_frame_is_33_bytes() {
         let record = record();
         let plain = encode(&record);
         assert_eq!(decode(&plain), Some(record.clone()));
         let data = serde_json::to_vec(&record.data).expect("json");
-        assert_eq!(plain.len(), 25 + data.len());
+        assert_eq!(plain.len(), 33 + data.len());
         assert!(
             plain.len() + 55 < record.encode().len(),
             "smaller than the JSON envelope"
@@ -108,12 +109,12 @@ mod tests {
     fn anything_else_is_no_record() {
         let plain = encode(&record());
         assert_eq!(decode(&[]), None);
-        assert_eq!(decode(&plain[..24]), None, "truncated head");
+        assert_eq!(decode(&plain[..32]), None, "truncated head");
         assert_eq!(decode(&plain[..plain.len() - 1]), None, "truncated data");
         let mut other = plain.clone();
         other[0] = 2;
         assert_eq!(decode(&other), None, "unknown tag");
-        let mut list = plain[..25].to_vec();
+        let mut list = plain[..33].to_vec();
         list.extend_from_slice(b"[1,2]");
         assert_eq!(decode(&list), None, "data that is not an object");
     }
@@ -126,6 +127,7 @@ mod tests {
         plain.extend_from_slice(&u64::MAX.to_le_bytes());
         plain.extend_from_slice(&1_764_000_000_000u64.to_le_bytes());
         plain.extend_from_slice(&u64::MAX.to_le_bytes());
+        plain.extend_from_slice(&1_764_007_200_000u64.to_le_bytes());
         plain.extend_from_slice(
             br#"{"n":-1.5e86,"s":"\u00fcn\u00efc\u00f8d\u00001","deep":{"a":[[],{},null,true]}}"#,
         );
@@ -142,11 +144,12 @@ mod tests {
             version: u64,
             created_at: u64,
             last_active: u64,
+            expires_at: u64,
             entries in proptest::collection::btree_map("[a-z_.]{0,8}", any::<i64>(), 0..6),
         ) {
             let data: Map<String, Value> =
                 entries.into_iter().map(|(k, v)| (k, Value::from(v))).collect();
-            let mut record = Record::new(data, created_at);
+            let mut record = Record::new(data, created_at, expires_at);
             record.version = version;
             record.last_active = last_active;
             prop_assert_eq!(decode(&encode(&record)), Some(record));

@@ -5,8 +5,6 @@
 //! cargo run --release -p session-core --example memory_flood -- [--uncapped] [SESSIONS] [BYTES_EACH]
 //! ```
 
-use std::sync::Arc;
-
 use session_core::{MemoryDriver, SessionConfig, SessionManager};
 
 fn rss_mib() -> f64 {
@@ -28,21 +26,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let sessions: usize = args.first().map_or(Ok(200_000), |a| a.parse())?;
     let bytes_each: usize = args.get(1).map_or(Ok(100), |a| a.parse())?;
+    let driver = if uncapped {
+        MemoryDriver::new()
+            .with_max_sessions(usize::MAX / 2)
+            .with_max_bytes(usize::MAX)
+    } else {
+        MemoryDriver::new()
+    };
     let manager = SessionManager::builder(
-        SessionConfig::new()
-            .with_driver("flood")
-            .with_key("a secret of at least thirty-two bytes!!"),
+        SessionConfig::new().with_key("a secret of at least thirty-two bytes!!"),
     )
-    .extend("flood", move |setup| {
-        let driver = MemoryDriver::new(setup.lifetimes(), setup.clock());
-        Ok(Arc::new(if uncapped {
-            driver
-                .with_max_sessions(usize::MAX / 2)
-                .with_max_bytes(usize::MAX)
-        } else {
-            driver
-        }))
-    })
+    .driver(driver)
     .build()?;
     let value = "x".repeat(bytes_each);
     let before = rss_mib();

@@ -16,7 +16,7 @@ use crate::session::Session;
 /// ```
 /// use session_core::{adapter::ErrorAnswer, DriverError, Error};
 ///
-/// let answer = ErrorAnswer::for_error(&Error::Driver(DriverError::unavailable("redis", "refused")));
+/// let answer = ErrorAnswer::for_error(&Error::Driver(DriverError::unavailable("kv", "refused")));
 /// assert_eq!(answer.status, 503);
 /// assert_eq!(answer.body, "Session storage is unavailable. Please try again shortly.");
 /// ```

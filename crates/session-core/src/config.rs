@@ -406,7 +406,7 @@ pub const ENV_VARS: &[&str] = &[
 ///
 /// Build it in code, deserialize it from a file section, or read it from the environment with
 /// [`SessionConfig::from_env`]. The fields mirror AdonisJS's `config/session.ts`; driver sections
-/// (`file`, `redis`, a custom driver's name) sit beside them. Validation happens when the manager
+/// (named like their driver) sit beside them. Validation happens when the manager
 /// is built, and every error names its option.
 ///
 /// ```
@@ -419,12 +419,12 @@ pub const ENV_VARS: &[&str] = &[
 /// assert_eq!(config.driver(), "memory");
 ///
 /// let from_json: SessionConfig = serde_json::from_str(r#"{
-///     "driver": "file",
+///     "driver": "disk",
 ///     "age": "2 hours",
 ///     "keys": ["a secret of at least thirty-two bytes!!"],
-///     "file": { "location": "/var/lib/app/sessions" }
+///     "disk": { "location": "/var/lib/app/sessions" }
 /// }"#).unwrap();
-/// assert_eq!(from_json.section("file").unwrap()["location"], "/var/lib/app/sessions");
+/// assert_eq!(from_json.section("disk").unwrap()["location"], "/var/lib/app/sessions");
 /// ```
 #[derive(Clone, Deserialize)]
 #[serde(default)]
@@ -544,7 +544,7 @@ impl SessionConfig {
     /// assert_eq!(config.driver(), "memory");
     /// assert_eq!(SessionConfig::from_vars([]).unwrap().driver(), "");
     /// assert!(SessionConfig::from_vars([("SESSION_ENABLED".to_string(), "maybe".to_string())]).is_err());
-    /// let typo = SessionConfig::from_vars([("SESSION_DRIVR".to_string(), "file".to_string())]);
+    /// let typo = SessionConfig::from_vars([("SESSION_DRIVR".to_string(), "memory".to_string())]);
     /// assert_eq!(typo.unwrap_err().option(), "SESSION_DRIVR");
     /// let foreign = SessionConfig::from_vars([("SESSION_MANAGER".to_string(), "local/host:@/tmp/.ICE".to_string())]);
     /// assert!(foreign.is_ok());
@@ -659,10 +659,10 @@ impl SessionConfig {
     /// use session_core::SessionConfig;
     ///
     /// let config = SessionConfig::new()
-    ///     .with_section("file", json!({ "location": "/srv/a" }))
-    ///     .with_section_option("file", "location", "/srv/b")
+    ///     .with_section("disk", json!({ "location": "/srv/a" }))
+    ///     .with_section_option("disk", "location", "/srv/b")
     ///     .with_section_option("mine", "servers", "10.0.0.1");
-    /// assert_eq!(config.section("file").unwrap()["location"], "/srv/b");
+    /// assert_eq!(config.section("disk").unwrap()["location"], "/srv/b");
     /// assert_eq!(config.section("mine").unwrap()["servers"], "10.0.0.1");
     /// ```
     #[must_use]
@@ -699,7 +699,8 @@ impl SessionConfig {
         self
     }
 
-    /// Chooses the driver by name: `cookie`, `file`, `redis`, `memory` or a registered one.
+    /// Chooses the driver by name: `memory` or a registered one (the facade registers the
+    /// bundled drivers).
     ///
     /// ```
     /// use session_core::{SessionConfig, SessionManager};
@@ -922,7 +923,7 @@ impl SessionConfig {
         &self.limits
     }
 
-    /// Sets a driver's configuration section, such as `file` or `redis`.
+    /// Sets a driver's configuration section, the key named like the driver.
     ///
     /// ```
     /// use serde_json::json;
@@ -931,12 +932,12 @@ impl SessionConfig {
     /// let config = SessionConfig::new()
     ///     .with_driver("memory")
     ///     .with_key("a secret of at least thirty-two bytes!!")
-    ///     .with_section("file", json!({ "location": "/var/lib/app/sessions" }));
-    /// assert_eq!(config.section("file").unwrap()["location"], "/var/lib/app/sessions");
+    ///     .with_section("memory", json!({ "max_sessions": 1000 }));
+    /// assert_eq!(config.section("memory").unwrap()["max_sessions"], 1000);
     ///
     /// // A section no driver knows is a misspelling, named at start-up.
-    /// let typo = config.with_section("fiel", json!({}));
-    /// assert_eq!(SessionManager::builder(typo).build().unwrap_err().option(), "fiel");
+    /// let typo = config.with_section("memroy", json!({}));
+    /// assert_eq!(SessionManager::builder(typo).build().unwrap_err().option(), "memroy");
     /// ```
     #[must_use]
     pub fn with_section(mut self, name: impl Into<String>, section: Value) -> Self {
@@ -961,7 +962,7 @@ impl SessionConfig {
     /// ```
     /// use session_core::SessionConfig;
     ///
-    /// assert_eq!(SessionConfig::new().with_driver("redis").driver(), "redis");
+    /// assert_eq!(SessionConfig::new().with_driver("kv").driver(), "kv");
     /// ```
     pub fn driver(&self) -> &str {
         &self.driver
@@ -1008,9 +1009,9 @@ impl SessionConfig {
     /// use session_core::SessionConfig;
     ///
     /// let config: SessionConfig =
-    ///     serde_json::from_str(r#"{ "driver": "redis", "redis": { "prefix": "app:" } }"#).unwrap();
-    /// assert_eq!(config.section("redis").unwrap()["prefix"], "app:");
-    /// assert!(config.section("file").is_none());
+    ///     serde_json::from_str(r#"{ "driver": "kv", "kv": { "prefix": "app:" } }"#).unwrap();
+    /// assert_eq!(config.section("kv").unwrap()["prefix"], "app:");
+    /// assert!(config.section("disk").is_none());
     /// ```
     pub fn section(&self, name: &str) -> Option<&Value> {
         self.sections.get(name)
@@ -1083,18 +1084,35 @@ impl SessionConfig {
         if !self.cookie.path.starts_with('/') {
             return Err(ConfigError::new("cookie.path", "must start with /"));
         }
-        let keys = self
-            .keys
-            .iter()
-            .map(SecretKey::new)
-            .collect::<Result<Vec<_>, _>>()?;
-        let keys = KeyRing::new(keys)?;
+        let keys = self.key_ring()?;
         Ok(ValidConfig {
             idle,
             absolute,
             driver_timeout,
             keys,
         })
+    }
+
+    /// The key ring of the configured `keys` (the first signs, all verify), for a driver built
+    /// as a value that derives keys of its own. Errors name the `keys` option.
+    ///
+    /// ```
+    /// use session_core::SessionConfig;
+    ///
+    /// let config = SessionConfig::new()
+    ///     .with_key("the new secret, at least thirty-two bytes")
+    ///     .with_key("the old secret, at least thirty-two bytes");
+    /// assert_eq!(config.key_ring()?.keys().len(), 2);
+    /// assert_eq!(SessionConfig::new().key_ring().unwrap_err().option(), "keys");
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
+    pub fn key_ring(&self) -> Result<KeyRing, ConfigError> {
+        let keys = self
+            .keys
+            .iter()
+            .map(SecretKey::new)
+            .collect::<Result<Vec<_>, _>>()?;
+        KeyRing::new(keys)
     }
 
     pub(crate) fn commit_attempts(&self) -> u32 {

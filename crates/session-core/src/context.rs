@@ -1,6 +1,5 @@
 //! The framework-free request context: request cookies in, response cookies out.
 
-use std::any::{Any, TypeId};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -37,9 +36,6 @@ pub struct SessionContext {
     request: Vec<(usize, usize, usize)>,
     /// The response cookies, one per name, in the order they were first set.
     response: Mutex<Vec<Outgoing>>,
-    /// Per-request driver state, one slot per type (one or two types at most: a list beats a
-    /// hash map, whose default hasher costs more than the search).
-    slots: Mutex<Vec<(TypeId, Box<dyn Any + Send>)>>,
 }
 
 impl fmt::Debug for SessionContext {
@@ -80,7 +76,6 @@ impl SessionContext {
             request_text: String::new(),
             request: Vec::new(),
             response: Mutex::new(Vec::new()),
-            slots: Mutex::new(Vec::new()),
         }
     }
 
@@ -372,44 +367,6 @@ impl SessionContext {
     /// ```
     pub fn clear_response_cookies(&self) {
         self.jar().clear();
-    }
-
-    /// Runs `f` with this request's slot of type `T`, created with `Default` on first use.
-    /// Drivers keep per-request state here (the cookie driver remembers what it decoded).
-    ///
-    /// ```
-    /// use session_core::{CookieOptions, SessionContext};
-    ///
-    /// /// What a driver remembers between its calls of one request.
-    /// #[derive(Default)]
-    /// struct Decoded {
-    ///     reads: u32,
-    /// }
-    ///
-    /// let cx = SessionContext::new("id", CookieOptions::default());
-    /// cx.with_slot(|d: &mut Decoded| d.reads += 1);
-    /// let reads = cx.with_slot(|d: &mut Decoded| {
-    ///     d.reads += 1;
-    ///     d.reads
-    /// });
-    /// assert_eq!(reads, 2);
-    /// ```
-    pub fn with_slot<T: Default + Send + 'static, R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
-        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        let index = match slots.iter().position(|(t, _)| *t == TypeId::of::<T>()) {
-            Some(index) => index,
-            None => {
-                slots.push((TypeId::of::<T>(), Box::new(T::default())));
-                slots.len() - 1
-            }
-        };
-        // The list is keyed by the type id, so the downcast cannot fail.
-        #[allow(clippy::expect_used)]
-        let value = slots[index]
-            .1
-            .downcast_mut::<T>()
-            .expect("slot type matches its key");
-        f(value)
     }
 }
 
@@ -779,12 +736,5 @@ mod tests {
         let out = cx.response_cookies();
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].value(), "");
-    }
-
-    #[test]
-    fn slots_keep_state_per_type() {
-        let cx = cx("");
-        cx.with_slot(|n: &mut u32| *n += 2);
-        assert_eq!(cx.with_slot(|n: &mut u32| *n), 2);
     }
 }

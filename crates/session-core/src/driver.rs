@@ -15,12 +15,14 @@ use crate::error::{ConfigError, DriverError};
 use crate::id::{KeyRing, StorageKey};
 
 /// What a driver keeps for one session: the store (flash messages included, under `__flash__`),
-/// a version for the atomic update, and the times that expiry is computed from.
+/// a version for the conditional write, its times, and when it expires.
 ///
 /// ```
 /// use session_core::Record;
 ///
-/// let record = Record::new(serde_json::Map::new(), 1_000);
+/// let record = Record::new(serde_json::Map::new(), 1_000, 61_000);
+/// assert!(!record.is_expired_at(60_999));
+/// assert!(record.is_expired_at(61_000));
 /// let bytes = record.encode();
 /// assert_eq!(Record::decode(&bytes), Some(record));
 /// assert_eq!(Record::decode(b"not json"), None);
@@ -35,6 +37,10 @@ pub struct Record {
     pub created_at: u64,
     /// The last request that used the session (ms since the Unix epoch).
     pub last_active: u64,
+    /// When the session expires (ms since the Unix epoch): the earlier of its idle end
+    /// (`last_active` plus the idle age) and its absolute end, computed by the core. A store
+    /// serves the record only while `now < expires_at`.
+    pub expires_at: u64,
 }
 
 /// The stored format's version. Bumped when the layout changes; older layouts are migrated in
@@ -58,10 +64,12 @@ struct Envelope {
     version: u64,
     created_at: u64,
     last_active: u64,
+    expires_at: u64,
 }
 
 impl Record {
-    /// A new record at version 0 (never written), created and active at `now_ms`.
+    /// A new record at version 0 (never written), created and active at `now_ms`, expiring at
+    /// `expires_at`.
     ///
     /// ```
     /// use serde_json::json;
@@ -69,18 +77,33 @@ impl Record {
     ///
     /// let mut data = serde_json::Map::new();
     /// data.insert("user_id".into(), json!(7));
-    /// let record = Record::new(data, 1_000);
+    /// let record = Record::new(data, 1_000, 7_201_000);
     /// assert_eq!(record.version, 0);
     /// assert_eq!((record.created_at, record.last_active), (1_000, 1_000));
+    /// assert_eq!(record.expires_at, 7_201_000);
     /// assert_eq!(record.data["user_id"], 7);
     /// ```
-    pub fn new(data: Map<String, Value>, now_ms: u64) -> Self {
+    pub fn new(data: Map<String, Value>, now_ms: u64, expires_at: u64) -> Self {
         Self {
             data,
             version: 0,
             created_at: now_ms,
             last_active: now_ms,
+            expires_at,
         }
+    }
+
+    /// Whether the record has expired at `now_ms` (ms since the Unix epoch).
+    ///
+    /// ```
+    /// use session_core::Record;
+    ///
+    /// let record = Record::new(Default::default(), 0, 60_000);
+    /// assert!(!record.is_expired_at(59_999));
+    /// assert!(record.is_expired_at(60_000));
+    /// ```
+    pub fn is_expired_at(&self, now_ms: u64) -> bool {
+        now_ms >= self.expires_at
     }
 
     /// The versioned JSON encoding that the bundled server-side drivers store.
@@ -88,7 +111,7 @@ impl Record {
     /// ```
     /// use session_core::Record;
     ///
-    /// let bytes = Record::new(Default::default(), 1_000).encode();
+    /// let bytes = Record::new(Default::default(), 1_000, 61_000).encode();
     /// let text = String::from_utf8(bytes).unwrap();
     /// assert!(text.contains("\"format\":1"));
     /// assert!(text.contains("\"created_at\":1000"));
@@ -107,7 +130,7 @@ impl Record {
     /// ```
     /// use session_core::Record;
     ///
-    /// let record = Record::new(Default::default(), 1_000);
+    /// let record = Record::new(Default::default(), 1_000, 61_000);
     /// let mut stored = b"header:".to_vec();
     /// record.encode_into(&mut stored);
     /// assert_eq!(&stored[7..], record.encode().as_slice());
@@ -132,7 +155,7 @@ impl Record {
     /// ```
     /// use session_core::Record;
     ///
-    /// let record = Record::new(Default::default(), 1_000);
+    /// let record = Record::new(Default::default(), 1_000, 61_000);
     /// let bytes = record.encode();
     /// assert_eq!(Record::decode(&bytes), Some(record));
     /// assert_eq!(Record::decode(&bytes[..bytes.len() - 1]), None); // truncated
@@ -145,6 +168,7 @@ impl Record {
             version: e.version,
             created_at: e.created_at,
             last_active: e.last_active,
+            expires_at: e.expires_at,
         })
     }
 }
@@ -156,11 +180,10 @@ impl Record {
 /// use session_core::{Lifetimes, Record};
 ///
 /// let lifetimes = Lifetimes::new(Duration::from_secs(60), Some(Duration::from_secs(600)));
-/// let mut record = Record::new(Default::default(), 0);
-/// assert!(!lifetimes.is_expired(&record, 59_999));
-/// assert!(lifetimes.is_expired(&record, 60_000));
-/// record.last_active = 590_000;
-/// assert_eq!(lifetimes.expires_at(&record), 600_000);
+/// assert_eq!(lifetimes.expires_at(0, 0), 60_000);
+/// assert_eq!(lifetimes.expires_at(0, 590_000), 600_000); // the absolute end comes first
+/// let record = Record::new(Default::default(), 0, lifetimes.expires_at(0, 0));
+/// assert!(record.is_expired_at(60_000));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lifetimes {
@@ -208,477 +231,440 @@ impl Lifetimes {
         self.absolute
     }
 
-    /// When a record expires if it is not used again (ms since the Unix epoch).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use session_core::{Lifetimes, Record};
-    ///
-    /// let lifetimes = Lifetimes::new(Duration::from_secs(60), None);
-    /// let mut record = Record::new(Default::default(), 0);
-    /// record.last_active = 30_000;
-    /// assert_eq!(lifetimes.expires_at(&record), 90_000);
-    /// ```
-    pub fn expires_at(&self, record: &Record) -> u64 {
-        self.expires_at_parts(record.created_at, record.last_active)
-    }
-
-    /// [`Lifetimes::expires_at`] from the two times.
+    /// When a session created at `created_at` and last active at `last_active` expires if it
+    /// is not used again (ms since the Unix epoch): the earlier of the idle and absolute ends.
     ///
     /// ```
     /// use std::time::Duration;
     /// use session_core::Lifetimes;
     ///
     /// let lifetimes = Lifetimes::new(Duration::from_secs(60), Some(Duration::from_secs(100)));
-    /// assert_eq!(lifetimes.expires_at_parts(0, 10_000), 70_000); // idle end
-    /// assert_eq!(lifetimes.expires_at_parts(0, 50_000), 100_000); // absolute end
+    /// assert_eq!(lifetimes.expires_at(0, 10_000), 70_000); // idle end
+    /// assert_eq!(lifetimes.expires_at(0, 50_000), 100_000); // absolute end
     /// ```
-    pub fn expires_at_parts(&self, created_at: u64, last_active: u64) -> u64 {
+    pub fn expires_at(&self, created_at: u64, last_active: u64) -> u64 {
         let idle_end = last_active.saturating_add(self.idle.as_millis() as u64);
         match self.absolute {
             Some(abs) => idle_end.min(created_at.saturating_add(abs.as_millis() as u64)),
             None => idle_end,
         }
     }
-
-    /// Whether the record is past its idle or absolute lifetime at `now_ms`.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use session_core::{Lifetimes, Record};
-    ///
-    /// let lifetimes = Lifetimes::new(Duration::from_secs(60), Some(Duration::from_secs(120)));
-    /// let mut record = Record::new(Default::default(), 0);
-    /// record.last_active = 100_000; // still active...
-    /// assert!(!lifetimes.is_expired(&record, 119_999));
-    /// assert!(lifetimes.is_expired(&record, 120_000)); // ...but past the absolute lifetime
-    /// ```
-    pub fn is_expired(&self, record: &Record, now_ms: u64) -> bool {
-        now_ms >= self.expires_at(record)
-    }
 }
 
-/// What a driver can do beyond the four basic operations.
+/// The outcome of a [`SessionStore::write`] or [`SessionStore::destroy`].
 ///
-/// ```
-/// use session_core::Capabilities;
-///
-/// let caps = Capabilities::new().with_atomic_update(true);
-/// assert!(caps.atomic_update());
-/// assert!(!caps.refreshes_on_read());
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Capabilities {
-    atomic_update: bool,
-    refreshes_on_read: bool,
-}
-
-impl Capabilities {
-    /// No extra capabilities: last writer wins.
-    ///
-    /// ```
-    /// use session_core::Capabilities;
-    ///
-    /// let caps = Capabilities::new();
-    /// assert_eq!(caps, Capabilities::default());
-    /// assert!(!caps.atomic_update());
-    /// assert!(!caps.refreshes_on_read());
-    /// ```
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The driver implements [`Driver::write_if`]: commits lose no updates and never resurrect a
-    /// destroyed session.
-    ///
-    /// ```
-    /// use session_core::Capabilities;
-    ///
-    /// assert!(Capabilities::new().with_atomic_update(true).atomic_update());
-    /// ```
-    #[must_use]
-    pub fn with_atomic_update(mut self, on: bool) -> Self {
-        self.atomic_update = on;
-        self
-    }
-
-    /// The driver's `read` already refreshes the idle expiry (Redis `GETEX`), so the core skips
-    /// the `touch` of an unmodified session it has read.
-    ///
-    /// ```
-    /// use session_core::Capabilities;
-    ///
-    /// // A driver whose read is a Redis GETEX.
-    /// let caps = Capabilities::new().with_atomic_update(true).with_refreshes_on_read(true);
-    /// assert!(caps.refreshes_on_read());
-    /// ```
-    #[must_use]
-    pub fn with_refreshes_on_read(mut self, on: bool) -> Self {
-        self.refreshes_on_read = on;
-        self
-    }
-
-    /// See [`Capabilities::with_atomic_update`].
-    ///
-    /// ```
-    /// use std::{sync::Arc, time::Duration};
-    /// use session_core::{Driver, Lifetimes, MemoryDriver, SystemClock};
-    ///
-    /// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(SystemClock));
-    /// assert!(driver.capabilities().atomic_update());
-    /// ```
-    pub fn atomic_update(&self) -> bool {
-        self.atomic_update
-    }
-
-    /// See [`Capabilities::with_refreshes_on_read`].
-    ///
-    /// ```
-    /// use std::{sync::Arc, time::Duration};
-    /// use session_core::{Driver, Lifetimes, MemoryDriver, SystemClock};
-    ///
-    /// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(SystemClock));
-    /// assert!(driver.capabilities().refreshes_on_read()); // its read records the activity
-    /// ```
-    pub fn refreshes_on_read(&self) -> bool {
-        self.refreshes_on_read
-    }
-}
-
-/// The state a conditional write expects to find.
+/// A store that compares versions answers all three; a last-writer-wins store answers only
+/// `Written` (and says so in its docs).
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-/// use std::{sync::Arc, time::Duration};
-/// use session_core::{
-///     CookieOptions, Driver, Expected, Lifetimes, ManualClock, MemoryDriver, Record, SessionContext,
-///     SessionId, WriteOutcome,
-/// };
+/// use session_core::{MemoryDriver, Record, SessionId, SessionStore, WriteOutcome};
 ///
-/// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(ManualClock::new(0)));
-/// let cx = SessionContext::new("id", CookieOptions::default());
+/// let store = MemoryDriver::new();
 /// let key = SessionId::generate().storage_key();
-/// let mut record = Record::new(Default::default(), 0);
+/// let record = Record { version: 1, ..Record::new(Default::default(), 0, u64::MAX) };
 ///
-/// // A new session: nothing may exist under the key yet.
-/// record.version = 1;
-/// assert_eq!(driver.write_if(&cx, &key, &record, Expected::Absent).await?, WriteOutcome::Written);
-/// // A later commit expects the version it read.
-/// record.version = 2;
-/// assert_eq!(driver.write_if(&cx, &key, &record, Expected::Version(1)).await?, WriteOutcome::Written);
-/// # Ok::<(), session_core::DriverError>(())
-/// # }).unwrap();
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Expected {
-    /// No record exists under the key (a new session, or the new id of a regenerated one).
-    Absent,
-    /// The record exists at this version.
-    Version(u64),
-}
-
-/// The outcome of [`Driver::write_if`].
-///
-/// ```
-/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-/// use std::{sync::Arc, time::Duration};
-/// use session_core::{
-///     CookieOptions, Driver, Expected, Lifetimes, ManualClock, MemoryDriver, Record, SessionContext,
-///     SessionId, WriteOutcome,
-/// };
-///
-/// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(ManualClock::new(0)));
-/// let cx = SessionContext::new("id", CookieOptions::default());
-/// let key = SessionId::generate().storage_key();
-/// let mut record = Record::new(Default::default(), 0);
-/// record.version = 1;
-///
-/// assert_eq!(driver.write_if(&cx, &key, &record, Expected::Absent).await?, WriteOutcome::Written);
-/// // Another request wrote version 1 first: re-read and replay.
-/// assert_eq!(driver.write_if(&cx, &key, &record, Expected::Absent).await?, WriteOutcome::Conflict);
+/// assert_eq!(store.write(&key, &record, None).await?, WriteOutcome::Written);
+/// // Another request created the session first: re-read and replay.
+/// assert_eq!(store.write(&key, &record, None).await?, WriteOutcome::Conflict);
 /// // The session was destroyed meanwhile: write nothing.
-/// driver.destroy(&cx, &key).await?;
-/// assert_eq!(driver.write_if(&cx, &key, &record, Expected::Version(1)).await?, WriteOutcome::Gone);
+/// assert_eq!(store.destroy(&key, 1).await?, WriteOutcome::Written);
+/// assert_eq!(store.write(&key, &record, Some(1)).await?, WriteOutcome::Gone);
 /// # Ok::<(), session_core::DriverError>(())
 /// # }).unwrap();
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteOutcome {
-    /// The record was written.
+    /// Done.
     Written,
-    /// The record exists at another version (or exists when `Absent` was expected). Nothing was
-    /// written; the core re-reads and replays.
+    /// The stored record has another version than expected (or exists when none was
+    /// expected). Nothing was changed; the core re-reads and replays.
     Conflict,
-    /// A version was expected but the record no longer exists: the session was destroyed (or
-    /// expired) meanwhile. Nothing was written, and nothing must be.
+    /// A version was expected but no live record exists: the session was destroyed or expired
+    /// meanwhile. Nothing was changed, and nothing must be.
     Gone,
 }
 
-/// A session storage driver.
+/// Server-side session storage: the contract a driver implements to keep sessions in a
+/// database, a cache or files.
 ///
-/// The contract of AdonisJS's `SessionDriverContract` (`read`, `write`, `destroy`, `touch`), async
-/// and object-safe, plus the optional conditional write that makes commits free of lost updates.
-/// Drivers never see HTTP types and never see a raw session id: they get a [`StorageKey`] and a
-/// [`SessionContext`] (request cookies in, response cookies out) for drivers that keep state in
-/// the browser.
+/// Four methods, keyed by [`StorageKey`] (a hash of the session id: a store never sees the raw
+/// id); no HTTP type and no request context. A [`Record`] carries its absolute expiry time
+/// (`expires_at`, computed by the core from the idle and absolute lifetimes), so a store decides
+/// "expired" by comparing one timestamp with its clock, and may also hand it to its backend as a
+/// TTL.
 ///
-/// A driver is built once at start-up by its factory (see [`DriverRegistry::extend`]), so pools and
-/// folders are set up once; the request context comes with every call.
+/// **Conditional writes.** `write` gets the version the stored record must have (`None`: no
+/// live record may exist) and `destroy` the version to remove. A store that compares them in one
+/// atomic step gives commits that lose no updates and never bring a destroyed session back (see
+/// the commit protocol in the docs). A store that cannot may ignore them and always answer
+/// [`WriteOutcome::Written`]: sessions still work, the last writer winning; it must say so in its
+/// documentation, and it runs the conformance suite in its last-writer-wins mode.
 ///
-/// Rules every driver follows (the `session-testkit` conformance suite checks them):
-/// - `read` returns `None` for a missing, undecodable or expired record (log undecodable data
-///   with `tracing::warn!`); errors are for backend failures only.
-/// - `write` stores the record as given (its `version` is already the new one).
-/// - `touch` moves `last_active` forward on an existing, unexpired record; it never creates one
-///   and never brings an expired one back.
-/// - `destroy` of a missing record is not an error.
+/// Rules (the `session-testkit` conformance suite checks each one):
+/// - `read` returns `None` for a missing, undecodable or expired record (`expires_at <= now`);
+///   errors are for backend failures only.
+/// - `write` stores the record exactly as given (its `version` is already the new one).
+/// - `refresh` sets `last_active` and `expires_at` on a live record, leaving data and version;
+///   it never creates a record and never brings an expired one back.
+/// - `destroy` of a missing record answers `Gone` (or `Written` for last-writer-wins), never an
+///   error.
+///
+/// A complete store, a map behind a lock with conditional writes:
 ///
 /// ```
-/// use async_trait::async_trait;
-/// use session_core::{Driver, DriverError, Record, SessionContext, StorageKey};
 /// use std::collections::HashMap;
 /// use std::sync::Mutex;
+/// use std::time::{SystemTime, UNIX_EPOCH};
 ///
-/// /// The seed's in-memory example, last writer wins. Expiry is left to the core, which checks
-/// /// it after every read, and `touch` is a no-op: sessions expire `age` after their last write
-/// /// (a touch of a record that may have expired would bring it back; see the custom drivers
-/// /// guide for a driver that slides the expiry and checks it).
+/// use async_trait::async_trait;
+/// use session_core::{DriverError, Record, SessionStore, StorageKey, WriteOutcome};
+///
 /// #[derive(Debug, Default)]
-/// struct MapDriver(Mutex<HashMap<StorageKey, Record>>);
+/// struct MapStore(Mutex<HashMap<StorageKey, Record>>);
+///
+/// fn now() -> u64 {
+///     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+/// }
+///
+/// impl MapStore {
+///     /// The live record's version, dropping an expired one.
+///     fn live(map: &mut HashMap<StorageKey, Record>, key: &StorageKey) -> Option<u64> {
+///         match map.get(key) {
+///             Some(r) if r.expires_at > now() => Some(r.version),
+///             Some(_) => map.remove(key).and(None),
+///             None => None,
+///         }
+///     }
+/// }
 ///
 /// #[async_trait]
-/// impl Driver for MapDriver {
-///     fn name(&self) -> &'static str { "map" }
-///     async fn read(&self, _: &SessionContext, key: &StorageKey) -> Result<Option<Record>, DriverError> {
-///         Ok(self.0.lock().unwrap().get(key).cloned())
+/// impl SessionStore for MapStore {
+///     async fn read(&self, key: &StorageKey) -> Result<Option<Record>, DriverError> {
+///         let mut map = self.0.lock().unwrap();
+///         Ok(Self::live(&mut map, key).and_then(|_| map.get(key).cloned()))
 ///     }
-///     async fn write(&self, _: &SessionContext, key: &StorageKey, record: &Record) -> Result<(), DriverError> {
-///         self.0.lock().unwrap().insert(key.clone(), record.clone());
-///         Ok(())
+///
+///     async fn write(&self, key: &StorageKey, record: &Record, expected: Option<u64>) -> Result<WriteOutcome, DriverError> {
+///         let mut map = self.0.lock().unwrap();
+///         Ok(match (Self::live(&mut map, key), expected) {
+///             (current, expected) if current == expected => {
+///                 map.insert(key.clone(), record.clone());
+///                 WriteOutcome::Written
+///             }
+///             (None, Some(_)) => WriteOutcome::Gone,
+///             _ => WriteOutcome::Conflict,
+///         })
 ///     }
-///     async fn destroy(&self, _: &SessionContext, key: &StorageKey) -> Result<(), DriverError> {
-///         self.0.lock().unwrap().remove(key);
-///         Ok(())
+///
+///     async fn destroy(&self, key: &StorageKey, version: u64) -> Result<WriteOutcome, DriverError> {
+///         let mut map = self.0.lock().unwrap();
+///         Ok(match Self::live(&mut map, key) {
+///             Some(v) if v == version => {
+///                 map.remove(key);
+///                 WriteOutcome::Written
+///             }
+///             Some(_) => WriteOutcome::Conflict,
+///             None => WriteOutcome::Gone,
+///         })
 ///     }
-///     async fn touch(&self, _: &SessionContext, _: &StorageKey, _: u64) -> Result<(), DriverError> {
+///
+///     async fn refresh(&self, key: &StorageKey, last_active: u64, expires_at: u64) -> Result<(), DriverError> {
+///         let mut map = self.0.lock().unwrap();
+///         if Self::live(&mut map, key).is_some() {
+///             if let Some(record) = map.get_mut(key) {
+///                 (record.last_active, record.expires_at) = (last_active, expires_at);
+///             }
+///         }
 ///         Ok(())
 ///     }
 /// }
 /// ```
 #[async_trait]
-pub trait Driver: Send + Sync + fmt::Debug {
+pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
+    /// The live record stored under `key`: `None` when there is none, when it does not decode
+    /// (log that with `tracing::warn!`) or when it expired (`expires_at <= now`).
+    async fn read(&self, key: &StorageKey) -> Result<Option<Record>, DriverError>;
+
+    /// Stores `record` under `key` if the live record stored there has version `expected`
+    /// (`None`: if there is no live record). Answers `Conflict` when another version (or a
+    /// record where none was expected) is there, `Gone` when a version was expected and no live
+    /// record is there; in both cases nothing changes. A last-writer-wins store ignores
+    /// `expected` and answers `Written`.
+    async fn write(
+        &self,
+        key: &StorageKey,
+        record: &Record,
+        expected: Option<u64>,
+    ) -> Result<WriteOutcome, DriverError>;
+
+    /// Removes the record under `key` if it has version `version`: `Conflict` when it has
+    /// another, `Gone` when there is no live record. A last-writer-wins store removes whatever
+    /// is there and answers `Written`.
+    async fn destroy(&self, key: &StorageKey, version: u64) -> Result<WriteOutcome, DriverError>;
+
+    /// Slides the expiry of a live record: sets its `last_active` and `expires_at` (both ms
+    /// since the Unix epoch), leaving its data and version. Does nothing when there is no live
+    /// record: a refresh never creates a record and never revives an expired one.
+    async fn refresh(
+        &self,
+        key: &StorageKey,
+        last_active: u64,
+        expires_at: u64,
+    ) -> Result<(), DriverError>;
+
+    /// The store's name, for errors and logs. Defaults to the type's name.
+    ///
+    /// ```
+    /// use session_core::{MemoryDriver, SessionStore};
+    ///
+    /// assert_eq!(SessionStore::name(&MemoryDriver::new()), "memory");
+    /// ```
+    fn name(&self) -> &'static str {
+        std::any::type_name::<Self>()
+    }
+}
+
+/// A shared store is a store: an application can keep a handle to its driver (to sweep it,
+/// or to inspect it in tests) and give the manager a clone.
+///
+/// ```
+/// use std::sync::Arc;
+/// use session_core::{MemoryDriver, SessionConfig, SessionManager};
+///
+/// let store = Arc::new(MemoryDriver::new());
+/// let manager = SessionManager::builder(SessionConfig::new().with_key("a secret of at least thirty-two bytes!!"))
+///     .driver(store.clone())
+///     .build()?;
+/// assert!(store.is_empty());
+/// # Ok::<(), session_core::ConfigError>(())
+/// ```
+#[async_trait]
+impl<S: SessionStore + ?Sized> SessionStore for Arc<S> {
+    async fn read(&self, key: &StorageKey) -> Result<Option<Record>, DriverError> {
+        (**self).read(key).await
+    }
+
+    async fn write(
+        &self,
+        key: &StorageKey,
+        record: &Record,
+        expected: Option<u64>,
+    ) -> Result<WriteOutcome, DriverError> {
+        (**self).write(key, record, expected).await
+    }
+
+    async fn destroy(&self, key: &StorageKey, version: u64) -> Result<WriteOutcome, DriverError> {
+        (**self).destroy(key, version).await
+    }
+
+    async fn refresh(
+        &self,
+        key: &StorageKey,
+        last_active: u64,
+        expires_at: u64,
+    ) -> Result<(), DriverError> {
+        (**self).refresh(key, last_active, expires_at).await
+    }
+
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+}
+
+/// A change to the response's cookies that a [`ClientStore`] asks for.
+///
+/// ```
+/// use session_core::CookieChange;
+///
+/// let set = CookieChange::Set { name: "id.d".into(), value: "sealed".into() };
+/// assert_eq!(set.name(), "id.d");
+/// assert_eq!(CookieChange::Remove { name: "id.d.1".into() }.name(), "id.d.1");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CookieChange {
+    /// Set the cookie to this value. The core adds the attributes (path, domain, `Secure`,
+    /// `HttpOnly`, `SameSite`) and a `Max-Age` that ends when the record expires.
+    Set {
+        /// The cookie's name.
+        name: String,
+        /// Its value, already safe to put in a cookie.
+        value: String,
+    },
+    /// Remove the cookie from the browser.
+    Remove {
+        /// The cookie's name.
+        name: String,
+    },
+}
+
+impl CookieChange {
+    /// The cookie's name.
+    ///
+    /// ```
+    /// use session_core::CookieChange;
+    ///
+    /// assert_eq!(CookieChange::Remove { name: "id.d".into() }.name(), "id.d");
+    /// ```
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Set { name, .. } | Self::Remove { name } => name,
+        }
+    }
+}
+
+/// Client-side session storage: the record travels in the browser's cookies (the cookie driver,
+/// `session-cookie`).
+///
+/// The store reads the request's cookies and answers which cookies the response must set or
+/// remove; the core applies them (as actix-session's store returns the cookie value). There is
+/// no shared state between calls of one request, no version check (the browser holds the only
+/// copy) and nothing to destroy on a server.
+///
+/// ```
+/// use session_core::{ClientStore, Clock, CookieChange, DriverError, Record, SessionContext, StorageKey, SystemClock};
+///
+/// /// Keeps the record in plain JSON, for illustration only: a real store seals it.
+/// #[derive(Debug)]
+/// struct PlainCookie;
+///
+/// impl ClientStore for PlainCookie {
+///     fn read(&self, request: &SessionContext, _key: &StorageKey) -> Option<Record> {
+///         let text = request.request_cookie("plain")?;
+///         let now = SystemClock.now_ms();
+///         serde_json::from_str::<Record>(text).ok().filter(|r| !r.is_expired_at(now))
+///     }
+///     fn write(&self, _request: &SessionContext, _key: &StorageKey, record: &Record) -> Result<Vec<CookieChange>, DriverError> {
+///         // Cookie values hold no `;` or `,`: JSON needs encoding first in a real store.
+///         let value = serde_json::to_string(record).map_err(|e| DriverError::unavailable("plain", e))?;
+///         Ok(vec![CookieChange::Set { name: "plain".into(), value }])
+///     }
+///     fn clear(&self, request: &SessionContext) -> Vec<CookieChange> {
+///         request.request_cookie("plain").map(|_| CookieChange::Remove { name: "plain".into() }).into_iter().collect()
+///     }
+/// }
+/// ```
+pub trait ClientStore: Send + Sync + fmt::Debug + 'static {
+    /// The live record the request's cookies carry for `key`: `None` when they carry none, or
+    /// one that is tampered, malformed, sealed for another key, or expired.
+    fn read(&self, request: &SessionContext, key: &StorageKey) -> Option<Record>;
+
+    /// The cookie changes that make the response carry `record` for `key`, replacing what the
+    /// request carried. An error (a record too large for the cookies, say) changes nothing.
+    fn write(
+        &self,
+        request: &SessionContext,
+        key: &StorageKey,
+        record: &Record,
+    ) -> Result<Vec<CookieChange>, DriverError>;
+
+    /// The cookie changes that remove the session the request carried.
+    fn clear(&self, request: &SessionContext) -> Vec<CookieChange>;
+
+    /// The cookie changes that slide the expiry of `record` (already given its new
+    /// `last_active` and `expires_at`), which the request carried unchanged. Defaults to
+    /// [`ClientStore::write`]; a store may answer nothing while the cookies it sent last are
+    /// recent enough.
+    ///
+    /// ```
+    /// # use session_core::{ClientStore, CookieChange, DriverError, Record, SessionContext, StorageKey};
+    /// # #[derive(Debug)] struct Quiet;
+    /// # impl ClientStore for Quiet {
+    /// #     fn read(&self, _: &SessionContext, _: &StorageKey) -> Option<Record> { None }
+    /// #     fn write(&self, _: &SessionContext, _: &StorageKey, _: &Record) -> Result<Vec<CookieChange>, DriverError> { Ok(vec![]) }
+    /// #     fn clear(&self, _: &SessionContext) -> Vec<CookieChange> { vec![] }
+    /// # }
+    /// let cx = SessionContext::new("id", Default::default());
+    /// let key = session_core::SessionId::generate().storage_key();
+    /// let record = Record::new(Default::default(), 0, 60_000);
+    /// assert!(Quiet.refresh(&cx, &key, &record)?.is_empty());
+    /// # Ok::<(), DriverError>(())
+    /// ```
+    fn refresh(
+        &self,
+        request: &SessionContext,
+        key: &StorageKey,
+        record: &Record,
+    ) -> Result<Vec<CookieChange>, DriverError> {
+        self.write(request, key, record)
+    }
+
+    /// The store's name, for errors and logs. Defaults to the type's name.
+    ///
+    /// ```
+    /// # use session_core::{ClientStore, CookieChange, DriverError, Record, SessionContext, StorageKey};
+    /// # #[derive(Debug)] struct Quiet;
+    /// # impl ClientStore for Quiet {
+    /// #     fn read(&self, _: &SessionContext, _: &StorageKey) -> Option<Record> { None }
+    /// #     fn write(&self, _: &SessionContext, _: &StorageKey, _: &Record) -> Result<Vec<CookieChange>, DriverError> { Ok(vec![]) }
+    /// #     fn clear(&self, _: &SessionContext) -> Vec<CookieChange> { vec![] }
+    /// # }
+    /// assert!(ClientStore::name(&Quiet).ends_with("Quiet"));
+    /// ```
+    fn name(&self) -> &'static str {
+        std::any::type_name::<Self>()
+    }
+}
+
+/// The driver a [`SessionManager`](crate::SessionManager) uses: a server-side
+/// [`SessionStore`] or a client-side [`ClientStore`].
+///
+/// Any store converts into it, so the builder takes the value itself:
+/// `SessionManager::builder(config).driver(MemoryDriver::new())`.
+///
+/// ```
+/// use session_core::{Driver, MemoryDriver};
+///
+/// let driver: Driver = MemoryDriver::new().into();
+/// assert_eq!(driver.name(), "memory");
+/// assert!(matches!(driver, Driver::Server(_)));
+/// ```
+#[derive(Clone, Debug)]
+pub enum Driver {
+    /// Sessions kept on the server, the browser holding only the signed id.
+    Server(Arc<dyn SessionStore>),
+    /// Sessions kept in the browser's cookies.
+    Client(Arc<dyn ClientStore>),
+}
+
+impl Driver {
+    /// A client-side driver, for a [`ClientStore`] whose crate does not convert it itself.
+    ///
+    /// ```
+    /// # use session_core::{ClientStore, CookieChange, DriverError, Record, SessionContext, StorageKey};
+    /// # #[derive(Debug)] struct Quiet;
+    /// # impl ClientStore for Quiet {
+    /// #     fn read(&self, _: &SessionContext, _: &StorageKey) -> Option<Record> { None }
+    /// #     fn write(&self, _: &SessionContext, _: &StorageKey, _: &Record) -> Result<Vec<CookieChange>, DriverError> { Ok(vec![]) }
+    /// #     fn clear(&self, _: &SessionContext) -> Vec<CookieChange> { vec![] }
+    /// # }
+    /// use session_core::Driver;
+    ///
+    /// assert!(matches!(Driver::client(Quiet), Driver::Client(_)));
+    /// ```
+    pub fn client(store: impl ClientStore) -> Self {
+        Self::Client(Arc::new(store))
+    }
+
     /// The driver's name, for errors and logs.
     ///
     /// ```
-    /// use std::{sync::Arc, time::Duration};
-    /// use session_core::{Driver, Lifetimes, MemoryDriver, SystemClock};
+    /// use session_core::{Driver, MemoryDriver};
     ///
-    /// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(SystemClock));
-    /// assert_eq!(driver.name(), "memory");
+    /// assert_eq!(Driver::from(MemoryDriver::new()).name(), "memory");
     /// ```
-    fn name(&self) -> &'static str;
-
-    /// What the driver can do beyond the basic operations.
-    ///
-    /// ```
-    /// use std::{sync::Arc, time::Duration};
-    /// use session_core::{Capabilities, Driver, Lifetimes, MemoryDriver, SystemClock};
-    ///
-    /// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(SystemClock));
-    /// assert_eq!(
-    ///     driver.capabilities(),
-    ///     Capabilities::new().with_atomic_update(true).with_refreshes_on_read(true)
-    /// );
-    /// ```
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::default()
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Server(store) => store.name(),
+            Self::Client(store) => store.name(),
+        }
     }
+}
 
-    /// Reads a record, or `None` when there is none (missing, undecodable or expired).
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// use std::{sync::Arc, time::Duration};
-    /// use session_core::{CookieOptions, Driver, Lifetimes, ManualClock, MemoryDriver, Record, SessionContext, SessionId};
-    ///
-    /// let clock = ManualClock::new(0);
-    /// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(clock.clone()));
-    /// let cx = SessionContext::new("id", CookieOptions::default());
-    /// let key = SessionId::generate().storage_key();
-    ///
-    /// assert_eq!(driver.read(&cx, &key).await?, None);
-    /// let record = Record::new(Default::default(), 0);
-    /// driver.write(&cx, &key, &record).await?;
-    /// assert_eq!(driver.read(&cx, &key).await?, Some(record));
-    /// clock.advance(Duration::from_secs(60));
-    /// assert_eq!(driver.read(&cx, &key).await?, None); // expired
-    /// # Ok::<(), session_core::DriverError>(())
-    /// # }).unwrap();
-    /// ```
-    async fn read(
-        &self,
-        cx: &SessionContext,
-        key: &StorageKey,
-    ) -> Result<Option<Record>, DriverError>;
-
-    /// Writes a record unconditionally (last writer wins).
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// use std::{sync::Arc, time::Duration};
-    /// use session_core::{CookieOptions, Driver, Lifetimes, ManualClock, MemoryDriver, Record, SessionContext, SessionId};
-    ///
-    /// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(ManualClock::new(0)));
-    /// let cx = SessionContext::new("id", CookieOptions::default());
-    /// let key = SessionId::generate().storage_key();
-    ///
-    /// let mut record = Record::new(Default::default(), 0);
-    /// record.version = 3; // stored as given
-    /// driver.write(&cx, &key, &record).await?;
-    /// assert_eq!(driver.read(&cx, &key).await?.map(|r| r.version), Some(3));
-    /// # Ok::<(), session_core::DriverError>(())
-    /// # }).unwrap();
-    /// ```
-    async fn write(
-        &self,
-        cx: &SessionContext,
-        key: &StorageKey,
-        record: &Record,
-    ) -> Result<(), DriverError>;
-
-    /// Writes a record only if the stored one is in the `expected` state. Drivers that declare
-    /// [`Capabilities::atomic_update`] implement it; the default says it is unsupported.
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// use std::{sync::Arc, time::Duration};
-    /// use session_core::{
-    ///     CookieOptions, Driver, Expected, Lifetimes, ManualClock, MemoryDriver, Record, SessionContext,
-    ///     SessionId, WriteOutcome,
-    /// };
-    ///
-    /// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(ManualClock::new(0)));
-    /// let cx = SessionContext::new("id", CookieOptions::default());
-    /// let key = SessionId::generate().storage_key();
-    /// let mut record = Record::new(Default::default(), 0);
-    /// record.version = 1;
-    /// driver.write(&cx, &key, &record).await?;
-    ///
-    /// // Two requests read version 1; the first commit wins, the second must replay.
-    /// record.version = 2;
-    /// assert_eq!(driver.write_if(&cx, &key, &record, Expected::Version(1)).await?, WriteOutcome::Written);
-    /// assert_eq!(driver.write_if(&cx, &key, &record, Expected::Version(1)).await?, WriteOutcome::Conflict);
-    /// # Ok::<(), session_core::DriverError>(())
-    /// # }).unwrap();
-    /// ```
-    async fn write_if(
-        &self,
-        cx: &SessionContext,
-        key: &StorageKey,
-        record: &Record,
-        expected: Expected,
-    ) -> Result<WriteOutcome, DriverError> {
-        let _ = (cx, key, record, expected);
-        Err(DriverError::Unsupported {
-            driver: self.name(),
-            operation: "write_if",
-        })
+impl<S: SessionStore> From<S> for Driver {
+    fn from(store: S) -> Self {
+        Self::Server(Arc::new(store))
     }
-
-    /// Removes a record. Missing records are not an error.
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// use std::{sync::Arc, time::Duration};
-    /// use session_core::{CookieOptions, Driver, Lifetimes, ManualClock, MemoryDriver, Record, SessionContext, SessionId};
-    ///
-    /// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(ManualClock::new(0)));
-    /// let cx = SessionContext::new("id", CookieOptions::default());
-    /// let key = SessionId::generate().storage_key();
-    ///
-    /// driver.write(&cx, &key, &Record::new(Default::default(), 0)).await?;
-    /// driver.destroy(&cx, &key).await?;
-    /// assert_eq!(driver.read(&cx, &key).await?, None);
-    /// driver.destroy(&cx, &key).await?; // already gone: still fine
-    /// # Ok::<(), session_core::DriverError>(())
-    /// # }).unwrap();
-    /// ```
-    async fn destroy(&self, cx: &SessionContext, key: &StorageKey) -> Result<(), DriverError>;
-
-    /// Removes a record only if it is still at `version`: `Written` when removed, `Conflict`
-    /// when it is at another version, `Gone` when it no longer exists. Drivers that declare
-    /// [`Capabilities::atomic_update`] implement it, so that emptying a session (logout, the last
-    /// flash message consumed) never deletes what a concurrent request wrote meanwhile. The default
-    /// says it is unsupported, and the core then falls back to [`Driver::destroy`].
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// use std::{sync::Arc, time::Duration};
-    /// use session_core::{
-    ///     CookieOptions, Driver, Lifetimes, ManualClock, MemoryDriver, Record, SessionContext, SessionId,
-    ///     WriteOutcome,
-    /// };
-    ///
-    /// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(ManualClock::new(0)));
-    /// let cx = SessionContext::new("id", CookieOptions::default());
-    /// let key = SessionId::generate().storage_key();
-    /// let mut record = Record::new(Default::default(), 0);
-    /// record.version = 2;
-    /// driver.write(&cx, &key, &record).await?;
-    ///
-    /// // Read at version 1, but a concurrent request wrote version 2: keep its data.
-    /// assert_eq!(driver.destroy_if(&cx, &key, 1).await?, WriteOutcome::Conflict);
-    /// assert_eq!(driver.destroy_if(&cx, &key, 2).await?, WriteOutcome::Written);
-    /// assert_eq!(driver.destroy_if(&cx, &key, 2).await?, WriteOutcome::Gone);
-    /// # Ok::<(), session_core::DriverError>(())
-    /// # }).unwrap();
-    /// ```
-    async fn destroy_if(
-        &self,
-        cx: &SessionContext,
-        key: &StorageKey,
-        version: u64,
-    ) -> Result<WriteOutcome, DriverError> {
-        let _ = (cx, key, version);
-        Err(DriverError::Unsupported {
-            driver: self.name(),
-            operation: "destroy_if",
-        })
-    }
-
-    /// Marks an existing record active at `now_ms` (sliding idle expiry). Never creates one.
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// use std::{sync::Arc, time::Duration};
-    /// use session_core::{
-    ///     Clock, CookieOptions, Driver, Lifetimes, ManualClock, MemoryDriver, Record, SessionContext,
-    ///     SessionId,
-    /// };
-    ///
-    /// let clock = ManualClock::new(0);
-    /// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(clock.clone()));
-    /// let cx = SessionContext::new("id", CookieOptions::default());
-    /// let key = SessionId::generate().storage_key();
-    /// driver.write(&cx, &key, &Record::new(Default::default(), 0)).await?;
-    ///
-    /// clock.advance(Duration::from_secs(50));
-    /// driver.touch(&cx, &key, clock.now_ms()).await?;
-    /// clock.advance(Duration::from_secs(50)); // 100 s after creation, 50 s after the touch
-    /// assert!(driver.read(&cx, &key).await?.is_some()); // the touch slid the idle expiry
-    ///
-    /// let unknown = SessionId::generate().storage_key();
-    /// driver.touch(&cx, &unknown, clock.now_ms()).await?;
-    /// assert_eq!(driver.read(&cx, &unknown).await?, None); // never creates a record
-    /// # Ok::<(), session_core::DriverError>(())
-    /// # }).unwrap();
-    /// ```
-    async fn touch(
-        &self,
-        cx: &SessionContext,
-        key: &StorageKey,
-        now_ms: u64,
-    ) -> Result<(), DriverError>;
 }
 
 /// What a driver factory gets at start-up: its own configuration section and the shared settings.
@@ -702,7 +688,7 @@ pub trait Driver: Send + Sync + fmt::Debug {
 /// .extend("bounded", |setup| {
 ///     let section: Section = setup.parse_section()?;
 ///     assert_eq!(section.capacity, 100);
-///     Ok(Arc::new(MemoryDriver::new(setup.lifetimes(), setup.clock())))
+///     Ok(MemoryDriver::new().with_clock(setup.clock()).into())
 /// })
 /// .build()?;
 /// assert_eq!(manager.driver().name(), "memory");
@@ -712,7 +698,6 @@ pub trait Driver: Send + Sync + fmt::Debug {
 pub struct DriverSetup<'a> {
     name: &'a str,
     config: &'a SessionConfig,
-    lifetimes: Lifetimes,
     keys: &'a KeyRing,
     clock: Arc<dyn Clock>,
 }
@@ -721,14 +706,12 @@ impl<'a> DriverSetup<'a> {
     pub(crate) fn new(
         name: &'a str,
         config: &'a SessionConfig,
-        lifetimes: Lifetimes,
         keys: &'a KeyRing,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             name,
             config,
-            lifetimes,
             keys,
             clock,
         }
@@ -745,7 +728,7 @@ impl<'a> DriverSetup<'a> {
     /// )
     /// .extend("mine", |setup| {
     ///     assert_eq!(setup.name(), "mine");
-    ///     Ok(Arc::new(MemoryDriver::new(setup.lifetimes(), setup.clock())))
+    ///     Ok(MemoryDriver::new().with_clock(setup.clock()).into())
     /// })
     /// .build()?;
     /// # Ok::<(), session_core::ConfigError>(())
@@ -754,7 +737,7 @@ impl<'a> DriverSetup<'a> {
         self.name
     }
 
-    /// The driver's own section (`file`, `redis`, or the registered name), if configured.
+    /// The driver's own section (the key named like the registered name), if configured.
     ///
     /// ```
     /// use std::sync::Arc;
@@ -769,7 +752,7 @@ impl<'a> DriverSetup<'a> {
     /// )
     /// .extend("mine", |setup| {
     ///     assert_eq!(setup.section(), Some(&json!({ "prefix": "app:" })));
-    ///     Ok(Arc::new(MemoryDriver::new(setup.lifetimes(), setup.clock())))
+    ///     Ok(MemoryDriver::new().with_clock(setup.clock()).into())
     /// })
     /// .build()?;
     /// # Ok::<(), session_core::ConfigError>(())
@@ -800,7 +783,7 @@ impl<'a> DriverSetup<'a> {
     /// .extend("bounded", |setup| {
     ///     let section: Section = setup.parse_section()?;
     ///     let _ = section.capacity;
-    ///     Ok(Arc::new(MemoryDriver::new(setup.lifetimes(), setup.clock())))
+    ///     Ok(MemoryDriver::new().with_clock(setup.clock()).into())
     /// })
     /// .build()
     /// .unwrap_err();
@@ -829,36 +812,13 @@ impl<'a> DriverSetup<'a> {
     /// )
     /// .extend("mine", |setup| {
     ///     assert_eq!(setup.config().cookie_name(), "sid");
-    ///     Ok(Arc::new(MemoryDriver::new(setup.lifetimes(), setup.clock())))
+    ///     Ok(MemoryDriver::new().with_clock(setup.clock()).into())
     /// })
     /// .build()?;
     /// # Ok::<(), session_core::ConfigError>(())
     /// ```
     pub fn config(&self) -> &SessionConfig {
         self.config
-    }
-
-    /// The idle and absolute lifetimes.
-    ///
-    /// ```
-    /// use std::{sync::Arc, time::Duration};
-    /// use session_core::{MemoryDriver, SessionConfig, SessionManager};
-    ///
-    /// SessionManager::builder(
-    ///     SessionConfig::new()
-    ///         .with_driver("mine")
-    ///         .with_key("a secret of at least thirty-two bytes!!")
-    ///         .with_age("30m"),
-    /// )
-    /// .extend("mine", |setup| {
-    ///     assert_eq!(setup.lifetimes().idle(), Duration::from_secs(1800));
-    ///     Ok(Arc::new(MemoryDriver::new(setup.lifetimes(), setup.clock())))
-    /// })
-    /// .build()?;
-    /// # Ok::<(), session_core::ConfigError>(())
-    /// ```
-    pub fn lifetimes(&self) -> Lifetimes {
-        self.lifetimes
     }
 
     /// The secret keys.
@@ -874,7 +834,7 @@ impl<'a> DriverSetup<'a> {
     ///     // An encrypting driver derives its own key, never sharing the id signature's.
     ///     let keys = setup.keys().derive("mine-encryption");
     ///     assert_eq!(keys.len(), 1);
-    ///     Ok(Arc::new(MemoryDriver::new(setup.lifetimes(), setup.clock())))
+    ///     Ok(MemoryDriver::new().with_clock(setup.clock()).into())
     /// })
     /// .build()?;
     /// # Ok::<(), session_core::ConfigError>(())
@@ -895,7 +855,7 @@ impl<'a> DriverSetup<'a> {
     /// .with_clock(Arc::new(ManualClock::new(42)))
     /// .extend("mine", |setup| {
     ///     assert_eq!(setup.clock().now_ms(), 42);
-    ///     Ok(Arc::new(MemoryDriver::new(setup.lifetimes(), setup.clock())))
+    ///     Ok(MemoryDriver::new().with_clock(setup.clock()).into())
     /// })
     /// .build()?;
     /// # Ok::<(), session_core::ConfigError>(())
@@ -905,7 +865,7 @@ impl<'a> DriverSetup<'a> {
     }
 }
 
-type Factory = Arc<dyn Fn(&DriverSetup<'_>) -> Result<Arc<dyn Driver>, ConfigError> + Send + Sync>;
+type Factory = Arc<dyn Fn(&DriverSetup<'_>) -> Result<Driver, ConfigError> + Send + Sync>;
 
 /// Drivers by name. `memory` is always registered; the driver crates register theirs, and
 /// applications add their own with [`DriverRegistry::extend`].
@@ -915,7 +875,7 @@ type Factory = Arc<dyn Fn(&DriverSetup<'_>) -> Result<Arc<dyn Driver>, ConfigErr
 /// use session_core::{DriverRegistry, MemoryDriver};
 ///
 /// let mut registry = DriverRegistry::new();
-/// registry.extend("my-memory", |setup| Ok(Arc::new(MemoryDriver::new(setup.lifetimes(), setup.clock()))));
+/// registry.extend("my-memory", |setup| Ok(MemoryDriver::new().with_clock(setup.clock()).into()));
 /// assert!(registry.names().any(|n| n == "my-memory"));
 /// ```
 #[derive(Clone)]
@@ -952,7 +912,7 @@ impl DriverRegistry {
             sections: Vec::new(),
         };
         registry.extend("memory", |setup| {
-            let mut driver = crate::memory::MemoryDriver::new(setup.lifetimes(), setup.clock());
+            let mut driver = crate::memory::MemoryDriver::new().with_clock(setup.clock());
             let options = setup.section().and_then(Value::as_object);
             for (option, value) in options.into_iter().flatten() {
                 let count = value.as_u64().and_then(|n| usize::try_from(n).ok());
@@ -973,7 +933,7 @@ impl DriverRegistry {
                     }
                 };
             }
-            Ok(Arc::new(driver))
+            Ok(driver.into())
         });
         registry
     }
@@ -1018,8 +978,8 @@ impl DriverRegistry {
     ///
     /// let mut registry = DriverRegistry::new();
     /// registry
-    ///     .extend("cache", |setup| Ok(Arc::new(MemoryDriver::new(setup.lifetimes(), setup.clock()))))
-    ///     .extend("cache", |setup| Ok(Arc::new(MemoryDriver::new(setup.lifetimes(), setup.clock())))); // replaces
+    ///     .extend("cache", |setup| Ok(MemoryDriver::new().with_clock(setup.clock()).into()))
+    ///     .extend("cache", |setup| Ok(MemoryDriver::new().with_clock(setup.clock()).into())); // replaces
     /// assert_eq!(registry.names().filter(|n| *n == "cache").count(), 1);
     ///
     /// let manager = SessionManager::builder(
@@ -1032,7 +992,7 @@ impl DriverRegistry {
     /// ```
     pub fn extend<F>(&mut self, name: impl Into<String>, factory: F) -> &mut Self
     where
-        F: Fn(&DriverSetup<'_>) -> Result<Arc<dyn Driver>, ConfigError> + Send + Sync + 'static,
+        F: Fn(&DriverSetup<'_>) -> Result<Driver, ConfigError> + Send + Sync + 'static,
     {
         let name = name.into();
         self.factories.retain(|(n, _)| *n != name);
@@ -1047,14 +1007,14 @@ impl DriverRegistry {
     /// use session_core::{DriverRegistry, MemoryDriver};
     ///
     /// let mut registry = DriverRegistry::new();
-    /// registry.extend("cache", |setup| Ok(Arc::new(MemoryDriver::new(setup.lifetimes(), setup.clock()))));
+    /// registry.extend("cache", |setup| Ok(MemoryDriver::new().with_clock(setup.clock()).into()));
     /// assert_eq!(registry.names().collect::<Vec<_>>(), ["memory", "cache"]);
     /// ```
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.factories.iter().map(|(n, _)| n.as_str())
     }
 
-    pub(crate) fn build(&self, setup: &DriverSetup<'_>) -> Result<Arc<dyn Driver>, ConfigError> {
+    pub(crate) fn build(&self, setup: &DriverSetup<'_>) -> Result<Driver, ConfigError> {
         let factory = self
             .factories
             .iter()
@@ -1097,13 +1057,13 @@ mod tests {
         ] {
             let mut data = Map::new();
             data.insert("n".to_owned(), Value::from(n));
-            let record = Record::new(data, 1_000);
+            let record = Record::new(data, 1_000, 61_000);
             let decoded = Record::decode(&record.encode()).expect("decodes");
             assert_eq!(decoded, record, "{n:e}");
             assert_eq!(decoded.encode(), record.encode(), "{n:e}");
         }
         let text =
-            br#"{"format":1,"data":{"n":-1.5e86},"version":0,"created_at":0,"last_active":0}"#;
+            br#"{"format":1,"data":{"n":-1.5e86},"version":0,"created_at":0,"last_active":0,"expires_at":1}"#;
         let record = Record::decode(text).expect("decodes");
         assert_eq!(record.data["n"].as_f64(), Some(-1.5e86));
         assert_eq!(Record::decode(&record.encode()), Some(record));

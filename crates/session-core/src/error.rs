@@ -11,7 +11,7 @@ use std::time::Duration;
 ///
 /// let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
 /// let boxed: BoxError = io.into();
-/// let err = DriverError::unavailable("redis", boxed);
+/// let err = DriverError::unavailable("kv", boxed);
 /// assert_eq!(std::error::Error::source(&err).unwrap().to_string(), "connection refused");
 /// ```
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
@@ -105,7 +105,7 @@ pub enum Error {
 /// ```
 /// use session_core::{DriverError, Error, ErrorKind};
 ///
-/// let down = Error::Driver(DriverError::unavailable("redis", "connection refused"));
+/// let down = Error::Driver(DriverError::unavailable("kv", "connection refused"));
 /// assert_eq!(down.kind(), ErrorKind::Backend);
 /// ```
 #[non_exhaustive]
@@ -134,7 +134,7 @@ impl Error {
     /// assert_eq!(Error::Readonly.kind(), ErrorKind::Usage);
     /// assert_eq!(Error::PathConflict { path: "user.name".into() }.kind(), ErrorKind::Data);
     /// assert_eq!(Error::Conflict { attempts: 64 }.kind(), ErrorKind::Backend);
-    /// let slow = DriverError::Timeout { driver: "file", after: Duration::from_secs(5) };
+    /// let slow = DriverError::Timeout { driver: "disk", after: Duration::from_secs(5) };
     /// assert_eq!(Error::from(slow).kind(), ErrorKind::Backend);
     /// let big = DriverError::TooLarge { driver: "cookie", size: 5000, limit: 4093 };
     /// assert_eq!(Error::Driver(big).kind(), ErrorKind::TooLarge);
@@ -151,7 +151,6 @@ impl Error {
             | Error::LimitExceeded { .. }
             | Error::NotAnObject { .. } => ErrorKind::Data,
             Error::Driver(DriverError::TooLarge { .. }) => ErrorKind::TooLarge,
-            Error::Driver(DriverError::Unsupported { .. }) => ErrorKind::Usage,
             Error::Driver(_) | Error::Conflict { .. } => ErrorKind::Backend,
         }
     }
@@ -249,8 +248,8 @@ impl From<DriverError> for Error {
 /// use std::time::Duration;
 /// use session_core::DriverError;
 ///
-/// let e = DriverError::Timeout { driver: "redis", after: Duration::from_secs(2) };
-/// assert_eq!(e.to_string(), "the redis session driver did not answer within 2s");
+/// let e = DriverError::Timeout { driver: "kv", after: Duration::from_secs(2) };
+/// assert_eq!(e.to_string(), "the kv session driver did not answer within 2s");
 /// ```
 #[non_exhaustive]
 #[derive(Debug)]
@@ -278,13 +277,6 @@ pub enum DriverError {
         /// The configured limit in bytes.
         limit: usize,
     },
-    /// The driver does not implement an operation the core asked for.
-    Unsupported {
-        /// The driver's name.
-        driver: &'static str,
-        /// The operation.
-        operation: &'static str,
-    },
 }
 
 impl DriverError {
@@ -294,8 +286,8 @@ impl DriverError {
     /// use session_core::DriverError;
     ///
     /// let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "permission denied");
-    /// let err = DriverError::unavailable("file", io);
-    /// assert_eq!(err.to_string(), "the file session driver is unavailable: permission denied");
+    /// let err = DriverError::unavailable("disk", io);
+    /// assert_eq!(err.to_string(), "the disk session driver is unavailable: permission denied");
     /// ```
     pub fn unavailable(driver: &'static str, source: impl Into<BoxError>) -> Self {
         DriverError::Unavailable {
@@ -322,9 +314,6 @@ impl fmt::Display for DriverError {
                 f,
                 "the session is too large for the {driver} driver: {size} bytes, limit {limit} bytes"
             ),
-            DriverError::Unsupported { driver, operation } => {
-                write!(f, "the {driver} session driver does not support {operation}")
-            }
         }
     }
 }
@@ -382,7 +371,7 @@ impl ConfigError {
     /// use session_core::ConfigError;
     ///
     /// let parse = "ten".parse::<u32>().unwrap_err();
-    /// let err = ConfigError::new("redis.pool_size", "not a number").with_source(parse);
+    /// let err = ConfigError::new("kv.pool_size", "not a number").with_source(parse);
     /// assert_eq!(err.source().unwrap().to_string(), "invalid digit found in string");
     /// ```
     #[must_use]

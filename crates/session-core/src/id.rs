@@ -113,7 +113,7 @@ impl fmt::Debug for SessionId {
 /// The name under which a driver stores a session: base64url of SHA-256 of the session id.
 ///
 /// It can only hold 43 characters of `[A-Za-z0-9_-]`, so it is always safe as a file name or a
-/// Redis key suffix, and a dump of the storage does not hand out live session ids. Logging it is
+/// database key suffix, and a dump of the storage does not hand out live session ids. Logging it is
 /// fine (prefer [`StorageKey::short`]).
 ///
 /// ```

@@ -75,7 +75,8 @@ pub use crate::config::{
 };
 pub use crate::context::SessionContext;
 pub use crate::driver::{
-    Capabilities, Driver, DriverRegistry, DriverSetup, Expected, Lifetimes, Record, WriteOutcome,
+    ClientStore, CookieChange, Driver, DriverRegistry, DriverSetup, Lifetimes, Record,
+    SessionStore, WriteOutcome,
 };
 pub use crate::error::{BoxError, ConfigError, DriverError, Error, ErrorKind};
 pub use crate::flash::FlashMessages;
@@ -92,6 +93,11 @@ pub use crate::verified::constant_time_eq;
 /// Re-exported so drivers and adapters use the same `cookie` version as the core.
 pub use cookie;
 
+/// The custom drivers guide (`docs/custom-drivers.md`), whose code blocks run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/custom-drivers.md")]
+pub struct CustomDriversGuide;
+
 /// The reserved key under which flash messages are stored inside a record.
 ///
 /// ```
@@ -106,11 +112,10 @@ pub const FLASH_KEY: &str = "__flash__";
 /// What a driver factory returns.
 ///
 /// ```
-/// use std::sync::Arc;
 /// use session_core::{DriverFactoryResult, DriverSetup, MemoryDriver, SessionConfig, SessionManager};
 ///
 /// fn memory_factory(setup: &DriverSetup<'_>) -> DriverFactoryResult {
-///     Ok(Arc::new(MemoryDriver::new(setup.lifetimes(), setup.clock())))
+///     Ok(MemoryDriver::new().with_clock(setup.clock()).into())
 /// }
 ///
 /// let manager = SessionManager::builder(
@@ -121,4 +126,4 @@ pub const FLASH_KEY: &str = "__flash__";
 /// assert_eq!(manager.config().driver(), "mine");
 /// # Ok::<(), session_core::ConfigError>(())
 /// ```
-pub type DriverFactoryResult = Result<std::sync::Arc<dyn Driver>, ConfigError>;
+pub type DriverFactoryResult = Result<Driver, ConfigError>;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{CookieOptions, SessionConfig, ValidConfig};
 use crate::context::SessionContext;
-use crate::driver::{Driver, DriverRegistry, DriverSetup, Lifetimes};
+use crate::driver::{CookieChange, Driver, DriverRegistry, DriverSetup, Lifetimes};
 use crate::error::{ConfigError, DriverError, Error};
 use crate::id::{IdSigner, KeyRing, SessionId, StorageKey};
 use crate::session::Session;
@@ -65,7 +65,7 @@ pub(crate) struct ManagerInner {
     pub(crate) config: SessionConfig,
     pub(crate) valid: ValidConfig,
     pub(crate) lifetimes: Lifetimes,
-    pub(crate) driver: Arc<dyn Driver>,
+    pub(crate) driver: Driver,
     pub(crate) signer: IdSigner,
     /// Id cookie values verified lately, with their ids and storage keys.
     verified: VerifiedIds,
@@ -94,7 +94,7 @@ impl fmt::Debug for SessionManager {
 /// let manager = SessionManager::builder(
 ///     SessionConfig::new().with_driver("scratch").with_key("a secret of at least thirty-two bytes!!"),
 /// )
-/// .extend("scratch", |setup| Ok(Arc::new(MemoryDriver::new(setup.lifetimes(), setup.clock()))))
+/// .extend("scratch", |setup| Ok(MemoryDriver::new().with_clock(setup.clock()).into()))
 /// .with_clock(Arc::new(ManualClock::new(0)))
 /// .build()?;
 /// assert_eq!(manager.config().driver(), "scratch");
@@ -105,10 +105,31 @@ impl fmt::Debug for SessionManager {
 pub struct SessionManagerBuilder {
     config: SessionConfig,
     registry: DriverRegistry,
+    driver: Option<Driver>,
     clock: Arc<dyn Clock>,
 }
 
 impl SessionManagerBuilder {
+    /// Uses this driver value, built by the application: any [`SessionStore`] (such as
+    /// [`MemoryDriver`](crate::MemoryDriver)) or a client-side [`Driver`]. The configuration's
+    /// `driver` name and the registry are then not consulted.
+    ///
+    /// ```
+    /// use session_core::{MemoryDriver, SessionConfig, SessionManager};
+    ///
+    /// let manager = SessionManager::builder(SessionConfig::new().with_key("a secret of at least thirty-two bytes!!"))
+    ///     .driver(MemoryDriver::new().with_max_sessions(10_000))
+    ///     .build()?;
+    /// assert_eq!(manager.driver().name(), "memory");
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
+    ///
+    /// [`SessionStore`]: crate::SessionStore
+    pub fn driver(mut self, driver: impl Into<Driver>) -> Self {
+        self.driver = Some(driver.into());
+        self
+    }
+
     /// Registers a driver factory under `name` (the seed's `Session.extend`).
     ///
     /// ```
@@ -118,7 +139,7 @@ impl SessionManagerBuilder {
     /// let manager = SessionManager::builder(
     ///     SessionConfig::new().with_driver("scratch").with_key("a secret of at least thirty-two bytes!!"),
     /// )
-    /// .extend("scratch", |setup| Ok(Arc::new(MemoryDriver::new(setup.lifetimes(), setup.clock()))))
+    /// .extend("scratch", |setup| Ok(MemoryDriver::new().with_clock(setup.clock()).into()))
     /// .build()?;
     /// assert_eq!(manager.driver().name(), "memory"); // the driver's own name
     /// # Ok::<(), session_core::ConfigError>(())
@@ -138,7 +159,7 @@ impl SessionManagerBuilder {
     /// use session_core::{DriverRegistry, MemoryDriver, SessionConfig, SessionManager};
     ///
     /// let mut registry = DriverRegistry::new();
-    /// registry.extend("scratch", |setup| Ok(Arc::new(MemoryDriver::new(setup.lifetimes(), setup.clock()))));
+    /// registry.extend("scratch", |setup| Ok(MemoryDriver::new().with_clock(setup.clock()).into()));
     ///
     /// let config = SessionConfig::new().with_driver("scratch").with_key("a secret of at least thirty-two bytes!!");
     /// assert!(SessionManager::builder(config.clone()).build().is_err()); // not registered by default
@@ -216,14 +237,15 @@ impl SessionManagerBuilder {
             }
         }
         let lifetimes = Lifetimes::new(valid.idle, valid.absolute);
-        let setup = DriverSetup::new(
-            self.config.driver(),
-            &self.config,
-            lifetimes,
-            &valid.keys,
-            self.clock.clone(),
-        );
-        let driver = self.registry.build(&setup)?;
+        let driver = match self.driver {
+            Some(driver) => driver,
+            None => self.registry.build(&DriverSetup::new(
+                self.config.driver(),
+                &self.config,
+                &valid.keys,
+                self.clock.clone(),
+            ))?,
+        };
         let signer = valid.keys.id_signer(self.config.cookie_name());
         let prefix = Arc::from(self.config.cookie_name());
         let cookie_options = Arc::new(self.config.cookie().clone());
@@ -261,6 +283,7 @@ impl SessionManager {
         SessionManagerBuilder {
             config,
             registry: DriverRegistry::new(),
+            driver: None,
             clock: Arc::new(SystemClock),
         }
     }
@@ -291,10 +314,10 @@ impl SessionManager {
     /// )
     /// .build()?;
     /// assert_eq!(manager.driver().name(), "memory");
-    /// assert!(manager.driver().capabilities().atomic_update());
+    /// assert!(matches!(manager.driver(), session_core::Driver::Server(_)));
     /// # Ok::<(), session_core::ConfigError>(())
     /// ```
-    pub fn driver(&self) -> &Arc<dyn Driver> {
+    pub fn driver(&self) -> &Driver {
         &self.inner.driver
     }
 
@@ -472,12 +495,7 @@ impl SessionManager {
         now: u64,
     ) {
         let config = &self.inner.config;
-        let max_age = if config.clear_with_browser() {
-            None
-        } else {
-            let idle_end = self.inner.lifetimes.expires_at_parts(created_at, now);
-            Some(Duration::from_millis(idle_end.saturating_sub(now)))
-        };
+        let max_age = self.max_age(self.inner.lifetimes.expires_at(created_at, now), now);
         let name = config.cookie_name();
         match self.incoming_signed_id(cx, id) {
             Some(value) => cx.set_cookie_rendered(config.cookie(), name, value, max_age),
@@ -487,6 +505,30 @@ impl SessionManager {
                     self.inner.verified.remember(&value, key);
                 }
                 cx.set_cookie_rendered(config.cookie(), name, &value, max_age);
+            }
+        }
+    }
+
+    /// The `Max-Age` of the session's cookies: until `expires_at`, or none (a browser-session
+    /// cookie) with `clear_with_browser`.
+    fn max_age(&self, expires_at: u64, now: u64) -> Option<Duration> {
+        (!self.inner.config.clear_with_browser())
+            .then(|| Duration::from_millis(expires_at.saturating_sub(now)))
+    }
+
+    /// Applies what a client-side store asked for to the response's cookies.
+    pub(crate) fn apply_cookie_changes(
+        &self,
+        cx: &SessionContext,
+        changes: Vec<CookieChange>,
+        expires_at: u64,
+        now: u64,
+    ) {
+        let max_age = self.max_age(expires_at, now);
+        for change in changes {
+            match change {
+                CookieChange::Set { name, value } => cx.set_session_cookie(&name, &value, max_age),
+                CookieChange::Remove { name } => cx.remove_cookie(&name),
             }
         }
     }

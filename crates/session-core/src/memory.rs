@@ -8,9 +8,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use crate::clock::Clock;
-use crate::context::SessionContext;
-use crate::driver::{Capabilities, Driver, Expected, Lifetimes, Record, WriteOutcome};
+use crate::clock::{Clock, SystemClock};
+use crate::driver::{Record, SessionStore, WriteOutcome};
 use crate::error::DriverError;
 use crate::id::StorageKey;
 
@@ -53,21 +52,15 @@ const SWEEP_EVERY: u64 = 1024 / SHARDS as u64;
 /// eviction logs a warning. A single session larger than a shard's share of the bytes
 /// (4 MiB with the defaults) is refused with [`DriverError::TooLarge`].
 ///
-/// A read records the activity (slides
-/// the idle expiry) under the same lock, as the Redis driver's read does, so an unmodified
-/// session needs no separate `touch` (the driver declares
-/// [`Capabilities::with_refreshes_on_read`]); readonly requests read, so they count as activity.
+/// Writes and destroys compare versions under the shard's lock, so commits lose no updates.
 ///
 /// ```
-/// use std::time::Duration;
-/// use std::sync::Arc;
-/// use session_core::{Lifetimes, MemoryDriver, SystemClock};
+/// use session_core::MemoryDriver;
 ///
-/// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(7200), None), Arc::new(SystemClock));
+/// let driver = MemoryDriver::new();
 /// assert_eq!(driver.len(), 0);
 /// ```
 pub struct MemoryDriver {
-    lifetimes: Lifetimes,
     clock: Arc<dyn Clock>,
     shards: Box<[Shard]>,
     /// Each shard's share of the caps.
@@ -80,7 +73,6 @@ pub struct MemoryDriver {
 impl fmt::Debug for MemoryDriver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryDriver")
-            .field("lifetimes", &self.lifetimes)
             .field("sessions", &self.len())
             .finish_non_exhaustive()
     }
@@ -177,23 +169,23 @@ impl Hasher for KeyHasher {
 }
 
 impl MemoryDriver {
-    /// An empty store.
+    /// An empty store with the default caps, on the system clock.
     ///
     /// ```
-    /// use std::{sync::Arc, time::Duration};
-    /// use session_core::{Driver, Lifetimes, ManualClock, MemoryDriver};
+    /// use session_core::{MemoryDriver, SessionConfig, SessionManager};
     ///
-    /// let driver = MemoryDriver::new(
-    ///     Lifetimes::new(Duration::from_secs(1800), Some(Duration::from_secs(86_400))),
-    ///     Arc::new(ManualClock::new(0)),
-    /// );
+    /// let driver = MemoryDriver::new();
     /// assert!(driver.is_empty());
-    /// assert!(driver.capabilities().atomic_update());
+    /// let manager = SessionManager::builder(SessionConfig::new().with_key("a secret of at least thirty-two bytes!!"))
+    ///     .driver(driver)
+    ///     .build()?;
+    /// assert_eq!(manager.driver().name(), "memory");
+    /// # Ok::<(), session_core::ConfigError>(())
     /// ```
-    pub fn new(lifetimes: Lifetimes, clock: Arc<dyn Clock>) -> Self {
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
         Self {
-            lifetimes,
-            clock,
+            clock: Arc::new(SystemClock),
             shards: (0..SHARDS).map(|_| Shard::default()).collect(),
             shard_sessions: 0,
             shard_bytes: 0,
@@ -203,20 +195,34 @@ impl MemoryDriver {
         .with_max_bytes(DEFAULT_MAX_BYTES)
     }
 
+    /// The clock that decides expiry (tests use a [`ManualClock`](crate::ManualClock)).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use session_core::{ManualClock, MemoryDriver};
+    ///
+    /// let driver = MemoryDriver::new().with_clock(Arc::new(ManualClock::new(0)));
+    /// assert!(driver.is_empty());
+    /// ```
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// Caps the number of sessions held (default [`DEFAULT_MAX_SESSIONS`]), rounded up to a
     /// multiple of the 64 shards; see the type's docs for what is evicted.
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// use std::{sync::Arc, time::Duration};
-    /// use session_core::{CookieOptions, Driver, Lifetimes, ManualClock, MemoryDriver, Record, SessionContext, SessionId};
+    /// use session_core::{ManualClock, MemoryDriver, Record, SessionId, SessionStore};
     ///
-    /// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(ManualClock::new(0)))
+    /// let driver = MemoryDriver::new().with_clock(Arc::new(ManualClock::new(0)))
     ///     .with_max_sessions(64); // one per shard
-    /// let cx = SessionContext::new("id", CookieOptions::default());
     /// for _ in 0..1_000 {
     ///     let key = SessionId::generate().storage_key();
-    ///     driver.write(&cx, &key, &Record::new(Default::default(), 0)).await?;
+    ///     driver.write(&key, &Record::new(Default::default(), 0, 60_000), None).await?;
     /// }
     /// assert!(driver.len() <= 64);
     /// # Ok::<(), session_core::DriverError>(())
@@ -234,17 +240,16 @@ impl MemoryDriver {
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// use std::{sync::Arc, time::Duration};
+    /// use std::sync::Arc;
     /// use serde_json::json;
-    /// use session_core::{CookieOptions, Driver, DriverError, Lifetimes, ManualClock, MemoryDriver, Record, SessionContext, SessionId};
+    /// use session_core::{DriverError, ManualClock, MemoryDriver, Record, SessionId, SessionStore};
     ///
-    /// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(ManualClock::new(0)))
+    /// let driver = MemoryDriver::new().with_clock(Arc::new(ManualClock::new(0)))
     ///     .with_max_bytes(64 << 10); // 1 KiB per shard
-    /// let cx = SessionContext::new("id", CookieOptions::default());
     /// let mut data = serde_json::Map::new();
     /// data.insert("blob".into(), json!("x".repeat(2_000)));
     /// let key = SessionId::generate().storage_key();
-    /// let refused = driver.write(&cx, &key, &Record::new(data, 0)).await;
+    /// let refused = driver.write(&key, &Record::new(data, 0, 60_000), None).await;
     /// assert!(matches!(refused, Err(DriverError::TooLarge { driver: "memory", .. })));
     /// # });
     /// ```
@@ -258,9 +263,9 @@ impl MemoryDriver {
     ///
     /// ```
     /// use std::{sync::Arc, time::Duration};
-    /// use session_core::{Lifetimes, ManualClock, MemoryDriver};
+    /// use session_core::{ManualClock, MemoryDriver};
     ///
-    /// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(ManualClock::new(0)));
+    /// let driver = MemoryDriver::new().with_clock(Arc::new(ManualClock::new(0)));
     /// assert_eq!(driver.bytes(), 0);
     /// ```
     pub fn bytes(&self) -> usize {
@@ -284,13 +289,12 @@ impl MemoryDriver {
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// use std::{sync::Arc, time::Duration};
-    /// use session_core::{CookieOptions, Driver, Lifetimes, ManualClock, MemoryDriver, Record, SessionContext, SessionId};
+    /// use session_core::{ManualClock, MemoryDriver, Record, SessionId, SessionStore};
     ///
-    /// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(ManualClock::new(0)));
-    /// let cx = SessionContext::new("id", CookieOptions::default());
+    /// let driver = MemoryDriver::new().with_clock(Arc::new(ManualClock::new(0)));
     /// for _ in 0..3 {
     ///     let key = SessionId::generate().storage_key();
-    ///     driver.write(&cx, &key, &Record::new(Default::default(), 0)).await?;
+    ///     driver.write(&key, &Record::new(Default::default(), 0, 60_000), None).await?;
     /// }
     /// assert_eq!(driver.len(), 3);
     /// # Ok::<(), session_core::DriverError>(())
@@ -308,13 +312,12 @@ impl MemoryDriver {
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// use std::{sync::Arc, time::Duration};
-    /// use session_core::{CookieOptions, Driver, Lifetimes, ManualClock, MemoryDriver, Record, SessionContext, SessionId};
+    /// use session_core::{ManualClock, MemoryDriver, Record, SessionId, SessionStore};
     ///
-    /// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(ManualClock::new(0)));
+    /// let driver = MemoryDriver::new().with_clock(Arc::new(ManualClock::new(0)));
     /// assert!(driver.is_empty());
-    /// let cx = SessionContext::new("id", CookieOptions::default());
     /// let key = SessionId::generate().storage_key();
-    /// driver.write(&cx, &key, &Record::new(Default::default(), 0)).await?;
+    /// driver.write(&key, &Record::new(Default::default(), 0, 60_000), None).await?;
     /// assert!(!driver.is_empty());
     /// # Ok::<(), session_core::DriverError>(())
     /// # }).unwrap();
@@ -328,13 +331,12 @@ impl MemoryDriver {
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// use std::{sync::Arc, time::Duration};
-    /// use session_core::{CookieOptions, Driver, Lifetimes, ManualClock, MemoryDriver, Record, SessionContext, SessionId};
+    /// use session_core::{ManualClock, MemoryDriver, Record, SessionId, SessionStore};
     ///
     /// let clock = ManualClock::new(0);
-    /// let driver = MemoryDriver::new(Lifetimes::new(Duration::from_secs(60), None), Arc::new(clock.clone()));
-    /// let cx = SessionContext::new("id", CookieOptions::default());
+    /// let driver = MemoryDriver::new().with_clock(Arc::new(clock.clone()));
     /// let key = SessionId::generate().storage_key();
-    /// driver.write(&cx, &key, &Record::new(Default::default(), 0)).await?;
+    /// driver.write(&key, &Record::new(Default::default(), 0, 60_000), None).await?;
     ///
     /// clock.advance(Duration::from_secs(61));
     /// assert_eq!(driver.len(), 1); // expired, not yet evicted
@@ -347,12 +349,8 @@ impl MemoryDriver {
         let now = self.clock.now_ms();
         self.shards
             .iter()
-            .map(|shard| Self::sweep_locked(&mut Self::lock(shard), &self.lifetimes, now))
+            .map(|shard| Self::lock(shard).sweep(|r| r.is_expired_at(now)))
             .sum()
-    }
-
-    fn sweep_locked(state: &mut State, lifetimes: &Lifetimes, now: u64) -> usize {
-        state.sweep(|r| lifetimes.is_expired(r, now))
     }
 
     /// The live (unexpired) record under `key`, evicting an expired one.
@@ -360,7 +358,7 @@ impl MemoryDriver {
         if state
             .records
             .get(key)
-            .is_some_and(|e| self.lifetimes.is_expired(&e.record, now))
+            .is_some_and(|e| e.record.is_expired_at(now))
         {
             state.remove(key);
         }
@@ -389,7 +387,7 @@ impl MemoryDriver {
             state.records.len() >= self.shard_sessions || state.bytes + size > self.shard_bytes
         };
         if state.writes_since_sweep >= SWEEP_EVERY || full(state) {
-            Self::sweep_locked(state, &self.lifetimes, now);
+            state.sweep(|r| r.is_expired_at(now));
         }
         while full(state) {
             let Some(oldest) = state
@@ -421,57 +419,26 @@ impl MemoryDriver {
 }
 
 #[async_trait]
-impl Driver for MemoryDriver {
-    fn name(&self) -> &'static str {
-        "memory"
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::new()
-            .with_atomic_update(true)
-            .with_refreshes_on_read(true)
-    }
-
-    async fn read(
-        &self,
-        _cx: &SessionContext,
-        key: &StorageKey,
-    ) -> Result<Option<Record>, DriverError> {
+impl SessionStore for MemoryDriver {
+    async fn read(&self, key: &StorageKey) -> Result<Option<Record>, DriverError> {
         let now = self.clock.now_ms();
         let mut state = self.state(key);
-        Ok(self.live(&mut state, key, now).map(|record| {
-            record.last_active = record.last_active.max(now);
-            record.clone()
-        }))
+        Ok(self.live(&mut state, key, now).map(|record| record.clone()))
     }
 
     async fn write(
         &self,
-        _cx: &SessionContext,
         key: &StorageKey,
         record: &Record,
-    ) -> Result<(), DriverError> {
-        let now = self.clock.now_ms();
-        let mut state = self.state(key);
-        self.insert(&mut state, key, record, now)
-    }
-
-    async fn write_if(
-        &self,
-        _cx: &SessionContext,
-        key: &StorageKey,
-        record: &Record,
-        expected: Expected,
+        expected: Option<u64>,
     ) -> Result<WriteOutcome, DriverError> {
         let now = self.clock.now_ms();
         let mut state = self.state(key);
         let current = self.live(&mut state, key, now).map(|r| r.version);
         let outcome = match (expected, current) {
-            (Expected::Absent, None) => WriteOutcome::Written,
-            (Expected::Absent, Some(_)) => WriteOutcome::Conflict,
-            (Expected::Version(_), None) => WriteOutcome::Gone,
-            (Expected::Version(v), Some(c)) if v == c => WriteOutcome::Written,
-            (Expected::Version(_), Some(_)) => WriteOutcome::Conflict,
+            (expected, current) if expected == current => WriteOutcome::Written,
+            (Some(_), None) => WriteOutcome::Gone,
+            _ => WriteOutcome::Conflict,
         };
         if outcome == WriteOutcome::Written {
             self.insert(&mut state, key, record, now)?;
@@ -479,17 +446,7 @@ impl Driver for MemoryDriver {
         Ok(outcome)
     }
 
-    async fn destroy(&self, _cx: &SessionContext, key: &StorageKey) -> Result<(), DriverError> {
-        self.state(key).remove(key);
-        Ok(())
-    }
-
-    async fn destroy_if(
-        &self,
-        _cx: &SessionContext,
-        key: &StorageKey,
-        version: u64,
-    ) -> Result<WriteOutcome, DriverError> {
+    async fn destroy(&self, key: &StorageKey, version: u64) -> Result<WriteOutcome, DriverError> {
         let now = self.clock.now_ms();
         let mut state = self.state(key);
         let outcome = match self.live(&mut state, key, now).map(|r| r.version) {
@@ -503,18 +460,23 @@ impl Driver for MemoryDriver {
         Ok(outcome)
     }
 
-    async fn touch(
+    async fn refresh(
         &self,
-        _cx: &SessionContext,
         key: &StorageKey,
-        now_ms: u64,
+        last_active: u64,
+        expires_at: u64,
     ) -> Result<(), DriverError> {
         let now = self.clock.now_ms();
         let mut state = self.state(key);
         if let Some(record) = self.live(&mut state, key, now) {
-            record.last_active = record.last_active.max(now_ms);
+            record.last_active = last_active;
+            record.expires_at = expires_at;
         }
         Ok(())
+    }
+
+    fn name(&self) -> &'static str {
+        "memory"
     }
 }
 
@@ -531,14 +493,10 @@ mod tests {
         use std::sync::Arc;
         use std::time::Duration;
 
-        use crate::{Clock, CookieOptions, Driver, Lifetimes, ManualClock, Record, SessionContext};
+        use crate::{Clock, ManualClock, Record, SessionStore};
 
         let clock = ManualClock::new(0);
-        let driver = super::MemoryDriver::new(
-            Lifetimes::new(Duration::from_secs(60), None),
-            Arc::new(clock.clone()),
-        );
-        let cx = SessionContext::new("id", CookieOptions::default());
+        let driver = super::MemoryDriver::new().with_clock(Arc::new(clock.clone()));
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
@@ -546,7 +504,7 @@ mod tests {
             for _ in 0..1000 {
                 let key = SessionId::generate().storage_key();
                 driver
-                    .write(&cx, &key, &Record::new(Default::default(), 0))
+                    .write(&key, &Record::new(Default::default(), 0, 60_000), None)
                     .await
                     .unwrap();
             }
@@ -558,7 +516,11 @@ mod tests {
             for _ in 0..4096 {
                 let key = SessionId::generate().storage_key();
                 driver
-                    .write(&cx, &key, &Record::new(Default::default(), now))
+                    .write(
+                        &key,
+                        &Record::new(Default::default(), now, now + 60_000),
+                        None,
+                    )
                     .await
                     .unwrap();
             }
@@ -588,20 +550,14 @@ mod tests {
 
         use serde_json::json;
 
-        use crate::{
-            Clock, CookieOptions, Driver, DriverError, Lifetimes, ManualClock, Record,
-            SessionContext,
-        };
+        use crate::{Clock, DriverError, ManualClock, Record, SessionStore};
 
         let clock = ManualClock::new(0);
         // One session and 4 KiB per shard.
-        let driver = super::MemoryDriver::new(
-            Lifetimes::new(Duration::from_secs(3600), None),
-            Arc::new(clock.clone()),
-        )
-        .with_max_sessions(super::SHARDS)
-        .with_max_bytes(super::SHARDS * 4096);
-        let cx = SessionContext::new("id", CookieOptions::default());
+        let driver = super::MemoryDriver::new()
+            .with_clock(Arc::new(clock.clone()))
+            .with_max_sessions(super::SHARDS)
+            .with_max_bytes(super::SHARDS * 4096);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
@@ -617,22 +573,25 @@ mod tests {
             let record = |n: u64| {
                 let mut data = serde_json::Map::new();
                 data.insert("n".into(), json!(n));
-                Record::new(data, clock.now_ms())
+                let now = clock.now_ms();
+                Record::new(data, now, now + 3_600_000)
             };
-            driver.write(&cx, &first, &record(1)).await.unwrap();
+            driver.write(&first, &record(1), None).await.unwrap();
             assert_eq!(driver.bytes(), "{\"n\":1}".len() + super::ENTRY_OVERHEAD);
             clock.advance(Duration::from_secs(1));
-            driver.write(&cx, &second, &record(2)).await.unwrap();
-            assert!(driver.read(&cx, &first).await.unwrap().is_none(), "evicted");
-            assert!(driver.read(&cx, &second).await.unwrap().is_some());
+            driver.write(&second, &record(2), None).await.unwrap();
+            assert!(driver.read(&first).await.unwrap().is_none(), "evicted");
+            assert!(driver.read(&second).await.unwrap().is_some());
             assert_eq!(driver.len(), 1);
             // Rewriting a session replaces its size.
-            driver.write(&cx, &second, &record(22)).await.unwrap();
+            driver.write(&second, &record(22), Some(0)).await.unwrap();
             assert_eq!(driver.bytes(), "{\"n\":22}".len() + super::ENTRY_OVERHEAD);
             // Larger than a shard's bytes: refused, and the session held stays.
             let mut big = serde_json::Map::new();
             big.insert("blob".into(), json!("x".repeat(5000)));
-            let refused = driver.write(&cx, &second, &Record::new(big, 0)).await;
+            let refused = driver
+                .write(&second, &Record::new(big, 0, 3_600_000), Some(0))
+                .await;
             assert!(matches!(
                 refused,
                 Err(DriverError::TooLarge {
@@ -640,8 +599,8 @@ mod tests {
                     ..
                 })
             ));
-            assert!(driver.read(&cx, &second).await.unwrap().is_some());
-            driver.destroy(&cx, &second).await.unwrap();
+            assert!(driver.read(&second).await.unwrap().is_some());
+            driver.destroy(&second, 0).await.unwrap();
             assert_eq!((driver.len(), driver.bytes()), (0, 0));
         });
     }
@@ -649,19 +608,15 @@ mod tests {
     #[test]
     fn a_flood_of_sessions_stays_within_the_caps() {
         use std::sync::Arc;
-        use std::time::Duration;
 
         use serde_json::json;
 
-        use crate::{CookieOptions, Driver, Lifetimes, ManualClock, Record, SessionContext};
+        use crate::{ManualClock, Record, SessionStore};
 
-        let driver = super::MemoryDriver::new(
-            Lifetimes::new(Duration::from_secs(3600), None),
-            Arc::new(ManualClock::new(0)),
-        )
-        .with_max_sessions(640)
-        .with_max_bytes(1 << 20);
-        let cx = SessionContext::new("id", CookieOptions::default());
+        let driver = super::MemoryDriver::new()
+            .with_clock(Arc::new(ManualClock::new(0)))
+            .with_max_sessions(640)
+            .with_max_bytes(1 << 20);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
@@ -671,7 +626,7 @@ mod tests {
             for _ in 0..5_000 {
                 let key = SessionId::generate().storage_key();
                 driver
-                    .write(&cx, &key, &Record::new(data.clone(), 0))
+                    .write(&key, &Record::new(data.clone(), 0, 3_600_000), None)
                     .await
                     .unwrap();
             }

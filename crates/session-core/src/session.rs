@@ -10,8 +10,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::context::SessionContext;
-use crate::driver::{Expected, Record, WriteOutcome};
-use crate::error::{DriverError, Error};
+use crate::driver::{ClientStore, Driver, Record, SessionStore, WriteOutcome};
+use crate::error::Error;
 use crate::flash::{FlashMessages, Outgoing};
 use crate::id::{SessionId, StorageKey};
 use crate::limits::Limits;
@@ -225,12 +225,15 @@ impl Session {
         let now = inner.clock.now_ms();
         let mut found = None;
         if let Some((id, key)) = manager.incoming_id(&self.inner.cx) {
-            let read = manager.call(inner.driver.read(&self.inner.cx, &key)).await;
+            let read = match &inner.driver {
+                Driver::Server(store) => manager.call(store.read(&key)).await,
+                Driver::Client(store) => Ok(store.read(&self.inner.cx, &key)),
+            };
             if read.is_err() {
                 self.state().failed = true;
             }
             match read? {
-                Some(record) if !inner.lifetimes.is_expired(&record, now) => {
+                Some(record) if !record.is_expired_at(now) => {
                     found = Some((id, Loaded { key, record }));
                 }
                 Some(_) => {
@@ -999,6 +1002,7 @@ impl Session {
     /// # }).unwrap();
     /// ```
     pub async fn commit(&self) -> Result<(), Error> {
+        let client = matches!(self.inner.manager.inner().driver, Driver::Client(_));
         let next = {
             let mut state = self.state();
             if state.committed {
@@ -1020,11 +1024,12 @@ impl Session {
                     || !outgoing.is_empty()
                     || state.regenerated;
                 if !modified {
-                    Next::Unmodified {
-                        key: state.loaded.take().map(|l| l.key),
-                        id,
-                        created_at: state.created_at,
+                    let mut loaded = state.loaded.take();
+                    if let (true, Some(loaded)) = (client, loaded.as_mut()) {
+                        // A client-side store sends the whole record again to slide its expiry.
+                        loaded.record.data = state.values.clone();
                     }
+                    Next::Unmodified { id, loaded }
                 } else {
                     let first = Some(first_data(&state, &outgoing));
                     Next::Write(Box::new(Plan {
@@ -1043,306 +1048,321 @@ impl Session {
                 }
             }
         };
+        let now = self.inner.manager.inner().clock.now_ms();
         match next {
-            Next::Lazy => self.commit_lazy().await,
-            Next::Unmodified {
-                key,
-                id,
-                created_at,
-            } => self.commit_unmodified(key, id, created_at).await,
-            // The write paths are boxed: their state is large, and a request that only reads
-            // should not carry (and copy) it.
-            Next::Write(plan) => Box::pin(self.commit_plan(plan)).await,
-        }
-    }
-
-    /// Nothing changed: slide the idle expiry (unless the driver's read already did) and
-    /// refresh the cookie.
-    async fn commit_unmodified(
-        &self,
-        key: Option<StorageKey>,
-        id: SessionId,
-        created_at: u64,
-    ) -> Result<(), Error> {
-        let manager = &self.inner.manager;
-        let inner = manager.inner();
-        let driver = &inner.driver;
-        let now = inner.clock.now_ms();
-        if let Some(key) = &key {
-            if !driver.capabilities().refreshes_on_read() {
-                manager.call(driver.touch(&self.inner.cx, key, now)).await?;
-            }
-        }
-        manager.set_id_cookie(&self.inner.cx, &id, key.as_ref(), created_at, now);
-        Ok(())
-    }
-
-    /// The handler never used the session: slide the idle expiry of a known id and refresh the
-    /// cookie, or give a new visitor an id. Nothing is stored for a new visitor.
-    async fn commit_lazy(&self) -> Result<(), Error> {
-        let manager = &self.inner.manager;
-        let inner = manager.inner();
-        let now = inner.clock.now_ms();
-        match manager.incoming_id(&self.inner.cx) {
-            Some((id, key)) => {
-                // A failed touch only shortens the idle lifetime, and a route that never uses the
-                // session (a health check, a static file) must not fail because the session store
-                // is down. It is logged instead of surfaced.
-                if let Err(e) = manager
-                    .call(inner.driver.touch(&self.inner.cx, &key, now))
-                    .await
-                {
-                    tracing::warn!(target: "session", key = key.short(), error = %e, "touch failed");
+            Next::Lazy => self.commit_lazy(now).await,
+            Next::Unmodified { id, loaded } => {
+                let created_at = loaded.as_ref().map_or(now, |l| l.record.created_at);
+                let mut key = None;
+                if let Some(loaded) = loaded {
+                    self.refresh(&loaded.key, loaded.record, now).await?;
+                    key = Some(loaded.key);
                 }
-                // The creation time is unknown without a read; the absolute lifetime is enforced
-                // on the next read anyway, so the cookie gets the idle Max-Age.
-                manager.set_id_cookie(&self.inner.cx, &id, Some(&key), now, now);
+                let cx = &self.inner.cx;
+                self.inner
+                    .manager
+                    .set_id_cookie(cx, &id, key.as_ref(), created_at, now);
+                Ok(())
             }
+            // The write path is boxed: its state is large, and a request that only reads
+            // should not carry (and copy) it.
+            Next::Write(mut plan) => {
+                let (id, key) = match &self.inner.manager.inner().driver {
+                    Driver::Server(store) => {
+                        Box::pin(self.commit_server(&**store, &mut plan, now)).await?
+                    }
+                    Driver::Client(store) => self.commit_client(&**store, &mut plan, now)?,
+                };
+                let cx = &self.inner.cx;
+                self.inner
+                    .manager
+                    .set_id_cookie(cx, &id, key.as_ref(), plan.created_at, now);
+                Ok(())
+            }
+        }
+    }
+
+    /// A request that never opened the session still counts as activity: the record the id
+    /// cookie names is read (for its creation time, which bounds the absolute lifetime) and its
+    /// expiry slid. A failure is logged, not surfaced: a route that never uses the session (a
+    /// health check, a static file) must not fail because the session store is down.
+    async fn commit_lazy(&self, now: u64) -> Result<(), Error> {
+        let manager = &self.inner.manager;
+        let cx = &self.inner.cx;
+        let Some((id, key)) = manager.incoming_id(cx) else {
             // A new visitor's id is not hashed: nothing is stored for it, and a visitor who
             // never comes back would not repay the hash.
-            None => manager.set_id_cookie(&self.inner.cx, &SessionId::generate(), None, now, now),
-        }
-        Ok(())
-    }
-
-    /// Writes (or, for an emptied session, destroys) the record the plan describes, retrying on
-    /// conflicts, then sets the id cookie.
-    ///
-    /// The plan stays boxed and the rare paths (a regenerated id, the back-off before a retry)
-    /// are boxed where they are awaited, so this future stays under a kilobyte: glibc's
-    /// allocator serves such blocks from a per-thread cache, while a larger one (this future
-    /// was 2 KB) takes its shared heap, whose fast bins it then consolidates, on every write.
-    async fn commit_plan(&self, mut plan: Box<Plan>) -> Result<(), Error> {
-        let manager = &self.inner.manager;
-        let inner = manager.inner();
-        let driver = &inner.driver;
-        let cx = &self.inner.cx;
-        let now = inner.clock.now_ms();
-        let atomic = driver.capabilities().atomic_update();
-        let mut id = plan.id.clone();
-        // The storage key of the id the cookie will carry, while it is known.
-        let id_key;
-
-        if plan.regenerated {
-            (id, id_key) = Box::pin(self.commit_regenerated(&mut plan, id, now)).await?;
-        } else {
-            // The record read (its version and times; its data moved into the store) is the
-            // base of the first attempt; a retry replaces it with a fresh read. Without a
-            // regenerate, the id is the one the record was read under: its key was computed then.
-            let (key, mut base) = match plan.loaded.take() {
-                Some(Loaded { key, record }) => (key, Some(record)),
-                None => (id.storage_key(), None),
-            };
-            let attempts = manager.commit_attempts();
-            let mut attempt = 0;
-            let mut restarted = false;
-            loop {
-                attempt += 1;
-                let data = plan.data(base.as_ref().map(|r| &r.data))?;
-                // Emptying a session destroys it. With the atomic update the destroy is
-                // conditional too, so a message or value written meanwhile by a concurrent
-                // request is replayed instead of being deleted with the record.
-                let emptied = data.is_empty();
-                let outcome = match (&base, emptied) {
-                    (None, true) => break,
-                    (Some(current), true) => {
-                        if atomic {
-                            match manager
-                                .call(driver.destroy_if(cx, &key, current.version))
-                                .await
-                            {
-                                Err(Error::Driver(DriverError::Unsupported { .. })) => {
-                                    manager.call(driver.destroy(cx, &key)).await?;
-                                    WriteOutcome::Written
-                                }
-                                other => other?,
-                            }
-                        } else {
-                            manager.call(driver.destroy(cx, &key)).await?;
-                            WriteOutcome::Written
-                        }
-                    }
-                    (_, false) => {
-                        let record = Record {
-                            data,
-                            // Wrapping: a stored record at `u64::MAX` (a corrupt or foreign
-                            // one) goes on at 0, which still differs from the version read.
-                            version: base.as_ref().map_or(1, |r| r.version.wrapping_add(1)),
-                            created_at: base.as_ref().map_or(plan.created_at, |r| r.created_at),
-                            last_active: now,
-                        };
-                        if !atomic {
-                            manager.call(driver.write(cx, &key, &record)).await?;
-                            break;
-                        }
-                        let expected = base
-                            .as_ref()
-                            .map_or(Expected::Absent, |r| Expected::Version(r.version));
-                        manager
-                            .call(driver.write_if(cx, &key, &record, expected))
-                            .await?
-                    }
-                };
-                match outcome {
-                    WriteOutcome::Written if emptied => {
-                        tracing::info!(target: "session", event = "destroyed", key = key.short(), "session emptied and destroyed");
-                        break;
-                    }
-                    WriteOutcome::Written => {
-                        if base.is_none() {
-                            tracing::info!(target: "session", event = "created", key = key.short(), "session created");
-                        }
-                        break;
-                    }
-                    // A session being emptied that is already gone needs nothing more.
-                    WriteOutcome::Gone if emptied => break,
-                    WriteOutcome::Gone => {
-                        id = self.restart_after_destroy(&key);
-                        restarted = true;
-                        break;
-                    }
-                    WriteOutcome::Conflict => {
-                        if attempt >= attempts {
-                            return Err(Error::Conflict { attempts });
-                        }
-                        Box::pin(backoff(attempt)).await;
-                        match manager.call(driver.read(cx, &key)).await? {
-                            Some(fresh) if !inner.lifetimes.is_expired(&fresh, now) => {
-                                base = Some(fresh)
-                            }
-                            _ if emptied => break,
-                            _ => {
-                                id = self.restart_after_destroy(&key);
-                                restarted = true;
-                                break;
-                            }
-                        }
-                    }
+            manager.set_id_cookie(cx, &SessionId::generate(), None, now, now);
+            return Ok(());
+        };
+        let read = match &manager.inner().driver {
+            Driver::Server(store) => manager.call(store.read(&key)).await,
+            Driver::Client(store) => Ok(store.read(cx, &key)),
+        };
+        let mut created_at = now;
+        match read {
+            Ok(Some(record)) if !record.is_expired_at(now) => {
+                created_at = record.created_at;
+                if let Err(e) = self.refresh(&key, record, now).await {
+                    tracing::warn!(target: "session", key = key.short(), error = %e, "refreshing the session's expiry failed");
                 }
             }
-            id_key = (!restarted).then_some(key);
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(target: "session", key = key.short(), error = %e, "reading the session to refresh its expiry failed");
+            }
         }
-        manager.set_id_cookie(cx, &id, id_key.as_ref(), plan.created_at, now);
+        manager.set_id_cookie(cx, &id, Some(&key), created_at, now);
         Ok(())
     }
 
-    /// Commits a regenerated session: the data is written under the new id first, then the old
-    /// record is retired. With the atomic update the retirement is conditional: if the old record
-    /// changed meanwhile, the change log is replayed on it and the new record rewritten; if it was
-    /// destroyed meanwhile (a logout), the new record is removed too, so regenerating can never
-    /// bring a logged-out session back under a new id. Returns the id the cookie is to carry
-    /// and, unless a restart replaced it, its storage key.
-    async fn commit_regenerated(
+    /// Slides the expiry of an unchanged session: `refresh` on a server-side store; on a
+    /// client-side one, the record sent again with its new times (if the store asks for it).
+    async fn refresh(&self, key: &StorageKey, mut record: Record, now: u64) -> Result<(), Error> {
+        let manager = &self.inner.manager;
+        let expires_at = manager.inner().lifetimes.expires_at(record.created_at, now);
+        match &manager.inner().driver {
+            Driver::Server(store) => manager.call(store.refresh(key, now, expires_at)).await,
+            Driver::Client(store) => {
+                (record.last_active, record.expires_at) = (now, expires_at);
+                let changes = store.refresh(&self.inner.cx, key, &record)?;
+                manager.apply_cookie_changes(&self.inner.cx, changes, expires_at, now);
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes a changed session to a client-side store: no versions to compare, the browser
+    /// holding the only copy. Returns the id the cookie carries and its storage key.
+    fn commit_client(
         &self,
+        store: &dyn ClientStore,
         plan: &mut Plan,
-        id: SessionId,
         now: u64,
     ) -> Result<(SessionId, Option<StorageKey>), Error> {
         let manager = &self.inner.manager;
-        let inner = manager.inner();
-        let driver = &inner.driver;
         let cx = &self.inner.cx;
-        let atomic = driver.capabilities().atomic_update();
-        let new_key = id.storage_key();
-        let mut base = plan.loaded.as_ref().map(|l| l.record.clone());
+        let base = plan.loaded.take();
+        let key = match &base {
+            Some(loaded) if !plan.regenerated => loaded.key.clone(),
+            _ => plan.id.storage_key(),
+        };
+        let data = plan.data(base.as_ref().map(|l| &l.record.data))?;
+        let expires_at = manager.inner().lifetimes.expires_at(plan.created_at, now);
+        let changes = if data.is_empty() {
+            store.clear(cx)
+        } else {
+            let record = Record {
+                data,
+                version: base
+                    .as_ref()
+                    .map_or(1, |l| l.record.version.wrapping_add(1)),
+                created_at: plan.created_at,
+                last_active: now,
+                expires_at,
+            };
+            store.write(cx, &key, &record)?
+        };
+        manager.apply_cookie_changes(cx, changes, expires_at, now);
+        Ok((plan.id.clone(), Some(key)))
+    }
+
+    /// Writes a changed session to a server-side store, in one retry loop of small steps:
+    ///
+    /// 1. build the data: the store as the handler left it, or after a conflict the change log
+    ///    replayed on the record as it is now;
+    /// 2. put it under the id the cookie will carry (`write` at the version read, or `destroy`
+    ///    when the session was emptied); after a regenerate, under the new id, which nobody
+    ///    else knows yet;
+    /// 3. after a regenerate, retire the old record (`destroy` at the version read);
+    /// 4. on `Conflict`, re-read and go back to 1; on `Gone` (destroyed or expired meanwhile),
+    ///    drop the changes and start a fresh session.
+    ///
+    /// Returns the id the cookie carries and, when known, its storage key.
+    async fn commit_server(
+        &self,
+        store: &dyn SessionStore,
+        plan: &mut Plan,
+        now: u64,
+    ) -> Result<(SessionId, Option<StorageKey>), Error> {
+        let manager = &self.inner.manager;
+        let lifetimes = manager.inner().lifetimes;
+        let (loaded_key, mut base) = match plan.loaded.take() {
+            Some(Loaded { key, record }) => (Some(key), Some(record)),
+            None => (None, None),
+        };
+        // Where the data goes, and where the record it builds on is read from.
+        let target = match loaded_key {
+            Some(key) if !plan.regenerated => key,
+            _ => plan.id.storage_key(),
+        };
+        let source = if plan.regenerated {
+            plan.old_key.clone()
+        } else {
+            Some(target.clone())
+        };
+        // The version this commit stored under a regenerated id, if any.
         let mut written: Option<u64> = None;
         let attempts = manager.commit_attempts();
         let mut attempt = 0;
         loop {
             attempt += 1;
             let data = plan.data(base.as_ref().map(|r| &r.data))?;
-            if data.is_empty() {
-                if written.take().is_some() {
-                    manager.call(driver.destroy(cx, &new_key)).await?;
-                }
-            } else {
-                let version = written.map_or(1, |v| v + 1);
-                let record = Record {
-                    data,
-                    version,
-                    created_at: base.as_ref().map_or(plan.created_at, |r| r.created_at),
-                    last_active: now,
-                };
-                if atomic {
-                    let expected = written.map_or(Expected::Absent, Expected::Version);
-                    match manager
-                        .call(driver.write_if(cx, &new_key, &record, expected))
-                        .await?
-                    {
-                        WriteOutcome::Written => {}
-                        // Nobody else knows the new id; anything but success is a collision.
-                        _ => return Err(Error::Conflict { attempts: attempt }),
-                    }
-                } else {
-                    manager.call(driver.write(cx, &new_key, &record)).await?;
-                }
-                written = Some(version);
-            }
-            let (Some(old), Some(current)) = (&plan.old_key, &base) else {
-                break;
+            let emptied = data.is_empty();
+            let created_at = base.as_ref().map_or(plan.created_at, |r| r.created_at);
+            let record = Record {
+                data,
+                version: 0,
+                created_at,
+                last_active: now,
+                expires_at: lifetimes.expires_at(created_at, now),
             };
-            let outcome = if atomic {
-                manager
-                    .call(driver.destroy_if(cx, old, current.version))
-                    .await
+            let outcome = if plan.regenerated {
+                self.put_new(store, &target, record, &mut written, attempt)
+                    .await?;
+                match (&plan.old_key, &base) {
+                    (Some(old), Some(current)) => self.retire(store, old, current.version).await,
+                    _ => WriteOutcome::Written,
+                }
             } else {
-                Err(Error::Driver(DriverError::Unsupported {
-                    driver: driver.name(),
-                    operation: "destroy_if",
-                }))
+                self.put_same(store, &target, record, base.as_ref()).await?
             };
             match outcome {
-                Ok(WriteOutcome::Written) => break,
-                Ok(WriteOutcome::Gone) => {
-                    if written.is_some() {
-                        manager.call(driver.destroy(cx, &new_key)).await?;
-                    }
-                    return Ok((self.restart_after_destroy(old), None));
+                WriteOutcome::Written => return Ok((plan.id.clone(), Some(target))),
+                // A session being emptied that is already gone needs nothing more.
+                WriteOutcome::Gone if emptied && !plan.regenerated => {
+                    return Ok((plan.id.clone(), Some(target)))
                 }
-                Ok(WriteOutcome::Conflict) => {
-                    if attempt >= attempts {
-                        return Err(Error::Conflict { attempts });
-                    }
+                WriteOutcome::Gone => return Ok(self.restart(store, &target, written).await),
+                WriteOutcome::Conflict if attempt >= attempts => {
+                    return Err(Error::Conflict { attempts })
+                }
+                WriteOutcome::Conflict => {
                     backoff(attempt).await;
-                    match manager.call(driver.read(cx, old)).await? {
-                        Some(fresh) if !inner.lifetimes.is_expired(&fresh, now) => {
-                            base = Some(fresh);
+                    let fresh = match &source {
+                        Some(key) => manager.call(store.read(key)).await?,
+                        None => None,
+                    };
+                    match fresh {
+                        Some(fresh) if !fresh.is_expired_at(now) => base = Some(fresh),
+                        _ if emptied && !plan.regenerated => {
+                            return Ok((plan.id.clone(), Some(target)))
                         }
-                        _ => {
-                            if written.is_some() {
-                                manager.call(driver.destroy(cx, &new_key)).await?;
-                            }
-                            return Ok((self.restart_after_destroy(old), None));
-                        }
+                        _ => return Ok(self.restart(store, &target, written).await),
                     }
-                }
-                Err(Error::Driver(DriverError::Unsupported { .. })) => {
-                    // Last writer wins: retire the old record unconditionally.
-                    if let Err(e) = manager.call(driver.destroy(cx, old)).await {
-                        tracing::warn!(target: "session", key = old.short(), error = %e, "destroying the old record after regenerate failed; it will expire");
-                    }
-                    break;
-                }
-                Err(e) => {
-                    // The new record is safely written; the old one expires by itself.
-                    tracing::warn!(target: "session", key = old.short(), error = %e, "destroying the old record after regenerate failed; it will expire");
-                    break;
                 }
             }
         }
-        tracing::info!(target: "session", event = "regenerated", key = new_key.short(), "session id regenerated");
-        Ok((id, Some(new_key)))
     }
 
-    /// The session was destroyed by another request after this one read it: its changes are
-    /// dropped (writing them back would resurrect a logged-out session) and a new id starts.
-    fn restart_after_destroy(&self, key: &StorageKey) -> SessionId {
+    /// Step 2 without a regenerate: `write` the record at the version read (`destroy` it when
+    /// the session was emptied).
+    async fn put_same(
+        &self,
+        store: &dyn SessionStore,
+        key: &StorageKey,
+        mut record: Record,
+        base: Option<&Record>,
+    ) -> Result<WriteOutcome, Error> {
+        let manager = &self.inner.manager;
+        let outcome = match base {
+            None if record.data.is_empty() => WriteOutcome::Written,
+            Some(current) if record.data.is_empty() => {
+                manager.call(store.destroy(key, current.version)).await?
+            }
+            _ => {
+                // Wrapping: a stored record at `u64::MAX` (a corrupt or foreign one) goes on at
+                // 0, which still differs from the version read.
+                record.version = base.map_or(1, |r| r.version.wrapping_add(1));
+                let expected = base.map(|r| r.version);
+                manager.call(store.write(key, &record, expected)).await?
+            }
+        };
+        if outcome == WriteOutcome::Written {
+            match (base, record.data.is_empty()) {
+                (None, false) => {
+                    tracing::info!(target: "session", event = "created", key = key.short(), "session created")
+                }
+                (Some(_), true) => {
+                    tracing::info!(target: "session", event = "destroyed", key = key.short(), "session emptied and destroyed")
+                }
+                _ => {}
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Step 2 after a regenerate: the data under the new id (or the copy written by an earlier
+    /// attempt removed, when the session was emptied). Nobody else knows the new id, so anything
+    /// but `Written` is a collision.
+    async fn put_new(
+        &self,
+        store: &dyn SessionStore,
+        key: &StorageKey,
+        mut record: Record,
+        written: &mut Option<u64>,
+        attempt: u32,
+    ) -> Result<(), Error> {
+        let manager = &self.inner.manager;
+        let outcome = if record.data.is_empty() {
+            match written.take() {
+                Some(version) => manager.call(store.destroy(key, version)).await?,
+                None => WriteOutcome::Written,
+            }
+        } else {
+            record.version = written.map_or(1, |v| v.wrapping_add(1));
+            let outcome = manager.call(store.write(key, &record, *written)).await?;
+            *written = Some(record.version);
+            outcome
+        };
+        match outcome {
+            WriteOutcome::Written => Ok(()),
+            _ => Err(Error::Conflict { attempts: attempt }),
+        }
+    }
+
+    /// Step 3: the old record goes if it is still the one read. A failure is logged: the new
+    /// record is safely written, and the old one expires by itself.
+    async fn retire(
+        &self,
+        store: &dyn SessionStore,
+        old: &StorageKey,
+        version: u64,
+    ) -> WriteOutcome {
+        match self.inner.manager.call(store.destroy(old, version)).await {
+            Ok(outcome) => {
+                if outcome == WriteOutcome::Written {
+                    tracing::info!(target: "session", event = "regenerated", key = old.short(), "session id regenerated");
+                }
+                outcome
+            }
+            Err(e) => {
+                tracing::warn!(target: "session", key = old.short(), error = %e, "destroying the old record after regenerate failed; it will expire");
+                WriteOutcome::Written
+            }
+        }
+    }
+
+    /// The session was destroyed by a concurrent request (or expired) while this one changed it:
+    /// the changes are dropped, a copy written under a regenerated id is removed, and the
+    /// response starts a fresh session.
+    async fn restart(
+        &self,
+        store: &dyn SessionStore,
+        key: &StorageKey,
+        written: Option<u64>,
+    ) -> (SessionId, Option<StorageKey>) {
+        if let Some(version) = written {
+            if let Err(e) = self.inner.manager.call(store.destroy(key, version)).await {
+                tracing::warn!(target: "session", key = key.short(), error = %e, "removing the regenerated copy of a destroyed session failed; it will expire");
+            }
+        }
         tracing::warn!(target: "session", event = "destroyed-meanwhile", key = key.short(), "session was destroyed by a concurrent request; this request's changes are dropped");
         let id = SessionId::generate();
         let mut state = self.state();
         state.id = Some(id.clone());
         state.fresh = true;
-        id
+        (id, None)
     }
 
     /// A session for documentation examples: memory driver, initiated, writable.
@@ -1381,9 +1401,8 @@ enum Next {
     Lazy,
     /// Initiated, nothing to write.
     Unmodified {
-        key: Option<StorageKey>,
         id: SessionId,
-        created_at: u64,
+        loaded: Option<Loaded>,
     },
     /// Changes to write (boxed: the plan is large and rare next to reads).
     Write(Box<Plan>),
@@ -1513,39 +1532,4 @@ async fn backoff(attempt: u32) {
         Err(_) => cap * 500,
     };
     tokio::time::sleep(Duration::from_micros(jitter)).await;
-}
-
-#[cfg(test)]
-mod future_sizes {
-    use super::*;
-
-    /// Futures that are boxed on every request stay under glibc's per-thread cache limit (1,032
-    /// bytes): a larger block comes from the shared heap, whose fast bins glibc consolidates on
-    /// each such allocation, which doubled the server's CPU per request in the Redis benchmark.
-    #[test]
-    fn the_boxed_futures_of_a_request_stay_under_a_kilobyte() {
-        let session = Session::for_tests();
-        let plan = Box::new(Plan {
-            id: SessionId::generate(),
-            first: None,
-            created_at: 0,
-            loaded: None,
-            ops: Vec::new(),
-            consumed: None,
-            outgoing: Map::new(),
-            old_key: None,
-            regenerated: false,
-        });
-        let sizes = [
-            (
-                "commit_plan",
-                std::mem::size_of_val(&session.commit_plan(plan)),
-            ),
-            ("commit", std::mem::size_of_val(&session.commit())),
-            ("initiate", std::mem::size_of_val(&session.initiate(false))),
-        ];
-        for (name, size) in sizes {
-            assert!(size <= 1024, "the {name} future takes {size} bytes");
-        }
-    }
 }

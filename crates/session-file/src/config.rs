@@ -37,6 +37,14 @@ fn fsync_default() -> bool {
 
 impl FileConfig {
     /// Session files under `location`, flushed to disk on every write.
+    ///
+    /// ```
+    /// use session_file::FileConfig;
+    ///
+    /// let config = FileConfig::new("/var/lib/app/sessions");
+    /// assert_eq!(config.location(), Some(std::path::Path::new("/var/lib/app/sessions")));
+    /// assert!(config.fsync());
+    /// ```
     pub fn new(location: impl Into<PathBuf>) -> Self {
         Self {
             location: Some(location.into()),
@@ -50,6 +58,17 @@ impl FileConfig {
     /// On by default, because a session that a response confirmed (a login, a cart) should
     /// survive a power cut. Turning it off trades that for speed; a crash of the process alone
     /// still never leaves a half-written file, since the operating system keeps the data.
+    ///
+    /// ```
+    /// use session_file::{FileConfig, FileDriver};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let config = FileConfig::new(dir.path()).with_fsync(false);
+    /// assert!(!config.fsync());
+    /// let driver = FileDriver::from_config(config)?;
+    /// # let _ = driver;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn with_fsync(mut self, on: bool) -> Self {
         self.fsync = on;
@@ -57,11 +76,27 @@ impl FileConfig {
     }
 
     /// The folder, if configured.
+    ///
+    /// ```
+    /// use session_file::FileConfig;
+    ///
+    /// let empty: FileConfig = serde_json::from_str("{}").unwrap();
+    /// assert_eq!(empty.location(), None);
+    /// assert!(FileConfig::new("/srv/sessions").location().is_some());
+    /// ```
     pub fn location(&self) -> Option<&Path> {
         self.location.as_deref()
     }
 
-    /// See [`FileConfig::with_fsync`].
+    /// Whether writes are flushed to disk; see [`FileConfig::with_fsync`].
+    ///
+    /// ```
+    /// use session_file::FileConfig;
+    ///
+    /// let config: FileConfig =
+    ///     serde_json::from_str(r#"{ "location": "/srv/sessions", "fsync": false }"#).unwrap();
+    /// assert!(!config.fsync());
+    /// ```
     pub fn fsync(&self) -> bool {
         self.fsync
     }

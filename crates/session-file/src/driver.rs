@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use session_core::{
-    Capabilities, Clock, ConfigError, Driver, DriverError, DriverSetup, Expected, Lifetimes,
-    Record, SessionContext, StorageKey, WriteOutcome,
+    Clock, ConfigError, DriverError, DriverSetup, Record, SessionStore, StorageKey, SystemClock,
+    WriteOutcome,
 };
 
 use crate::config::FileConfig;
@@ -21,26 +21,47 @@ use crate::sweep::SweepReport;
 /// The driver's name in the registry and in errors.
 const NAME: &str = "file";
 
-/// Sessions kept as one file each under a folder, with a cross-process lock for the atomic
-/// update, expiry on read, cheap touches and a sweeper.
+/// Sessions kept as one file each under a folder, with a cross-process lock for the conditional
+/// writes, expiry on read, cheap refreshes and a sweeper.
 ///
-/// Build it from the `file` configuration section through [`register`](crate::register), or in
-/// code with [`FileDriver::new`]. Cloning is cheap and clones share the folder.
+/// It is a [`SessionStore`] with conditional writes: [`write`](SessionStore::write) and
+/// [`destroy`](SessionStore::destroy) compare versions under the session's lock and answer
+/// `Written`, `Conflict` or `Gone`. A record is live until its `expires_at`, compared with the
+/// driver's clock ([`FileDriver::with_clock`]; the system clock by default).
+///
+/// Build it in code with [`FileDriver::new`] (or [`FileDriver::from_config`]) and hand the value
+/// to the manager, or from the `file` configuration section through
+/// [`register`](crate::register). Cloning is cheap and clones share the folder, so an
+/// application can keep one to sweep it:
 ///
 /// ```
-/// use std::sync::Arc;
+/// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
 /// use std::time::Duration;
-/// use session_core::{Lifetimes, SystemClock};
-/// use session_file::{FileConfig, FileDriver};
+/// use session_core::{SessionConfig, SessionManager};
+/// use session_file::FileDriver;
 ///
 /// let dir = tempfile::tempdir()?;
-/// let driver = FileDriver::new(
-///     FileConfig::new(dir.path().join("sessions")),
-///     Lifetimes::new(Duration::from_secs(2 * 3600), None),
-///     Arc::new(SystemClock),
-/// )?;
-/// assert!(driver.location().ends_with("sessions"));
+/// let driver = FileDriver::new(dir.path().join("sessions"))?;
+/// let manager = SessionManager::builder(
+///     SessionConfig::new().with_key("a secret of at least thirty-two bytes!!"),
+/// )
+/// .driver(driver.clone())
+/// .build()?;
+/// assert_eq!(manager.driver().name(), "file");
+/// // Keep the handle as long as the server runs: dropping it stops the sweeper.
+/// let _sweeper = driver.spawn_sweeper(Duration::from_secs(15 * 60));
+///
+/// let first = manager.start_request(std::iter::empty());
+/// first.initiate(false).await?;
+/// first.put("cart_total", 1900)?;
+/// first.commit().await?;
+/// let cookie = first.context().response_cookies()[0].stripped().to_string();
+///
+/// let second = manager.start_request([cookie.as_str()]);
+/// second.initiate(false).await?;
+/// assert_eq!(second.get_as::<u32>("cart_total")?, Some(1900));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
 /// ```
 #[derive(Clone)]
 pub struct FileDriver {
@@ -52,47 +73,127 @@ impl fmt::Debug for FileDriver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FileDriver")
             .field("location", &self.store.root())
-            .field("lifetimes", &self.store.lifetimes())
+            .field("fsync", &self.store.fsync())
             .finish_non_exhaustive()
     }
 }
 
 impl FileDriver {
-    /// Opens (creating it if needed) the folder and checks that it is writable.
+    /// A driver on the folder `location`, flushing every write to disk, with the system clock.
+    /// Opens the folder (creating it if needed) and checks that it is writable.
     ///
     /// A missing folder is created with owner-only permissions (`0700`) — session files are
     /// credentials' worth of data, so no other account on the machine should list or read them.
     /// An existing folder keeps its permissions; a warning is logged when others can access it.
     ///
+    /// ```
+    /// use session_core::{SessionConfig, SessionManager};
+    /// use session_file::FileDriver;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .driver(FileDriver::new(dir.path().join("sessions"))?)
+    /// .build()?;
+    /// assert_eq!(manager.driver().name(), "file");
+    ///
+    /// // A location that is a file is refused, naming the option and the path.
+    /// let file = dir.path().join("not-a-folder");
+    /// std::fs::write(&file, b"")?;
+    /// let err = FileDriver::new(&file).unwrap_err();
+    /// assert_eq!(err.option(), "file.location");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     ///
-    /// A [`ConfigError`] naming `file.location` and the path when the location is missing, is not
-    /// a folder, cannot be created or is not writable.
-    pub fn new(
-        config: FileConfig,
-        lifetimes: Lifetimes,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Self, ConfigError> {
-        Self::open(NAME, config, lifetimes, clock)
+    /// A [`ConfigError`] naming `file.location` and the path when the location is not a folder,
+    /// cannot be created or is not writable.
+    pub fn new(location: impl Into<PathBuf>) -> Result<Self, ConfigError> {
+        Self::from_config(FileConfig::new(location))
     }
 
-    /// Builds the driver from its configuration section at start-up (what
-    /// [`register`](crate::register) does).
+    /// A driver on the folder and with the options of `config` (the `file` section), with the
+    /// system clock. Opens the folder as [`FileDriver::new`] does.
+    ///
+    /// ```
+    /// use session_file::{FileConfig, FileDriver};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let driver = FileDriver::from_config(FileConfig::new(dir.path()).with_fsync(false))?;
+    /// assert_eq!(driver.location(), dir.path());
+    ///
+    /// // A section without its required `location`.
+    /// let err = FileDriver::from_config(serde_json::from_str("{}")?).unwrap_err();
+    /// assert_eq!(err.option(), "file.location");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     ///
-    /// As [`FileDriver::new`], plus an invalid section.
+    /// As [`FileDriver::new`], plus a missing location.
+    pub fn from_config(config: FileConfig) -> Result<Self, ConfigError> {
+        Self::open(NAME, config, Arc::new(SystemClock))
+    }
+
+    /// Uses `clock` for every expiry decision: reads, conditional writes, refreshes and sweeps
+    /// compare a record's `expires_at` with it. Give it the manager's clock, so that both agree
+    /// (tests move a [`ManualClock`](session_core::ManualClock)).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use session_core::{ManualClock, SessionConfig, SessionManager};
+    /// use session_file::FileDriver;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let clock = Arc::new(ManualClock::new(1_000_000));
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .driver(FileDriver::new(dir.path())?.with_clock(clock.clone()))
+    /// .with_clock(clock)
+    /// .build()?;
+    /// assert_eq!(manager.clock().now_ms(), 1_000_000);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Builds the driver from its configuration section and the manager's clock at start-up
+    /// (what [`register`](crate::register) does).
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use session_core::{SessionConfig, SessionManager};
+    /// use session_file::FileDriver;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new()
+    ///         .with_driver("files")
+    ///         .with_key("a secret of at least thirty-two bytes!!")
+    ///         .with_section("files", json!({ "location": dir.path() })),
+    /// )
+    /// .extend("files", |setup| Ok(FileDriver::from_setup(setup)?.into()))
+    /// .build()?;
+    /// assert_eq!(manager.driver().name(), "file");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`FileDriver::from_config`], naming the section the driver is registered under, plus
+    /// an invalid section.
     pub fn from_setup(setup: &DriverSetup<'_>) -> Result<Self, ConfigError> {
         let config: FileConfig = setup.parse_section()?;
-        Self::open(setup.name(), config, setup.lifetimes(), setup.clock())
+        Self::open(setup.name(), config, setup.clock())
     }
 
-    fn open(
-        section: &str,
-        config: FileConfig,
-        lifetimes: Lifetimes,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Self, ConfigError> {
+    fn open(section: &str, config: FileConfig, clock: Arc<dyn Clock>) -> Result<Self, ConfigError> {
         let option = format!("{section}.location");
         let location = config.location().ok_or_else(|| {
             ConfigError::new(
@@ -104,12 +205,20 @@ impl FileDriver {
             ConfigError::new(&option, format!("{}: {what}: {e}", location.display())).with_source(e)
         })?;
         Ok(Self {
-            store: Arc::new(Store::new(root, lifetimes, config.fsync())),
+            store: Arc::new(Store::new(root, config.fsync())),
             clock,
         })
     }
 
     /// The folder, as an absolute path.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let driver = session_file::FileDriver::new(dir.path().join("sessions"))?;
+    /// assert!(driver.location().is_absolute());
+    /// assert!(driver.location().ends_with("sessions"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn location(&self) -> &Path {
         self.store.root()
     }
@@ -119,11 +228,7 @@ impl FileDriver {
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
-    /// # let driver = session_file::FileDriver::new(
-    /// #     session_file::FileConfig::new(dir.path()),
-    /// #     session_core::Lifetimes::new(std::time::Duration::from_secs(60), None),
-    /// #     std::sync::Arc::new(session_core::SystemClock),
-    /// # )?;
+    /// # let driver = session_file::FileDriver::new(dir.path())?;
     /// let key = session_core::SessionId::generate().storage_key();
     /// let path = driver.session_path(&key);
     /// assert!(path.starts_with(driver.location()));
@@ -134,8 +239,10 @@ impl FileDriver {
         self.store.data_path(key)
     }
 
-    /// Removes expired session files, unreadable files idle for longer than the idle lifetime,
-    /// temporary files of interrupted writes and lock files of sessions that no longer exist.
+    /// Removes session files whose record's `expires_at` has come (by the driver's clock),
+    /// unreadable session files older than
+    /// [`UNREADABLE_FILE_MIN_AGE`](crate::UNREADABLE_FILE_MIN_AGE), temporary files of
+    /// interrupted writes and lock files of sessions that no longer exist.
     ///
     /// A live session is never removed: a file is only deleted after the session's lock is taken
     /// (without waiting: a busy session is left for the next sweep) and its expiry checked again
@@ -159,11 +266,7 @@ impl FileDriver {
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// # let dir = tempfile::tempdir()?;
-    /// # let driver = session_file::FileDriver::new(
-    /// #     session_file::FileConfig::new(dir.path()),
-    /// #     session_core::Lifetimes::new(std::time::Duration::from_secs(60), None),
-    /// #     std::sync::Arc::new(session_core::SystemClock),
-    /// # )?;
+    /// # let driver = session_file::FileDriver::new(dir.path())?;
     /// let report = driver.sweep().await?;
     /// assert_eq!(report.removed(), 0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -185,11 +288,7 @@ impl FileDriver {
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
-    /// # let driver = session_file::FileDriver::new(
-    /// #     session_file::FileConfig::new(dir.path()),
-    /// #     session_core::Lifetimes::new(std::time::Duration::from_secs(60), None),
-    /// #     std::sync::Arc::new(session_core::SystemClock),
-    /// # )?;
+    /// # let driver = session_file::FileDriver::new(dir.path())?;
     /// let report = driver.sweep_blocking()?;
     /// println!("{report}");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -213,11 +312,7 @@ impl FileDriver {
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
     /// # let dir = tempfile::tempdir()?;
-    /// # let driver = session_file::FileDriver::new(
-    /// #     session_file::FileConfig::new(dir.path()),
-    /// #     session_core::Lifetimes::new(std::time::Duration::from_secs(60), None),
-    /// #     std::sync::Arc::new(session_core::SystemClock),
-    /// # )?;
+    /// # let driver = session_file::FileDriver::new(dir.path())?;
     /// let sweeper = driver.spawn_sweeper(std::time::Duration::from_secs(15 * 60));
     /// // … serve requests; the sweeper stops with the handle.
     /// sweeper.stop();
@@ -281,21 +376,37 @@ impl FileDriver {
     }
 }
 
+/// The [`SessionStore`] contract, with conditional writes. Expiry is decided by comparing a
+/// record's `expires_at` with the driver's clock.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use std::sync::Arc;
+/// use session_core::{ManualClock, Record, SessionId, SessionStore, WriteOutcome};
+/// use session_file::FileDriver;
+///
+/// let dir = tempfile::tempdir()?;
+/// let clock = ManualClock::new(1_000);
+/// let driver = FileDriver::new(dir.path())?.with_clock(Arc::new(clock.clone()));
+/// let key = SessionId::generate().storage_key();
+/// let record = Record { version: 1, ..Record::new(Default::default(), 1_000, 61_000) };
+///
+/// assert_eq!(driver.write(&key, &record, None).await?, WriteOutcome::Written);
+/// assert_eq!(driver.write(&key, &record, None).await?, WriteOutcome::Conflict);
+/// driver.refresh(&key, 2_000, 62_000).await?;
+/// let read = driver.read(&key).await?.expect("live");
+/// assert_eq!((read.last_active, read.expires_at, read.version), (2_000, 62_000, 1));
+///
+/// clock.advance(std::time::Duration::from_secs(61));
+/// assert_eq!(driver.read(&key).await?, None); // expired
+/// assert_eq!(driver.destroy(&key, 1).await?, WriteOutcome::Gone);
+/// assert_eq!(SessionStore::name(&driver), "file");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[async_trait]
-impl Driver for FileDriver {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::new().with_atomic_update(true)
-    }
-
-    async fn read(
-        &self,
-        _cx: &SessionContext,
-        key: &StorageKey,
-    ) -> Result<Option<Record>, DriverError> {
+impl SessionStore for FileDriver {
+    async fn read(&self, key: &StorageKey) -> Result<Option<Record>, DriverError> {
         let now = self.clock.now_ms();
         let owned = key.clone();
         self.blocking("read", Some(key), move |s| s.read(&owned, now))
@@ -304,65 +415,60 @@ impl Driver for FileDriver {
 
     async fn write(
         &self,
-        _cx: &SessionContext,
         key: &StorageKey,
         record: &Record,
-    ) -> Result<(), DriverError> {
-        let (owned, record) = (key.clone(), record.clone());
-        self.blocking("write", Some(key), move |s| s.write(&owned, &record))
-            .await
-    }
-
-    async fn write_if(
-        &self,
-        _cx: &SessionContext,
-        key: &StorageKey,
-        record: &Record,
-        expected: Expected,
+        expected: Option<u64>,
     ) -> Result<WriteOutcome, DriverError> {
         let now = self.clock.now_ms();
         let (owned, record) = (key.clone(), record.clone());
-        self.blocking("write_if", Some(key), move |s| {
-            s.write_if(&owned, &record, expected, now)
+        self.blocking("write", Some(key), move |s| {
+            s.write(&owned, &record, expected, now)
         })
         .await
     }
 
-    async fn destroy(&self, _cx: &SessionContext, key: &StorageKey) -> Result<(), DriverError> {
-        let owned = key.clone();
-        self.blocking("destroy", Some(key), move |s| s.destroy(&owned))
-            .await
-    }
-
-    async fn destroy_if(
-        &self,
-        _cx: &SessionContext,
-        key: &StorageKey,
-        version: u64,
-    ) -> Result<WriteOutcome, DriverError> {
+    async fn destroy(&self, key: &StorageKey, version: u64) -> Result<WriteOutcome, DriverError> {
         let now = self.clock.now_ms();
         let owned = key.clone();
-        self.blocking("destroy_if", Some(key), move |s| {
-            s.destroy_if(&owned, version, now)
+        self.blocking("destroy", Some(key), move |s| {
+            s.destroy(&owned, version, now)
         })
         .await
     }
 
-    async fn touch(
+    async fn refresh(
         &self,
-        _cx: &SessionContext,
         key: &StorageKey,
-        now_ms: u64,
+        last_active: u64,
+        expires_at: u64,
     ) -> Result<(), DriverError> {
         let now = self.clock.now_ms();
         let owned = key.clone();
-        self.blocking("touch", Some(key), move |s| s.touch(&owned, now_ms, now))
-            .await
+        self.blocking("refresh", Some(key), move |s| {
+            s.refresh(&owned, last_active, expires_at, now)
+        })
+        .await
+    }
+
+    fn name(&self) -> &'static str {
+        NAME
     }
 }
 
 /// The background sweeper started by [`FileDriver::spawn_sweeper`]. Dropping it stops the
 /// sweeper, as does [`SweeperHandle::stop`].
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+/// let dir = tempfile::tempdir()?;
+/// let driver = session_file::FileDriver::new(dir.path())?;
+/// {
+///     let _sweeper = driver.spawn_sweeper(std::time::Duration::from_secs(15 * 60));
+///     // … serve requests
+/// } // the sweeper stops here
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug)]
 #[must_use = "the sweeper stops when its handle is dropped"]
 pub struct SweeperHandle {
@@ -371,12 +477,32 @@ pub struct SweeperHandle {
 
 impl SweeperHandle {
     /// Stops the sweeper. A sweep already running on the blocking pool finishes its pass.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let dir = tempfile::tempdir()?;
+    /// let driver = session_file::FileDriver::new(dir.path())?;
+    /// let sweeper = driver.spawn_sweeper(std::time::Duration::from_secs(60));
+    /// sweeper.stop();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn stop(self) {
         drop(self);
     }
 
     /// Whether the sweeper task has ended (it only ends when stopped, or if its runtime shuts
     /// down).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let dir = tempfile::tempdir()?;
+    /// let driver = session_file::FileDriver::new(dir.path())?;
+    /// let sweeper = driver.spawn_sweeper(std::time::Duration::from_secs(60));
+    /// assert!(!sweeper.is_finished());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.task.is_finished()
     }

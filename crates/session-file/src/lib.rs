@@ -1,5 +1,25 @@
 //! The file driver for `session-core`: one crash-safe file per session, a cross-process lock for
-//! lost-update-free commits, expiry checked on read, cheap touches and a sweeper.
+//! lost-update-free commits, expiry checked on read, cheap refreshes and a sweeper.
+//!
+//! [`FileDriver`] is a [`SessionStore`](session_core::SessionStore) with conditional writes.
+//! Build it in code and hand it to the manager:
+//!
+//! ```
+//! use session_core::{SessionConfig, SessionManager};
+//! use session_file::FileDriver;
+//!
+//! let dir = tempfile::tempdir()?;
+//! let manager = SessionManager::builder(
+//!     SessionConfig::new().with_key("a secret of at least thirty-two bytes!!"),
+//! )
+//! .driver(FileDriver::new(dir.path().join("sessions"))?)
+//! .build()?;
+//! assert_eq!(manager.driver().name(), "file");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! or register it, so that the configuration picks it by name (`"driver": "file"`) and its `file`
+//! section ([`FileConfig`]) sets it up:
 //!
 //! ```
 //! # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
@@ -50,12 +70,17 @@
 //! - **Atomic replace**: a write goes to a temporary file in the same folder, is flushed to disk
 //!   (`fsync`, see [`FileConfig::with_fsync`]) and renamed over the old file, so a reader or a
 //!   crash never sees half a record.
-//! - **No lost update, no resurrection**: [`Driver::write_if`](session_core::Driver::write_if)
-//!   compares versions under an exclusive lock on the session's lock file (`flock`), which also
-//!   holds between processes sharing the folder.
-//! - **Expiry**: idle and absolute lifetimes are checked on every read; an expired file reads as
-//!   no session. A touch only sets the file's modification time, and reads take the later of the
-//!   stored activity time and that time.
+//! - **No lost update, no resurrection**: [`write`](session_core::SessionStore::write) and
+//!   [`destroy`](session_core::SessionStore::destroy) compare versions under an exclusive lock on
+//!   the session's lock file (`flock`), which also holds between processes sharing the folder.
+//!   [`refresh`](session_core::SessionStore::refresh) takes the same lock and only ever changes a
+//!   live record.
+//! - **Expiry**: every record carries its `expires_at` (computed by the core from the idle and
+//!   absolute lifetimes); read, write, destroy, refresh and the sweeper compare it with the
+//!   driver's clock, and an expired file reads as no session.
+//! - **Cheap refreshes**: a refresh that slides both times by the same amount (the usual case)
+//!   only sets the file's modification time, which reads take into account; any other refresh
+//!   rewrites the record like a write.
 //! - **Bad files**: a corrupt, truncated, oversized or foreign file reads as no session, with a
 //!   `tracing` warning; never a panic.
 //! - **No blocking on the runtime**: every file operation runs on tokio's blocking pool.
@@ -64,14 +89,16 @@
 //!
 //! Expired files stay on disk until swept: call [`FileDriver::sweep`], start
 //! [`FileDriver::spawn_sweeper`] beside the server, or run the `sweep` example from cron
-//! (`cargo run -p session-file --example sweep -- /var/lib/app/sessions 2h`). A sweep also
+//! (`cargo run -p session-file --example sweep -- /var/lib/app/sessions`). A sweep also
 //! removes the temporary files of writes that a crash interrupted, once they are older than
-//! [`TEMP_FILE_MIN_AGE`], and the lock files of sessions that no longer exist. See
+//! [`TEMP_FILE_MIN_AGE`], unreadable session files older than [`UNREADABLE_FILE_MIN_AGE`], and
+//! the lock files of sessions that no longer exist. See
 //! [`FileDriver::sweep`] for the rules and [`SweepReport`] for the counts.
 //!
 //! The sweeper works on the folder, not on one driver value: any [`FileDriver`] on the same
-//! location sweeps it, in this process or another. So an application that picks its driver from
-//! the configuration can start one from the manager's own settings:
+//! location sweeps it, in this process or another. An application that builds the driver keeps a
+//! clone of it for the sweeper (see [`FileDriver`]); one that picks its driver from the
+//! configuration can open one from the manager's own settings:
 //!
 //! ```
 //! # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
@@ -94,7 +121,7 @@
 //!     let section = manager.config().section(manager.config().driver()).cloned();
 //!     let file_config: FileConfig =
 //!         serde_json::from_value(section.unwrap_or_else(|| serde_json::json!({})))?;
-//!     let driver = FileDriver::new(file_config, manager.lifetimes(), manager.clock().clone())?;
+//!     let driver = FileDriver::from_config(file_config)?.with_clock(manager.clock().clone());
 //!     // Keep the handle as long as the server runs: dropping it stops the sweeper.
 //!     Some(driver.spawn_sweeper(Duration::from_secs(15 * 60)))
 //! } else {
@@ -129,24 +156,34 @@ mod sweep;
 
 pub use crate::config::FileConfig;
 pub use crate::driver::{FileDriver, SweeperHandle};
-pub use crate::sweep::{SweepReport, TEMP_FILE_MIN_AGE};
-
-use std::sync::Arc;
+pub use crate::sweep::{SweepReport, TEMP_FILE_MIN_AGE, UNREADABLE_FILE_MIN_AGE};
 
 /// Registers the file driver under `file` in a driver registry. Its factory reads the `file`
-/// configuration section ([`FileConfig`]) at start-up.
+/// configuration section ([`FileConfig`]) and takes the manager's clock at start-up
+/// ([`FileDriver::from_setup`]).
 ///
 /// ```
-/// use session_core::DriverRegistry;
+/// use serde_json::json;
+/// use session_core::{DriverRegistry, SessionConfig, SessionManager};
 ///
 /// let mut registry = DriverRegistry::new();
 /// session_file::register(&mut registry);
 /// assert!(registry.names().any(|name| name == "file"));
+///
+/// let dir = tempfile::tempdir()?;
+/// let manager = SessionManager::builder(
+///     SessionConfig::new()
+///         .with_driver("file")
+///         .with_key("a secret of at least thirty-two bytes!!")
+///         .with_section("file", json!({ "location": dir.path() })),
+/// )
+/// .with_registry(registry)
+/// .build()?;
+/// assert_eq!(manager.driver().name(), "file");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn register(registry: &mut session_core::DriverRegistry) {
-    registry.extend("file", |setup| {
-        Ok(Arc::new(FileDriver::from_setup(setup)?) as Arc<dyn session_core::Driver>)
-    });
+    registry.extend("file", |setup| Ok(FileDriver::from_setup(setup)?.into()));
 }
 
 /// The environment variables [`config_from_vars`] reads.

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use session_core::{Expected, Lifetimes, Record, StorageKey, WriteOutcome};
+use session_core::{Record, StorageKey, WriteOutcome};
 
 /// The extension of a session's data file.
 pub(crate) const DATA_EXT: &str = ".session";
@@ -36,7 +36,6 @@ const LOCK_ATTEMPTS: usize = 64;
 #[derive(Debug)]
 pub(crate) struct Store {
     root: PathBuf,
-    lifetimes: Lifetimes,
     fsync: bool,
     /// Writers of one process queue here before taking the file lock. The file lock alone
     /// would be correct, but every release wakes all of its waiters; with many concurrent
@@ -62,9 +61,17 @@ pub(crate) enum Found {
         reason: &'static str,
         mtime_ms: Option<u64>,
     },
-    /// A record, with `last_active` already moved to the file's modification time when a cheap
-    /// touch moved that later. The file stays open so that `touch` can set its time.
-    Record(Record, File),
+    /// A record, with its times already slid when a cheap refresh moved the file's modification
+    /// time past the stored `last_active` (see [`slide`]), and the file it came from.
+    Record(Record, Stored),
+}
+
+/// The data file a record was read from, kept open so that a refresh can set its time.
+#[derive(Debug)]
+pub(crate) struct Stored {
+    file: File,
+    /// The record's `last_active` and `expires_at` as written in the file, before [`slide`].
+    written: (u64, u64),
 }
 
 /// An exclusive, cross-process lock on one session: `flock` on `<key>.lock`.
@@ -80,10 +87,9 @@ pub(crate) struct KeyLock {
 }
 
 impl Store {
-    pub(crate) fn new(root: PathBuf, lifetimes: Lifetimes, fsync: bool) -> Self {
+    pub(crate) fn new(root: PathBuf, fsync: bool) -> Self {
         Self {
             root,
-            lifetimes,
             fsync,
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
         }
@@ -93,8 +99,8 @@ impl Store {
         &self.root
     }
 
-    pub(crate) fn lifetimes(&self) -> Lifetimes {
-        self.lifetimes
+    pub(crate) fn fsync(&self) -> bool {
+        self.fsync
     }
 
     /// The shard folder of a key. A [`StorageKey`] holds exactly 43 characters of
@@ -178,9 +184,9 @@ impl Store {
             let mut bytes = Vec::with_capacity(meta.len() as usize);
             (&file).take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
             return Ok(match Record::decode(&bytes) {
-                Some(mut record) => {
-                    record.last_active = record.last_active.max(mtime_ms);
-                    Found::Record(record, file)
+                Some(record) => {
+                    let written = (record.last_active, record.expires_at);
+                    Found::Record(slide(record, mtime_ms), Stored { file, written })
                 }
                 None => Found::Bad {
                     reason: "not a session record (corrupt, truncated or foreign)",
@@ -199,16 +205,10 @@ impl Store {
         Ok(match self.inspect(&self.data_path(key))? {
             Found::Missing => (None, true),
             Found::Bad { reason, .. } => {
-                tracing::warn!(
-                    target: "session",
-                    driver = "file",
-                    key = key.short(),
-                    reason,
-                    "ignoring an unreadable session file; the request gets a fresh session"
-                );
+                warn_unreadable(key, reason);
                 (None, false)
             }
-            Found::Record(record, _) if self.lifetimes.is_expired(&record, now_ms) => (None, false),
+            Found::Record(record, _) if record.is_expired_at(now_ms) => (None, false),
             Found::Record(record, _) => (Some(record), false),
         })
     }
@@ -217,17 +217,13 @@ impl Store {
         self.load(key, now_ms).map(|(record, _)| record)
     }
 
-    pub(crate) fn write(&self, key: &StorageKey, record: &Record) -> io::Result<()> {
-        let bytes = encode_checked(record)?;
-        let _lock = self.lock(key, true)?;
-        self.replace(key, &bytes, record.last_active)
-    }
-
-    pub(crate) fn write_if(
+    /// Stores `record` if the live record's version is `expected` (`None`: if there is no live
+    /// record; an expired or unreadable file counts as none and is replaced).
+    pub(crate) fn write(
         &self,
         key: &StorageKey,
         record: &Record,
-        expected: Expected,
+        expected: Option<u64>,
         now_ms: u64,
     ) -> io::Result<WriteOutcome> {
         let bytes = encode_checked(record)?;
@@ -253,16 +249,8 @@ impl Store {
         Ok(outcome)
     }
 
-    pub(crate) fn destroy(&self, key: &StorageKey) -> io::Result<()> {
-        let Some(locked) = self.lock(key, false)? else {
-            return Ok(());
-        };
-        remove_if_present(&self.data_path(key))?;
-        self.sync_dir(key)?;
-        locked.remove()
-    }
-
-    pub(crate) fn destroy_if(
+    /// Removes the record if the live record's version is `version`.
+    pub(crate) fn destroy(
         &self,
         key: &StorageKey,
         version: u64,
@@ -272,7 +260,7 @@ impl Store {
             return Ok(WriteOutcome::Gone);
         };
         let (current, missing) = self.load(key, now_ms)?;
-        let outcome = compare(Expected::Version(version), current.map(|r| r.version));
+        let outcome = compare(Some(version), current.map(|r| r.version));
         if outcome == WriteOutcome::Written || (outcome == WriteOutcome::Gone && !missing) {
             // The record goes, and so does an expired or unreadable file in its place: nobody
             // can use it any more.
@@ -285,15 +273,47 @@ impl Store {
         Ok(outcome)
     }
 
-    /// Moves the activity time of a live record forward by setting its file's modification
-    /// time: no rewrite, no lock. A write racing with it sets its own, newer time anyway.
-    pub(crate) fn touch(&self, key: &StorageKey, at_ms: u64, now_ms: u64) -> io::Result<()> {
-        if let Found::Record(record, file) = self.inspect(&self.data_path(key))? {
-            if !self.lifetimes.is_expired(&record, now_ms) && at_ms > record.last_active {
-                file.set_modified(ms_to_time(at_ms))?;
-            }
+    /// Sets the times of a live record, under its lock; a missing, unreadable or expired file is
+    /// left as it is.
+    ///
+    /// When the new times keep the record's expiry span (`expires_at - last_active`, the idle
+    /// age while no absolute lifetime cuts it short), only the file's modification time moves:
+    /// reads slide both times by as much (see [`slide`]). Otherwise, or when the file system
+    /// does not keep the time to the millisecond, the record is rewritten like any write.
+    pub(crate) fn refresh(
+        &self,
+        key: &StorageKey,
+        last_active: u64,
+        expires_at: u64,
+        now_ms: u64,
+    ) -> io::Result<()> {
+        // Without a live record there is nothing to do, and no lock file to create for it. A
+        // record created after this look is a write's, with times of its own.
+        if self.read(key, now_ms)?.is_none() {
+            return Ok(());
         }
-        Ok(())
+        let Some(_locked) = self.lock(key, false)? else {
+            return Ok(());
+        };
+        // Under the lock, nothing replaces or removes the file until the refresh is done; the
+        // record is checked again, since a destroy or an expiry may have come first.
+        let (current, stored) = match self.inspect(&self.data_path(key))? {
+            Found::Record(record, stored) if !record.is_expired_at(now_ms) => (record, stored),
+            Found::Bad { reason, .. } => {
+                warn_unreadable(key, reason);
+                return Ok(());
+            }
+            _ => return Ok(()),
+        };
+        if (current.last_active, current.expires_at) == (last_active, expires_at)
+            || stored.refresh_by_time(last_active, expires_at)?
+        {
+            return Ok(());
+        }
+        let mut record = current;
+        (record.last_active, record.expires_at) = (last_active, expires_at);
+        let bytes = encode_checked(&record)?;
+        self.replace(key, &bytes, last_active)
     }
 
     /// Replaces the data file atomically: a temporary file in the same folder, written, timed,
@@ -304,8 +324,8 @@ impl Store {
             .suffix(TEMP_EXT)
             .tempfile_in(self.shard_dir(key))?;
         temp.write_all(bytes)?;
-        // The modification time carries the activity time, so that a cheap touch can move it
-        // later; it is set after the last write because writing moves it.
+        // The modification time carries the activity time, so that a cheap refresh can move it
+        // later (see `slide`); it is set after the last write because writing moves it.
         temp.as_file().set_modified(ms_to_time(last_active))?;
         if self.fsync {
             temp.as_file().sync_all()?;
@@ -320,6 +340,23 @@ impl Store {
             sync_dir(&self.shard_dir(key))?;
         }
         Ok(())
+    }
+}
+
+impl Stored {
+    /// The cheap refresh: moves the file's modification time to `last_active` when that alone
+    /// makes the file read back with both new times (see [`slide`]). `false` when it cannot.
+    fn refresh_by_time(&self, last_active: u64, expires_at: u64) -> io::Result<bool> {
+        let (written_active, written_expires) = self.written;
+        let keeps_span = written_expires >= written_active
+            && expires_at.checked_sub(last_active) == Some(written_expires - written_active);
+        if !keeps_span || last_active < written_active {
+            return Ok(false);
+        }
+        self.file.set_modified(ms_to_time(last_active))?;
+        // A file system that keeps coarser times (whole seconds) reads back an earlier time,
+        // which would cut the session short: the caller rewrites the record instead.
+        Ok(mtime_ms(&self.file.metadata()?) == last_active)
     }
 }
 
@@ -367,15 +404,40 @@ impl KeyLock {
     }
 }
 
-/// The outcome of a conditional write given the version found (`None`: no live record).
-fn compare(expected: Expected, current: Option<u64>) -> WriteOutcome {
+/// The outcome of a conditional write expecting `expected` (`None`: no live record) given the
+/// live record's version `current` (`None`: no live record).
+fn compare(expected: Option<u64>, current: Option<u64>) -> WriteOutcome {
     match (expected, current) {
-        (Expected::Absent, None) => WriteOutcome::Written,
-        (Expected::Absent, Some(_)) => WriteOutcome::Conflict,
-        (Expected::Version(_), None) => WriteOutcome::Gone,
-        (Expected::Version(v), Some(c)) if v == c => WriteOutcome::Written,
-        (Expected::Version(_), Some(_)) => WriteOutcome::Conflict,
+        (expected, current) if expected == current => WriteOutcome::Written,
+        (Some(_), None) => WriteOutcome::Gone,
+        _ => WriteOutcome::Conflict,
     }
+}
+
+/// Applies a cheap refresh to a record read from a file last modified at `mtime_ms`.
+///
+/// A write dates its file to the record's `last_active`; a cheap refresh (see
+/// [`Store::refresh`]) moves only that date, and only when the new times keep the record's
+/// expiry span. So a file dated after its record's `last_active` stands for the record with both
+/// times moved forward by the difference. A file dated at or before it (as written, or by a
+/// file system that keeps coarser times) holds the record exactly.
+fn slide(mut record: Record, mtime_ms: u64) -> Record {
+    if mtime_ms > record.last_active && record.expires_at >= record.last_active {
+        let delta = mtime_ms - record.last_active;
+        record.last_active = mtime_ms;
+        record.expires_at = record.expires_at.saturating_add(delta);
+    }
+    record
+}
+
+fn warn_unreadable(key: &StorageKey, reason: &'static str) {
+    tracing::warn!(
+        target: "session",
+        driver = "file",
+        key = key.short(),
+        reason,
+        "ignoring an unreadable session file; the request gets a fresh session"
+    );
 }
 
 /// The record's bytes, refused when larger than the driver would read back.
@@ -495,11 +557,7 @@ mod tests {
 
     #[test]
     fn every_path_stays_inside_the_root() {
-        let store = Store::new(
-            PathBuf::from("/srv/sessions"),
-            Lifetimes::new(Duration::from_secs(60), None),
-            true,
-        );
+        let store = Store::new(PathBuf::from("/srv/sessions"), true);
         for _ in 0..1_000 {
             let key = SessionId::generate().storage_key();
             for path in [
@@ -524,10 +582,40 @@ mod tests {
     #[test]
     fn compare_follows_the_contract() {
         use WriteOutcome::*;
-        assert_eq!(compare(Expected::Absent, None), Written);
-        assert_eq!(compare(Expected::Absent, Some(1)), Conflict);
-        assert_eq!(compare(Expected::Version(1), None), Gone);
-        assert_eq!(compare(Expected::Version(1), Some(1)), Written);
-        assert_eq!(compare(Expected::Version(1), Some(2)), Conflict);
+        assert_eq!(compare(None, None), Written);
+        assert_eq!(compare(None, Some(1)), Conflict);
+        assert_eq!(compare(Some(1), None), Gone);
+        assert_eq!(compare(Some(1), Some(1)), Written);
+        assert_eq!(compare(Some(1), Some(2)), Conflict);
+    }
+
+    #[test]
+    fn a_later_file_time_slides_both_times_and_nothing_else() {
+        let record = Record {
+            version: 3,
+            ..Record::new(Default::default(), 1_000, 61_000)
+        };
+        // As written, or dated earlier by a file system that keeps coarser times.
+        assert_eq!(slide(record.clone(), 1_000), record);
+        assert_eq!(slide(record.clone(), 0), record);
+        // A cheap refresh 500 ms later.
+        let slid = slide(record.clone(), 1_500);
+        assert_eq!((slid.last_active, slid.expires_at), (1_500, 61_500));
+        assert_eq!(
+            (slid.version, slid.created_at, slid.data),
+            (3, 1_000, record.data.clone())
+        );
+        // A record expiring before its last activity has no span to keep; sliding never
+        // overflows.
+        let odd = Record {
+            expires_at: 500,
+            ..record.clone()
+        };
+        assert_eq!(slide(odd.clone(), 2_000), odd);
+        let far = Record {
+            expires_at: u64::MAX,
+            ..record
+        };
+        assert_eq!(slide(far, 2_000).expires_at, u64::MAX);
     }
 }

@@ -1,5 +1,5 @@
-//! The sweeper: removes expired session files, and the temporary and lock files that crashed or
-//! finished writers left behind.
+//! The sweeper: removes session files whose record's `expires_at` has come, and the temporary and
+//! lock files that crashed or finished writers left behind.
 
 use std::fs;
 use std::io;
@@ -41,6 +41,24 @@ use crate::store::{
 /// ```
 pub const TEMP_FILE_MIN_AGE: Duration = Duration::from_secs(60 * 60);
 
+/// How long an unreadable session file stays before the sweeper removes it: one day, by its
+/// modification time against the driver's clock.
+///
+/// An unreadable file (corrupt, truncated, oversized, or in a record format this version does
+/// not know) already reads as no session, and the next write of its session replaces it. The
+/// sweeper still leaves it for a day rather than removing it at once, because such a file may be
+/// live for someone else: a newer release of the application writing a newer format into the
+/// same folder during a rolling deploy, say, whose sessions this release cannot read and so
+/// cannot tell expired from live. A day outlasts a deploy; sessions that newer release keeps
+/// using are rewritten or refreshed, which moves their modification time, long before.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// assert_eq!(session_file::UNREADABLE_FILE_MIN_AGE, Duration::from_secs(24 * 60 * 60));
+/// ```
+pub const UNREADABLE_FILE_MIN_AGE: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// What one sweep did.
 ///
 /// ```
@@ -58,7 +76,7 @@ pub struct SweepReport {
     /// Expired session files removed.
     pub expired: usize,
     /// Unreadable session files (corrupt, truncated, foreign) removed once their modification
-    /// time was older than the idle lifetime.
+    /// time was older than [`UNREADABLE_FILE_MIN_AGE`].
     pub unreadable: usize,
     /// Temporary files of interrupted writes (and probe files of an interrupted start-up)
     /// removed: those older than [`TEMP_FILE_MIN_AGE`] and, for a write's file, whose session's
@@ -75,6 +93,17 @@ pub struct SweepReport {
 
 impl SweepReport {
     /// Every file removed.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let driver = session_file::FileDriver::new(dir.path())?;
+    /// let report = driver.sweep_blocking()?;
+    /// assert_eq!(
+    ///     report.removed(),
+    ///     report.expired + report.unreadable + report.temporary + report.locks
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn removed(&self) -> usize {
         self.expired + self.unreadable + self.temporary + self.locks
     }
@@ -282,17 +311,21 @@ impl Store {
         Ok(())
     }
 
-    /// `Some(true)` for an expired record, `Some(false)` for an unreadable file idle for longer
-    /// than the idle lifetime, `None` for anything to keep.
+    /// `Some(true)` for an expired record (its `expires_at` has come), `Some(false)` for an
+    /// unreadable file last modified at least [`UNREADABLE_FILE_MIN_AGE`] ago, `None` for
+    /// anything to keep.
     fn removable(&self, key: &StorageKey, now_ms: u64) -> io::Result<Option<bool>> {
-        let lifetimes = self.lifetimes();
         Ok(match self.inspect(&self.data_path(key))? {
             Found::Missing => None,
-            Found::Record(record, _) => lifetimes.is_expired(&record, now_ms).then_some(true),
+            Found::Record(record, _) => record.is_expired_at(now_ms).then_some(true),
             Found::Bad {
                 mtime_ms: Some(mtime),
                 ..
-            } => (lifetimes.expires_at_parts(mtime, mtime) <= now_ms).then_some(false),
+            } => {
+                let min_age =
+                    u64::try_from(UNREADABLE_FILE_MIN_AGE.as_millis()).unwrap_or(u64::MAX);
+                (mtime.saturating_add(min_age) <= now_ms).then_some(false)
+            }
             Found::Bad { mtime_ms: None, .. } => None,
         })
     }

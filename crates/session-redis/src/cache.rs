@@ -4,14 +4,15 @@
 //! reads (`CLIENT TRACKING ON NOLOOP`, over RESP3): Redis remembers which keys each connection
 //! read, and when any client then modifies or deletes one of them, it pushes an `invalidate`
 //! message on that connection (once: the key must be read again to be reported again). The
-//! driver keeps the sessions it read or wrote in [`Copies`] and serves a read from there when its
-//! activity mark is fresh (so the read script would change nothing in Redis) and the session's
-//! connection is healthy: no round trip. A write still goes to Redis as the conditional script,
-//! so a copy that turned out to be stale costs a conflict and a re-read, never a lost update.
+//! driver keeps the sessions it read, wrote or refreshed in [`Copies`] and serves a read from
+//! there while the copy is live and the session's connection is healthy: no round trip. Writes,
+//! deletes and refreshes still go to Redis as their conditional scripts, so a copy that turned
+//! out to be stale costs a conflict and a re-read, never a lost update.
 //!
 //! `NOLOOP` spares a connection the messages about its own changes: the driver applies those to
-//! the copies itself, from the outcome of its own commands. A change also ends the tracking of
-//! the key, for every connection; so each script that changes a session reads it once more
+//! the copies itself, from the outcome of its own commands (a write stores the record written, a
+//! refresh the copy with its new times). A change also ends the tracking of the key, for every
+//! connection; so each script that changes a session and leaves it in place reads it once more
 //! afterwards (`RETRACK` in `scripts.rs`), and the connection goes on hearing about it. Reports
 //! go only to the connections that read a key: an instance is not sent the changes to sessions
 //! it never read.
@@ -188,15 +189,22 @@ impl Copies {
     }
 
     /// Drops the session's copy before a command on the connection of `slot` changes it, and
-    /// returns the stamp that the command settles with.
-    pub(crate) fn changing(&self, key: &StorageKey, slot: usize) -> Stamp {
+    /// returns the stamp that the command settles with, and the copy when it was held on that
+    /// same connection (a refresh settles with it, given its new times).
+    pub(crate) fn changing(&self, key: &StorageKey, slot: usize) -> (Stamp, Option<Record>) {
         let mut inner = self.lock();
+        let held = inner
+            .map
+            .remove(key.as_str())
+            .filter(|held| held.slot == slot)
+            .map(|held| held.record);
         let (stripe, count) = Self::forget_locked(&mut inner, key.as_str());
-        Stamp {
+        let stamp = Stamp {
             stripe,
             count,
             slot,
-        }
+        };
+        (stamp, held)
     }
 
     /// Drops the session's copy (it was changed, or may have been).
@@ -211,13 +219,6 @@ impl Copies {
         inner.stamps[stripe] = inner.stamps[stripe].wrapping_add(1);
         inner.map.remove(key);
         (stripe, inner.stamps[stripe])
-    }
-
-    /// Moves the copy's activity mark forward (a touch that changed only the mark).
-    pub(crate) fn touched(&self, key: &StorageKey, mark: u64) {
-        if let Some(held) = self.lock().map.get_mut(key.as_str()) {
-            held.record.last_active = held.record.last_active.max(mark);
-        }
     }
 
     /// Drops every copy: the messages that keep them current may have been missed.
@@ -285,7 +286,7 @@ mod tests {
     fn record(n: i64) -> Record {
         let mut data = serde_json::Map::new();
         data.insert("n".into(), n.into());
-        Record::new(data, 1_000)
+        Record::new(data, 1_000, 61_000)
     }
 
     fn invalidate(keys: &[&str]) -> PushInfo {
@@ -330,7 +331,8 @@ mod tests {
         assert_eq!(copies.get(&key), None);
         // A change's own outcome, with nothing in between, is stored, with the connection it
         // was made on.
-        let change = copies.changing(&key, 3);
+        let (change, held) = copies.changing(&key, 3);
+        assert_eq!(held, None, "the copy was dropped by the local change above");
         copies.settle(&key, Some(&record(6)), change);
         assert_eq!(copies.get(&key), Some((record(6), 3)));
         let stamp = copies.stamp(&key, 1);
@@ -340,6 +342,19 @@ mod tests {
             Some((record(6), 1)),
             "read again on another"
         );
+
+        // A change hands back the copy only when it was held on the connection it is sent on.
+        let (_, held) = copies.changing(&key, 1);
+        assert_eq!(held, Some(record(6)));
+        assert_eq!(
+            copies.get(&key),
+            None,
+            "dropped while the change is in flight"
+        );
+        let stamp = copies.stamp(&key, 1);
+        copies.settle(&key, Some(&record(7)), stamp);
+        let (_, held) = copies.changing(&key, 2);
+        assert_eq!(held, None, "held on another connection");
     }
 
     #[test]
@@ -389,15 +404,12 @@ mod tests {
     }
 
     #[test]
-    fn touches_move_the_mark_forward_and_disabled_copies_hold_nothing() {
+    fn disabled_copies_hold_nothing() {
         let copies = Copies::new("s:", 3);
         let key = SessionId::generate().storage_key();
         let stamp = copies.stamp(&key, 0);
         copies.settle(&key, Some(&record(1)), stamp);
-        copies.touched(&key, 5_000);
-        assert_eq!(copies.get(&key).map(|(r, _)| r.last_active), Some(5_000));
-        copies.touched(&key, 2_000);
-        assert_eq!(copies.get(&key).map(|(r, _)| r.last_active), Some(5_000));
+        assert_eq!(copies.get(&key), Some((record(1), 0)));
 
         copies.disable();
         assert_eq!(copies.get(&key), None);

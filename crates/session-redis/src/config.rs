@@ -7,23 +7,47 @@ use std::time::Duration;
 
 use redis::IntoConnectionInfo;
 use serde_json::{Map, Value};
-use session_core::{parse_duration, Clock, ConfigError, DriverSetup, Lifetimes, SystemClock};
+use session_core::{parse_duration, Clock, ConfigError, DriverSetup, SystemClock};
 
 use crate::cache::Copies;
 use crate::pool::{self, Connector};
 use crate::RedisDriver;
 
 /// The key prefix when none is configured.
+///
+/// ```
+/// assert_eq!(session_redis::DEFAULT_PREFIX, "session:");
+/// ```
 pub const DEFAULT_PREFIX: &str = "session:";
 /// The pool size when none is configured.
+///
+/// ```
+/// assert_eq!(session_redis::DEFAULT_POOL_SIZE, 16);
+/// ```
 pub const DEFAULT_POOL_SIZE: usize = 16;
 /// The number of shared connections when none is configured.
+///
+/// ```
+/// assert_eq!(session_redis::DEFAULT_CONNECTIONS, 1);
+/// ```
 pub const DEFAULT_CONNECTIONS: usize = 1;
 /// How long opening a connection may take by default.
+///
+/// ```
+/// assert_eq!(session_redis::DEFAULT_CONNECT_TIMEOUT, std::time::Duration::from_secs(1));
+/// ```
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long one command may take by default.
+///
+/// ```
+/// assert_eq!(session_redis::DEFAULT_COMMAND_TIMEOUT, std::time::Duration::from_secs(1));
+/// ```
 pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long a request may wait for a free pooled connection by default.
+///
+/// ```
+/// assert_eq!(session_redis::DEFAULT_POOL_WAIT_TIMEOUT, std::time::Duration::from_secs(1));
+/// ```
 pub const DEFAULT_POOL_WAIT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The largest pool accepted; more connections than this from one process only load Redis.
@@ -109,7 +133,6 @@ pub struct RedisDriverBuilder {
     command_timeout: Duration,
     pool_wait_timeout: Duration,
     local_cache: usize,
-    lifetimes: Lifetimes,
     clock: Arc<dyn Clock>,
 }
 
@@ -133,7 +156,6 @@ impl fmt::Debug for RedisDriverBuilder {
             .field("command_timeout", &self.command_timeout)
             .field("pool_wait_timeout", &self.pool_wait_timeout)
             .field("local_cache", &self.local_cache)
-            .field("lifetimes", &self.lifetimes)
             .finish_non_exhaustive()
     }
 }
@@ -159,7 +181,6 @@ impl Default for RedisDriverBuilder {
             command_timeout: DEFAULT_COMMAND_TIMEOUT,
             pool_wait_timeout: DEFAULT_POOL_WAIT_TIMEOUT,
             local_cache: 0,
-            lifetimes: Lifetimes::new(Duration::from_secs(2 * 3600), None),
             clock: Arc::new(SystemClock),
         }
     }
@@ -167,11 +188,17 @@ impl Default for RedisDriverBuilder {
 
 impl RedisDriverBuilder {
     /// A builder with the defaults above.
+    ///
+    /// ```
+    /// let driver = session_redis::RedisDriverBuilder::new().build()?;
+    /// assert_eq!(driver.prefix(), session_redis::DEFAULT_PREFIX);
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// A builder from the driver's configuration section (`redis`) and the shared lifetimes and
+    /// A builder from the driver's configuration section (`redis`) and the session manager's
     /// clock. Every rejected value names its option (`redis.port`, `redis.url`, …).
     ///
     /// ```
@@ -198,9 +225,7 @@ impl RedisDriverBuilder {
             }
         };
         let name = setup.name();
-        let mut builder = Self::new()
-            .with_lifetimes(setup.lifetimes())
-            .with_clock(setup.clock());
+        let mut builder = Self::new().with_clock(setup.clock());
         for (key, value) in &section {
             let option = format!("{name}.{key}");
             let err = |message: String| ConfigError::new(option.clone(), message);
@@ -282,36 +307,85 @@ impl RedisDriverBuilder {
 
     /// Connects by URL: `redis://[[username]:password@]host[:port][/db]`, `rediss://…` for TLS
     /// (with the `tls` feature, on by default), or `redis+unix:///path`.
+    ///
+    /// ```
+    /// let driver = session_redis::RedisDriver::builder()
+    ///     .with_url("redis://:secret@10.0.0.5:6379/2")
+    ///     .build()?;
+    /// assert!(!driver.is_cluster());
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn with_url(mut self, url: impl Into<String>) -> Self {
         self.url = Some(url.into());
         self
     }
 
     /// Connects to this host (instead of a URL). Default `127.0.0.1`.
+    ///
+    /// ```
+    /// let driver = session_redis::RedisDriver::builder().with_host("10.0.0.5").build()?;
+    /// # let _ = driver;
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn with_host(mut self, host: impl Into<String>) -> Self {
         self.host = Some(host.into());
         self
     }
 
     /// Connects to this port (instead of a URL). Default 6379.
+    ///
+    /// ```
+    /// let driver = session_redis::RedisDriver::builder()
+    ///     .with_host("10.0.0.5")
+    ///     .with_port(6380)
+    ///     .build()?;
+    /// # let _ = driver;
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn with_port(mut self, port: u16) -> Self {
         self.port = Some(port);
         self
     }
 
     /// Authenticates as this ACL user.
+    ///
+    /// ```
+    /// let driver = session_redis::RedisDriver::builder()
+    ///     .with_username("sessions")
+    ///     .with_password("s3cret")
+    ///     .build()?;
+    /// # let _ = driver;
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn with_username(mut self, username: impl Into<String>) -> Self {
         self.username = Some(username.into());
         self
     }
 
     /// Authenticates with this password. Never printed by `Debug`.
+    ///
+    /// ```
+    /// let driver = session_redis::RedisDriver::builder().with_password("s3cret").build()?;
+    /// assert!(!format!("{driver:?}").contains("s3cret"));
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn with_password(mut self, password: impl Into<String>) -> Self {
         self.password = Some(password.into());
         self
     }
 
     /// Selects this database (standalone only; Redis Cluster has database 0 only).
+    ///
+    /// ```
+    /// let driver = session_redis::RedisDriver::builder().with_db(3).build()?;
+    /// # let _ = driver;
+    /// let cluster = session_redis::RedisDriver::builder()
+    ///     .with_cluster_nodes(["redis://127.0.0.1:7000"])
+    ///     .with_db(3)
+    ///     .build();
+    /// assert_eq!(cluster.unwrap_err().option(), "redis.db");
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn with_db(mut self, db: i64) -> Self {
         self.db = Some(db);
         self
@@ -319,6 +393,14 @@ impl RedisDriverBuilder {
 
     /// Switches to Redis Cluster with these seed nodes (URLs). The rest of the cluster is
     /// discovered from them.
+    ///
+    /// ```
+    /// let driver = session_redis::RedisDriver::builder()
+    ///     .with_cluster_nodes(["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"])
+    ///     .build()?;
+    /// assert!(driver.is_cluster());
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn with_cluster_nodes<I, S>(mut self, nodes: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -332,6 +414,16 @@ impl RedisDriverBuilder {
     /// Trusts the CA certificates in this PEM file for TLS (`rediss://`) instead of the public
     /// CAs, for a server whose certificate a private CA issued (or a self-signed one). The file is
     /// read when the driver is built. Needs the `tls` feature.
+    ///
+    /// ```
+    /// // The file is read when the driver is built: a missing one fails naming the option.
+    /// let err = session_redis::RedisDriver::builder()
+    ///     .with_url("rediss://10.0.0.5:6380")
+    ///     .with_tls_ca_file("/nonexistent/redis-ca.pem")
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(err.option(), "redis.tls_ca_file");
+    /// ```
     pub fn with_tls_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.tls_ca_file = Some(path.into());
         self
@@ -340,6 +432,15 @@ impl RedisDriverBuilder {
     /// Presents this client certificate (PEM, with its chain) and its private key (PEM,
     /// unencrypted) to a server that requires mutual TLS. The files are read when the driver is
     /// built; the key is never printed. Needs the `tls` feature.
+    ///
+    /// ```
+    /// let err = session_redis::RedisDriver::builder()
+    ///     .with_url("redis://10.0.0.5:6379")
+    ///     .with_tls_client_cert("client.pem", "client-key.pem")
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(err.option(), "redis.tls_client_cert_file", "TLS files need a rediss:// URL");
+    /// ```
     pub fn with_tls_client_cert(
         mut self,
         cert_file: impl Into<PathBuf>,
@@ -352,6 +453,14 @@ impl RedisDriverBuilder {
 
     /// The prefix of every key (default `session:`). It may not contain `{` or `}`, which Redis
     /// Cluster reads as a hash tag.
+    ///
+    /// ```
+    /// let driver = session_redis::RedisDriver::builder().with_prefix("myapp:session:").build()?;
+    /// assert_eq!(driver.key_for_display("abc"), "myapp:session:{abc}");
+    /// let err = session_redis::RedisDriver::builder().with_prefix("{app}:").build().unwrap_err();
+    /// assert_eq!(err.option(), "redis.prefix");
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
         self
@@ -361,6 +470,14 @@ impl RedisDriverBuilder {
     /// [`RedisDriverBuilder::with_connections`]; on current-thread runtimes, one per thread up
     /// to this size) and the replacements opened while one of them is being replaced, which
     /// stay ready for the next failure.
+    ///
+    /// ```
+    /// let driver = session_redis::RedisDriver::builder().with_pool_size(4).build()?;
+    /// # let _ = driver;
+    /// let err = session_redis::RedisDriver::builder().with_pool_size(0).build().unwrap_err();
+    /// assert_eq!(err.option(), "redis.pool_size");
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn with_pool_size(mut self, size: usize) -> Self {
         self.pool_size = size;
         self
@@ -395,18 +512,53 @@ impl RedisDriverBuilder {
     }
 
     /// How long opening a connection may take (default 1 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let driver = session_redis::RedisDriver::builder()
+    ///     .with_connect_timeout(Duration::from_millis(300))
+    ///     .build()?;
+    /// # let _ = driver;
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
     }
 
     /// How long one command may take (default 1 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let driver = session_redis::RedisDriver::builder()
+    ///     .with_command_timeout(Duration::from_millis(250))
+    ///     .build()?;
+    /// # let _ = driver;
+    /// let err = session_redis::RedisDriver::builder()
+    ///     .with_command_timeout(Duration::ZERO)
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(err.option(), "redis.command_timeout");
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn with_command_timeout(mut self, timeout: Duration) -> Self {
         self.command_timeout = timeout;
         self
     }
 
     /// How long a call may wait for a free pooled connection (default 1 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let driver = session_redis::RedisDriver::builder()
+    ///     .with_pool_wait_timeout(Duration::from_millis(200))
+    ///     .build()?;
+    /// # let _ = driver;
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn with_pool_wait_timeout(mut self, timeout: Duration) -> Self {
         self.pool_wait_timeout = timeout;
         self
@@ -418,11 +570,11 @@ impl RedisDriverBuilder {
     /// Each shared connection turns on Redis's client tracking for the keys it reads
     /// (`CLIENT TRACKING ON NOLOOP`, over RESP3): when any other client changes or deletes a
     /// session key this connection read, Redis pushes a message and the local copy is dropped.
-    /// A read whose activity mark was refreshed less than a second ago (when the read script
-    /// would change nothing in Redis) is then answered from the copy, without a round trip, and
-    /// a modifying request costs one command (the conditional write) instead of two: the
-    /// driver's own writes keep the copy current, and each script that changes a session reads
-    /// its key again at the end so that Redis goes on reporting the next change.
+    /// A read of a session held here, still live, is then answered from the copy without a
+    /// round trip, so a request costs one command (the conditional write, or the refresh of an
+    /// unchanged session) instead of two: the driver's own writes and refreshes keep the copy
+    /// current, and each script that changes a session reads its key again at the end so that
+    /// Redis goes on reporting the next change.
     ///
     /// Each copy remembers the shared connection it was read or written on, and a read is
     /// answered from it only by a request that uses that connection: on a current-thread
@@ -455,15 +607,25 @@ impl RedisDriverBuilder {
         self
     }
 
-    /// The session lifetimes the TTLs follow (default: 2 h idle, no absolute cap).
-    /// [`RedisDriverBuilder::from_setup`] takes them from the session configuration.
-    pub fn with_lifetimes(mut self, lifetimes: Lifetimes) -> Self {
-        self.lifetimes = lifetimes;
-        self
-    }
-
-    /// The clock expiry is computed with (default: the system clock). It must be the session
-    /// manager's clock; [`RedisDriverBuilder::from_setup`] takes it from there.
+    /// The clock that decides whether a stored record has expired and how long its key's TTL
+    /// is (default: the system clock). It must be the session manager's clock;
+    /// [`RedisDriverBuilder::from_setup`] takes it from there.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use session_core::{ManualClock, SessionConfig, SessionManager};
+    ///
+    /// let clock = Arc::new(ManualClock::new(1_000));
+    /// let driver = session_redis::RedisDriver::builder().with_clock(clock.clone()).build()?;
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .driver(driver)
+    /// .with_clock(clock)
+    /// .build()?;
+    /// assert_eq!(manager.driver().name(), "redis");
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
@@ -471,6 +633,15 @@ impl RedisDriverBuilder {
 
     /// Validates the settings and builds the driver. No connection is opened: the pool connects
     /// on first use, so an application starts even while Redis is down.
+    ///
+    /// ```
+    /// // No server is contacted: this builds while nothing listens on port 1.
+    /// let driver = session_redis::RedisDriver::builder()
+    ///     .with_url("redis://127.0.0.1:1")
+    ///     .build()?;
+    /// assert_eq!(driver.local_cache(), 0);
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn build(self) -> Result<RedisDriver, ConfigError> {
         self.validate("redis")?;
         let copies =
@@ -489,7 +660,6 @@ impl RedisDriverBuilder {
             pool,
             current,
             self.prefix,
-            self.lifetimes,
             self.clock,
             pool::Limits {
                 wait: self.pool_wait_timeout,

@@ -1,5 +1,7 @@
-//! The Redis driver for session-core: one round trip per read, no lost updates, Redis Cluster,
-//! and fast failure.
+//! The Redis driver for session-core: one round trip per request for most requests, no lost
+//! updates, Redis Cluster, and fast failure.
+//!
+//! Register it and choose it by name in the configuration:
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -22,26 +24,51 @@
 //! .build()?;
 //!
 //! let session = manager.start_request(std::iter::empty());
-//! session.initiate(false).await?; // one EVALSHA
+//! session.initiate(false).await?; // no cookie: nothing to read
 //! session.put("user.id", 7)?;
-//! session.commit().await?; // one EVALSHA: the conditional write
+//! session.commit().await?; // one SET … NX PX: a new session
 //! # Ok(())
 //! # }
+//! ```
+//!
+//! or build it in code and hand the value to the manager (building opens no connection):
+//!
+//! ```
+//! use std::sync::Arc;
+//! use session_core::{SessionConfig, SessionManager, SystemClock};
+//! use session_redis::RedisDriver;
+//!
+//! let clock = Arc::new(SystemClock);
+//! let driver = RedisDriver::builder()
+//!     .with_url("redis://127.0.0.1:6379/0")
+//!     .with_prefix("myapp:session:")
+//!     .with_clock(clock.clone()) // the manager's clock
+//!     .build()?;
+//! let manager = SessionManager::builder(
+//!     SessionConfig::new().with_key("a secret of at least thirty-two bytes!!"),
+//! )
+//! .driver(driver)
+//! .with_clock(clock)
+//! .build()?;
+//! assert_eq!(manager.driver().name(), "redis");
+//! # Ok::<(), session_core::ConfigError>(())
 //! ```
 //!
 //! # Round trips
 //!
 //! | request | commands |
 //! |---|---|
-//! | reads the session, changes nothing | 1 (`EVALSHA`: read, mark active, slide the TTL; a plain `GET` within a second of the last mark) |
-//! | reads and modifies the session | 2 (that read + one `EVALSHA` conditional write) |
-//! | never uses the session, has a cookie | 1 (`EVALSHA`: touch), 0 within a second of the last mark |
-//! | empties the session (logout) | 2 (the read + one `EVALSHA` conditional delete) |
+//! | reads the session, changes nothing | 2 (`GET`, then one `EVALSHA`: the refresh) |
+//! | reads and modifies the session | 2 (`GET` + one `EVALSHA` conditional write) |
+//! | never uses the session, has a cookie | 2 (`GET` + one `EVALSHA`: the refresh) |
+//! | readonly request | 1 (`GET`) |
+//! | empties the session (logout) | 2 (`GET` + one `EVALSHA` conditional delete) |
 //! | stores data for a new visitor | 1 (`SET … NX PX`; the conditional write's script only when the key exists) |
-//! | regenerates the id (login) | 3 (the read + `SET … NX PX` under the new id + one `EVALSHA` conditional delete of the old one) |
+//! | regenerates the id (login) | 3 (`GET` + `SET … NX PX` under the new id + one `EVALSHA` conditional delete of the old one) |
 //!
-//! With the local cache on, a new session's write is the conditional write's script (see the
-//! guide's "Round trips per request").
+//! With the local cache on, the `GET` of a session held in the process is answered from its
+//! copy, and a new session's write is the conditional write's script (see the guide's "Round
+//! trips per request").
 //!
 //! Every command goes over one shared multiplexed connection while it stays healthy (or over the
 //! one of `connections` that the session's storage key picks; on a current-thread runtime, such
@@ -53,36 +80,31 @@
 //! which reloads it.
 //!
 //! With [`RedisDriverBuilder::with_local_cache`] (the `local_cache` option, off by default), the
-//! driver keeps copies of the sessions it read or wrote in memory, kept current by Redis's change
-//! messages (client tracking), and answers a read within a second of the last mark from the
-//! copy: no command at all, and a modifying request sends only its conditional write.
-//!
-//! The issue that specified this driver named `GETEX … PXAT` for the read. A plain `GETEX` cannot
-//! tell the core when the session was last active according to the application's clock, nor
-//! keep the absolute lifetime, so the read is a small script instead: still one command.
+//! driver keeps copies of the sessions it read, wrote or refreshed in memory, kept current by
+//! Redis's change messages (client tracking), and answers reads from them: no `GET`, so a request
+//! sends only its write, delete or refresh.
 //!
 //! # Key layout
 //!
 //! One Redis string per session at `<prefix>{<storage key>}` (default prefix `session:`), where
 //! the storage key is the 43-character digest of the session id that session-core derives: the
 //! raw id never reaches Redis. The braces are a Redis Cluster hash tag, so every key of a session
-//! lives in one slot. The value is a 66-byte header, `s1:<version>:<created>:<active>:` with each
-//! number in 20 decimal digits (times in ms), then the record in session-core's versioned JSON
-//! encoding. The header has a fixed size so that the scripts read only the header
-//! (`GETRANGE`) to compare versions, and move the activity mark in place (`SETRANGE`).
+//! lives in one slot. The value is a 66-byte header, `s2:<version>:<active>:<expires>:` with each
+//! number in 20 decimal digits (times in ms since the Unix epoch), then the record in
+//! session-core's versioned JSON encoding. The header has a fixed size so that the scripts read
+//! only the header (`GETRANGE`) to compare versions and expiry, and a refresh rewrites the
+//! activity mark and the expiry in place (`SETRANGE`); a read takes both from the header.
 //!
-//! # TTL
+//! # Expiry and TTL
 //!
-//! The key's TTL is the time left until the session's idle expiry (capped by the absolute
-//! lifetime), computed with the session manager's clock and set relative (`PEXPIRE`), so clock
-//! skew between the application and Redis does not change lifetimes. Every read and touch slides
-//! it, except one that comes less than a second after the last (the activity mark and the TTL
-//! are then left as they are: the idle lifetime is exact to within a second); a session the
-//! application's clock considers expired is reported as absent and never refreshed. The driver
-//! remembers the marks it set or read in the last second (a fixed table, not growing with the
-//! number of sessions): for those sessions the script would change nothing, so a read is a plain
-//! `GET` checked by the driver itself and a touch is not sent. A busy session costs Redis no Lua
-//! on reads.
+//! session-core computes when each record expires (`Record::expires_at`, from the idle and
+//! absolute lifetimes) and hands it to the driver with every write and refresh. The key's TTL is
+//! the time left until then, computed with the session manager's clock and set relative (`PX`,
+//! `PEXPIRE`), so clock skew between the application and Redis does not change lifetimes. A
+//! record whose expiry has come by the application's clock reads as absent, is never refreshed,
+//! and counts as absent for the conditional write and delete, even while Redis still holds the
+//! key. A record written already expired is not stored. A refresh only ever changes a live
+//! record: it never creates one and never brings an expired one back.
 //!
 //! # Failure
 //!
@@ -142,9 +164,7 @@
 
 mod cache;
 mod config;
-mod gate;
 mod layout;
-mod marks;
 mod pool;
 mod scripts;
 #[cfg(feature = "tls")]
@@ -156,11 +176,11 @@ mod tls;
 pub mod fuzzing {
     use session_core::Record;
 
-    /// The header of a stored value (`[version, created, active]`) and the encoded record after
+    /// The header of a stored value (`[version, active, expires]`) and the encoded record after
     /// it, as the driver reads them; `None` for a value the driver did not write.
     pub fn split(stored: &[u8]) -> Option<([u64; 3], &[u8])> {
         crate::layout::split(stored)
-            .map(|(head, rest)| ([head.version, head.created, head.active], rest))
+            .map(|(head, rest)| ([head.version, head.active, head.expires], rest))
     }
 
     /// The value the driver stores for `record`.
@@ -175,8 +195,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use redis::{Cmd, FromRedisValue, RedisError};
 use session_core::{
-    Capabilities, Clock, Driver, DriverError, DriverRegistry, Expected, Lifetimes, Record,
-    SessionContext, StorageKey, WriteOutcome,
+    Clock, Driver, DriverError, DriverRegistry, Record, SessionStore, StorageKey, WriteOutcome,
 };
 
 pub use crate::config::{
@@ -192,21 +211,38 @@ use crate::scripts::{Lua, Scripts};
 const COMMAND_BYTES: usize = 256;
 
 /// The name the driver registers under and reports in errors.
-pub const DRIVER_NAME: &str = "redis";
-
-/// Registers the `redis` driver factory, which reads the `redis` configuration section.
 ///
 /// ```
-/// use session_core::DriverRegistry;
+/// assert_eq!(session_redis::DRIVER_NAME, "redis");
+/// ```
+pub const DRIVER_NAME: &str = "redis";
+
+/// Registers the `redis` driver factory, which reads the `redis` configuration section and
+/// builds a [`RedisDriver`] on the session manager's clock.
+///
+/// ```
+/// use session_core::{DriverRegistry, SessionConfig, SessionManager};
 ///
 /// let mut registry = DriverRegistry::new();
 /// session_redis::register(&mut registry);
 /// assert!(registry.names().any(|n| n == "redis"));
+///
+/// // Building opens no connection: no server is needed here.
+/// let manager = SessionManager::builder(
+///     SessionConfig::new()
+///         .with_driver("redis")
+///         .with_key("a secret of at least thirty-two bytes!!")
+///         .with_section("redis", serde_json::json!({ "url": "redis://127.0.0.1:6379/0" })),
+/// )
+/// .with_registry(registry)
+/// .build()?;
+/// assert_eq!(manager.driver().name(), "redis");
+/// # Ok::<(), session_core::ConfigError>(())
 /// ```
 pub fn register(registry: &mut DriverRegistry) {
     registry.extend(DRIVER_NAME, |setup| {
-        let driver = RedisDriver::from_builder(RedisDriverBuilder::from_setup(setup)?)?;
-        Ok(Arc::new(driver) as Arc<dyn Driver>)
+        let driver = RedisDriverBuilder::from_setup(setup)?.build()?;
+        Ok(Driver::from(driver))
     });
 }
 
@@ -288,21 +324,59 @@ pub fn config_from_vars(
     Ok(config)
 }
 
-/// Sessions in Redis or Redis Cluster, with the atomic update.
+/// Sessions in Redis or Redis Cluster, with conditional writes: a [`SessionStore`] named
+/// `redis`.
 ///
-/// Build it with [`RedisDriver::builder`] in code, or let the session manager build it from the
-/// `redis` configuration section after [`register`].
+/// Build it with [`RedisDriver::builder`] in code and give the value to
+/// [`SessionManagerBuilder::driver`](session_core::SessionManagerBuilder::driver), or let the
+/// session manager build it from the `redis` configuration section after [`register`]. Building
+/// opens no connection: the pool connects on first use.
+///
+/// ```
+/// use std::sync::Arc;
+/// use session_core::{ManualClock, SessionConfig, SessionManager};
+/// use session_redis::RedisDriver;
+///
+/// let clock = Arc::new(ManualClock::new(1_000));
+/// let driver = RedisDriver::builder()
+///     .with_url("redis://127.0.0.1:6379/0")
+///     .with_clock(clock.clone())
+///     .build()?;
+/// let manager = SessionManager::builder(
+///     SessionConfig::new().with_key("a secret of at least thirty-two bytes!!"),
+/// )
+/// .driver(driver)
+/// .with_clock(clock)
+/// .build()?;
+/// assert_eq!(manager.driver().name(), "redis");
+/// # Ok::<(), session_core::ConfigError>(())
+/// ```
+///
+/// Used directly, it follows the [`SessionStore`] contract (a server is needed for this one):
+///
+/// ```no_run
+/// # async fn run() -> Result<(), session_core::DriverError> {
+/// use session_core::{Record, SessionId, SessionStore, WriteOutcome};
+///
+/// let driver = session_redis::RedisDriver::builder().build().expect("valid");
+/// let key = SessionId::generate().storage_key();
+/// let now = 1_800_000_000_000;
+/// let record = Record { version: 1, ..Record::new(Default::default(), now, now + 60_000) };
+/// assert_eq!(driver.write(&key, &record, None).await?, WriteOutcome::Written);
+/// assert_eq!(driver.write(&key, &record, None).await?, WriteOutcome::Conflict);
+/// driver.refresh(&key, now + 1_000, now + 61_000).await?;
+/// assert_eq!(driver.destroy(&key, 1).await?, WriteOutcome::Written);
+/// # Ok(())
+/// # }
+/// ```
 pub struct RedisDriver {
     pool: Pool,
     current: Current,
     prefix: String,
-    lifetimes: Lifetimes,
     clock: Arc<dyn Clock>,
     limits: Limits,
     cluster: bool,
     scripts: Scripts,
-    gates: gate::Gates,
-    marks: marks::Marks,
     copies: Option<Arc<Copies>>,
 }
 
@@ -315,19 +389,20 @@ impl fmt::Debug for RedisDriver {
             .field("pool_size", &status.max_size)
             .field("pool_open", &status.size)
             .field("limits", &self.limits)
-            .field("lifetimes", &self.lifetimes)
             .field("local_cache", &self.copies)
             .finish_non_exhaustive()
     }
 }
 
-/// A change to a session in flight, for the local cache: the copy was dropped when it began;
-/// [`Change::settle`] stores the outcome. Dropped unsettled (an error, or the request's future
-/// dropped by a timeout while the command may still run), it drops the copy again.
+/// A change to a session in flight, for the local cache: the copy was dropped when it began
+/// (and kept here when it came from the connection the change is sent on); [`Change::settle`]
+/// stores the outcome. Dropped unsettled (an error, or the request's future dropped by a timeout
+/// while the command may still run), it drops the copy again.
 struct Change<'a> {
     copies: &'a Copies,
     key: &'a StorageKey,
     stamp: Stamp,
+    held: Option<Record>,
     settled: bool,
 }
 
@@ -335,6 +410,15 @@ impl Change<'_> {
     fn settle(mut self, stored: Option<&Record>) {
         self.copies.settle(self.key, stored, self.stamp);
         self.settled = true;
+    }
+
+    /// Settles a refresh: the copy held before, with its new times, when the record was live.
+    fn settle_refreshed(mut self, live: bool, last_active: u64, expires_at: u64) {
+        let refreshed = self.held.take().filter(|_| live).map(|mut record| {
+            (record.last_active, record.expires_at) = (last_active, expires_at);
+            record
+        });
+        self.settle(refreshed.as_ref());
     }
 }
 
@@ -377,19 +461,22 @@ fn eval_of(by_sha: &Cmd, code: &str) -> Cmd {
 
 impl RedisDriver {
     /// A builder with the documented defaults.
+    ///
+    /// ```
+    /// let driver = session_redis::RedisDriver::builder()
+    ///     .with_url("redis://127.0.0.1:6379/0")
+    ///     .build()?;
+    /// assert_eq!(driver.prefix(), "session:");
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn builder() -> RedisDriverBuilder {
         RedisDriverBuilder::new()
-    }
-
-    fn from_builder(builder: RedisDriverBuilder) -> Result<Self, session_core::ConfigError> {
-        builder.build()
     }
 
     pub(crate) fn from_parts(
         pool: Pool,
         current: Current,
         prefix: String,
-        lifetimes: Lifetimes,
         clock: Arc<dyn Clock>,
         limits: Limits,
         cluster: bool,
@@ -398,13 +485,10 @@ impl RedisDriver {
             pool,
             current,
             prefix,
-            lifetimes,
             clock,
             limits,
             cluster,
             scripts: Scripts::new(false),
-            gates: gate::Gates::default(),
-            marks: marks::Marks::default(),
             copies: None,
         }
     }
@@ -428,17 +512,16 @@ impl RedisDriver {
         self.copies.as_ref().map_or(0, |c| c.capacity())
     }
 
-    /// The local copy of the session, when one may answer a read at `now`: the read script
-    /// would change nothing (the mark is fresh), the copy is kept current by the connection
-    /// this request would use (on a current-thread runtime, the thread's own: its messages are
-    /// read on this thread), that connection is healthy (so Redis's change messages are
-    /// arriving), and the copy is live.
+    /// The local copy of the session, when one may answer a read at `now`: the copy is kept
+    /// current by the connection this request would use (on a current-thread runtime, the
+    /// thread's own: its messages are read on this thread), that connection is healthy (so
+    /// Redis's change messages are arriving), and the copy is live.
     fn copy(&self, key: &StorageKey, slot: usize, now: u64) -> Option<Record> {
         let (record, held_on) = self.copies.as_deref()?.get(key)?;
         if held_on != slot || !self.current.serves(slot) {
             return None;
         }
-        Some(record).filter(|record| !self.lifetimes.is_expired(record, now))
+        Some(record).filter(|record| !record.is_expired_at(now))
     }
 
     /// The stamp a read's reply on the connection of `slot` settles with (see `cache.rs`), when
@@ -458,30 +541,61 @@ impl RedisDriver {
     /// and settles it afterwards.
     fn changing<'a>(&'a self, key: &'a StorageKey, slot: usize) -> Option<Change<'a>> {
         let copies = self.copies.as_deref()?;
+        let (stamp, held) = copies.changing(key, slot);
         Some(Change {
             copies,
             key,
-            stamp: copies.changing(key, slot),
+            stamp,
+            held,
             settled: false,
         })
     }
 
     /// Whether the driver talks to a Redis Cluster.
+    ///
+    /// ```
+    /// let driver = session_redis::RedisDriver::builder()
+    ///     .with_cluster_nodes(["redis://127.0.0.1:7000", "redis://127.0.0.1:7001"])
+    ///     .build()?;
+    /// assert!(driver.is_cluster());
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn is_cluster(&self) -> bool {
         self.cluster
     }
 
     /// The configured key prefix.
+    ///
+    /// ```
+    /// let driver = session_redis::RedisDriver::builder().with_prefix("app:").build()?;
+    /// assert_eq!(driver.prefix(), "app:");
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn prefix(&self) -> &str {
         &self.prefix
     }
 
     /// The Redis key a storage key maps to: `<prefix>{<storage key>}`.
+    ///
+    /// ```
+    /// use session_core::SessionId;
+    ///
+    /// let driver = session_redis::RedisDriver::builder().with_prefix("app:").build()?;
+    /// let key = SessionId::generate().storage_key();
+    /// assert_eq!(driver.key(&key), format!("app:{{{}}}", key.as_str()));
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn key(&self, key: &StorageKey) -> String {
         self.key_for_display(key.as_str())
     }
 
     /// [`RedisDriver::key`] for any text, for documentation and tooling.
+    ///
+    /// ```
+    /// let driver = session_redis::RedisDriver::builder().build()?;
+    /// assert_eq!(driver.key_for_display("abc"), "session:{abc}");
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
     pub fn key_for_display(&self, storage_key: &str) -> String {
         // Built by hand: it is on every call's path, and `format!` took about 1,700 instructions
         // (callgrind) where this takes one allocation and three copies.
@@ -491,33 +605,6 @@ impl RedisDriver {
         key.push_str(storage_key);
         key.push('}');
         key
-    }
-
-    /// The idle and absolute lifetimes in ms (0: no absolute lifetime), as the scripts take them.
-    /// The idle one is at least 1: without an absolute lifetime the scripts pass it to `PEXPIRE`
-    /// as it is, and 0 would delete the key.
-    fn lifetime_args(&self) -> [u64; 2] {
-        [
-            (self.lifetimes.idle().as_millis() as u64).max(1),
-            self.lifetimes
-                .absolute()
-                .map_or(0, |a| a.as_millis() as u64),
-        ]
-    }
-
-    /// Appends the thresholds a live session's header must exceed at `now` (see `scripts.rs`):
-    /// its activity mark `now - idle`, its creation time `now - absolute`.
-    fn live_args(&self, cmd: &mut Cmd, now: u64) {
-        live_thresholds(cmd, now, self.lifetime_args());
-    }
-
-    /// The arguments of the read and touch scripts: the live thresholds, the mark that is due to
-    /// move, now (in the header's digits, and in decimal) and the lifetimes in ms.
-    fn refresh_args(&self, cmd: &mut Cmd, now: u64) {
-        let [idle, abs] = self.lifetime_args();
-        live_thresholds(cmd, now, [idle, abs]);
-        threshold_arg(cmd, now, Some(marks::FRESH_MS));
-        cmd.arg(&layout::number(now)).arg(now).arg(idle).arg(abs);
     }
 
     /// An `EVALSHA` of `lua` on the session's key; `args` appends the script's `ARGV` (numbers
@@ -542,10 +629,11 @@ impl RedisDriver {
     /// Runs one request on the shared connection of `slot` (the session's or the thread's, from
     /// `pool::Current::index`), under the overall time limit.
     ///
-    /// Idempotent requests (read, touch, delete) are tried once more on a fresh connection when
-    /// the shared one turns out to be dead (Redis restarted since it was last used). The
-    /// conditional write is never repeated: if its reply was lost it may have been applied, and
-    /// repeating it would replay the request's changes twice.
+    /// Idempotent requests (the read and the refresh) are tried once more on a fresh connection
+    /// when the shared one turns out to be dead (Redis restarted since it was last used). The
+    /// conditional write and delete are never repeated: if a reply was lost the command may have
+    /// been applied, and repeating it would answer a conflict (or `gone`) to the request's own
+    /// change.
     async fn run<T: FromRedisValue>(
         &self,
         op: &'static str,
@@ -667,61 +755,12 @@ impl RedisDriver {
             other => DriverError::unavailable(DRIVER_NAME, other),
         }
     }
-
-    async fn conditional_write(
-        &self,
-        cx: &SessionContext,
-        key: &StorageKey,
-        record: &Record,
-        expected: &[u8],
-    ) -> Result<WriteOutcome, DriverError> {
-        let now = self.clock.now_ms();
-        let ttl = self.lifetimes.expires_at(record).saturating_sub(now).max(1);
-        let value = layout::value(record);
-        let slot = self.current.index(key);
-        // An empty `expected` is `Expected::Absent`: a new session, tried with a plain `SET`
-        // first. With the local cache it goes through the script too: the script's final read
-        // keeps the connection tracking the key, so this instance can serve the session from its
-        // copy (a plain `SET` is not a read: a copy kept after it would hear of no later change).
-        if expected.is_empty()
-            && self.copies.is_none()
-            && self.create(key, slot, &value, ttl).await?
-        {
-            self.marks.saw(key, record.last_active);
-            self.after(cx, key, WriteOutcome::Written).await;
-            return Ok(WriteOutcome::Written);
-        }
-        let change = self.changing(key, slot);
-        let extra = value.len();
-        let args = |cmd: &mut Cmd| {
-            cmd.arg(expected).arg(value).arg(ttl);
-            self.live_args(cmd, now);
-        };
-        let reply: String = self
-            .run(
-                "write",
-                key,
-                slot,
-                self.script(&self.scripts.write_if, key, extra, args),
-                false,
-            )
-            .await?;
-        let outcome = outcome(&reply)?;
-        if outcome == WriteOutcome::Written {
-            self.marks.saw(key, record.last_active);
-        }
-        if let Some(change) = change {
-            change.settle((outcome == WriteOutcome::Written).then_some(record));
-        }
-        self.after(cx, key, outcome).await;
-        Ok(outcome)
-    }
 }
 
 impl RedisDriver {
     /// Writes a new session's value with `SET … NX PX`: one plain command instead of the
     /// conditional write's script. `false` when the key exists; the script then decides
-    /// (a session past its lifetime by the application's clock, still in Redis, counts as
+    /// (a record whose expiry has come by the application's clock, still in Redis, counts as
     /// absent there, and a value of another kind as a conflict), so the outcome is the script's
     /// in every case.
     ///
@@ -755,12 +794,25 @@ impl RedisDriver {
         }
     }
 
-    /// Enters the session's contention gate after a conflict, leaves it otherwise.
-    async fn after(&self, cx: &SessionContext, key: &StorageKey, outcome: WriteOutcome) {
-        match outcome {
-            WriteOutcome::Conflict => self.gates.enter(cx, key, self.limits.total()).await,
-            WriteOutcome::Written | WriteOutcome::Gone => self.gates.leave(cx, key),
+    /// Turns a stored value into a record, with the scripts' checks: a record whose expiry has
+    /// come by `now` is no session, anything this driver did not write is no session with a
+    /// warning. The header's activity mark and expiry are the record's (a refresh moves only
+    /// them).
+    fn decode_value(&self, key: &StorageKey, stored: &[u8], now: u64) -> Option<Record> {
+        let Some((head, encoded)) = layout::split(stored) else {
+            return reject(key, "the key holds a value this driver did not write");
+        };
+        if head.expires <= now {
+            return None;
         }
+        let Some(mut record) = Record::decode(encoded) else {
+            return reject(key, "the record is not in a known format");
+        };
+        if record.version != head.version {
+            return reject(key, "the header's version disagrees with the record");
+        }
+        (record.last_active, record.expires_at) = (head.active, head.expires);
+        Some(record)
     }
 }
 
@@ -776,246 +828,166 @@ fn outcome(reply: &str) -> Result<WriteOutcome, DriverError> {
     }
 }
 
-/// `now - span` in the header's digits, which the scripts compare as text; empty (below every
-/// number) when there is no span or it reaches back before the epoch.
-fn threshold_arg(cmd: &mut Cmd, now: u64, span: Option<u64>) {
-    match span.and_then(|span| now.checked_sub(span)) {
-        Some(at) => cmd.arg(&layout::number(at)),
-        None => cmd.arg(""),
-    };
-}
-
-/// The thresholds of [`RedisDriver::live_args`] for the lifetimes `[idle, absolute]` in ms
-/// (absolute 0: none).
-fn live_thresholds(cmd: &mut Cmd, now: u64, [idle, abs]: [u64; 2]) {
-    threshold_arg(cmd, now, Some(idle));
-    threshold_arg(cmd, now, (abs > 0).then_some(abs));
-}
-
 /// A warning for a stored value that does not decode, which reads as no session.
 fn reject<T>(key: &StorageKey, why: &str) -> Option<T> {
     tracing::warn!(target: "session::redis", key = key.short(), why, "stored session does not decode; treating it as no session");
     None
 }
 
-impl RedisDriver {
-    /// Turns a stored value into a record, with the checks of the read script: a record past its
-    /// deadline is no session, anything this driver did not write is no session with a warning.
-    /// `mark` is the activity mark the session holds now, when the read script moved it.
-    fn decode_value(
-        &self,
-        key: &StorageKey,
-        stored: &[u8],
-        now: u64,
-        mark: impl FnOnce(u64) -> u64,
-    ) -> Option<Record> {
-        let Some((head, encoded)) = layout::split(stored) else {
-            return reject(key, "the key holds a value this driver did not write");
-        };
-        if now >= self.lifetimes.expires_at_parts(head.created, head.active) {
-            return None;
-        }
-        let Some(mut record) = Record::decode(encoded) else {
-            return reject(key, "the record is not in a known format");
-        };
-        if record.version != head.version {
-            return reject(key, "the header's version disagrees with the record");
-        }
-        record.last_active = record.last_active.max(mark(head.active));
-        Some(record)
-    }
-
-    /// Turns the read script's reply into a record; anything unexpected is no session, logged.
-    /// The script moved the mark to `now` when the stored one was [`marks::FRESH_MS`] old.
-    fn decode_read(&self, key: &StorageKey, reply: redis::Value, now: u64) -> Option<Record> {
-        match reply {
-            redis::Value::Nil => None,
-            redis::Value::BulkString(stored) => self.decode_value(key, &stored, now, |active| {
-                if now.saturating_sub(active) >= marks::FRESH_MS {
-                    now
-                } else {
-                    active
-                }
-            }),
-            redis::Value::Array(_) => {
-                reject(key, "the key holds a value this driver did not write")
-            }
-            _ => reject(key, "unexpected reply shape"),
-        }
-    }
-}
-
 #[async_trait]
-impl Driver for RedisDriver {
-    fn name(&self) -> &'static str {
-        DRIVER_NAME
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::new()
-            .with_atomic_update(true)
-            .with_refreshes_on_read(true)
-    }
-
-    async fn read(
-        &self,
-        _cx: &SessionContext,
-        key: &StorageKey,
-    ) -> Result<Option<Record>, DriverError> {
+impl SessionStore for RedisDriver {
+    /// One `GET` (none when the local cache holds a live copy), checked by the driver: a record
+    /// whose expiry has come, a value this driver did not write or a key of another type is no
+    /// session.
+    async fn read(&self, key: &StorageKey) -> Result<Option<Record>, DriverError> {
         let now = self.clock.now_ms();
-        let fresh = self.marks.is_fresh(key, now);
         let slot = self.current.index(key);
-        if fresh {
-            if let Some(record) = self.copy(key, slot, now) {
-                return Ok(Some(record));
-            }
+        if let Some(record) = self.copy(key, slot, now) {
+            return Ok(Some(record));
         }
         let stamp = self.stamp(key, slot);
-        if fresh {
-            // The script would leave the mark and the TTL alone: read the value directly.
-            let mut cmd = Cmd::with_capacity(2, COMMAND_BYTES + self.prefix.len());
-            cmd.arg("GET").arg(self.key(key));
-            let stored: Option<Vec<u8>> = self
-                .run("read", key, slot, Request::Plain(cmd), true)
-                .await?;
-            let record = stored.and_then(|s| self.decode_value(key, &s, now, |active| active));
-            self.keep(key, record.as_ref(), stamp);
-            return Ok(record);
-        }
-        let args = |cmd: &mut Cmd| self.refresh_args(cmd, now);
-        let reply: redis::Value = self
-            .run(
-                "read",
-                key,
-                slot,
-                self.script(&self.scripts.read, key, 0, args),
-                true,
-            )
+        let mut cmd = Cmd::with_capacity(2, COMMAND_BYTES + self.prefix.len());
+        cmd.arg("GET").arg(self.key(key));
+        let stored: Option<Vec<u8>> = self
+            .run("read", key, slot, Request::Plain(cmd), true)
             .await?;
-        let record = self.decode_read(key, reply, now);
-        if let Some(record) = &record {
-            self.marks.saw(key, record.last_active);
-        }
+        let record = stored.and_then(|s| self.decode_value(key, &s, now));
         self.keep(key, record.as_ref(), stamp);
         Ok(record)
     }
 
+    /// The conditional write's script (a new session's first try is a plain `SET … NX PX`),
+    /// with the key's TTL the time left until `record.expires_at`. A record already expired is
+    /// not stored: when the version check passes, the key is removed instead.
     async fn write(
         &self,
-        cx: &SessionContext,
         key: &StorageKey,
         record: &Record,
-    ) -> Result<(), DriverError> {
-        self.conditional_write(cx, key, record, b"*")
-            .await
-            .map(|_| ())
-    }
-
-    async fn write_if(
-        &self,
-        cx: &SessionContext,
-        key: &StorageKey,
-        record: &Record,
-        expected: Expected,
-    ) -> Result<WriteOutcome, DriverError> {
-        match expected {
-            Expected::Absent => self.conditional_write(cx, key, record, b"").await,
-            Expected::Version(v) => {
-                self.conditional_write(cx, key, record, &layout::number(v))
-                    .await
-            }
-        }
-    }
-
-    async fn destroy(&self, _cx: &SessionContext, key: &StorageKey) -> Result<(), DriverError> {
-        let mut cmd = redis::cmd("DEL");
-        cmd.arg(self.key(key));
-        let slot = self.current.index(key);
-        let change = self.changing(key, slot);
-        let _removed: i64 = self
-            .run("destroy", key, slot, Request::Plain(cmd), true)
-            .await?;
-        self.marks.forget(key);
-        if let Some(change) = change {
-            change.settle(None);
-        }
-        Ok(())
-    }
-
-    async fn destroy_if(
-        &self,
-        cx: &SessionContext,
-        key: &StorageKey,
-        version: u64,
+        expected: Option<u64>,
     ) -> Result<WriteOutcome, DriverError> {
         let now = self.clock.now_ms();
+        let ttl = record.expires_at.saturating_sub(now);
+        let value = if ttl > 0 {
+            layout::value(record)
+        } else {
+            Vec::new()
+        };
+        let slot = self.current.index(key);
+        // A new session is tried with a plain `SET` first. With the local cache it goes through
+        // the script too: the script's final read keeps the connection tracking the key, so this
+        // instance can serve the session from its copy (a plain `SET` is not a read: a copy kept
+        // after it would hear of no later change).
+        if expected.is_none()
+            && ttl > 0
+            && self.copies.is_none()
+            && self.create(key, slot, &value, ttl).await?
+        {
+            return Ok(WriteOutcome::Written);
+        }
+        let change = self.changing(key, slot);
+        let extra = value.len();
         let args = |cmd: &mut Cmd| {
-            cmd.arg(&layout::number(version));
-            self.live_args(cmd, now);
+            match expected {
+                Some(version) => cmd.arg(&layout::number(version)),
+                None => cmd.arg(""),
+            };
+            cmd.arg(value);
+            if ttl > 0 {
+                cmd.arg(ttl);
+            } else {
+                cmd.arg("");
+            }
+            cmd.arg(&layout::number(now));
+        };
+        let reply: String = self
+            .run(
+                "write",
+                key,
+                slot,
+                self.script(&self.scripts.write, key, extra, args),
+                false,
+            )
+            .await?;
+        let outcome = outcome(&reply)?;
+        if let Some(change) = change {
+            let stored = outcome == WriteOutcome::Written && ttl > 0;
+            change.settle(stored.then_some(record));
+        }
+        Ok(outcome)
+    }
+
+    /// The conditional delete's script: the key goes only while its record is live and at
+    /// `version`.
+    async fn destroy(&self, key: &StorageKey, version: u64) -> Result<WriteOutcome, DriverError> {
+        let now = self.clock.now_ms();
+        let args = |cmd: &mut Cmd| {
+            cmd.arg(&layout::number(version)).arg(&layout::number(now));
         };
         let slot = self.current.index(key);
         let change = self.changing(key, slot);
         let reply: String = self
             .run(
-                "destroy_if",
+                "destroy",
                 key,
                 slot,
-                self.script(&self.scripts.destroy_if, key, 0, args),
+                self.script(&self.scripts.destroy, key, 0, args),
                 false,
             )
             .await?;
         let outcome = outcome(&reply)?;
-        if outcome == WriteOutcome::Written {
-            self.marks.forget(key);
-        }
         if let Some(change) = change {
             change.settle(None);
         }
-        self.after(cx, key, outcome).await;
         Ok(outcome)
     }
 
-    async fn touch(
+    /// The refresh script: on a live record only, rewrites the header's activity mark and expiry
+    /// in place and sets the key's TTL to the time left until `expires_at`. Nothing is sent when
+    /// `expires_at` has already come.
+    async fn refresh(
         &self,
-        _cx: &SessionContext,
         key: &StorageKey,
-        now_ms: u64,
+        last_active: u64,
+        expires_at: u64,
     ) -> Result<(), DriverError> {
-        if self.marks.is_fresh(key, now_ms) {
-            // The script would change nothing.
+        let now = self.clock.now_ms();
+        let ttl = expires_at.saturating_sub(now);
+        if ttl == 0 {
+            // The record would expire now: nothing to slide, and the stored one has expired
+            // already or does at its own time.
             return Ok(());
         }
-        let args = |cmd: &mut Cmd| self.refresh_args(cmd, now_ms);
-        let mark: i64 = self
+        let args = |cmd: &mut Cmd| {
+            cmd.arg(&layout::number(now))
+                .arg(&layout::times(last_active, expires_at))
+                .arg(ttl);
+        };
+        let slot = self.current.index(key);
+        let change = self.changing(key, slot);
+        let live: i64 = self
             .run(
-                "touch",
+                "refresh",
                 key,
-                self.current.index(key),
-                self.script(&self.scripts.touch, key, 0, args),
+                slot,
+                self.script(&self.scripts.refresh, key, 0, args),
                 true,
             )
             .await?;
-        match u64::try_from(mark) {
-            Ok(mark @ 1..) => {
-                self.marks.saw(key, mark);
-                if let Some(copies) = &self.copies {
-                    copies.touched(key, mark);
-                }
-            }
-            _ => {
-                if let Some(copies) = &self.copies {
-                    copies.forget(key);
-                }
-            }
+        if let Some(change) = change {
+            change.settle_refreshed(live == 1, last_active, expires_at);
         }
         Ok(())
+    }
+
+    fn name(&self) -> &'static str {
+        DRIVER_NAME
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use session_core::{CookieOptions, SessionId};
+    use session_core::SessionId;
 
     /// Every request creates, and moves, the future of each driver call it makes: a large one is
     /// a large copy each time. deadpool's checkout future alone is about 7 KB, which is why the
@@ -1029,25 +1001,24 @@ mod tests {
             .with_url("redis://127.0.0.1:1")
             .build()
             .expect("valid configuration");
-        let cx = SessionContext::new("id", CookieOptions::default());
         let key = SessionId::generate().storage_key();
-        let record = Record::new(serde_json::Map::new(), 1);
+        let record = Record::new(serde_json::Map::new(), 1, 2);
         let checkout = driver.pool.get();
         assert!(
             std::mem::size_of_val(&checkout) > 4096,
             "deadpool's checkout future shrank; boxing it may no longer be worth it"
         );
         let futures = [
-            ("read", std::mem::size_of_val(&*driver.read(&cx, &key))),
-            ("touch", std::mem::size_of_val(&*driver.touch(&cx, &key, 1))),
+            ("read", std::mem::size_of_val(&*driver.read(&key))),
             (
-                "write_if",
-                std::mem::size_of_val(&*driver.write_if(&cx, &key, &record, Expected::Absent)),
+                "refresh",
+                std::mem::size_of_val(&*driver.refresh(&key, 1, 2)),
             ),
             (
-                "destroy_if",
-                std::mem::size_of_val(&*driver.destroy_if(&cx, &key, 1)),
+                "write",
+                std::mem::size_of_val(&*driver.write(&key, &record, None)),
             ),
+            ("destroy", std::mem::size_of_val(&*driver.destroy(&key, 1))),
         ];
         for (call, size) in futures {
             assert!(size <= 1024, "the {call} future takes {size} bytes");
@@ -1062,5 +1033,6 @@ mod tests {
             .build()
             .expect("valid configuration");
         assert_eq!(driver.key_for_display("abc"), "app:{abc}");
+        assert_eq!(SessionStore::name(&driver), "redis");
     }
 }

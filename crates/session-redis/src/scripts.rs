@@ -1,85 +1,67 @@
-//! The server-side Lua scripts. Each driver operation but `destroy` and the plain read is one of
-//! them, sent as one `EVALSHA` (or, when the server's script cache was flushed, one `EVAL` that
-//! reloads it).
+//! The server-side Lua scripts: the conditional write, the conditional delete and the refresh,
+//! each sent as one `EVALSHA` (or, when the server's script cache was flushed, one `EVAL` that
+//! reloads it). A read is a plain `GET`, and a new session's first write a plain `SET … NX PX`.
 //!
 //! Layout of a session: one string per session, a fixed-size header and the record:
 //!
 //! ```text
-//! s1:<version>:<created>:<active>:<record>
+//! s2:<version>:<active>:<expires>:<record>
 //! ```
 //!
-//! - `s1` names this layout;
-//! - `version`: the record's version, compared by the conditional write;
-//! - `created`: the creation time (ms since the Unix epoch), for the absolute lifetime;
-//! - `active`: the last activity (ms), moved by reads and touches;
+//! - `s2` names this layout;
+//! - `version`: the record's version, compared by the conditional write and delete;
+//! - `active`: the last activity (ms since the Unix epoch), set by writes and refreshes;
+//! - `expires`: when the record expires (ms since the Unix epoch, the record's `expires_at`),
+//!   set by writes and refreshes; the scripts treat a record whose expiry has come as absent;
 //! - each of the three numbers is written in decimal with 20 digits (zero-padded: any `u64`
-//!   fits), so the header is always `HEAD` (66) bytes and the activity mark is always at
-//!   `ACTIVE_AT` (45): a read or a touch moves it in place with `SETRANGE`, whatever the size of
-//!   the record;
-//! - `record`: the record in session-core's versioned JSON encoding.
+//!   fits), so the header is always `HEAD` (66) bytes and the activity mark and the expiry are
+//!   always at `ACTIVE_AT` (24), one after the other: a refresh rewrites both in place with one
+//!   `SETRANGE`, whatever the size of the record;
+//! - `record`: the record in session-core's versioned JSON encoding, as it was last written (a
+//!   refresh changes only the header, whose times the driver reads over the record's).
 //!
 //! One string instead of a hash with a field each: a conditional write is one `GETRANGE` of the
-//! header and one `SET … PX` of the whole value (the TTL in the same command), where the hash
+//! header and one `SET … PX` of the whole value (the TTL in the same command), where a hash
 //! needed `HMGET`, `HSET` and `PEXPIRE`. Inside a script each command costs Redis several times
-//! what it costs on its own, so this halves the server's work per write (measured in the
-//! performance notes).
+//! what it costs on its own, so this halves the server's work per write.
 //!
 //! Times come from the application's clock (`ARGV`), never from Redis's: the key's TTL is set
 //! relative to that clock (`PX`, `PEXPIRE`), so clock skew between the application and Redis does
-//! not change how long a session lives. A record past its idle or absolute lifetime according to
-//! the application's clock is treated as absent and is never refreshed.
+//! not change how long a session lives. A record whose expiry has come by the application's clock
+//! is treated as absent and is never refreshed.
 //!
-//! The scripts call `TYPE`, `GETRANGE`, `SET`, `SETRANGE`, `PEXPIRE`, `UNLINK` and (with the
-//! local cache) `STRLEN` only; the
-//! driver itself sends `EVALSHA`, `EVAL`, `GET`, `DEL` and, for a new session, `SET … NX PX`
-//! (which the write script stands behind when the key exists). Apart from that `SET`, those sets
-//! are apart, which lets tests count round trips in `INFO commandstats` (it counts the commands
-//! run inside scripts too).
+//! The scripts call `GETRANGE`, `SET`, `SETRANGE`, `PEXPIRE`, `UNLINK` and (with the local
+//! cache) `STRLEN` only; the driver itself sends `EVALSHA`, `EVAL`, `GET` and, for a new session,
+//! `SET … NX PX` (which the write script stands behind when the key exists). Apart from that
+//! `SET`, those sets are apart, which lets tests count round trips in `INFO commandstats` (it
+//! counts the commands run inside scripts too).
 
 use redis::Script;
 
-/// Shared Lua prelude: `head(h)` splits a header into its three numbers, as text (nil for a
-/// value that does not start like one).
+/// Shared Lua prelude: `head(h)` returns the version and the expiry of a header, as text (nil for
+/// a value that does not start like one).
 ///
-/// The scripts compare the numbers as text and never convert them on the path every write
-/// takes: zero-padded to the same width, decimal numbers compare as text the way they compare
-/// as numbers, and the driver sends the thresholds a live session's numbers must exceed
-/// (`now - idle` for the activity mark, `now - absolute` for the creation time, `now - FRESH`
-/// for a mark that is due to move) in the same 20 digits, or as an empty string when every
-/// number exceeds it. (Lua compares strings with `strcoll`, and Redis sets the collation from
-/// its environment; the C locale and glibc's locales collate the ten digits in their numeric
-/// order, so digit strings of one length still compare as numbers, and the empty string comes
-/// before all of them.) Measured with callgrind on `redis-server`, a header parsed with a
-/// pattern and `tonumber` took about a third of the write script's instructions.
+/// The scripts compare the numbers as text and never convert them: zero-padded to the same
+/// width, decimal numbers compare as text the way they compare as numbers, and the driver sends
+/// the time a live record's expiry must exceed (now) in the same 20 digits. (Lua compares strings
+/// with `strcoll`, and Redis sets the collation from its environment; the C locale and glibc's
+/// locales collate the ten digits in their numeric order, so digit strings of one length still
+/// compare as numbers.) Measured with callgrind on `redis-server`, a header parsed with a pattern
+/// and `tonumber` took about a third of the write script's instructions.
 ///
 /// The arguments the scripts pass to `redis.call` are strings (`'0'`, `'65'`, `ACTIVE_AT`, the
 /// `ARGV` as received), never Lua numbers: Redis turns a number argument into text with a
-/// printf-style conversion, about 2,000 instructions each by callgrind on `redis-server`, which
-/// was a fifth of the write script's `GETRANGE`. `ttl` returns the idle lifetime as the driver
-/// sent it when there is no absolute lifetime, and converts only to compare with one.
-///
-/// `FRESH` (1 s, `marks::FRESH_MS`): a record marked active less than this long ago keeps its
-/// mark and its TTL on a read or a touch. Under load one session is read many times a second;
-/// rewriting the mark and the TTL each time was most of the work Redis did for a read. The idle
-/// lifetime is therefore exact to within one second. The driver skips the script when it saw a
-/// mark that recent itself (`marks.rs`).
+/// printf-style conversion, about 2,000 instructions each by callgrind on `redis-server`.
 const PRELUDE: &str = r"
-local ACTIVE_AT = '45'
+local ACTIVE_AT = '24'
 local function head(h)
-  if #h < 66 or string.sub(h, 1, 3) ~= 's1:' then return nil end
-  return string.sub(h, 4, 23), string.sub(h, 25, 44), string.sub(h, 46, 65)
-end
-local function ttl(c, now, idle, abs)
-  if abs == '0' then return idle end
-  local t = tonumber(idle)
-  local left = tonumber(c) + tonumber(abs) - tonumber(now)
-  if left < t then t = left end
-  return math.max(1, t)
+  if #h < 66 or string.sub(h, 1, 3) ~= 's2:' then return nil end
+  return string.sub(h, 4, 23), string.sub(h, 46, 65)
 end
 ";
 
-/// Where each script that changes a session follows the change with [`RETRACK`] (with the local
-/// cache) or nothing.
+/// Where each script that leaves a session in place follows its change with [`RETRACK`] (with
+/// the local cache) or nothing.
 const RETRACK_AT: &str = "--retrack\n";
 
 /// With the local cache: reads the key once more after the script changed it.
@@ -93,88 +75,69 @@ const RETRACK_AT: &str = "--retrack\n";
 /// Without the cache nothing is tracked, and the scripts leave it out.
 const RETRACK: &str = "redis.call('STRLEN', KEYS[1])\n";
 
-/// Reads a record and, when it is live, marks it active now and slides its TTL (unless it was
-/// marked less than `FRESH` ago). `GETRANGE` comes first: `TYPE` only runs, through the error
-/// path, for a key of another type.
-///
-/// `KEYS[1]` = the session key; `ARGV` = the idle threshold, the absolute threshold, the fresh
-/// threshold (see [`PRELUDE`]), now in the header's 20 digits, now, idle ms, absolute ms (0 =
-/// none). Returns nil (no record, or expired), `{"foreign", <type>}` (a value this driver did not
-/// write), or the value as it was before the script moved the mark: the driver knows the mark it
-/// then holds (`now` when the stored one was `FRESH` old, else the stored one).
-const READ: &str = r"
-local s = redis.pcall('GETRANGE', KEYS[1], '0', '-1')
-if type(s) == 'table' then return {'foreign', redis.call('TYPE', KEYS[1])['ok']} end
-if s == '' then return nil end
-local v, c, a = head(s)
-if not v then return {'foreign', 'string'} end
-if a <= ARGV[1] or c <= ARGV[2] then return nil end
-if a <= ARGV[3] then
-  redis.call('SETRANGE', KEYS[1], ACTIVE_AT, ARGV[4])
-  redis.call('PEXPIRE', KEYS[1], ttl(c, ARGV[5], ARGV[6], ARGV[7]))
-  --retrack
-end
-return s
-";
-
 /// Writes a record only if the stored one is in the expected state. Only the header is read.
 ///
-/// `KEYS[1]` = the session key; `ARGV` = expected version in the header's 20 digits (empty =
-/// absent expected, `*` = write whatever is stored), the new value (header and record), TTL ms,
-/// the idle threshold, the absolute threshold (see [`PRELUDE`]). Returns `written`, `conflict`
-/// or `gone`.
-const WRITE_IF: &str = r"
+/// `KEYS[1]` = the session key; `ARGV` = the expected version in the header's 20 digits (empty =
+/// no live record expected), the new value (header and record), the TTL in ms (empty: the record
+/// is expired as given, so the key is removed instead), now in the header's 20 digits. A value
+/// of another kind counts as a record that is there (it is never overwritten). Returns
+/// `written`, `conflict` or `gone`.
+const WRITE: &str = r"
 local h = redis.pcall('GETRANGE', KEYS[1], '0', '65')
 local foreign = type(h) == 'table'
 local current = nil
 if not foreign and h ~= '' then
-  local v, c, a = head(h)
+  local v, e = head(h)
   if not v then
     foreign = true
-  elseif a > ARGV[4] and c > ARGV[5] then
+  elseif e > ARGV[4] then
     current = v
   end
 end
 if ARGV[1] == '' then
   if current ~= nil or foreign then return 'conflict' end
-elseif ARGV[1] ~= '*' then
+else
   if current == nil then return 'gone' end
   if current ~= ARGV[1] then return 'conflict' end
+end
+if ARGV[3] == '' then
+  redis.call('UNLINK', KEYS[1])
+  return 'written'
 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 --retrack
 return 'written'
 ";
 
-/// Removes a record only if it is still at the given version.
+/// Removes a record only if it is live and still at the given version.
 ///
-/// `KEYS[1]` = the session key; `ARGV` = version in the header's 20 digits, the idle threshold,
-/// the absolute threshold. Returns `written`, `conflict` or `gone`.
-const DESTROY_IF: &str = r"
+/// `KEYS[1]` = the session key; `ARGV` = the version in the header's 20 digits, now in the
+/// header's 20 digits. Returns `written`, `conflict` or `gone`.
+const DESTROY: &str = r"
 local h = redis.pcall('GETRANGE', KEYS[1], '0', '65')
 if type(h) == 'table' then return 'gone' end
-local v, c, a = head(h)
-if not v or a <= ARGV[2] or c <= ARGV[3] then return 'gone' end
+local v, e = head(h)
+if not v or e <= ARGV[2] then return 'gone' end
 if v ~= ARGV[1] then return 'conflict' end
 redis.call('UNLINK', KEYS[1])
 return 'written'
 ";
 
-/// Marks an existing, live record active and slides its TTL (unless it was marked less than
-/// `FRESH` ago). Never creates a record.
+/// Sets a live record's activity mark and expiry and slides its TTL. Never creates a record and
+/// never revives one whose expiry has come.
 ///
-/// `KEYS[1]` = the session key; `ARGV` as for the read. Returns the record's activity mark (ms)
-/// after the call when it is live, 0 when there is none.
-const TOUCH: &str = r"
+/// `KEYS[1]` = the session key; `ARGV` = now in the header's 20 digits, the new
+/// `<active>:<expires>` in the header's digits, the TTL in ms (above 0). Returns 1 when the
+/// record was live and refreshed, 0 when there is none.
+const REFRESH: &str = r"
 local h = redis.pcall('GETRANGE', KEYS[1], '0', '65')
 if type(h) == 'table' then return 0 end
-local v, c, a = head(h)
-if not v or a <= ARGV[1] or c <= ARGV[2] then return 0 end
-if a > ARGV[3] then return tonumber(a) or 0 end
-redis.call('SETRANGE', KEYS[1], ACTIVE_AT, ARGV[4])
-redis.call('PEXPIRE', KEYS[1], ttl(c, ARGV[5], ARGV[6], ARGV[7]))
+local v, e = head(h)
+if not v or e <= ARGV[1] then return 0 end
+redis.call('SETRANGE', KEYS[1], ACTIVE_AT, ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
 --retrack
-return tonumber(ARGV[5])
+return 1
 ";
 
 /// A script's source and its SHA-1 digest (what `EVALSHA` names it by).
@@ -193,13 +156,12 @@ impl Lua {
     }
 }
 
-/// The four scripts, with their digests computed once.
+/// The three scripts, with their digests computed once.
 #[derive(Debug)]
 pub(crate) struct Scripts {
-    pub(crate) read: Lua,
-    pub(crate) write_if: Lua,
-    pub(crate) destroy_if: Lua,
-    pub(crate) touch: Lua,
+    pub(crate) write: Lua,
+    pub(crate) destroy: Lua,
+    pub(crate) refresh: Lua,
 }
 
 impl Scripts {
@@ -207,10 +169,9 @@ impl Scripts {
     pub(crate) fn new(retrack: bool) -> Self {
         let with_prelude = |body| Lua::new(retrack, body);
         Self {
-            read: with_prelude(READ),
-            write_if: with_prelude(WRITE_IF),
-            destroy_if: with_prelude(DESTROY_IF),
-            touch: with_prelude(TOUCH),
+            write: with_prelude(WRITE),
+            destroy: with_prelude(DESTROY),
+            refresh: with_prelude(REFRESH),
         }
     }
 }
@@ -223,23 +184,22 @@ mod tests {
     #[test]
     fn the_scripts_and_the_driver_agree_on_the_header() {
         assert!(PRELUDE.contains(&format!("local ACTIVE_AT = '{ACTIVE_AT}'\n")));
-        // The tag, and where each number starts and ends (Lua counts from 1, inclusive).
+        // The tag, and where the version and the expiry start and end (Lua counts from 1,
+        // inclusive).
         let at = |i: usize| TAG.len() + i * (DIGITS + 1);
         let head = format!(
             "if #h < {HEAD} or string.sub(h, 1, {}) ~= '{}' then return nil end\n  \
-             return string.sub(h, {}, {}), string.sub(h, {}, {}), string.sub(h, {}, {})\n",
+             return string.sub(h, {}, {}), string.sub(h, {}, {})\n",
             TAG.len(),
             std::str::from_utf8(TAG).expect("ASCII"),
             at(0) + 1,
             at(0) + DIGITS,
-            at(1) + 1,
-            at(1) + DIGITS,
             at(2) + 1,
             at(2) + DIGITS,
         );
         assert!(PRELUDE.contains(&head), "{head}");
-        assert_eq!(at(2), ACTIVE_AT);
-        for script in [WRITE_IF, DESTROY_IF, TOUCH] {
+        assert_eq!(at(1), ACTIVE_AT, "the activity mark, then the expiry");
+        for script in [WRITE, DESTROY, REFRESH] {
             assert!(script.contains(&format!("'GETRANGE', KEYS[1], '0', '{}'", HEAD - 1)));
         }
     }
@@ -249,16 +209,15 @@ mod tests {
         let with = Scripts::new(true);
         let without = Scripts::new(false);
         for (a, b) in [
-            (&with.read, &without.read),
-            (&with.write_if, &without.write_if),
-            (&with.touch, &without.touch),
+            (&with.write, &without.write),
+            (&with.refresh, &without.refresh),
         ] {
             assert!(a.code.contains(RETRACK) && !b.code.contains(RETRACK));
             assert!(!a.code.contains(RETRACK_AT) && !b.code.contains(RETRACK_AT));
             assert_ne!(a.sha, b.sha);
         }
         assert!(
-            !with.destroy_if.code.contains(RETRACK),
+            !with.destroy.code.contains(RETRACK),
             "a deleted key needs no tracking"
         );
     }

@@ -9,8 +9,8 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRng, TestRunner};
 use serde_json::{json, Map, Value};
 use session_core::{
-    Expected, ManualClock, Record, SessionConfig, SessionContext, SessionId, SessionManager,
-    WriteOutcome,
+    CookieChange, Driver, DriverError, ManualClock, Record, SessionConfig, SessionContext,
+    SessionId, SessionManager, SessionStore, StorageKey, WriteOutcome,
 };
 
 use crate::Browser;
@@ -62,7 +62,7 @@ pub type MakeManager = Arc<dyn Fn(SessionConfig, ManualClock) -> SessionManager 
 ///         .build()
 ///         .unwrap()
 /// }))
-/// .run()
+/// .run(session_testkit::Mode::Atomic)
 /// .await;
 /// assert!(report.passed.len() >= 15, "{report}");
 /// # });
@@ -114,20 +114,43 @@ impl fmt::Display for Report {
     }
 }
 
-/// The cases that need [`Capabilities::atomic_update`](session_core::Capabilities).
+/// The cases that need conditional writes ([`Mode::Atomic`]).
 ///
 /// ```
 /// use session_testkit::ATOMIC_CASES;
 ///
-/// // Drivers without the atomic update get these reported as skipped, with the reason.
 /// assert!(ATOMIC_CASES.contains(&"concurrent_increments_are_all_counted"));
 /// assert_eq!(ATOMIC_CASES.len(), 4);
 /// ```
+///
+/// | case | what it checks | how storage is set up |
+/// |---|---|---|
+/// | `no_resurrection_after_destroy` | a slow request's write after a logout does not bring the session back | written; a request reads it, another clears it, the first then writes |
+/// | `concurrent_increments_are_all_counted` | 200 concurrent increments of one value end at 200 | written through a request, then 200 requests at once |
+/// | `concurrent_writes_to_different_keys_all_survive` | 50 concurrent writes of different keys all stay | as above, 50 requests |
+/// | `conditional_write_follows_the_contract` | `write` and `destroy` answer `Written`, `Conflict` and `Gone` as documented, and an expired record counts as none | records written directly at versions 1 and 2, destroyed, one written already expired |
 pub const ATOMIC_CASES: &[&str] = &[
     "no_resurrection_after_destroy",
     "concurrent_increments_are_all_counted",
     "concurrent_writes_to_different_keys_all_survive",
-    "write_if_follows_the_contract",
+    "conditional_write_follows_the_contract",
+];
+
+/// The cases of server-side stores ([`Mode::Atomic`] and [`Mode::LastWriterWins`]).
+///
+/// ```
+/// use session_testkit::SERVER_CASES;
+///
+/// assert!(SERVER_CASES.contains(&"refresh_never_revives_an_expired_record"));
+/// ```
+///
+/// | case | what it checks | how storage is set up |
+/// |---|---|---|
+/// | `refresh_never_revives_an_expired_record` | `refresh` slides a live record's `last_active` and `expires_at`, keeping its version, and leaves an expired record expired | one record written live; another written to expire in 300 ms, then the clock and real time move 600 ms |
+/// | `refresh_and_destroy_of_a_missing_record_change_nothing` | neither creates a record, neither is an error | none |
+pub const SERVER_CASES: &[&str] = &[
+    "refresh_never_revives_an_expired_record",
+    "refresh_and_destroy_of_a_missing_record_change_nothing",
 ];
 
 /// The cases every driver passes, in the order [`Conformance::run`] runs them.
@@ -141,22 +164,20 @@ pub const ATOMIC_CASES: &[&str] = &[
 /// | `unmodified_request_slides_the_idle_expiry` | a request that only reads keeps it alive | as above |
 /// | `idle_expiry` | a session idle past its age is gone | written, clock past the idle age |
 /// | `absolute_expiry` | an active session ends at its absolute age | written and used every half idle age |
-/// | `read_never_returns_an_expired_record` | the driver's `read` returns `None` for a record past its idle or its absolute age (the core checks again, so only a direct read shows a driver that does not) | records written directly with old times; a live one as a control |
-/// | `touch_never_revives_an_expired_record` | `touch` after the idle age leaves the record expired | written live, clock past the idle age, then `touch` |
-/// | `write_stores_the_record_as_given` | `write` keeps the version, times and data it is given | written directly at version 7, then 8 |
+/// | `read_never_returns_an_expired_record` | the driver's `read` returns `None` for a record whose `expires_at` has come (the core checks again, so only a direct read shows a driver that does not) | records written directly, one live, one past `expires_at`, one expiring now |
+/// | `write_stores_the_record_as_given` | `write` keeps the version, times, expiry and data it is given | written directly at version 7, then 8 |
 /// | `clearing_destroys_the_record` | `clear` removes the record | written, then cleared |
 /// | `regenerate_keeps_data_and_retires_the_old_id` | the data moves to the new id; the old cookie opens nothing | written, regenerated |
 /// | `flash_messages_live_for_one_request` | a message is read once | flashed |
 /// | `flash_messages_survive_untouched_requests` | a request that never opens the session keeps the messages | flashed, then an untouched request |
 /// | `readonly_requests_change_nothing` | a readonly request stores nothing | written, then read readonly |
 /// | `tampered_and_foreign_cookies_give_fresh_sessions` | bad cookies are fresh sessions | none |
-/// | `touch_never_creates_and_destroy_of_missing_is_fine` | `touch` and `destroy` of a missing key | none |
 ///
 /// ```
-/// use session_testkit::{ATOMIC_CASES, CASES};
+/// use session_testkit::{ATOMIC_CASES, CASES, SERVER_CASES};
 ///
 /// assert!(CASES.contains(&"read_never_returns_an_expired_record"));
-/// assert!(CASES.iter().all(|case| !ATOMIC_CASES.contains(case)));
+/// assert!(CASES.iter().all(|case| !ATOMIC_CASES.contains(case) && !SERVER_CASES.contains(case)));
 /// ```
 pub const CASES: &[&str] = &[
     "round_trip",
@@ -167,7 +188,6 @@ pub const CASES: &[&str] = &[
     "idle_expiry",
     "absolute_expiry",
     "read_never_returns_an_expired_record",
-    "touch_never_revives_an_expired_record",
     "write_stores_the_record_as_given",
     "clearing_destroys_the_record",
     "regenerate_keeps_data_and_retires_the_old_id",
@@ -175,43 +195,64 @@ pub const CASES: &[&str] = &[
     "flash_messages_survive_untouched_requests",
     "readonly_requests_change_nothing",
     "tampered_and_foreign_cookies_give_fresh_sessions",
-    "touch_never_creates_and_destroy_of_missing_is_fine",
 ];
 
-/// Whether the driver under test has the atomic update; see
-/// [`conformance_tests!`](crate::conformance_tests).
+/// What kind of driver is under test; see [`conformance_tests!`](crate::conformance_tests).
 ///
 /// ```
 /// use session_testkit::Mode;
 ///
-/// assert_ne!(Mode::Atomic, Mode::LastWriterWins);
+/// assert!(Mode::Atomic.runs("conditional_write_follows_the_contract"));
+/// assert!(!Mode::LastWriterWins.runs("conditional_write_follows_the_contract"));
+/// assert!(Mode::LastWriterWins.runs("refresh_never_revives_an_expired_record"));
+/// assert!(!Mode::Client.runs("refresh_never_revives_an_expired_record"));
+/// assert!(Mode::Client.runs("round_trip"));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// The driver declares [`Capabilities::atomic_update`](session_core::Capabilities): the
-    /// [`ATOMIC_CASES`] run too.
+    /// A server-side store with conditional writes: every case runs.
     Atomic,
-    /// The driver does not (last writer wins); its tests for the [`ATOMIC_CASES`] check only that
-    /// it says so.
+    /// A server-side store whose last writer wins (it ignores the expected versions): the
+    /// [`ATOMIC_CASES`] do not run.
     LastWriterWins,
+    /// A client-side store: only the [`CASES`] run.
+    Client,
 }
 
-/// Expands to one `#[test]` per conformance case ([`CASES`] and [`ATOMIC_CASES`]), each named
-/// after its case, so a failing case is reported by name and the others still run.
+impl Mode {
+    /// Whether a case runs in this mode.
+    ///
+    /// ```
+    /// use session_testkit::{Mode, CASES};
+    ///
+    /// assert!(CASES.iter().all(|case| Mode::Client.runs(case)));
+    /// ```
+    pub fn runs(self, case: &str) -> bool {
+        CASES.contains(&case)
+            || (self != Mode::Client && SERVER_CASES.contains(&case))
+            || (self == Mode::Atomic && ATOMIC_CASES.contains(&case))
+    }
+}
+
+/// Expands to one `#[test]` per conformance case ([`CASES`], [`SERVER_CASES`] and
+/// [`ATOMIC_CASES`]), each named after its case, so a failing case is reported by name and the
+/// others still run.
 ///
 /// The first argument is an expression giving a [`MakeManager`] (evaluated once per test; a
 /// server it needs can be started in it and moved into the closure), the second the
-/// [`Mode`]: `Atomic` or `LastWriterWins`. Cases the driver cannot support can be skipped with
-/// a reason, `skip(case = "why")`; the cases of the atomic update cannot be.
+/// [`Mode`]: `Atomic`, `LastWriterWins` or `Client`. The tests of cases the mode does not run
+/// check only that the driver is of the kind the mode says. Cases the driver cannot support can
+/// be skipped with a reason, `skip(case = "why")`; the cases of the mode's kind cannot be.
 ///
 /// ```
 /// mod memory_driver {
 ///     use std::sync::Arc;
-///     use session_core::SessionManager;
+///     use session_core::{MemoryDriver, SessionManager};
 ///
 ///     fn make() -> session_testkit::MakeManager {
 ///         Arc::new(|config, clock| {
-///             SessionManager::builder(config.with_driver("memory"))
+///             SessionManager::builder(config)
+///                 .driver(MemoryDriver::new().with_clock(Arc::new(clock.clone())))
 ///                 .with_clock(Arc::new(clock))
 ///                 .build()
 ///                 .unwrap()
@@ -221,16 +262,6 @@ pub enum Mode {
 ///     session_testkit::conformance_tests!(make(), Atomic);
 /// }
 /// # fn main() {}
-/// ```
-///
-/// A driver that keeps its state in the browser, as the cookie driver does:
-///
-/// ```ignore
-/// session_testkit::conformance_tests!(
-///     make(),
-///     LastWriterWins,
-///     skip(regenerate_keeps_data_and_retires_the_old_id = "client-side state cannot be revoked"),
-/// );
 /// ```
 #[macro_export]
 macro_rules! conformance_tests {
@@ -245,7 +276,6 @@ macro_rules! conformance_tests {
             idle_expiry
             absolute_expiry
             read_never_returns_an_expired_record
-            touch_never_revives_an_expired_record
             write_stores_the_record_as_given
             clearing_destroys_the_record
             regenerate_keeps_data_and_retires_the_old_id
@@ -253,11 +283,12 @@ macro_rules! conformance_tests {
             flash_messages_survive_untouched_requests
             readonly_requests_change_nothing
             tampered_and_foreign_cookies_give_fresh_sessions
-            touch_never_creates_and_destroy_of_missing_is_fine
+            refresh_never_revives_an_expired_record
+            refresh_and_destroy_of_a_missing_record_change_nothing
             no_resurrection_after_destroy
             concurrent_increments_are_all_counted
             concurrent_writes_to_different_keys_all_survive
-            write_if_follows_the_contract
+            conditional_write_follows_the_contract
         }
     };
 }
@@ -283,8 +314,12 @@ macro_rules! __conformance_cases {
         #[test]
         fn every_case_of_the_suite_has_a_test() {
             let mut listed = [$(stringify!($case)),*].to_vec();
-            let mut suite: Vec<&str> =
-                $crate::CASES.iter().chain($crate::ATOMIC_CASES).copied().collect();
+            let mut suite: Vec<&str> = $crate::CASES
+                .iter()
+                .chain($crate::SERVER_CASES)
+                .chain($crate::ATOMIC_CASES)
+                .copied()
+                .collect();
             listed.sort_unstable();
             suite.sort_unstable();
             assert_eq!(listed, suite);
@@ -332,7 +367,7 @@ impl Conformance {
     ///         .unwrap()
     /// }))
     /// .skip("absolute_expiry", "tested elsewhere")
-    /// .run()
+    /// .run(session_testkit::Mode::Atomic)
     /// .await;
     /// assert!(!report.passed.contains(&"absolute_expiry"));
     /// assert_eq!(report.skipped, [("absolute_expiry", "tested elsewhere".to_string())]);
@@ -369,52 +404,33 @@ impl Conformance {
     ///         .build()
     ///         .unwrap()
     /// }))
-    /// .run()
+    /// .run(session_testkit::Mode::Atomic)
     /// .await;
     /// // The memory driver has the atomic update, so its atomic cases ran too.
     /// assert!(ATOMIC_CASES.iter().all(|case| report.passed.contains(case)), "{report}");
     /// assert!(report.skipped.is_empty());
     /// # });
     /// ```
-    pub async fn run(self) -> Report {
+    pub async fn run(self, mode: Mode) -> Report {
+        {
+            let clock = ManualClock::starting_now();
+            self.check_kind("run", &self.browser(&clock), mode);
+        }
         let mut report = Report {
             skipped: self.skipped.clone(),
             ..Report::default()
         };
-        let atomic = {
-            let clock = ManualClock::starting_now();
-            self.browser(&clock)
-                .manager()
-                .driver()
-                .capabilities()
-                .atomic_update()
-        };
         for (case, _) in &self.skipped {
             assert!(
-                !(atomic && ATOMIC_CASES.contains(case)),
-                "[{}] declares the atomic update, so {case} cannot be skipped",
+                !mode.runs(case) || CASES.contains(case),
+                "[{}] {case} is a case of the driver's kind, so it cannot be skipped",
                 self.name
             );
         }
-        for case in CASES {
-            if !self.skipped.iter().any(|(c, _)| c == case) {
+        for case in CASES.iter().chain(SERVER_CASES).chain(ATOMIC_CASES) {
+            if mode.runs(case) && !self.skipped.iter().any(|(c, _)| c == case) {
                 self.case(case).await;
                 report.passed.push(case);
-            }
-        }
-        if atomic {
-            for case in ATOMIC_CASES {
-                self.case(case).await;
-                report.passed.push(case);
-            }
-        } else {
-            for case in ATOMIC_CASES {
-                if !report.skipped.iter().any(|(c, _)| c == case) {
-                    report.skipped.push((
-                        case,
-                        "the driver does not declare the atomic update (last writer wins)".into(),
-                    ));
-                }
             }
         }
         report
@@ -458,8 +474,8 @@ impl Conformance {
             "read_never_returns_an_expired_record" => {
                 self.read_never_returns_an_expired_record().await
             }
-            "touch_never_revives_an_expired_record" => {
-                self.touch_never_revives_an_expired_record().await
+            "refresh_never_revives_an_expired_record" => {
+                self.refresh_never_revives_an_expired_record().await
             }
             "write_stores_the_record_as_given" => self.write_stores_the_record_as_given().await,
             "clearing_destroys_the_record" => self.clearing_destroys_the_record().await,
@@ -477,8 +493,8 @@ impl Conformance {
                 self.tampered_and_foreign_cookies_give_fresh_sessions()
                     .await
             }
-            "touch_never_creates_and_destroy_of_missing_is_fine" => {
-                self.touch_never_creates_and_destroy_of_missing_is_fine()
+            "refresh_and_destroy_of_a_missing_record_change_nothing" => {
+                self.refresh_and_destroy_of_a_missing_record_change_nothing()
                     .await
             }
             "no_resurrection_after_destroy" => self.no_resurrection_after_destroy().await,
@@ -488,7 +504,9 @@ impl Conformance {
             "concurrent_writes_to_different_keys_all_survive" => {
                 self.concurrent_writes_to_different_keys_all_survive().await
             }
-            "write_if_follows_the_contract" => self.write_if_follows_the_contract().await,
+            "conditional_write_follows_the_contract" => {
+                self.conditional_write_follows_the_contract().await
+            }
             other => panic!("[{}] no conformance case is named {other:?}", self.name),
         }
     }
@@ -503,39 +521,39 @@ impl Conformance {
             .build()
             .unwrap_or_else(|e| panic!("a tokio runtime: {e}"));
         runtime.block_on(async {
-            let atomic = {
+            {
                 let clock = ManualClock::starting_now();
-                self.browser(&clock)
-                    .manager()
-                    .driver()
-                    .capabilities()
-                    .atomic_update()
-            };
-            match mode {
-                Mode::Atomic if !atomic => self.fail(
-                    case,
-                    "the suite was told the driver has the atomic update, but it does not declare it",
-                ),
-                Mode::LastWriterWins if atomic => self.fail(
-                    case,
-                    "the driver declares the atomic update: run the suite with `Atomic`",
-                ),
-                _ => {}
+                self.check_kind(case, &self.browser(&clock), mode);
             }
             if let Some((_, why)) = self.skipped.iter().find(|(c, _)| *c == case) {
-                if ATOMIC_CASES.contains(&case) {
-                    self.fail(case, "the cases of the atomic update cannot be skipped");
+                if !CASES.contains(&case) {
+                    self.fail(case, "the cases of the driver's kind cannot be skipped");
                 }
                 eprintln!("[{}] {case} skipped: {why}", self.name);
                 return;
             }
-            if ATOMIC_CASES.contains(&case) && mode == Mode::LastWriterWins {
-                // What a last-writer-wins driver promises here is only that it says so, which
-                // the check above did.
-                return;
+            // A case the mode does not run checks only the driver's kind, done above.
+            if mode.runs(case) {
+                self.case(case).await;
             }
-            self.case(case).await;
         });
+    }
+
+    /// Fails unless the driver is of the kind `mode` says: server-side for `Atomic` and
+    /// `LastWriterWins`, client-side for `Client`.
+    fn check_kind(&self, case: &str, b: &Browser, mode: Mode) {
+        match (b.manager().driver(), mode) {
+            (Driver::Server(_), Mode::Atomic | Mode::LastWriterWins)
+            | (Driver::Client(_), Mode::Client) => {}
+            (Driver::Server(_), Mode::Client) => self.fail(
+                case,
+                "the driver is a server-side store: run the suite with `Atomic` or `LastWriterWins`",
+            ),
+            (Driver::Client(_), _) => self.fail(
+                case,
+                "the driver is a client-side store: run the suite with `Client`",
+            ),
+        }
     }
 
     fn fail(&self, case: &str, what: impl fmt::Display) -> ! {
@@ -621,12 +639,7 @@ impl Conformance {
         if !b.cookies().contains_key(&cookie_name) {
             self.fail(case, "the id cookie was not set");
         }
-        let stored = b
-            .manager()
-            .driver()
-            .read(&b.context(), &key)
-            .await
-            .unwrap_or_else(|e| self.fail(case, e));
+        let stored = self.stored(case, &b, &key).await;
         if stored.is_some() {
             self.fail(case, "an empty session was stored");
         }
@@ -743,24 +756,14 @@ impl Conformance {
             })
             .await
             .unwrap_or_else(|e| self.fail(case, e));
-        let before = b
-            .manager()
-            .driver()
-            .read(&b.context(), &key)
-            .await
-            .unwrap_or_else(|e| self.fail(case, e));
+        let before = self.stored(case, &b, &key).await;
         if before.is_none() {
             self.fail(case, "the record was not stored");
         }
         b.request(|s| s.clear())
             .await
             .unwrap_or_else(|e| self.fail(case, e));
-        let after = b
-            .manager()
-            .driver()
-            .read(&b.context(), &key)
-            .await
-            .unwrap_or_else(|e| self.fail(case, e));
+        let after = self.stored(case, &b, &key).await;
         if after.is_some() {
             self.fail(case, "the record survived clear()");
         }
@@ -951,24 +954,75 @@ impl Conformance {
         }
     }
 
-    /// A context carrying the cookies `cx`'s response set, as the browser's next request would
-    /// (for drivers that keep the record in cookies).
-    fn next_context(b: &Browser, cx: &SessionContext) -> SessionContext {
-        let header = cx
-            .response_cookies()
-            .iter()
-            .filter(|c| !c.value().is_empty())
-            .map(|c| format!("{}={}", c.name(), c.value()))
-            .collect::<Vec<_>>()
-            .join("; ");
-        b.manager().context([header.as_str()])
+    /// What storage holds for `key`, read without the core: a server-side store's `read`, or
+    /// what a client-side store finds in the browser's cookies.
+    async fn stored(&self, case: &str, b: &Browser, key: &StorageKey) -> Option<Record> {
+        match b.manager().driver() {
+            Driver::Server(store) => store.read(key).await.unwrap_or_else(|e| self.fail(case, e)),
+            Driver::Client(store) => store.read(&b.context(), key),
+        }
     }
 
-    /// A record holding `{"n": n}`, created and last active at the given times, at `version`.
-    fn record(n: u64, created_at: u64, last_active: u64, version: u64) -> Record {
+    /// Writes `record` without the core, on a server-side store at `expected`; on a client-side
+    /// one, `cx` becomes the next request's cookies.
+    async fn put(
+        &self,
+        case: &str,
+        b: &Browser,
+        cx: &mut SessionContext,
+        key: &StorageKey,
+        record: &Record,
+        expected: Option<u64>,
+    ) -> Result<WriteOutcome, DriverError> {
+        match b.manager().driver() {
+            Driver::Server(store) => store.write(key, record, expected).await,
+            Driver::Client(store) => {
+                let changes = store.write(cx, key, record)?;
+                let header = changes
+                    .iter()
+                    .filter_map(|c| match c {
+                        CookieChange::Set { name, value } => Some(format!("{name}={value}")),
+                        CookieChange::Remove { .. } => None,
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                if header.is_empty() {
+                    self.fail(case, "the client-side store set no cookie for a record");
+                }
+                *cx = b.manager().context([header.as_str()]);
+                Ok(WriteOutcome::Written)
+            }
+        }
+    }
+
+    /// Reads `key` without the core, from `cx`'s cookies for a client-side store.
+    async fn get(
+        &self,
+        case: &str,
+        b: &Browser,
+        cx: &SessionContext,
+        key: &StorageKey,
+    ) -> Option<Record> {
+        match b.manager().driver() {
+            Driver::Server(store) => store.read(key).await.unwrap_or_else(|e| self.fail(case, e)),
+            Driver::Client(store) => store.read(cx, key),
+        }
+    }
+
+    /// The server-side store under test, for the cases that only such a store has.
+    fn server(&self, case: &str, b: &Browser) -> Arc<dyn SessionStore> {
+        match b.manager().driver() {
+            Driver::Server(store) => store.clone(),
+            Driver::Client(_) => self.fail(case, "a server-side case ran on a client-side store"),
+        }
+    }
+
+    /// A record holding `{"n": n}`, created and last active at the given times, expiring at
+    /// `expires_at`, at `version`.
+    fn record(n: u64, created_at: u64, last_active: u64, expires_at: u64, version: u64) -> Record {
         let mut data = Map::new();
         data.insert("n".to_owned(), json!(n));
-        let mut record = Record::new(data, created_at);
+        let mut record = Record::new(data, created_at, expires_at);
         record.last_active = last_active;
         record.version = version;
         record
@@ -977,44 +1031,28 @@ impl Conformance {
     async fn read_never_returns_an_expired_record(&self) {
         let case = "read_never_returns_an_expired_record";
         let clock = ManualClock::starting_now();
-        let absolute = IDLE * 3;
-        let b = Browser::new(
-            self.manager(
-                SessionConfig::new()
-                    .with_age(IDLE)
-                    .with_absolute_age(absolute),
-                &clock,
-            ),
-        );
-        let driver = b.manager().driver().clone();
+        let b = self.browser(&clock);
         let now = clock.now();
-        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-        let idle_past = now - ms(IDLE) - 1_000;
-        let created_past = now - ms(absolute) - 1_000;
         for (what, record) in [
             (
                 "a live record",
-                Self::record(1, now - 1_000, now - 1_000, 1),
+                Self::record(1, now - 1_000, now - 1_000, now + 60_000, 1),
             ),
             (
-                "a record idle past its age",
-                Self::record(2, idle_past, idle_past, 1),
+                "a record whose expires_at has passed",
+                Self::record(2, now - 60_000, now - 1_000, now - 1_000, 1),
             ),
             (
-                "a record past its absolute age",
-                Self::record(3, created_past, now, 1),
+                "a record expiring now",
+                Self::record(3, now - 60_000, now - 1_000, now, 1),
             ),
         ] {
             let key = SessionId::generate().storage_key();
-            let cx = b.context();
-            driver
-                .write(&cx, &key, &record)
+            let mut cx = b.context();
+            self.put(case, &b, &mut cx, &key, &record, None)
                 .await
                 .unwrap_or_else(|e| self.fail(case, format!("writing {what}: {e}")));
-            let read = driver
-                .read(&Self::next_context(&b, &cx), &key)
-                .await
-                .unwrap_or_else(|e| self.fail(case, format!("reading {what}: {e}")));
+            let read = self.get(case, &b, &cx, &key).await;
             let live = record.data["n"] == json!(1);
             match (live, read) {
                 (true, Some(r)) if r.data == record.data => {}
@@ -1028,33 +1066,56 @@ impl Conformance {
         }
     }
 
-    async fn touch_never_revives_an_expired_record(&self) {
-        let case = "touch_never_revives_an_expired_record";
+    async fn refresh_never_revives_an_expired_record(&self) {
+        let case = "refresh_never_revives_an_expired_record";
         let clock = ManualClock::starting_now();
         let b = self.browser(&clock);
-        let driver = b.manager().driver().clone();
-        let key = SessionId::generate().storage_key();
+        let store = self.server(case, &b);
         let now = clock.now();
-        let cx = b.context();
-        driver
-            .write(&cx, &key, &Self::record(1, now, now, 1))
+        // A live record's expiry slides.
+        let key = SessionId::generate().storage_key();
+        store
+            .write(&key, &Self::record(1, now, now, now + 60_000, 1), None)
             .await
             .unwrap_or_else(|e| self.fail(case, e));
-        let cx = Self::next_context(&b, &cx);
-        clock.advance(IDLE + Duration::from_secs(1));
-        driver
-            .touch(&cx, &key, clock.now())
+        store
+            .refresh(&key, now + 1_000, now + 120_000)
             .await
             .unwrap_or_else(|e| self.fail(case, e));
-        let cx = Self::next_context(&b, &cx);
-        let read = driver
-            .read(&cx, &key)
+        match store
+            .read(&key)
+            .await
+            .unwrap_or_else(|e| self.fail(case, e))
+        {
+            Some(r)
+                if (r.last_active, r.expires_at, r.version) == (now + 1_000, now + 120_000, 1) => {}
+            other => self.fail(
+                case,
+                format!("a refreshed live record read back as {other:?}"),
+            ),
+        }
+        // An expired one stays expired. The record expires 300 ms from now; both the suite's
+        // clock and real time move past that, for stores that keep their own time.
+        let key = SessionId::generate().storage_key();
+        store
+            .write(&key, &Self::record(2, now, now, now + 300, 1), None)
             .await
             .unwrap_or_else(|e| self.fail(case, e));
-        if read.is_some() {
+        clock.advance(Duration::from_millis(600));
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let later = clock.now();
+        store
+            .refresh(&key, later, later + 60_000)
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        if let Some(r) = store
+            .read(&key)
+            .await
+            .unwrap_or_else(|e| self.fail(case, e))
+        {
             self.fail(
                 case,
-                "a touch after the idle age brought the expired record back",
+                format!("a refresh after expiry brought the record back: {r:?}"),
             );
         }
     }
@@ -1063,60 +1124,56 @@ impl Conformance {
         let case = "write_stores_the_record_as_given";
         let clock = ManualClock::starting_now();
         let b = self.browser(&clock);
-        let driver = b.manager().driver().clone();
         let key = SessionId::generate().storage_key();
         let now = clock.now();
         let mut cx = b.context();
+        let mut expected = None;
         for record in [
-            Self::record(7, now - 5_000, now - 2_000, 7),
-            Self::record(8, now - 5_000, now, 8),
+            Self::record(7, now - 5_000, now - 2_000, now + 50_000, 7),
+            Self::record(8, now - 5_000, now, now + 60_000, 8),
         ] {
-            driver
-                .write(&cx, &key, &record)
+            self.put(case, &b, &mut cx, &key, &record, expected)
                 .await
                 .unwrap_or_else(|e| self.fail(case, e));
-            cx = Self::next_context(&b, &cx);
-            let read = driver
-                .read(&cx, &key)
-                .await
-                .unwrap_or_else(|e| self.fail(case, e));
-            // A driver may slide `last_active` forward on a read (the memory and Redis drivers
-            // record the activity), never back.
-            let same = read.as_ref().is_some_and(|r| {
-                r.version == record.version
-                    && r.created_at == record.created_at
-                    && r.last_active >= record.last_active
-                    && r.data == record.data
-            });
-            if !same {
+            expected = Some(record.version);
+            let read = self.get(case, &b, &cx, &key).await;
+            if read.as_ref() != Some(&record) {
                 self.fail(case, format!("wrote {record:?}, read back {read:?}"));
             }
         }
     }
 
-    async fn touch_never_creates_and_destroy_of_missing_is_fine(&self) {
-        let case = "touch_never_creates_and_destroy_of_missing_is_fine";
+    async fn refresh_and_destroy_of_a_missing_record_change_nothing(&self) {
+        let case = "refresh_and_destroy_of_a_missing_record_change_nothing";
         let clock = ManualClock::starting_now();
         let b = self.browser(&clock);
-        let driver = b.manager().driver().clone();
-        let cx = b.context();
+        let store = self.server(case, &b);
         let key = SessionId::generate().storage_key();
-        driver
-            .touch(&cx, &key, clock.now())
+        let now = clock.now();
+        store
+            .refresh(&key, now, now + 60_000)
             .await
             .unwrap_or_else(|e| self.fail(case, e));
-        if driver
-            .read(&cx, &key)
+        if store
+            .read(&key)
             .await
             .unwrap_or_else(|e| self.fail(case, e))
             .is_some()
         {
-            self.fail(case, "touch created a record");
+            self.fail(case, "refresh created a record");
         }
-        driver
-            .destroy(&cx, &key)
+        store
+            .destroy(&key, 1)
             .await
             .unwrap_or_else(|e| self.fail(case, e));
+        if store
+            .read(&key)
+            .await
+            .unwrap_or_else(|e| self.fail(case, e))
+            .is_some()
+        {
+            self.fail(case, "destroy created a record");
+        }
     }
 
     async fn no_resurrection_after_destroy(&self) {
@@ -1144,12 +1201,7 @@ impl Conformance {
         // … and the slow request finishes with a write.
         slow.put("cart", 3).unwrap_or_else(|e| self.fail(case, e));
         slow.commit().await.unwrap_or_else(|e| self.fail(case, e));
-        let stored = b
-            .manager()
-            .driver()
-            .read(&b.context(), &key)
-            .await
-            .unwrap_or_else(|e| self.fail(case, e));
+        let stored = self.stored(case, &b, &key).await;
         if stored.is_some() {
             self.fail(case, "the destroyed session was written back");
         }
@@ -1217,102 +1269,96 @@ impl Conformance {
         }
     }
 
-    async fn write_if_follows_the_contract(&self) {
-        let case = "write_if_follows_the_contract";
+    async fn conditional_write_follows_the_contract(&self) {
+        let case = "conditional_write_follows_the_contract";
         let clock = ManualClock::starting_now();
         let b = self.browser(&clock);
-        let driver = b.manager().driver().clone();
-        let cx = b.context();
+        let store = self.server(case, &b);
         let key = SessionId::generate().storage_key();
-        let mut record = Record::new(
-            json!({"a": 1}).as_object().cloned().unwrap_or_default(),
-            clock.now(),
-        );
-        record.version = 1;
-        let check =
-            |got: Result<WriteOutcome, session_core::DriverError>, want, what: &str| match got {
-                Ok(o) if o == want => {}
-                other => self.fail(case, format!("{what}: expected {want:?}, got {other:?}")),
-            };
+        let now = clock.now();
+        let record = Self::record(1, now, now, now + 60_000, 1);
+        let next = Self::record(2, now, now, now + 60_000, 2);
+        let check = |got: Result<WriteOutcome, DriverError>, want, what: &str| match got {
+            Ok(o) if o == want => {}
+            other => self.fail(case, format!("{what}: expected {want:?}, got {other:?}")),
+        };
         check(
-            driver
-                .write_if(&cx, &key, &record, Expected::Version(1))
-                .await,
+            store.write(&key, &record, Some(1)).await,
             WriteOutcome::Gone,
             "a version expected on a missing record",
         );
         check(
-            driver.write_if(&cx, &key, &record, Expected::Absent).await,
+            store.write(&key, &record, None).await,
             WriteOutcome::Written,
             "a new record",
         );
         check(
-            driver.write_if(&cx, &key, &record, Expected::Absent).await,
+            store.write(&key, &record, None).await,
             WriteOutcome::Conflict,
-            "absent expected on an existing record",
+            "no record expected where one exists",
         );
-        let mut next = record.clone();
-        next.version = 2;
         check(
-            driver
-                .write_if(&cx, &key, &next, Expected::Version(7))
-                .await,
+            store.write(&key, &next, Some(7)).await,
             WriteOutcome::Conflict,
             "a stale version",
         );
         check(
-            driver
-                .write_if(&cx, &key, &next, Expected::Version(1))
-                .await,
+            store.write(&key, &next, Some(1)).await,
             WriteOutcome::Written,
             "the current version",
         );
-        let stored = driver
-            .read(&cx, &key)
+        let stored = store
+            .read(&key)
             .await
             .unwrap_or_else(|e| self.fail(case, e));
-        if stored.as_ref().map(|r| r.version) != Some(2) {
+        if stored.as_ref() != Some(&next) {
             self.fail(case, format!("read back {stored:?}"));
         }
-        driver
-            .destroy(&cx, &key)
-            .await
-            .unwrap_or_else(|e| self.fail(case, e));
         check(
-            driver
-                .write_if(&cx, &key, &next, Expected::Version(2))
-                .await,
+            store.destroy(&key, 5).await,
+            WriteOutcome::Conflict,
+            "destroy at a stale version",
+        );
+        check(
+            store.destroy(&key, 2).await,
+            WriteOutcome::Written,
+            "destroy at the current version",
+        );
+        if store
+            .read(&key)
+            .await
+            .unwrap_or_else(|e| self.fail(case, e))
+            .is_some()
+        {
+            self.fail(case, "destroy left the record in place");
+        }
+        check(
+            store.write(&key, &next, Some(2)).await,
             WriteOutcome::Gone,
             "a destroyed record",
         );
-        // The conditional destroy that emptying a session uses.
         check(
-            driver.destroy_if(&cx, &key, 2).await,
+            store.destroy(&key, 2).await,
             WriteOutcome::Gone,
-            "destroy_if of a missing record",
+            "destroy of a missing record",
         );
+        // An expired record counts as none: a new session may take its key.
+        let expired = Self::record(3, now - 60_000, now - 60_000, now - 1_000, 4);
         check(
-            driver.write_if(&cx, &key, &record, Expected::Absent).await,
+            store.write(&key, &expired, None).await,
             WriteOutcome::Written,
             "a record written again",
         );
         check(
-            driver.destroy_if(&cx, &key, 5).await,
-            WriteOutcome::Conflict,
-            "destroy_if at a stale version",
+            store.write(&key, &record, None).await,
+            WriteOutcome::Written,
+            "a new record over an expired one",
         );
         check(
-            driver.destroy_if(&cx, &key, 1).await,
+            store.destroy(&key, 1).await,
             WriteOutcome::Written,
-            "destroy_if at the current version",
+            "destroy of the new record",
         );
-        let gone = driver
-            .read(&cx, &key)
-            .await
-            .unwrap_or_else(|e| self.fail(case, e));
-        if gone.is_some() {
-            self.fail(case, "destroy_if left the record in place");
-        }
     }
 }
 

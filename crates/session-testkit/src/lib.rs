@@ -17,7 +17,7 @@
 //!         .build()
 //!         .unwrap()
 //! }))
-//! .run()
+//! .run(session_testkit::Mode::Atomic)
 //! .await;
 //! println!("{report}");
 //! # });
@@ -35,4 +35,6 @@ pub mod readback;
 pub mod redis_server;
 
 pub use crate::browser::Browser;
-pub use crate::conformance::{Conformance, MakeManager, Mode, Report, ATOMIC_CASES, CASES};
+pub use crate::conformance::{
+    Conformance, MakeManager, Mode, Report, ATOMIC_CASES, CASES, SERVER_CASES,
+};

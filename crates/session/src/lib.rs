@@ -36,7 +36,8 @@
 //! # Topics
 //!
 //! Everything of [`session_core`] is re-exported here: [`Session`] (the store, flash messages and
-//! lifecycle), [`SessionConfig`], [`SessionManager`], the [`Driver`] contract for custom drivers.
+//! lifecycle), [`SessionConfig`], [`SessionManager`], the [`SessionStore`] and [`ClientStore`]
+//! contracts for custom drivers.
 //! The guide in the repository's `docs/` folder follows the AdonisJS session documentation
 //! section by section.
 //!

@@ -38,7 +38,8 @@ pub(crate) async fn serve(config: SessionConfig) -> Running {
         .await
         .expect("a free loopback port");
     let addr = listener.local_addr().expect("address");
-    let atomic = manager.driver().capabilities().atomic_update();
+    // Every server-side driver of the workspace compares versions; the cookie driver cannot.
+    let atomic = matches!(manager.driver(), session::Driver::Server(_));
     let driver = manager.driver().name().to_owned();
     let server_side = driver != "cookie";
     let cookie_name = manager.config().cookie_name().to_owned();

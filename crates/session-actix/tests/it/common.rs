@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use session_core::{
-    Capabilities, Driver, DriverError, Expected, MemoryDriver, Record, SessionConfig,
-    SessionContext, SessionManager, StorageKey, WriteOutcome,
+    DriverError, MemoryDriver, Record, SessionConfig, SessionManager, SessionStore, StorageKey,
+    WriteOutcome,
 };
 
 pub(crate) const SECRET: &str = "actix adapter test secret, 32 bytes long";
@@ -16,6 +16,7 @@ pub(crate) const SECRET: &str = "actix adapter test secret, 32 bytes long";
 pub(crate) struct Calls {
     pub(crate) reads: AtomicUsize,
     pub(crate) writes: AtomicUsize,
+    /// Refreshes of the expiry.
     pub(crate) touches: AtomicUsize,
     pub(crate) destroys: AtomicUsize,
     /// When set, every call fails as if the storage were down.
@@ -58,83 +59,49 @@ struct Counting {
 }
 
 #[async_trait]
-impl Driver for Counting {
-    fn name(&self) -> &'static str {
-        "counting"
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        // A driver whose read does not slide the idle expiry (the memory driver's does), so the
-        // tests see every `touch` the commit table asks for.
-        self.inner.capabilities().with_refreshes_on_read(false)
-    }
-
-    async fn read(
-        &self,
-        cx: &SessionContext,
-        key: &StorageKey,
-    ) -> Result<Option<Record>, DriverError> {
+impl SessionStore for Counting {
+    async fn read(&self, key: &StorageKey) -> Result<Option<Record>, DriverError> {
         self.calls.check(&self.calls.reads)?;
-        self.inner.read(cx, key).await
+        self.inner.read(key).await
     }
 
     async fn write(
         &self,
-        cx: &SessionContext,
         key: &StorageKey,
         record: &Record,
-    ) -> Result<(), DriverError> {
-        self.calls.check(&self.calls.writes)?;
-        self.inner.write(cx, key, record).await
-    }
-
-    async fn write_if(
-        &self,
-        cx: &SessionContext,
-        key: &StorageKey,
-        record: &Record,
-        expected: Expected,
+        expected: Option<u64>,
     ) -> Result<WriteOutcome, DriverError> {
         self.calls.check(&self.calls.writes)?;
-        self.inner.write_if(cx, key, record, expected).await
+        self.inner.write(key, record, expected).await
     }
 
-    async fn destroy(&self, cx: &SessionContext, key: &StorageKey) -> Result<(), DriverError> {
+    async fn destroy(&self, key: &StorageKey, version: u64) -> Result<WriteOutcome, DriverError> {
         self.calls.check(&self.calls.destroys)?;
-        self.inner.destroy(cx, key).await
+        self.inner.destroy(key, version).await
     }
 
-    async fn destroy_if(
+    async fn refresh(
         &self,
-        cx: &SessionContext,
         key: &StorageKey,
-        version: u64,
-    ) -> Result<WriteOutcome, DriverError> {
-        self.calls.check(&self.calls.destroys)?;
-        self.inner.destroy_if(cx, key, version).await
-    }
-
-    async fn touch(
-        &self,
-        cx: &SessionContext,
-        key: &StorageKey,
-        now_ms: u64,
+        last_active: u64,
+        expires_at: u64,
     ) -> Result<(), DriverError> {
         self.calls.check(&self.calls.touches)?;
-        self.inner.touch(cx, key, now_ms).await
+        self.inner.refresh(key, last_active, expires_at).await
+    }
+
+    fn name(&self) -> &'static str {
+        "counting"
     }
 }
 
 /// A manager whose driver counts its calls.
 pub(crate) fn counting_manager(config: SessionConfig) -> (SessionManager, Arc<Calls>) {
     let calls = Arc::new(Calls::default());
-    let shared = calls.clone();
-    let manager = SessionManager::builder(config.with_driver("counting").with_key(SECRET))
-        .extend("counting", move |setup| {
-            Ok(Arc::new(Counting {
-                inner: MemoryDriver::new(setup.lifetimes(), setup.clock()),
-                calls: shared.clone(),
-            }))
+    let manager = SessionManager::builder(config.with_key(SECRET))
+        .driver(Counting {
+            inner: MemoryDriver::new(),
+            calls: calls.clone(),
         })
         .build()
         .expect("valid test configuration");

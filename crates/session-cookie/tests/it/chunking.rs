@@ -8,7 +8,8 @@ use session_core::{
 use session_testkit::Browser;
 
 use crate::common::{
-    data_cookies_set, header_from, manager, manager_with, read_back, record, text, IDLE, SECRET,
+    data_cookies_set, header_from, manager, manager_with, read_back, record, text, write, IDLE,
+    SECRET,
 };
 
 /// The number of data cookies a record holding a string of `len` characters needs.
@@ -17,9 +18,7 @@ async fn chunks_for(len: usize) -> usize {
     let m = manager(&clock);
     let cx = m.context(std::iter::empty());
     let key = SessionId::generate().storage_key();
-    m.driver()
-        .write(&cx, &key, &record(text(len), &clock))
-        .await
+    write(&m, &cx, &key, &record(text(len), &clock))
         .unwrap_or_else(|e| panic!("write of {len}: {e}"));
     data_cookies_set(&cx).len()
 }
@@ -48,10 +47,7 @@ async fn values_just_below_and_above_each_boundary_round_trip() {
             let key = SessionId::generate().storage_key();
             let rec = record(text(len), &clock);
             let cx = m.context(std::iter::empty());
-            m.driver()
-                .write(&cx, &key, &rec)
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
+            write(&m, &cx, &key, &rec).unwrap_or_else(|e| panic!("{e}"));
             let cookies = cx.response_cookies();
             assert_eq!(data_cookies_set(&cx).len(), want, "length {len}");
             for c in &cookies {
@@ -106,27 +102,6 @@ async fn shrinking_the_session_clears_stale_chunks() {
 }
 
 #[tokio::test]
-async fn a_second_smaller_write_in_one_request_removes_its_own_extra_chunks() {
-    let clock = ManualClock::starting_now();
-    let m = manager(&clock);
-    let cx = m.context(std::iter::empty());
-    let key = SessionId::generate().storage_key();
-    let driver = m.driver();
-    driver
-        .write(&cx, &key, &record(text(9_000), &clock))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(data_cookies_set(&cx).len(), 3);
-    let small = record(text(10), &clock);
-    driver
-        .write(&cx, &key, &small)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(data_cookies_set(&cx), ["id.d"]);
-    assert_eq!(read_back(&m, &key, &header_from(&cx)).await, Some(small));
-}
-
-#[tokio::test]
 async fn the_cap_gives_a_typed_error_and_sends_nothing() {
     let clock = ManualClock::starting_now();
     let m = manager_with(
@@ -168,16 +143,10 @@ async fn the_default_cap_is_ten_cookies() {
     let key = SessionId::generate().storage_key();
     let cx = m.context(std::iter::empty());
     // About 30,000 sealed bytes: eight cookies.
-    m.driver()
-        .write(&cx, &key, &record(text(22_000), &clock))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    write(&m, &cx, &key, &record(text(22_000), &clock)).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(data_cookies_set(&cx).len(), 8);
     let cx = m.context(std::iter::empty());
-    let err = m
-        .driver()
-        .write(&cx, &key, &record(text(31_000), &clock))
-        .await;
+    let err = write(&m, &cx, &key, &record(text(31_000), &clock));
     assert!(
         matches!(err, Err(DriverError::TooLarge { limit, .. }) if limit == 10 * 4096 - 4 - 9 * 6 - 3),
         "{err:?}"

@@ -6,7 +6,8 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 use session_cookie::CookieDriverConfig;
 use session_core::{
-    DriverRegistry, ManualClock, Record, SessionConfig, SessionContext, SessionManager, StorageKey,
+    ClientStore, CookieChange, Driver, DriverError, DriverRegistry, ManualClock, Record,
+    SessionConfig, SessionContext, SessionManager, StorageKey,
 };
 
 pub(crate) const SECRET: &str = "integration secret key, 32+ bytes long";
@@ -41,9 +42,39 @@ pub(crate) fn manager(clock: &ManualClock) -> SessionManager {
 pub(crate) fn record(value: Value, clock: &ManualClock) -> Record {
     let mut data = Map::new();
     data.insert("v".to_owned(), value);
-    let mut record = Record::new(data, session_core::Clock::now_ms(clock));
+    let now = session_core::Clock::now_ms(clock);
+    let mut record = Record::new(data, now, now + IDLE.as_millis() as u64);
     record.version = 1;
     record
+}
+
+/// The cookie driver of a manager.
+pub(crate) fn store(manager: &SessionManager) -> Arc<dyn ClientStore> {
+    match manager.driver() {
+        Driver::Client(store) => store.clone(),
+        Driver::Server(_) => panic!("the cookie driver is a client-side store"),
+    }
+}
+
+/// Applies a store's cookie changes to a response, as the core does.
+pub(crate) fn apply(cx: &SessionContext, changes: Vec<CookieChange>) {
+    for change in changes {
+        match change {
+            CookieChange::Set { name, value } => cx.set_session_cookie(&name, &value, None),
+            CookieChange::Remove { name } => cx.remove_cookie(&name),
+        }
+    }
+}
+
+/// Writes `record` through the cookie driver of `manager` into `cx`'s response.
+pub(crate) fn write(
+    manager: &SessionManager,
+    cx: &SessionContext,
+    key: &StorageKey,
+    record: &Record,
+) -> Result<(), DriverError> {
+    apply(cx, store(manager).write(cx, key, record)?);
+    Ok(())
 }
 
 /// The `Cookie` header a browser would send back for a context's response cookies.
@@ -63,11 +94,7 @@ pub(crate) async fn sealed_header(
     record: &Record,
 ) -> String {
     let cx = manager.context(std::iter::empty());
-    manager
-        .driver()
-        .write(&cx, key, record)
-        .await
-        .unwrap_or_else(|e| panic!("write: {e}"));
+    write(manager, &cx, key, record).unwrap_or_else(|e| panic!("write: {e}"));
     header_from(&cx)
 }
 
@@ -77,12 +104,7 @@ pub(crate) async fn read_back(
     key: &StorageKey,
     header: &str,
 ) -> Option<Record> {
-    let cx = manager.context([header]);
-    manager
-        .driver()
-        .read(&cx, key)
-        .await
-        .unwrap_or_else(|e| panic!("read: {e}"))
+    store(manager).read(&manager.context([header]), key)
 }
 
 /// Names of the data cookies (`id.d`, `id.d.1`, …) a response sets with a value.

@@ -23,7 +23,7 @@ fn cookie() -> MakeManager {
 // tested in `lifecycle.rs`.
 session_testkit::conformance_tests!(
     cookie(),
-    LastWriterWins,
+    Client,
     skip(
         regenerate_keeps_data_and_retires_the_old_id = "client-side state cannot be revoked: a copy of the old cookies opens the session until its sealed lifetime ends"
     ),

@@ -78,7 +78,7 @@ async fn all_is_a_snapshot_that_cannot_bypass_change_tracking() {
     .expect("request");
     assert_eq!(
         driver.take(),
-        vec![Call::Read(key.clone()), Call::Touch(key)]
+        vec![Call::Read(key.clone()), Call::Refresh(key)]
     );
 }
 
@@ -116,7 +116,7 @@ async fn forget_keeps_the_emptied_parent_and_forgetting_a_missing_key_changes_no
         .expect("forget missing");
     assert_eq!(
         driver.take(),
-        vec![Call::Read(key.clone()), Call::Touch(key)]
+        vec![Call::Read(key.clone()), Call::Refresh(key)]
     );
 }
 
@@ -329,20 +329,16 @@ async fn rotating_keys_keeps_sessions_and_re_signs_the_cookie() {
     let old_key = "the old secret key, at least 32 bytes";
     let new_key = "the new secret key, at least 32 bytes";
     let driver_manager = |keys: &[&str]| {
-        let mut config = SessionConfig::new().with_driver("shared");
+        let mut config = SessionConfig::new();
         for k in keys {
             config = config.with_key(*k);
         }
         config
     };
-    let shared = std::sync::Arc::new(session_core::MemoryDriver::new(
-        session_core::Lifetimes::new(std::time::Duration::from_secs(3600), None),
-        std::sync::Arc::new(session_core::SystemClock),
-    ));
+    let shared = std::sync::Arc::new(session_core::MemoryDriver::new());
     let build = |keys: &[&str]| {
-        let d = shared.clone();
         SessionManager::builder(driver_manager(keys))
-            .extend("shared", move |_| Ok(d.clone()))
+            .driver(shared.clone())
             .build()
             .expect("valid")
     };

@@ -1,7 +1,7 @@
 //! The commit table of semantics §2, row by row, observed through the driver calls.
 
 use serde_json::json;
-use session_core::{Expected, SessionId};
+use session_core::{SessionId, SessionStore};
 
 use crate::common::{recording, Call};
 
@@ -19,7 +19,7 @@ async fn readonly_requests_call_nothing_and_set_no_cookie() {
 }
 
 #[tokio::test]
-async fn a_lazy_request_with_a_valid_cookie_only_touches() {
+async fn a_lazy_request_with_a_valid_cookie_reads_and_refreshes() {
     let (mut b, driver, _) = recording(true);
     let key = b
         .request(|s| {
@@ -31,7 +31,10 @@ async fn a_lazy_request_with_a_valid_cookie_only_touches() {
     driver.take();
     let s = b.begin();
     s.commit().await.expect("commit");
-    assert_eq!(driver.take(), vec![Call::Touch(key)]);
+    assert_eq!(
+        driver.take(),
+        vec![Call::Read(key.clone()), Call::Refresh(key)]
+    );
     assert_eq!(
         s.context().response_cookies().len(),
         1,
@@ -61,12 +64,12 @@ async fn an_empty_store_costs_no_storage_and_is_destroyed_when_emptied() {
     b.request(|s| s.forget("x")).await.expect("forget");
     assert_eq!(
         driver.take(),
-        vec![Call::Read(key.clone()), Call::DestroyIf(key, 1)]
+        vec![Call::Read(key.clone()), Call::Destroy(key, 1)]
     );
 }
 
 #[tokio::test]
-async fn an_unmodified_request_touches_and_a_modified_one_writes_at_the_read_version() {
+async fn an_unmodified_request_refreshes_and_a_modified_one_writes_at_the_read_version() {
     let (mut b, driver, _) = recording(true);
     b.request(|s| s.put("n", 1)).await.expect("seed");
     let key = b.storage_key().await.expect("key");
@@ -74,21 +77,18 @@ async fn an_unmodified_request_touches_and_a_modified_one_writes_at_the_read_ver
     b.request(|s| s.get("n")).await.expect("read");
     assert_eq!(
         driver.take(),
-        vec![Call::Read(key.clone()), Call::Touch(key.clone())]
+        vec![Call::Read(key.clone()), Call::Refresh(key.clone())]
     );
     // Writing the same value again is not a modification.
     b.request(|s| s.put("n", 1)).await.expect("same value");
     assert_eq!(
         driver.take(),
-        vec![Call::Read(key.clone()), Call::Touch(key.clone())]
+        vec![Call::Read(key.clone()), Call::Refresh(key.clone())]
     );
     b.request(|s| s.put("n", 2)).await.expect("write");
     assert_eq!(
         driver.take(),
-        vec![
-            Call::Read(key.clone()),
-            Call::WriteIf(key, Expected::Version(1))
-        ]
+        vec![Call::Read(key.clone()), Call::Write(key, Some(1))]
     );
 }
 
@@ -110,8 +110,8 @@ async fn a_regenerated_session_is_written_under_the_new_id_before_the_old_is_des
         driver.take(),
         vec![
             Call::Read(old.clone()),
-            Call::WriteIf(new, Expected::Absent),
-            Call::DestroyIf(old, 1)
+            Call::Write(new, None),
+            Call::Destroy(old, 1)
         ]
     );
     assert_eq!(
@@ -121,15 +121,15 @@ async fn a_regenerated_session_is_written_under_the_new_id_before_the_old_is_des
 }
 
 #[tokio::test]
-async fn drivers_without_the_atomic_update_get_plain_writes() {
+async fn a_last_writer_wins_store_gets_the_same_calls() {
     let (mut b, driver, _) = recording(false);
     b.request(|s| s.put("n", 1)).await.expect("seed");
     let key = b.storage_key().await.expect("key");
-    assert!(driver.take().contains(&Call::Write(key.clone())));
+    assert!(driver.take().contains(&Call::Write(key.clone(), None)));
     b.request(|s| s.increment("n")).await.expect("increment");
     assert_eq!(
         driver.take(),
-        vec![Call::Read(key.clone()), Call::Write(key)]
+        vec![Call::Read(key.clone()), Call::Write(key, Some(1))]
     );
 }
 
@@ -187,9 +187,7 @@ async fn an_unknown_but_well_signed_id_is_replaced_not_adopted() {
         first,
         "strict mode: a new id for an id without record"
     );
-    assert!(driver
-        .take()
-        .contains(&Call::WriteIf(id.storage_key(), Expected::Absent)));
+    assert!(driver.take().contains(&Call::Write(id.storage_key(), None)));
     let _ = SessionId::generate();
 }
 
@@ -197,69 +195,49 @@ async fn an_unknown_but_well_signed_id_is_replaced_not_adopted() {
 async fn a_driver_error_surfaces_as_a_backend_error_and_a_timeout_is_bounded() {
     use async_trait::async_trait;
     use session_core::{
-        Driver, DriverError, ErrorKind, Record, SessionConfig, SessionContext, SessionManager,
-        StorageKey,
+        DriverError, ErrorKind, Record, SessionConfig, SessionManager, StorageKey, WriteOutcome,
     };
-    use std::sync::Arc;
     use std::time::{Duration, Instant};
 
-    /// A backend that never answers, like a Redis behind a dropped network link.
+    /// A backend that never answers reads, like a Redis behind a dropped network link, and
+    /// refuses everything else.
     #[derive(Debug)]
     struct Unreachable;
+    fn refused() -> DriverError {
+        DriverError::unavailable("unreachable", "connection refused")
+    }
     #[async_trait]
-    impl Driver for Unreachable {
-        fn name(&self) -> &'static str {
-            "unreachable"
-        }
-        async fn read(
-            &self,
-            _: &SessionContext,
-            _: &StorageKey,
-        ) -> Result<Option<Record>, DriverError> {
+    impl SessionStore for Unreachable {
+        async fn read(&self, _: &StorageKey) -> Result<Option<Record>, DriverError> {
             std::future::pending().await
         }
         async fn write(
             &self,
-            _: &SessionContext,
             _: &StorageKey,
             _: &Record,
-        ) -> Result<(), DriverError> {
-            Err(DriverError::unavailable(
-                "unreachable",
-                "connection refused",
-            ))
+            _: Option<u64>,
+        ) -> Result<WriteOutcome, DriverError> {
+            Err(refused())
         }
-        async fn destroy(&self, _: &SessionContext, _: &StorageKey) -> Result<(), DriverError> {
-            Err(DriverError::unavailable(
-                "unreachable",
-                "connection refused",
-            ))
+        async fn destroy(&self, _: &StorageKey, _: u64) -> Result<WriteOutcome, DriverError> {
+            Err(refused())
         }
-        async fn touch(
-            &self,
-            _: &SessionContext,
-            _: &StorageKey,
-            _: u64,
-        ) -> Result<(), DriverError> {
-            Err(DriverError::unavailable(
-                "unreachable",
-                "connection refused",
-            ))
+        async fn refresh(&self, _: &StorageKey, _: u64, _: u64) -> Result<(), DriverError> {
+            Err(refused())
         }
     }
     let manager = SessionManager::builder(
         SessionConfig::new()
-            .with_driver("unreachable")
             .with_key(crate::common::SECRET)
             .with_driver_timeout("200ms"),
     )
-    .extend("unreachable", |_| Ok(Arc::new(Unreachable)))
+    .driver(Unreachable)
     .build()
     .expect("valid");
     let mut b = session_testkit::Browser::new(manager.clone());
     b.untouched_request()
         .await
-        .expect("a lazy request survives a failing touch");
+        .expect("a lazy request survives a failing read");
     let s = b.begin();
     let started = Instant::now();
     let err = s.initiate(false).await.expect_err("read hangs");
@@ -282,7 +260,7 @@ async fn a_driver_error_surfaces_as_a_backend_error_and_a_timeout_is_bounded() {
 
 #[tokio::test]
 async fn regenerating_during_a_concurrent_logout_does_not_bring_the_session_back() {
-    let (mut b, _, _) = recording(true);
+    let (mut b, driver, _) = recording(true);
     b.request(|s| s.put("user", 1)).await.expect("login");
     let slow = b.begin();
     slow.initiate(false).await.expect("slow request reads");
@@ -291,12 +269,7 @@ async fn regenerating_during_a_concurrent_logout_does_not_bring_the_session_back
     slow.regenerate().expect("regenerate");
     let new_key = slow.session_id().expect("id").storage_key();
     slow.commit().await.expect("commit");
-    let stored = b
-        .manager()
-        .driver()
-        .read(&b.context(), &new_key)
-        .await
-        .expect("read");
+    let stored = driver.read(&new_key).await.expect("read");
     assert!(
         stored.is_none(),
         "the logged-out data came back under the new id"
@@ -332,20 +305,18 @@ async fn regenerating_replays_on_changes_made_meanwhile_to_the_old_record() {
 /// write overflow (a panic in debug builds).
 #[tokio::test]
 async fn a_record_at_the_largest_version_is_written_again() {
-    use session_core::{CookieOptions, Driver, Record, SessionContext};
+    use session_core::Record;
 
-    let (mut b, driver, clock) = recording(true);
+    let (mut b, driver, _) = recording(true);
     b.request(|s| s.put("n", 1)).await.expect("first write");
     let key = b.storage_key().await.expect("key");
-    let cx = SessionContext::new("id", CookieOptions::default());
-    let mut record = driver.read(&cx, &key).await.expect("read").expect("stored");
+    let mut record = driver.read(&key).await.expect("read").expect("stored");
     record.version = u64::MAX;
-    record.last_active = session_core::Clock::now_ms(&clock);
-    driver.write(&cx, &key, &record).await.expect("write");
+    driver.write(&key, &record, Some(1)).await.expect("write");
     for expected in [2, 3] {
         let n = b.request(|s| s.increment("n")).await.expect("increment");
         assert_eq!(n, serde_json::json!(expected));
     }
-    let stored: Record = driver.read(&cx, &key).await.expect("read").expect("stored");
+    let stored: Record = driver.read(&key).await.expect("read").expect("stored");
     assert_eq!(stored.version, 1, "u64::MAX, then 0, then 1");
 }

@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use session_core::{
-    Capabilities, Driver, DriverError, Expected, ManualClock, MemoryDriver, Record, SessionConfig,
-    SessionContext, SessionManager, StorageKey, WriteOutcome,
+    DriverError, ManualClock, MemoryDriver, Record, SessionConfig, SessionManager, SessionStore,
+    StorageKey, WriteOutcome,
 };
 use session_testkit::Browser;
 
@@ -15,13 +15,13 @@ pub(crate) const SECRET: &str = "integration test secret of 32+ bytes";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Call {
     Read(StorageKey),
-    Write(StorageKey),
-    WriteIf(StorageKey, Expected),
-    Destroy(StorageKey),
-    DestroyIf(StorageKey, u64),
-    Touch(StorageKey),
+    Write(StorageKey, Option<u64>),
+    Destroy(StorageKey, u64),
+    Refresh(StorageKey),
 }
 
+/// The memory driver, its calls recorded; with `atomic: false` it ignores the expected
+/// versions, as a last-writer-wins store does.
 #[derive(Debug)]
 pub(crate) struct Recording {
     inner: MemoryDriver,
@@ -37,90 +37,68 @@ impl Recording {
     fn log(&self, call: Call) {
         self.calls.lock().expect("lock").push(call);
     }
+
+    /// The version stored now, for the last-writer-wins mode.
+    async fn current(&self, key: &StorageKey) -> Result<Option<u64>, DriverError> {
+        Ok(self.inner.read(key).await?.map(|r| r.version))
+    }
 }
 
 #[async_trait]
-impl Driver for Recording {
-    fn name(&self) -> &'static str {
-        "recording"
-    }
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::new().with_atomic_update(self.atomic)
-    }
-    async fn read(
-        &self,
-        cx: &SessionContext,
-        key: &StorageKey,
-    ) -> Result<Option<Record>, DriverError> {
+impl SessionStore for Recording {
+    async fn read(&self, key: &StorageKey) -> Result<Option<Record>, DriverError> {
         self.log(Call::Read(key.clone()));
-        self.inner.read(cx, key).await
+        self.inner.read(key).await
     }
     async fn write(
         &self,
-        cx: &SessionContext,
         key: &StorageKey,
         record: &Record,
-    ) -> Result<(), DriverError> {
-        self.log(Call::Write(key.clone()));
-        self.inner.write(cx, key, record).await
-    }
-    async fn write_if(
-        &self,
-        cx: &SessionContext,
-        key: &StorageKey,
-        record: &Record,
-        expected: Expected,
+        expected: Option<u64>,
     ) -> Result<WriteOutcome, DriverError> {
-        self.log(Call::WriteIf(key.clone(), expected));
-        self.inner.write_if(cx, key, record, expected).await
+        self.log(Call::Write(key.clone(), expected));
+        let expected = if self.atomic {
+            expected
+        } else {
+            self.current(key).await?
+        };
+        self.inner.write(key, record, expected).await
     }
-    async fn destroy(&self, cx: &SessionContext, key: &StorageKey) -> Result<(), DriverError> {
-        self.log(Call::Destroy(key.clone()));
-        self.inner.destroy(cx, key).await
+    async fn destroy(&self, key: &StorageKey, version: u64) -> Result<WriteOutcome, DriverError> {
+        self.log(Call::Destroy(key.clone(), version));
+        match (self.atomic, self.current(key).await?) {
+            (false, Some(current)) => self.inner.destroy(key, current).await,
+            (false, None) => Ok(WriteOutcome::Written),
+            (true, _) => self.inner.destroy(key, version).await,
+        }
     }
-    async fn destroy_if(
+    async fn refresh(
         &self,
-        cx: &SessionContext,
         key: &StorageKey,
-        version: u64,
-    ) -> Result<WriteOutcome, DriverError> {
-        self.log(Call::DestroyIf(key.clone(), version));
-        self.inner.destroy_if(cx, key, version).await
-    }
-    async fn touch(
-        &self,
-        cx: &SessionContext,
-        key: &StorageKey,
-        now_ms: u64,
+        last_active: u64,
+        expires_at: u64,
     ) -> Result<(), DriverError> {
-        self.log(Call::Touch(key.clone()));
-        self.inner.touch(cx, key, now_ms).await
+        self.log(Call::Refresh(key.clone()));
+        self.inner.refresh(key, last_active, expires_at).await
+    }
+    fn name(&self) -> &'static str {
+        "recording"
     }
 }
 
 /// A browser on a manager whose driver records its calls.
 pub(crate) fn recording(atomic: bool) -> (Browser, Arc<Recording>, ManualClock) {
     let clock = ManualClock::starting_now();
-    let slot: Arc<Mutex<Option<Arc<Recording>>>> = Arc::default();
-    let out = slot.clone();
-    let manager = SessionManager::builder(
-        SessionConfig::new()
-            .with_driver("recording")
-            .with_key(SECRET),
-    )
-    .with_clock(Arc::new(clock.clone()))
-    .extend("recording", move |setup| {
-        let driver = Arc::new(Recording {
-            inner: MemoryDriver::new(setup.lifetimes(), setup.clock()),
-            atomic,
-            calls: Mutex::default(),
-        });
-        *out.lock().expect("lock") = Some(driver.clone());
-        Ok(driver)
-    })
-    .build()
-    .expect("valid configuration");
-    let driver = slot.lock().expect("lock").clone().expect("factory ran");
+    let driver = Arc::new(Recording {
+        inner: MemoryDriver::new().with_clock(Arc::new(clock.clone())),
+        atomic,
+        calls: Mutex::default(),
+    });
+    let manager = SessionManager::builder(SessionConfig::new().with_key(SECRET))
+        .with_clock(Arc::new(clock.clone()))
+        .driver(driver.clone())
+        .build()
+        .expect("valid configuration");
     (Browser::new(manager), driver, clock)
 }
 

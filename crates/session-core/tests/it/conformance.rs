@@ -21,54 +21,49 @@ session_testkit::conformance_tests!(memory(), Atomic);
 mod defective {
     use std::collections::BTreeMap;
     use std::sync::{Arc, Mutex};
+    use std::time::{SystemTime, UNIX_EPOCH};
 
     use async_trait::async_trait;
     use session_core::{
-        Clock, Driver, DriverError, Lifetimes, Record, SessionContext, SessionManager, StorageKey,
+        DriverError, Record, SessionManager, SessionStore, StorageKey, WriteOutcome,
     };
     use session_testkit::{Conformance, MakeManager};
 
     #[derive(Debug, Clone, Copy)]
     enum Defect {
         IgnoresExpiry,
-        TouchRevives,
+        RefreshRevives,
         WrongVersion,
     }
 
+    /// A last-writer-wins map on the system clock, as a third-party author would write it.
     #[derive(Debug)]
-    struct MapDriver {
+    struct MapStore {
         records: Mutex<BTreeMap<StorageKey, Record>>,
-        lifetimes: Lifetimes,
-        clock: Arc<dyn Clock>,
         defect: Defect,
     }
 
-    impl MapDriver {
+    impl MapStore {
         fn expired(&self, record: &Record) -> bool {
-            !matches!(self.defect, Defect::IgnoresExpiry)
-                && self.lifetimes.is_expired(record, self.clock.now_ms())
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            !matches!(self.defect, Defect::IgnoresExpiry) && record.is_expired_at(now)
         }
     }
 
     #[async_trait]
-    impl Driver for MapDriver {
-        fn name(&self) -> &'static str {
-            "map"
-        }
-        async fn read(
-            &self,
-            _: &SessionContext,
-            key: &StorageKey,
-        ) -> Result<Option<Record>, DriverError> {
+    impl SessionStore for MapStore {
+        async fn read(&self, key: &StorageKey) -> Result<Option<Record>, DriverError> {
             let records = self.records.lock().expect("lock");
             Ok(records.get(key).filter(|r| !self.expired(r)).cloned())
         }
         async fn write(
             &self,
-            _: &SessionContext,
             key: &StorageKey,
             record: &Record,
-        ) -> Result<(), DriverError> {
+            _: Option<u64>,
+        ) -> Result<WriteOutcome, DriverError> {
             let mut record = record.clone();
             if matches!(self.defect, Defect::WrongVersion) {
                 record.version += 1;
@@ -77,23 +72,23 @@ mod defective {
                 .lock()
                 .expect("lock")
                 .insert(key.clone(), record);
-            Ok(())
+            Ok(WriteOutcome::Written)
         }
-        async fn destroy(&self, _: &SessionContext, key: &StorageKey) -> Result<(), DriverError> {
+        async fn destroy(&self, key: &StorageKey, _: u64) -> Result<WriteOutcome, DriverError> {
             self.records.lock().expect("lock").remove(key);
-            Ok(())
+            Ok(WriteOutcome::Written)
         }
-        async fn touch(
+        async fn refresh(
             &self,
-            _: &SessionContext,
             key: &StorageKey,
-            now_ms: u64,
+            last_active: u64,
+            expires_at: u64,
         ) -> Result<(), DriverError> {
             let mut records = self.records.lock().expect("lock");
-            let revives = matches!(self.defect, Defect::TouchRevives);
+            let revives = matches!(self.defect, Defect::RefreshRevives);
             if let Some(r) = records.get_mut(key) {
-                if revives || !self.lifetimes.is_expired(r, self.clock.now_ms()) {
-                    r.last_active = now_ms;
+                if revives || !self.expired(r) {
+                    (r.last_active, r.expires_at) = (last_active, expires_at);
                 }
             }
             Ok(())
@@ -102,15 +97,11 @@ mod defective {
 
     fn suite(defect: Defect) -> Conformance {
         let make: MakeManager = Arc::new(move |config, clock| {
-            SessionManager::builder(config.with_driver("map"))
+            SessionManager::builder(config)
                 .with_clock(Arc::new(clock))
-                .extend("map", move |setup| {
-                    Ok(Arc::new(MapDriver {
-                        records: Mutex::default(),
-                        lifetimes: setup.lifetimes(),
-                        clock: setup.clock(),
-                        defect,
-                    }))
+                .driver(MapStore {
+                    records: Mutex::default(),
+                    defect,
                 })
                 .build()
                 .expect("valid configuration")
@@ -149,24 +140,27 @@ mod defective {
         )
         .expect("the case fails");
         assert!(
-            message.contains("read_never_returns_an_expired_record: the driver's read returned a record idle past its age"),
+            message.contains("read_never_returns_an_expired_record: the driver's read returned a record whose expires_at has passed"),
             "{message}"
         );
     }
 
     #[test]
-    fn a_driver_whose_touch_revives_expired_records_fails_the_named_case() {
+    fn a_driver_whose_refresh_revives_expired_records_fails_the_named_case() {
         assert_eq!(
-            outcome(Defect::TouchRevives, "read_never_returns_an_expired_record"),
+            outcome(
+                Defect::RefreshRevives,
+                "read_never_returns_an_expired_record"
+            ),
             None
         );
         let message = outcome(
-            Defect::TouchRevives,
-            "touch_never_revives_an_expired_record",
+            Defect::RefreshRevives,
+            "refresh_never_revives_an_expired_record",
         )
         .expect("the case fails");
         assert!(
-            message.contains("touch_never_revives_an_expired_record: a touch after the idle age"),
+            message.contains("refresh_never_revives_an_expired_record: a refresh after expiry"),
             "{message}"
         );
     }

@@ -34,7 +34,7 @@ fn every_accepted_session_survives_the_record_encoding() {
                 }
                 s.all().expect("values")
             });
-            let mut record = Record::new(data, 1_000);
+            let mut record = Record::new(data, 1_000, 61_000);
             record.version = 3;
             let decoded = Record::decode(&record.encode());
             proptest::prop_assert_eq!(decoded, Some(record));

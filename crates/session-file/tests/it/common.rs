@@ -5,41 +5,35 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
-use session_core::{
-    Clock, CookieOptions, Lifetimes, Record, SessionContext, SessionId, StorageKey,
-};
+use session_core::{Clock, Record, SessionId, StorageKey};
 use session_file::{FileConfig, FileDriver};
 
-/// The idle lifetime the tests use.
+/// The idle lifetime the tests give their records.
 pub(crate) const IDLE: Duration = Duration::from_secs(600);
 
-/// A driver on `location` with the idle lifetime [`IDLE`] and no absolute one.
+/// [`IDLE`] in milliseconds.
+pub(crate) const IDLE_MS: u64 = 600_000;
+
+/// A driver on `location` with `clock`.
 pub(crate) fn driver(location: &Path, clock: Arc<dyn Clock>) -> FileDriver {
-    driver_with(FileConfig::new(location), Lifetimes::new(IDLE, None), clock)
+    driver_with(FileConfig::new(location), clock)
 }
 
-pub(crate) fn driver_with(
-    config: FileConfig,
-    lifetimes: Lifetimes,
-    clock: Arc<dyn Clock>,
-) -> FileDriver {
-    FileDriver::new(config, lifetimes, clock).expect("usable folder")
-}
-
-/// The request context drivers get (the file driver ignores it).
-pub(crate) fn cx() -> SessionContext {
-    SessionContext::new("id", CookieOptions::default())
+pub(crate) fn driver_with(config: FileConfig, clock: Arc<dyn Clock>) -> FileDriver {
+    FileDriver::from_config(config)
+        .expect("usable folder")
+        .with_clock(clock)
 }
 
 pub(crate) fn key() -> StorageKey {
     SessionId::generate().storage_key()
 }
 
-/// A record holding `value` under `n`.
+/// A record holding `value` under `n`, created and active at `now_ms`, expiring [`IDLE`] later.
 pub(crate) fn record(value: Value, version: u64, now_ms: u64) -> Record {
     let mut data = Map::new();
     data.insert("n".to_owned(), value);
-    let mut record = Record::new(data, now_ms);
+    let mut record = Record::new(data, now_ms, now_ms + IDLE_MS);
     record.version = version;
     record
 }

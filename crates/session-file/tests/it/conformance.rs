@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use serde_json::json;
 use session_core::{DriverRegistry, SessionManager};
+use session_file::FileDriver;
 use session_testkit::MakeManager;
 
+/// The driver built from the configuration, through the registry.
 fn file() -> MakeManager {
     let dir = tempfile::tempdir().expect("temp dir");
     Arc::new(move |config, clock| {
@@ -24,4 +26,25 @@ fn file() -> MakeManager {
     })
 }
 
+/// The driver built in code and handed to the manager as a value.
+fn file_value() -> MakeManager {
+    let dir = tempfile::tempdir().expect("temp dir");
+    Arc::new(move |config, clock| {
+        let driver = FileDriver::new(dir.path().join("sessions"))
+            .expect("usable folder")
+            .with_clock(Arc::new(clock.clone()));
+        SessionManager::builder(config)
+            .driver(driver)
+            .with_clock(Arc::new(clock))
+            .build()
+            .expect("valid configuration")
+    })
+}
+
 session_testkit::conformance_tests!(file(), Atomic);
+
+mod as_a_value {
+    use super::file_value;
+
+    session_testkit::conformance_tests!(file_value(), Atomic);
+}

@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use serde_json::json;
-use session_core::{Driver, Expected, Record, StorageKey, SystemClock, WriteOutcome};
+use session_core::{Record, SessionStore, StorageKey, SystemClock, WriteOutcome};
 use session_file::{FileDriver, TEMP_FILE_MIN_AGE};
 
-use crate::common::{cx, driver, files_ending, key, record};
+use crate::common::{driver, files_ending, key, record};
 
 const ROLE: &str = "SESSION_FILE_TEST_CHILD_ROLE";
 const DIR: &str = "SESSION_FILE_TEST_CHILD_DIR";
@@ -57,7 +57,7 @@ fn child_process_entry_point() {
 async fn increment(driver: &FileDriver, key: &StorageKey) {
     loop {
         let current = driver
-            .read(&cx(), key)
+            .read(key)
             .await
             .expect("read")
             .expect("the session exists");
@@ -65,9 +65,9 @@ async fn increment(driver: &FileDriver, key: &StorageKey) {
         let mut next = record(json!(n + 1), current.version + 1, now());
         next.created_at = current.created_at;
         match driver
-            .write_if(&cx(), key, &next, Expected::Version(current.version))
+            .write(key, &next, Some(current.version))
             .await
-            .expect("write_if")
+            .expect("write")
         {
             WriteOutcome::Written => return,
             WriteOutcome::Conflict => continue,
@@ -80,13 +80,18 @@ async fn increment(driver: &FileDriver, key: &StorageKey) {
 async fn write_forever(driver: &FileDriver, keys: &[StorageKey]) {
     for i in 0u64.. {
         let key = &keys[(i as usize) % keys.len()];
-        let mut r = record(json!(i), i + 1, now());
+        // The only writer: the version read is the one to expect.
+        let expected = driver.read(key).await.expect("read").map(|r| r.version);
+        let mut r = record(json!(i), expected.map_or(1, |v| v + 1), now());
         // Large records keep each write busy long enough for the kill to land inside one.
         r.data.insert(
             "pad".to_owned(),
             json!("x".repeat(64 * 1024 + (i as usize % 4096))),
         );
-        driver.write(&cx(), key, &r).await.expect("write");
+        assert_eq!(
+            driver.write(key, &r, expected).await.expect("write"),
+            WriteOutcome::Written
+        );
     }
 }
 
@@ -122,10 +127,7 @@ async fn two_processes_incrementing_one_session_lose_no_update() {
     let key = key();
     let start = record(json!(0), 1, now());
     assert_eq!(
-        driver
-            .write_if(&cx(), &key, &start, Expected::Absent)
-            .await
-            .expect("write_if"),
+        driver.write(&key, &start, None).await.expect("write"),
         WriteOutcome::Written
     );
     let children: Vec<_> = (0..2)
@@ -151,11 +153,7 @@ async fn two_processes_incrementing_one_session_lose_no_update() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let end = driver
-        .read(&cx(), &key)
-        .await
-        .expect("read")
-        .expect("session");
+    let end = driver.read(&key).await.expect("read").expect("session");
     let total = 2 * INCREMENTS_PER_PROCESS + 50;
     assert_eq!(end.data["n"], json!(total), "lost updates");
     assert_eq!(end.version, 1 + total);
@@ -196,7 +194,7 @@ async fn writers_killed_mid_write_leave_only_whole_files() {
     }
     for key in &keys {
         assert!(
-            driver.read(&cx(), key).await.expect("read").is_some(),
+            driver.read(key).await.expect("read").is_some(),
             "every session written survives"
         );
     }
@@ -219,7 +217,7 @@ async fn writers_killed_mid_write_leave_only_whole_files() {
     // Temporary files never pile up: at most one per killed writer remains between sweeps.
     assert!(temp_seen <= 12, "{temp_seen} temporary files");
     for key in &keys {
-        assert!(driver.read(&cx(), key).await.expect("read").is_some());
+        assert!(driver.read(key).await.expect("read").is_some());
     }
     eprintln!(
         "killed 12 writers; up to {temp_seen} temporary files left before the sweep: {report}"

@@ -7,10 +7,12 @@ use std::sync::Arc;
 
 use serde_json::json;
 use session_core::{
-    ConfigError, Driver, DriverRegistry, SessionConfig, SessionManager, SystemClock,
+    ConfigError, DriverRegistry, SessionConfig, SessionManager, SessionStore, SystemClock,
+    WriteOutcome,
 };
+use session_file::FileDriver;
 
-use crate::common::{cx, driver, key, record};
+use crate::common::{driver, key, record};
 
 fn build(section: Option<serde_json::Value>) -> Result<SessionManager, ConfigError> {
     let mut registry = DriverRegistry::new();
@@ -84,12 +86,41 @@ async fn folders_are_owner_only_and_files_owner_readable() {
     let mode = |p: &Path| std::fs::metadata(p).expect("exists").permissions().mode() & 0o777;
     assert_eq!(mode(&location), 0o700);
     let key = key();
-    driver
-        .write(&cx(), &key, &record(json!(1), 1, 0))
-        .await
-        .expect("write");
+    assert_eq!(
+        driver
+            .write(&key, &record(json!(1), 1, 0), None)
+            .await
+            .expect("write"),
+        WriteOutcome::Written
+    );
     let path = driver.session_path(&key);
     assert_eq!(mode(path.parent().expect("shard")), 0o700);
     assert_eq!(mode(&path), 0o600);
     assert_eq!(driver.location(), location.as_path());
+}
+
+#[test]
+fn a_driver_built_in_code_checks_its_folder_too() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("sessions");
+    std::fs::write(&file, b"not a folder").expect("file");
+    let err = FileDriver::new(&file).expect_err("a file");
+    assert_names_location(&err, &file);
+    let err = FileDriver::from_config(serde_json::from_value(json!({})).expect("section"))
+        .expect_err("no location");
+    assert_eq!(err.option(), "file.location", "{err}");
+}
+
+#[test]
+fn a_section_under_another_name_is_named_in_errors() {
+    let err = SessionManager::builder(
+        SessionConfig::new()
+            .with_driver("disk")
+            .with_key("a secret of at least thirty-two bytes!!")
+            .with_section("disk", json!({})),
+    )
+    .extend("disk", |setup| Ok(FileDriver::from_setup(setup)?.into()))
+    .build()
+    .expect_err("no location");
+    assert_eq!(err.option(), "disk.location", "{err}");
 }

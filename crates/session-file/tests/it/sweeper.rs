@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::json;
-use session_core::{Clock, Driver, Lifetimes, ManualClock, StorageKey};
-use session_file::{FileConfig, FileDriver, TEMP_FILE_MIN_AGE};
+use session_core::{Clock, ManualClock, SessionStore, StorageKey};
+use session_file::{FileConfig, FileDriver, TEMP_FILE_MIN_AGE, UNREADABLE_FILE_MIN_AGE};
 
-use crate::common::{cx, driver, driver_with, files, files_ending, key, n, record, IDLE};
+use crate::common::{driver, driver_with, files, files_ending, key, n, record, IDLE, IDLE_MS};
 
 fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).expect("fits")
@@ -49,14 +49,13 @@ async fn thousands_of_files_exactly_the_expired_go() {
     let clock = ManualClock::starting_now();
     let driver = driver_with(
         FileConfig::new(&location).with_fsync(false),
-        Lifetimes::new(IDLE, None),
         Arc::new(clock.clone()),
     );
     let t0 = clock.now_ms();
     let old: Vec<StorageKey> = (0..1_000).map(|_| key()).collect();
     for (i, k) in old.iter().enumerate() {
         driver
-            .write(&cx(), k, &record(n(i as u64), 1, t0))
+            .write(k, &record(n(i as u64), 1, t0), None)
             .await
             .expect("write");
     }
@@ -65,13 +64,13 @@ async fn thousands_of_files_exactly_the_expired_go() {
     let fresh: Vec<StorageKey> = (0..1_000).map(|_| key()).collect();
     for (i, k) in fresh.iter().enumerate() {
         driver
-            .write(&cx(), k, &record(n(i as u64), 1, t1))
+            .write(k, &record(n(i as u64), 1, t1), None)
             .await
             .expect("write");
     }
-    // A fifth of the old ones were used again (a cheap touch) and must stay.
+    // A fifth of the old ones were used again (a refresh) and must stay.
     for k in old.iter().step_by(5) {
-        driver.touch(&cx(), k, t1).await.expect("touch");
+        driver.refresh(k, t1, t1 + IDLE_MS).await.expect("refresh");
     }
     // Debris and foreign files.
     let shard = location.join(&fresh[0].as_str()[..2]);
@@ -88,11 +87,14 @@ async fn thousands_of_files_exactly_the_expired_go() {
     std::fs::create_dir_all(&corrupt_shard).expect("shard");
     let corrupt_path = corrupt_shard.join(format!("{corrupt}.session"));
     std::fs::write(&corrupt_path, b"{ truncated").expect("corrupt");
-    File::options()
-        .write(true)
-        .open(&corrupt_path)
-        .and_then(|f| f.set_modified(UNIX_EPOCH + Duration::from_millis(t0)))
-        .expect("old");
+    set_mtime(&corrupt_path, t0 - ms(UNREADABLE_FILE_MIN_AGE));
+    // An unreadable file younger than the minimum age stays.
+    let young_corrupt = key();
+    let young_corrupt_shard = location.join(&young_corrupt.as_str()[..2]);
+    std::fs::create_dir_all(&young_corrupt_shard).expect("shard");
+    let young_corrupt_path = young_corrupt_shard.join(format!("{young_corrupt}.session"));
+    std::fs::write(&young_corrupt_path, b"{\"format\":2}").expect("corrupt");
+    set_mtime(&young_corrupt_path, t0);
     let foreign = [shard.join("notes.txt"), location.join("README")];
     for f in &foreign {
         std::fs::write(f, b"keep me").expect("foreign");
@@ -113,10 +115,10 @@ async fn thousands_of_files_exactly_the_expired_go() {
     assert_eq!(report.temporary, 1, "{report}");
     assert_eq!(report.locks, 1, "{report}");
     assert_eq!(report.errors, 0, "{report}");
-    assert_eq!(report.checked, 2_001, "{report}");
+    assert_eq!(report.checked, 2_002, "{report}");
 
     for (i, k) in old.iter().enumerate() {
-        let live = driver.read(&cx(), k).await.expect("read");
+        let live = driver.read(k).await.expect("read");
         assert_eq!(live.is_some(), i % 5 == 0, "old session {i}");
         assert_eq!(
             driver.session_path(k).exists(),
@@ -125,9 +127,10 @@ async fn thousands_of_files_exactly_the_expired_go() {
         );
     }
     for k in &fresh {
-        assert!(driver.read(&cx(), k).await.expect("read").is_some());
+        assert!(driver.read(k).await.expect("read").is_some());
     }
     assert!(!stray_temp.exists() && !orphan_lock.exists() && !corrupt_path.exists());
+    assert!(young_corrupt_path.exists(), "a young unreadable file stays");
     for f in &foreign {
         assert_eq!(std::fs::read(f).expect("kept"), b"keep me");
     }
@@ -137,7 +140,7 @@ async fn thousands_of_files_exactly_the_expired_go() {
     );
     assert!(outside.exists(), "the symlink's target is never touched");
     // Removed sessions take their lock files with them.
-    assert_eq!(files_ending(&location, ".session").len(), 1_200 + 1);
+    assert_eq!(files_ending(&location, ".session").len(), 1_200 + 2);
     assert!(files_ending(&location, ".lock").len() <= 1_200);
 
     let before = files(&location);
@@ -150,14 +153,10 @@ async fn thousands_of_files_exactly_the_expired_go() {
 async fn a_locked_session_is_left_for_the_next_sweep() {
     let dir = tempfile::tempdir().expect("temp dir");
     let clock = ManualClock::starting_now();
-    let driver = driver_with(
-        FileConfig::new(dir.path()),
-        Lifetimes::new(IDLE, None),
-        Arc::new(clock.clone()),
-    );
+    let driver = driver_with(FileConfig::new(dir.path()), Arc::new(clock.clone()));
     let k = key();
     driver
-        .write(&cx(), &k, &record(json!(1), 1, clock.now_ms()))
+        .write(&k, &record(json!(1), 1, clock.now_ms()), None)
         .await
         .expect("write");
     clock.advance(IDLE * 2);
@@ -181,15 +180,11 @@ async fn a_locked_session_is_left_for_the_next_sweep() {
 async fn the_background_sweeper_runs_until_stopped() {
     let dir = tempfile::tempdir().expect("temp dir");
     let clock = ManualClock::starting_now();
-    let driver = driver_with(
-        FileConfig::new(dir.path()),
-        Lifetimes::new(IDLE, None),
-        Arc::new(clock.clone()),
-    );
+    let driver = driver_with(FileConfig::new(dir.path()), Arc::new(clock.clone()));
     let sweeper = driver.spawn_sweeper(Duration::from_millis(20));
     let k = key();
     driver
-        .write(&cx(), &k, &record(json!(1), 1, clock.now_ms()))
+        .write(&k, &record(json!(1), 1, clock.now_ms()), None)
         .await
         .expect("write");
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -219,7 +214,7 @@ async fn temporary_files_of_crashed_writes_go_once_old_enough() {
     // and the half-written temporary file of the new one.
     let rewritten = key();
     driver
-        .write(&cx(), &rewritten, &record(json!("old"), 1, now))
+        .write(&rewritten, &record(json!("old"), 1, now), None)
         .await
         .expect("write");
     let old_temp = crashed_temp_file(&driver, &rewritten, "aB3dE9");
@@ -262,7 +257,7 @@ async fn temporary_files_of_crashed_writes_go_once_old_enough() {
     // The interrupted rewrite did not touch the session; its lock goes with it, not before.
     assert_eq!(
         driver
-            .read(&cx(), &rewritten)
+            .read(&rewritten)
             .await
             .expect("read")
             .map(|r| r.data["n"].clone()),
@@ -297,7 +292,7 @@ async fn an_old_temporary_file_of_a_write_in_progress_is_left_alone() {
     let driver = driver(dir.path(), Arc::new(clock.clone()));
     let k = key();
     driver
-        .write(&cx(), &k, &record(json!(1), 1, clock.now_ms()))
+        .write(&k, &record(json!(1), 1, clock.now_ms()), None)
         .await
         .expect("write");
     // A writer in another process holds the session's lock while it writes; its temporary file
@@ -321,7 +316,7 @@ async fn an_old_temporary_file_of_a_write_in_progress_is_left_alone() {
     let report = driver.sweep().await.expect("sweep");
     assert_eq!(report.temporary, 1, "{report}");
     assert!(!temp.exists());
-    assert!(driver.read(&cx(), &k).await.expect("read").is_some());
+    assert!(driver.read(&k).await.expect("read").is_some());
 }
 
 #[tokio::test]
@@ -359,7 +354,7 @@ async fn lock_files_go_only_when_no_session_needs_them_and_nobody_holds_them() {
     let driver = driver(dir.path(), Arc::new(clock.clone()));
     let live = key();
     driver
-        .write(&cx(), &live, &record(json!(1), 1, clock.now_ms()))
+        .write(&live, &record(json!(1), 1, clock.now_ms()), None)
         .await
         .expect("write");
     let orphan = key();

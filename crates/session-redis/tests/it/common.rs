@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use session_core::{DriverRegistry, ManualClock, SessionConfig, SessionManager};
+use session_core::{
+    Driver, DriverRegistry, ManualClock, SessionConfig, SessionManager, SessionStore,
+};
 use session_testkit::redis_server::RedisServer;
 
 /// A key prefix no other test uses, so tests can share a server.
@@ -51,6 +53,14 @@ pub(crate) fn manager(section: Value, config: SessionConfig, clock: ManualClock)
     .with_clock(Arc::new(clock))
     .build()
     .expect("valid configuration")
+}
+
+/// The manager's driver, which is a server-side store.
+pub(crate) fn store(manager: &SessionManager) -> Arc<dyn SessionStore> {
+    match manager.driver() {
+        Driver::Server(store) => store.clone(),
+        Driver::Client(_) => panic!("the redis driver is a server-side store"),
+    }
 }
 
 /// A manager with a two-hour idle age.

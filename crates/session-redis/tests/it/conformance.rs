@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use session_testkit::redis_server::{RedisCluster, RedisServer};
-use session_testkit::{Conformance, ATOMIC_CASES, CASES};
+use session_testkit::{Conformance, Mode, ATOMIC_CASES, CASES, SERVER_CASES};
 
 use crate::common;
 
@@ -13,12 +13,12 @@ async fn run(name: &str, section: impl Fn() -> Value + Send + Sync + 'static) {
         name,
         Arc::new(move |config, clock| common::manager(section(), config, clock)),
     )
-    .run()
+    .run(Mode::Atomic)
     .await;
     assert!(report.skipped.is_empty(), "{report}");
     assert_eq!(
         report.passed.len(),
-        CASES.len() + ATOMIC_CASES.len(),
+        CASES.len() + SERVER_CASES.len() + ATOMIC_CASES.len(),
         "{report}"
     );
 }

@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use session_core::{
-    Clock, Expected, ManualClock, Record, SessionConfig, SessionId, SessionManager, StorageKey,
-    WriteOutcome,
+    Clock, ManualClock, Record, SessionConfig, SessionId, SessionManager, StorageKey, WriteOutcome,
 };
 use session_testkit::redis_server::RedisServer;
 use session_testkit::Browser;
@@ -14,10 +13,9 @@ use session_testkit::Browser;
 use crate::common::{self, counted, one, ran, HARNESS};
 
 /// Commands the driver's scripts run inside Redis; `INFO commandstats` counts them too, but they
-/// are not round trips. On the script path the driver itself sends only `EVALSHA`, `EVAL` and
-/// `DEL`; the plain `GET` of a recently marked session is counted apart
-/// (`a_session_marked_within_a_second_is_read_without_a_script`).
-const INSIDE_SCRIPTS: &[&str] = &["type", "getrange", "set", "setrange", "pexpire", "unlink"];
+/// are not round trips. The driver itself sends `GET`, `EVALSHA`, `EVAL` and, for a new session,
+/// `SET … NX PX` (counted with [`ran`] where it matters).
+const INSIDE_SCRIPTS: &[&str] = &["getrange", "set", "setrange", "pexpire", "unlink"];
 
 /// The commands clients sent since the last reset, by name.
 fn sent(server: &RedisServer) -> BTreeMap<String, u64> {
@@ -45,6 +43,17 @@ fn capped(server: &RedisServer, clock: &ManualClock) -> (SessionManager, String)
     (manager, prefix)
 }
 
+/// A record holding `{"n": n}` at `version`, created and active at `now`, expiring at
+/// `expires_at`.
+fn record(n: i64, version: u64, now: u64, expires_at: u64) -> Record {
+    let mut data = serde_json::Map::new();
+    data.insert("n".to_owned(), json!(n));
+    Record {
+        version,
+        ..Record::new(data, now, expires_at)
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_kind_of_request_costs_the_documented_commands() {
     let server = RedisServer::spawn();
@@ -63,56 +72,73 @@ async fn each_kind_of_request_costs_the_documented_commands() {
     warm.request(|s| s.put("n", 1))
         .await
         .expect("warm-up write");
-    clock.advance(Duration::from_secs(2));
     warm.request(|s| s.increment("n"))
         .await
         .expect("warm-up update");
-    clock.advance(Duration::from_secs(2));
     warm.request(|s| s.get("n")).await.expect("warm-up read");
-    clock.advance(Duration::from_secs(2));
-    warm.untouched_request().await.expect("warm-up touch");
+    warm.untouched_request().await.expect("warm-up refresh");
     warm.request(|s| s.clear()).await.expect("warm-up logout");
     b.request(|s| s.put("n", 1)).await.expect("first request");
 
-    // Each counted request comes more than a second after the previous one: the activity mark
-    // is then due for a refresh, and every call goes through its script.
     let later = || clock.advance(Duration::from_secs(2));
     later();
     server.reset_stats();
     let n = b.request(|s| s.get("n")).await.expect("read-only request");
     assert_eq!(n, Some(json!(1)));
-    let read_only = sent(&server);
+    let read_only = ran(&server);
     println!("read-only request: {read_only:?}");
-    assert_eq!(read_only, one("evalsha", 1), "a read-only request");
+    assert_eq!(
+        read_only,
+        counted(&[
+            ("get", 1),
+            ("evalsha", 1),
+            ("getrange", 1),
+            ("setrange", 1),
+            ("pexpire", 1),
+        ]),
+        "a read-only request: the read, and the refresh rewriting the header's times"
+    );
 
     later();
     server.reset_stats();
     b.request(|s| s.increment("n"))
         .await
         .expect("modifying request");
-    let modifying = sent(&server);
+    let modifying = ran(&server);
     println!("modifying request: {modifying:?}");
-    assert_eq!(modifying, one("evalsha", 2), "a modifying request");
+    assert_eq!(
+        modifying,
+        counted(&[("get", 1), ("evalsha", 1), ("getrange", 1), ("set", 1)]),
+        "a modifying request: the read, and the conditional write (the TTL set with the value)"
+    );
 
     later();
     server.reset_stats();
     b.untouched_request().await.expect("untouched request");
     let untouched = sent(&server);
     println!("untouched request: {untouched:?}");
-    assert_eq!(untouched, one("evalsha", 1), "an untouched request");
+    assert_eq!(
+        untouched,
+        counted(&[("get", 1), ("evalsha", 1)]),
+        "an untouched request"
+    );
 
     later();
     server.reset_stats();
     b.readonly_request(|s| s.get("n"))
         .await
         .expect("readonly request");
-    assert_eq!(sent(&server), one("evalsha", 1), "a readonly request");
+    assert_eq!(sent(&server), one("get", 1), "a readonly request");
 
     // Logging out: the read and one conditional delete.
     later();
     server.reset_stats();
     b.request(|s| s.clear()).await.expect("logout");
-    assert_eq!(sent(&server), one("evalsha", 2), "emptying a session");
+    assert_eq!(
+        sent(&server),
+        counted(&[("get", 1), ("evalsha", 1)]),
+        "emptying a session"
+    );
 
     // A new visitor whose handler stores nothing costs nothing.
     let mut visitor = Browser::new(b.manager().clone());
@@ -129,8 +155,7 @@ async fn each_kind_of_request_costs_the_documented_commands() {
         .expect("new session");
     assert_eq!(ran(&server), one("set", 1), "a new session");
 
-    // Logging in (within a second of the write, so the read is a plain `GET`): the read, the
-    // new id's `SET … NX PX`, the old id's conditional delete.
+    // Logging in: the read, the new id's `SET … NX PX`, the old id's conditional delete.
     server.reset_stats();
     visitor
         .request(|s| {
@@ -151,7 +176,7 @@ async fn each_kind_of_request_costs_the_documented_commands() {
         "a login: the read, the new session's SET, the old one's conditional delete"
     );
 
-    // The touch really slid the idle expiry: 3 × 0.6 idle ages later the session is alive.
+    // The refreshes really slid the idle expiry: 3 × 0.6 idle ages later the session is alive.
     let mut b = Browser::new(b.manager().clone());
     b.request(|s| s.put("n", 5)).await.expect("new session");
     for _ in 0..3 {
@@ -194,74 +219,88 @@ async fn the_ttl_follows_the_idle_age_and_the_absolute_cap() {
     assert_eq!(server.cli(&["TYPE", &redis_key]), "string");
 }
 
+/// A refresh rewrites the header's activity mark and expiry in place (the record's JSON is left
+/// as written) and slides the TTL; a read takes the times from the header.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_session_marked_within_a_second_is_read_without_a_script() {
+async fn a_refresh_rewrites_the_header_and_reads_take_its_times() {
     let server = RedisServer::spawn();
     let clock = ManualClock::starting_now();
-    let manager = common::manager(
-        common::standalone(server.url()),
-        SessionConfig::new().with_age(Duration::from_secs(600)),
-        clock.clone(),
-    );
-    let mut warm = Browser::new(manager.clone());
-    warm.request(|s| s.put("n", 1)).await.expect("warm-up");
-    let mut b = Browser::new(manager);
-    b.request(|s| s.put("n", 1)).await.expect("write");
-
-    // The write marked the session active now: a read is one plain GET, no script.
-    clock.advance(Duration::from_millis(400));
-    server.reset_stats();
-    let n = b.request(|s| s.get("n")).await.expect("read");
-    assert_eq!(n, Some(json!(1)));
-    assert_eq!(ran(&server), one("get", 1), "a read within a second");
-
-    // A touch would change nothing: no command at all.
-    server.reset_stats();
-    b.untouched_request().await.expect("untouched");
-    assert_eq!(ran(&server), BTreeMap::new(), "a touch within a second");
-
-    // A modifying request: the plain read, then the conditional write (GETRANGE of the header
-    // and one SET with the TTL inside the script).
-    server.reset_stats();
-    b.request(|s| s.increment("n")).await.expect("increment");
-    let modifying = ran(&server);
-    assert_eq!(modifying.get("evalsha"), Some(&1), "{modifying:?}");
-    assert_eq!(modifying.get("get"), Some(&1), "{modifying:?}");
-    assert_eq!(modifying.get("getrange"), Some(&1), "{modifying:?}");
-    assert_eq!(modifying.get("set"), Some(&1), "{modifying:?}");
+    let (manager, prefix) = capped(&server, &clock);
+    let store = common::store(&manager);
+    let key = SessionId::generate().storage_key();
+    let redis_key = format!("{prefix}{{{}}}", key.as_str());
+    let start = clock.now_ms();
+    let written = record(1, 3, start, start + 600_000);
     assert_eq!(
-        modifying.get("pexpire"),
-        None,
-        "the TTL is set with the value: {modifying:?}"
+        store.write(&key, &written, None).await.expect("write"),
+        WriteOutcome::Written
+    );
+    let before = server.cli(&["GET", &redis_key]);
+    assert_eq!(
+        before,
+        format!("s2:{:020}:{start:020}:{:020}:", 3, start + 600_000)
+            + std::str::from_utf8(&written.encode()).expect("JSON")
     );
 
-    // More than a second after the last mark the script runs again and moves the mark.
-    clock.advance(Duration::from_millis(1500));
-    server.reset_stats();
-    b.request(|s| s.get("n")).await.expect("read");
-    let due = ran(&server);
-    assert_eq!(due.get("evalsha"), Some(&1), "{due:?}");
-    assert_eq!(due.get("setrange"), Some(&1), "the mark moved: {due:?}");
-    server.reset_stats();
-    b.request(|s| s.get("n")).await.expect("read");
-    assert_eq!(ran(&server), one("get", 1), "right after the refresh");
-
-    // Expiry is still checked on the plain path: a session past its idle age is no session,
-    // even if this process saw it a moment ago (the clock jumped).
-    b.request(|s| s.put("m", 1)).await.expect("write");
-    clock.advance(Duration::from_secs(601));
-    let gone = b
-        .request(|s| Ok((s.is_fresh(), s.get("n")?)))
+    // Warm-up: the refresh script loaded (on a key that holds nothing).
+    let other = SessionId::generate().storage_key();
+    store
+        .refresh(&other, start, start + 1_000)
         .await
-        .expect("read");
-    assert_eq!(gone, (true, None));
+        .expect("warm-up");
+
+    clock.advance(Duration::from_secs(100));
+    let now = clock.now_ms();
+    server.reset_stats();
+    store
+        .refresh(&key, now, now + 300_000)
+        .await
+        .expect("refresh");
+    assert_eq!(
+        ran(&server),
+        counted(&[
+            ("evalsha", 1),
+            ("getrange", 1),
+            ("setrange", 1),
+            ("pexpire", 1)
+        ])
+    );
+    let after = server.cli(&["GET", &redis_key]);
+    assert_eq!(
+        after,
+        format!("s2:{:020}:{now:020}:{:020}:", 3, now + 300_000) + &before[66..],
+        "only the header's times changed"
+    );
+    let ttl: i64 = server.cli(&["PTTL", &redis_key]).parse().expect("a number");
+    assert!((290_000..=300_000).contains(&ttl), "TTL {ttl}");
+    let read = store.read(&key).await.expect("read").expect("live");
+    assert_eq!(
+        read,
+        Record {
+            last_active: now,
+            expires_at: now + 300_000,
+            ..written.clone()
+        }
+    );
+
+    // A refresh whose expiry has already come sends nothing and changes nothing.
+    server.reset_stats();
+    store.refresh(&key, now, now).await.expect("refresh");
+    assert_eq!(ran(&server), BTreeMap::new());
+    assert_eq!(server.cli(&["GET", &redis_key]), after);
+
+    // Past the expiry by the application's clock, Redis still holds the key: the read checks
+    // the header itself.
+    clock.advance(Duration::from_secs(300));
+    assert_eq!(store.read(&key).await.expect("read"), None);
+    assert_eq!(server.cli(&["EXISTS", &redis_key]), "1");
 }
 
-/// Past its idle or absolute lifetime by the application's clock, a session still in Redis (its
-/// TTL runs on Redis's clock) is treated as absent by every script: not read, not refreshed, not
-/// written back, not deleted as if it were current.
+/// Past its expiry by the application's clock, a session still in Redis (its TTL runs on Redis's
+/// clock) is treated as absent by every call: not read, not refreshed, not written back, not
+/// deleted as if it were current.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_session_past_its_lifetime_is_never_refreshed_written_or_deleted() {
+async fn a_session_past_its_expiry_is_never_refreshed_written_or_deleted() {
     let server = RedisServer::spawn();
     let clock = ManualClock::starting_now();
     let (manager, prefix) = capped(&server, &clock);
@@ -276,34 +315,34 @@ async fn a_session_past_its_lifetime_is_never_refreshed_written_or_deleted() {
     clock.advance(Duration::from_secs(200));
     old.request(|s| s.get("n"))
         .await
-        .expect("read moving the mark");
+        .expect("read refreshing the expiry");
     // 950 s after the first was created (absolute age 900 s), 650 s after the second was last
     // active (idle age 600 s).
     clock.advance(Duration::from_secs(450));
-    let driver = manager.driver();
-    let cx = idle.context();
+    let store = common::store(&manager);
+    let now = clock.now_ms();
     for key in &keys {
         let redis_key = format!("{prefix}{{{}}}", key.as_str());
         let stored = server.cli(&["GET", &redis_key]);
-        assert!(stored.starts_with("s1:"), "{stored}");
+        assert!(stored.starts_with("s2:"), "{stored}");
         let ttl = |server: &RedisServer| -> i64 {
             server.cli(&["PTTL", &redis_key]).parse().expect("a number")
         };
         let before = ttl(&server);
         let version: u64 = stored[3..23].parse().expect("the version");
 
-        assert_eq!(driver.read(&cx, key).await.expect("read"), None);
-        driver.touch(&cx, key, clock.now_ms()).await.expect("touch");
-        let record = Record::new(Default::default(), clock.now_ms());
+        assert_eq!(store.read(key).await.expect("read"), None);
+        store
+            .refresh(key, now, now + 600_000)
+            .await
+            .expect("refresh");
+        let next = record(2, version + 1, now, now + 600_000);
         assert_eq!(
-            driver
-                .write_if(&cx, key, &record, Expected::Version(version))
-                .await
-                .expect("write"),
+            store.write(key, &next, Some(version)).await.expect("write"),
             WriteOutcome::Gone
         );
         assert_eq!(
-            driver.destroy_if(&cx, key, version).await.expect("delete"),
+            store.destroy(key, version).await.expect("delete"),
             WriteOutcome::Gone
         );
         assert_eq!(server.cli(&["GET", &redis_key]), stored, "left as it was");
@@ -313,27 +352,23 @@ async fn a_session_past_its_lifetime_is_never_refreshed_written_or_deleted() {
 
 /// A new session is written with `SET … NX PX`; when the key exists, the conditional write's
 /// script decides, so the outcome is what the script alone would give: a session past its
-/// lifetime by the application's clock (still in Redis) counts as absent and is replaced, a live
-/// one or a value of another kind is a conflict and stays as it is.
+/// expiry by the application's clock (still in Redis) counts as absent and is replaced, a live
+/// one or a value of another kind is a conflict and stays as it is. A record written already
+/// expired is not stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_session_is_created_without_a_script_unless_its_key_exists() {
     let server = RedisServer::spawn();
     let clock = ManualClock::starting_now();
     let (manager, prefix) = capped(&server, &clock);
-    let driver = manager.driver();
-    let mut b = Browser::new(manager.clone());
-    let cx = b.context();
+    let store = common::store(&manager);
     let redis_key = |key: &StorageKey| format!("{prefix}{{{}}}", key.as_str());
     // Writes a record holding `n` under `key`, expecting no record there.
     let create = async |key: &StorageKey, n: i64| {
-        let mut data = serde_json::Map::new();
-        data.insert("n".to_owned(), json!(n));
-        let mut record = Record::new(data, clock.now_ms());
-        record.version = 1;
-        driver
-            .write_if(&cx, key, &record, Expected::Absent)
+        let now = clock.now_ms();
+        store
+            .write(key, &record(n, 1, now, now + 600_000), None)
             .await
-            .expect("write_if")
+            .expect("write")
     };
 
     // Not there: one SET, and the value is stored with its TTL.
@@ -342,7 +377,7 @@ async fn a_new_session_is_created_without_a_script_unless_its_key_exists() {
     assert_eq!(create(&key, 1).await, WriteOutcome::Written);
     assert_eq!(ran(&server), one("set", 1), "a create of a new key");
     let stored = server.cli(&["GET", &redis_key(&key)]);
-    assert!(stored.starts_with("s1:"), "{stored}");
+    assert!(stored.starts_with("s2:"), "{stored}");
     let ttl: i64 = server
         .cli(&["PTTL", &redis_key(&key)])
         .parse()
@@ -366,18 +401,41 @@ async fn a_new_session_is_created_without_a_script_unless_its_key_exists() {
     assert_eq!(create(&foreign, 3).await, WriteOutcome::Conflict);
     assert_eq!(server.cli(&["TYPE", &redis_key(&foreign)]), "list");
 
-    // Past its idle age by the application's clock but still in Redis: replaced, as the
-    // script alone would.
+    // Past its expiry by the application's clock but still in Redis: replaced, as the script
+    // alone would.
     clock.advance(Duration::from_secs(601));
-    assert_eq!(driver.read(&cx, &key).await.expect("read"), None);
+    assert_eq!(store.read(&key).await.expect("read"), None);
     assert_eq!(create(&key, 4).await, WriteOutcome::Written);
-    let fresh = driver
-        .read(&cx, &key)
+    let fresh = store
+        .read(&key)
         .await
         .expect("read")
         .expect("the new record");
     assert_eq!(fresh.data["n"], json!(4));
-    b.request(|s| s.put("m", 1))
-        .await
-        .expect("the browser's session still works");
+
+    // Already expired as given: nothing is stored (no SET, no PX of zero), and an expired
+    // record left in Redis is removed.
+    let now = clock.now_ms();
+    let late = SessionId::generate().storage_key();
+    server.reset_stats();
+    assert_eq!(
+        store
+            .write(&late, &record(5, 1, now - 1_000, now), None)
+            .await
+            .expect("write"),
+        WriteOutcome::Written
+    );
+    let stats = ran(&server);
+    assert_eq!(stats.get("set"), None, "{stats:?}");
+    assert_eq!(server.cli(&["EXISTS", &redis_key(&late)]), "0");
+    assert_eq!(store.read(&late).await.expect("read"), None);
+    assert_eq!(
+        store
+            .write(&key, &record(6, 2, now, now), Some(1))
+            .await
+            .expect("write"),
+        WriteOutcome::Written,
+        "a live record replaced by an expired one"
+    );
+    assert_eq!(server.cli(&["EXISTS", &redis_key(&key)]), "0");
 }

@@ -96,9 +96,8 @@ async fn a_flushed_script_cache_is_reloaded() {
             .await
             .expect("after SCRIPT FLUSH");
         let stats = server.commandstats();
-        // Each script answered NOSCRIPT once and was sent again in full: the conditional write
-        // always, the read script when the session's mark was due (a read within a second of
-        // the last mark is a plain GET).
+        // The conditional write's script answered NOSCRIPT once and was sent again in full
+        // (the read is a plain GET).
         let evals = stats.get("eval").copied().unwrap_or(0);
         assert!(evals >= 1, "{stats:?}");
         assert_eq!(
@@ -121,15 +120,15 @@ async fn values_that_do_not_decode_read_as_no_session() {
     let mut b = Browser::new(common::simple_manager(section));
     // Far in the future, so that only the value's shape decides.
     let late = format!("{:020}", 99_999_999_999_999u64);
-    let header = |version: &str| format!("s1:{version}:{late}:{late}:");
+    let header = |version: &str| format!("s2:{version}:{late}:{late}:");
     let envelope = format!(
-        r#"{{"format":1,"data":{{"secret":"s3"}},"version":2,"created_at":{late},"last_active":{late}}}"#,
+        r#"{{"format":1,"data":{{"secret":"s3"}},"version":2,"created_at":{late},"last_active":{late},"expires_at":{late}}}"#,
         late = 99_999_999_999_999u64
     );
     let two = format!("{:020}", 2);
     let garbage: Vec<Vec<String>> = [
         vec!["SET", "{key}", "not a session"],
-        vec!["SET", "{key}", "s1:00000000000000000001"],
+        vec!["SET", "{key}", "s2:00000000000000000001"],
         // The previous layout: a hash with a field each.
         vec!["HSET", "{key}", "v", "1", "c", "1", "a", "1", "d", "{}"],
         vec!["RPUSH", "{key}", "a list"],
@@ -137,6 +136,12 @@ async fn values_that_do_not_decode_read_as_no_session() {
     .into_iter()
     .map(|c| c.into_iter().map(str::to_owned).collect())
     .chain([
+        // The earlier layout's header (creation time and activity mark), a good record.
+        vec![
+            "SET".into(),
+            "{key}".into(),
+            format!("s1:{two}:{late}:{late}:{envelope}"),
+        ],
         // A good header, a record that does not decode.
         vec![
             "SET".into(),
@@ -174,12 +179,7 @@ async fn values_that_do_not_decode_read_as_no_session() {
             .await
             .expect("a corrupt value is no error");
         assert!(fresh && secret.is_none(), "{command:?} opened a session");
-        let read = b
-            .manager()
-            .driver()
-            .read(&b.context(), &key)
-            .await
-            .expect("read");
+        let read = common::store(b.manager()).read(&key).await.expect("read");
         assert!(read.is_none(), "{command:?} decoded");
     }
     // The same record under its own header opens: each case above fails for its one fault.
@@ -188,10 +188,8 @@ async fn values_that_do_not_decode_read_as_no_session() {
     let key = b.storage_key().await.expect("key");
     let redis_key = format!("{prefix}{{{}}}", key.as_str());
     server.cli(&["SET", &redis_key, &format!("{}{envelope}", header(&two))]);
-    let read = b
-        .manager()
-        .driver()
-        .read(&b.context(), &key)
+    let read = common::store(b.manager())
+        .read(&key)
         .await
         .expect("read")
         .expect("a well-formed value opens");
@@ -217,8 +215,7 @@ async fn concurrent_increments_through_a_small_pool_are_all_counted() {
         Some(json!(200))
     );
     // Every increment cost at least its conditional write (a script); conflicts cost a re-read
-    // and a retry. The reads are scripts or, for a session marked within the last second, plain
-    // GETs.
+    // (a plain GET) and a retry.
     assert!(
         stats.get("evalsha").copied().unwrap_or(0) >= 200,
         "{stats:?}"
@@ -421,29 +418,17 @@ async fn a_session_destroyed_under_a_slow_request_stays_destroyed() {
     let redis_key = format!("{prefix}{{{}}}", key.as_str());
     assert_eq!(server.cli(&["EXISTS", &redis_key]), "0", "resurrected");
     // The driver's conditional write refuses too, directly.
-    let record = session_core::Record::new(Default::default(), 1);
-    let outcome = b
-        .manager()
-        .driver()
-        .write_if(
-            &b.context(),
-            &key,
-            &record,
-            session_core::Expected::Version(1),
-        )
-        .await
-        .expect("write_if");
+    let store = common::store(b.manager());
+    let record = session_core::Record {
+        version: 2,
+        ..session_core::Record::new(Default::default(), 1, u64::MAX)
+    };
+    let outcome = store.write(&key, &record, Some(1)).await.expect("write");
     assert_eq!(outcome, session_core::WriteOutcome::Gone);
     assert_eq!(server.cli(&["EXISTS", &redis_key]), "0");
     // An unrelated key never existed either.
     let other = SessionId::generate().storage_key();
-    assert!(b
-        .manager()
-        .driver()
-        .read(&b.context(), &other)
-        .await
-        .expect("read")
-        .is_none());
+    assert!(store.read(&other).await.expect("read").is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -70,8 +70,21 @@ async fn read_until(b: &mut Browser, want: Option<Value>) -> Vec<Option<Value>> 
     }
 }
 
+/// What one refresh with the cache on costs Redis, `times` over: the script reads the header,
+/// rewrites its times, slides the TTL and reads the key once more (so that Redis goes on
+/// reporting changes to it).
+fn refreshes(times: u64) -> BTreeMap<String, u64> {
+    counted(&[
+        ("evalsha", times),
+        ("getrange", times),
+        ("setrange", times),
+        ("pexpire", times),
+        ("strlen", times),
+    ])
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reads_are_answered_locally_and_a_modifying_request_costs_one_command() {
+async fn reads_are_answered_locally_and_a_request_costs_one_command() {
     let server = RedisServer::spawn();
     let clock = ManualClock::starting_now();
     let manager = manager(cached(server.url()), &clock);
@@ -83,23 +96,32 @@ async fn reads_are_answered_locally_and_a_modifying_request_costs_one_command() 
     // Warm-up: the connection, and the scripts loaded.
     let mut warm = Browser::new(manager.clone());
     warm.request(|s| s.put("n", 1)).await.expect("warm-up");
-    clock.advance(Duration::from_secs(2));
     warm.request(|s| s.increment("n")).await.expect("warm-up");
+    warm.request(|s| s.get("n")).await.expect("warm-up");
 
-    let mut b = Browser::new(manager);
+    let mut b = Browser::new(manager.clone());
     b.request(|s| s.put("n", 1)).await.expect("write");
+    let key = b.storage_key().await.expect("key");
+    let store = common::store(&manager);
 
-    // Within a second of the write's mark, every read is answered from the copy the write
-    // left: Redis does not report the driver's own change back to it (`NOLOOP`).
+    // The write left its copy: Redis does not report the driver's own change back to it
+    // (`NOLOOP`). A read costs nothing, and a request that only reads costs its refresh.
     clock.advance(Duration::from_millis(400));
     server.reset_stats();
+    let read = store.read(&key).await.expect("read").expect("the copy");
+    assert_eq!(read.data["n"], json!(1));
+    assert_eq!(ran(&server), BTreeMap::new(), "a read of a copy");
     for _ in 0..3 {
         assert_eq!(
             b.request(|s| s.get("n")).await.expect("read"),
             Some(json!(1))
         );
     }
-    assert_eq!(ran(&server), BTreeMap::new(), "three reads within a second");
+    assert_eq!(ran(&server), refreshes(3), "three reading requests");
+    // The copy carries the refreshed times.
+    let now = session_core::Clock::now_ms(&clock);
+    let read = store.read(&key).await.expect("read").expect("the copy");
+    assert_eq!((read.last_active, read.expires_at), (now, now + 600_000));
 
     // A modifying request whose read is answered locally: only the conditional write (its
     // script reads the header, writes the value with its TTL, and reads the key once more so
@@ -119,31 +141,19 @@ async fn reads_are_answered_locally_and_a_modifying_request_costs_one_command() 
             Some(json!(2))
         );
     }
-    assert_eq!(ran(&server), BTreeMap::new(), "three reads after the write");
-
-    // More than a second after the mark, the read script runs once (it moves the mark and
-    // slides the TTL), and the reads after it are local again.
-    clock.advance(Duration::from_millis(1500));
-    server.reset_stats();
-    for _ in 0..4 {
-        assert_eq!(
-            b.request(|s| s.get("n")).await.expect("read"),
-            Some(json!(2))
-        );
-    }
     assert_eq!(
         ran(&server),
-        counted(&[
-            ("evalsha", 1),
-            ("getrange", 1),
-            ("setrange", 1),
-            ("pexpire", 1),
-            ("strlen", 1),
-        ]),
-        "four reads, the first one due to move the mark"
+        refreshes(3),
+        "three reading requests after the write"
     );
 
-    // A copy past its idle age is not served, whatever the mark table says.
+    // A request that never opens the session: its read is local too, its refresh is sent.
+    clock.advance(Duration::from_millis(1500));
+    server.reset_stats();
+    b.untouched_request().await.expect("untouched");
+    assert_eq!(ran(&server), refreshes(1), "an untouched request");
+
+    // A copy past its expiry is not served.
     clock.advance(Duration::from_secs(601));
     let gone = b
         .request(|s| Ok((s.is_fresh(), s.get("n")?)))
@@ -174,8 +184,9 @@ async fn changes_made_elsewhere_replace_the_local_copies() {
     let seen = read_until(&mut a, Some(json!(2))).await;
     assert_eq!(seen.last(), Some(&Some(json!(2))), "reads: {seen:?}");
 
-    // After each kind of change this instance makes itself (a write, a read that moves the
-    // mark, a touch), Redis still reports the next change made elsewhere. (The other instance's
+    // After each kind of change this instance makes itself (a write, the refresh of a request
+    // that only read, the refresh of one that never opened the session), Redis still reports the
+    // next change made elsewhere. (The other instance's
     // increment may start from its own copy a moment before the message about this instance's
     // write reaches it, and answer one less; its write then conflicts and replays on the stored
     // value, which is what this instance must come to read.)
@@ -186,15 +197,13 @@ async fn changes_made_elsewhere_replace_the_local_copies() {
     an_increment_elsewhere_is_seen(&mut a, &mut b, 4, "a write").await;
     clock.advance(Duration::from_millis(1500));
     assert_eq!(
-        a.request(|s| s.get("n"))
-            .await
-            .expect("read moving the mark"),
+        a.request(|s| s.get("n")).await.expect("read and refresh"),
         Some(json!(4))
     );
     an_increment_elsewhere_is_seen(&mut a, &mut b, 5, "a read").await;
     clock.advance(Duration::from_millis(1500));
-    a.untouched_request().await.expect("touch moving the mark");
-    an_increment_elsewhere_is_seen(&mut a, &mut b, 6, "a touch").await;
+    a.untouched_request().await.expect("untouched request");
+    an_increment_elsewhere_is_seen(&mut a, &mut b, 6, "an untouched request").await;
 
     // A client outside the application deletes the key.
     let key = a.storage_key().await.expect("key");
@@ -300,7 +309,6 @@ async fn a_server_without_client_tracking_gets_the_driver_without_the_cache() {
     let clock = ManualClock::starting_now();
     let mut b = Browser::new(manager(cached(server.url()), &clock));
     b.request(|s| s.put("n", 1)).await.expect("write");
-    clock.advance(Duration::from_millis(400));
     server.reset_stats();
     assert_eq!(
         b.request(|s| s.get("n")).await.expect("read"),
@@ -322,9 +330,11 @@ async fn the_cache_works_over_tls() {
     let mut section = common::tls(server.url(), &ca);
     section["local_cache"] = json!(100);
     let manager = manager(section, &clock);
-    // Warm-up: opening the connection drops every copy made while it was being opened.
+    // Warm-up: opening the connection drops every copy made while it was being opened, and
+    // the refresh script is loaded.
     let mut warm = Browser::new(manager.clone());
     warm.request(|s| s.put("n", 0)).await.expect("warm-up");
+    warm.request(|s| s.get("n")).await.expect("warm-up");
     let mut b = Browser::new(manager);
     b.request(|s| s.put("n", 1)).await.expect("write");
     server.reset_stats();
@@ -334,8 +344,8 @@ async fn the_cache_works_over_tls() {
     );
     assert_eq!(
         ran(&server),
-        BTreeMap::new(),
-        "a read over TLS, answered locally"
+        refreshes(1),
+        "a read over TLS answered locally: the request sends only its refresh"
     );
 }
 
@@ -431,6 +441,7 @@ fn each_thread_serves_the_copies_its_own_connection_keeps_current() {
         let mut warm = Browser::new(here.clone());
         worker.serve(&mut warm, Op::Put(0));
         worker.serve(&mut warm, Op::Increment);
+        worker.serve(&mut warm, Op::Get);
     }
     assert_eq!(common::driver_connections(&server), 2, "one per thread");
 
@@ -442,8 +453,8 @@ fn each_thread_serves_the_copies_its_own_connection_keeps_current() {
     }
     assert_eq!(
         ran(&server),
-        BTreeMap::new(),
-        "reads on the thread that wrote"
+        refreshes(3),
+        "reads on the thread that wrote: only their refreshes"
     );
 
     // The other thread's connection never read the session: that thread reads it from Redis
