@@ -458,6 +458,26 @@ impl KeyRing {
     }
 }
 
+/// What an id cookie says of its id (signed with it, so a client cannot change it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IdKind {
+    /// The id may hold a session: without a live record it is never adopted again (its
+    /// session was destroyed or expired).
+    Stored = 0,
+    /// The id never stored anything: it keeps serving its visitor while the session is empty,
+    /// and data is stored under a new id.
+    Empty = 1,
+}
+
+impl IdKind {
+    fn separator(self) -> char {
+        match self {
+            IdKind::Stored => '.',
+            IdKind::Empty => '~',
+        }
+    }
+}
+
 /// Signs and verifies id cookie values (`<id>.<HMAC-SHA256 tag>`), bound to one cookie name.
 ///
 /// Verification tries every key of the ring with ring's constant-time `hmac::verify`.
@@ -489,28 +509,30 @@ impl fmt::Debug for IdSigner {
 }
 
 impl IdSigner {
-    fn message(&self, id: &str) -> Vec<u8> {
+    /// The signed message: the cookie name, a byte for the kind (0: an id that may hold a
+    /// session, 1: an id that never stored anything), the id.
+    fn message(&self, id: &str, kind: IdKind) -> Vec<u8> {
         let mut msg = Vec::with_capacity(self.cookie_name.len() + 1 + id.len());
         msg.extend_from_slice(self.cookie_name.as_bytes());
-        msg.push(0);
+        msg.push(kind as u8);
         msg.extend_from_slice(id.as_bytes());
         msg
     }
 
     /// Runs `f` on the signed message of `id`, built on the stack when the cookie name is short
     /// (it always is in practice), so verifying a cookie allocates nothing.
-    fn with_message<R>(&self, id: &str, f: impl FnOnce(&[u8]) -> R) -> R {
+    fn with_message<R>(&self, id: &str, kind: IdKind, f: impl FnOnce(&[u8]) -> R) -> R {
         let name = self.cookie_name.as_bytes();
         let len = name.len() + 1 + id.len();
         let mut buf = [0u8; 160];
         match buf.get_mut(..len) {
             Some(msg) => {
                 msg[..name.len()].copy_from_slice(name);
-                msg[name.len()] = 0;
+                msg[name.len()] = kind as u8;
                 msg[name.len() + 1..].copy_from_slice(id.as_bytes());
                 f(msg)
             }
-            None => f(&self.message(id)),
+            None => f(&self.message(id, kind)),
         }
     }
 
@@ -527,10 +549,16 @@ impl IdSigner {
     /// assert_eq!(tag.len(), 43);
     /// ```
     pub fn sign(&self, id: &SessionId) -> String {
-        let tag = self.with_message(id.expose(), |msg| hmac::sign(&self.keys[0], msg));
+        self.sign_as(id, IdKind::Stored)
+    }
+
+    /// The cookie value for `id` of `kind`: `<id>.<mac>` for an id that may hold a session,
+    /// `<id>~<mac>` for one that never stored anything (the kind is signed too).
+    pub(crate) fn sign_as(&self, id: &SessionId, kind: IdKind) -> String {
+        let tag = self.with_message(id.expose(), kind, |msg| hmac::sign(&self.keys[0], msg));
         let mut out = String::with_capacity(2 * ENCODED_LEN + 1);
         out.push_str(id.expose());
-        out.push('.');
+        out.push(kind.separator());
         URL_SAFE_NO_PAD.encode_string(tag.as_ref(), &mut out);
         out
     }
@@ -550,6 +578,15 @@ impl IdSigner {
         self.verify_current(value).map(|(id, _)| id)
     }
 
+    /// The kind of a cookie value of the right length (its separator), before verifying it.
+    pub(crate) fn kind_of(value: &str) -> IdKind {
+        if value.as_bytes().get(ENCODED_LEN) == Some(&b'~') {
+            IdKind::Empty
+        } else {
+            IdKind::Stored
+        }
+    }
+
     /// [`verify`](Self::verify), and whether the current (first) key made the MAC: then the
     /// value is exactly what [`sign`](Self::sign) gives for the id (the MAC is deterministic).
     pub(crate) fn verify_current(&self, value: &str) -> Option<(SessionId, bool)> {
@@ -557,7 +594,8 @@ impl IdSigner {
         if value.len() != SIGNED_LEN {
             return None;
         }
-        let (id, tag) = value.split_once('.')?;
+        let kind = Self::kind_of(value);
+        let (id, tag) = value.split_once(kind.separator())?;
         // The length and alphabet are checked here; that the id decodes to 32 bytes follows
         // from the MAC: only ids this application generated were ever signed.
         if id.len() != ENCODED_LEN
@@ -568,7 +606,7 @@ impl IdSigner {
             return None;
         }
         let tag = decode_32(tag)?;
-        let by = self.with_message(id, |msg| {
+        let by = self.with_message(id, kind, |msg| {
             self.keys
                 .iter()
                 .position(|k| hmac::verify(k, msg, &tag).is_ok())
@@ -592,13 +630,14 @@ impl IdSigner {
     /// assert!(!after.needs_resign(&after.sign(&SessionId::generate())));
     /// ```
     pub fn needs_resign(&self, value: &str) -> bool {
-        let Some((id, tag)) = value.split_once('.') else {
+        let kind = Self::kind_of(value);
+        let Some((id, tag)) = value.split_once(kind.separator()) else {
             return false;
         };
         let Ok(tag) = URL_SAFE_NO_PAD.decode(tag) else {
             return false;
         };
-        hmac::verify(&self.keys[0], &self.message(id), &tag).is_err()
+        hmac::verify(&self.keys[0], &self.message(id, kind), &tag).is_err()
     }
 }
 
@@ -659,6 +698,21 @@ mod tests {
         assert!(ring(&[2, 1]).id_signer("sid").verify(&signed).is_some());
         assert!(ring(&[2, 1]).id_signer("sid").needs_resign(&signed));
         assert!(!ring(&[1, 2]).id_signer("sid").needs_resign(&signed));
+    }
+
+    #[test]
+    fn the_kind_of_an_id_is_signed_with_it() {
+        let signer = ring(&[1]).id_signer("id");
+        let id = SessionId::generate();
+        let stored = signer.sign_as(&id, IdKind::Stored);
+        let empty = signer.sign_as(&id, IdKind::Empty);
+        assert_eq!(IdSigner::kind_of(&stored), IdKind::Stored);
+        assert_eq!(IdSigner::kind_of(&empty), IdKind::Empty);
+        assert_eq!(signer.verify(&stored), Some(id.clone()));
+        assert_eq!(signer.verify(&empty), Some(id.clone()));
+        // The separator swapped: the MAC of one kind does not verify as the other.
+        assert_eq!(signer.verify(&stored.replacen('.', "~", 1)), None);
+        assert_eq!(signer.verify(&empty.replacen('~', ".", 1)), None);
     }
 
     #[test]

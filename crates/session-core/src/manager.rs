@@ -12,7 +12,7 @@ use crate::config::{CookieOptions, SessionConfig, ValidConfig};
 use crate::context::SessionContext;
 use crate::driver::{CookieChange, Driver, DriverRegistry, DriverSetup, Lifetimes};
 use crate::error::{ConfigError, DriverError, Error};
-use crate::id::{IdSigner, KeyRing, SessionId, StorageKey};
+use crate::id::{IdKind, IdSigner, KeyRing, SessionId, StorageKey};
 use crate::session::Session;
 use crate::verified::VerifiedIds;
 use crate::DriverFactoryResult;
@@ -465,12 +465,19 @@ impl SessionManager {
         &self.inner
     }
 
-    /// The id in the request's id cookie and its storage key, if its signature verifies (a value
-    /// verified lately is recognised without the MAC, see `verified.rs`). A cookie that is
-    /// present but does not verify is logged as tampered.
-    pub(crate) fn incoming_id(&self, cx: &SessionContext) -> Option<(SessionId, StorageKey)> {
+    /// The id in the request's id cookie, its storage key and its kind, if its signature
+    /// verifies (a value verified lately is recognised without the MAC, see `verified.rs`). A
+    /// cookie that is present but does not verify is logged as tampered.
+    pub(crate) fn incoming_id(
+        &self,
+        cx: &SessionContext,
+    ) -> Option<(SessionId, StorageKey, IdKind)> {
         let value = cx.request_cookie(self.inner.config.cookie_name())?;
-        let id = self.inner.verified.verify(&self.inner.signer, value);
+        let id = self
+            .inner
+            .verified
+            .verify(&self.inner.signer, value)
+            .map(|(id, key)| (id, key, IdSigner::kind_of(value)));
         if id.is_none() {
             tracing::warn!(
                 target: "session",
@@ -482,26 +489,33 @@ impl SessionManager {
         id
     }
 
-    /// Sets the id cookie for `id` with a refreshed Max-Age. `key`, when the caller has it, is
-    /// `id`'s storage key: a value signed here is then remembered as verified (see
-    /// `verified.rs`), so the request that brings it back (the one after a login, or a new
-    /// visitor's second) skips the MAC and the hash as well.
+    /// Sets the id cookie for `id` with a refreshed Max-Age. `stored` is `id`'s storage key when
+    /// a session is stored under `id` (or may be: a cookie of the stored kind, which is never
+    /// adopted again without a live record), `None` when nothing is (a cookie of the empty
+    /// kind, which keeps serving its visitor while the session stays empty). A stored-kind
+    /// value signed here is remembered as verified (see `verified.rs`), so the request that
+    /// brings it back (the one after a login) skips the MAC and the hash as well.
     pub(crate) fn set_id_cookie(
         &self,
         cx: &SessionContext,
         id: &SessionId,
-        key: Option<&StorageKey>,
+        stored: Option<&StorageKey>,
         created_at: u64,
         now: u64,
     ) {
         let config = &self.inner.config;
         let max_age = self.max_age(self.inner.lifetimes.expires_at(created_at, now), now);
         let name = config.cookie_name();
-        match self.incoming_signed_id(cx, id) {
+        let kind = if stored.is_some() {
+            IdKind::Stored
+        } else {
+            IdKind::Empty
+        };
+        match self.incoming_signed_id(cx, id, kind) {
             Some(value) => cx.set_cookie_rendered(config.cookie(), name, value, max_age),
             None => {
-                let value = self.inner.signer.sign(id);
-                if let Some(key) = key {
+                let value = self.inner.signer.sign_as(id, kind);
+                if let Some(key) = stored {
                     self.inner.verified.remember(&value, key);
                 }
                 cx.set_cookie_rendered(config.cookie(), name, &value, max_age);
@@ -540,11 +554,19 @@ impl SessionManager {
     /// generator, and a generated id is never in the request. With a single key every verified
     /// MAC is the current key's; with several, the table of verified values says which key
     /// made it (a value signed with an older key, or no longer in the table, is signed again).
-    fn incoming_signed_id<'a>(&self, cx: &'a SessionContext, id: &SessionId) -> Option<&'a str> {
+    fn incoming_signed_id<'a>(
+        &self,
+        cx: &'a SessionContext,
+        id: &SessionId,
+        kind: IdKind,
+    ) -> Option<&'a str> {
         let value = cx.request_cookie(self.inner.config.cookie_name())?;
+        if IdSigner::kind_of(value) != kind {
+            return None;
+        }
         let tag = value
             .strip_prefix(id.expose())
-            .and_then(|rest| rest.strip_prefix('.'))?;
+            .and_then(|rest| rest.get(1..))?;
         // The encoded MAC is as long as the encoded id (43 characters).
         if tag.len() != id.expose().len() {
             return None;

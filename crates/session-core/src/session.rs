@@ -13,7 +13,7 @@ use crate::context::SessionContext;
 use crate::driver::{ClientStore, Driver, Record, SessionStore, WriteOutcome};
 use crate::error::Error;
 use crate::flash::{FlashMessages, Outgoing};
-use crate::id::{SessionId, StorageKey};
+use crate::id::{IdKind, SessionId, StorageKey};
 use crate::limits::Limits;
 use crate::manager::SessionManager;
 use crate::path::{is_plain, KeyPath};
@@ -69,6 +69,10 @@ struct State {
     /// commit then does nothing (no driver call, no cookie).
     failed: bool,
     id: Option<SessionId>,
+    /// The id came in with a cookie of the empty kind and was adopted: data written in this
+    /// request is stored under a new id, so an id once handed out as empty never holds a
+    /// session (its cookie could be replayed after that session ended).
+    adopted_empty: bool,
     /// The record as read: the base that the change log is replayed on.
     loaded: Option<Loaded>,
     created_at: u64,
@@ -224,25 +228,31 @@ impl Session {
         let inner = manager.inner();
         let now = inner.clock.now_ms();
         let mut found = None;
-        if let Some((id, key)) = manager.incoming_id(&self.inner.cx) {
-            let read = match &inner.driver {
-                Driver::Server(store) => manager.call(store.read(&key)).await,
-                Driver::Client(store) => Ok(store.read(&self.inner.cx, &key)),
-            };
-            if read.is_err() {
-                self.state().failed = true;
+        let mut adopted = None;
+        match manager.incoming_id(&self.inner.cx) {
+            // An id that never stored anything keeps serving its visitor; nothing is read.
+            Some((id, _, IdKind::Empty)) => adopted = Some(id),
+            Some((id, key, IdKind::Stored)) => {
+                let read = match &inner.driver {
+                    Driver::Server(store) => manager.call(store.read(&key)).await,
+                    Driver::Client(store) => Ok(store.read(&self.inner.cx, &key)),
+                };
+                if read.is_err() {
+                    self.state().failed = true;
+                }
+                match read? {
+                    Some(record) if !record.is_expired_at(now) => {
+                        found = Some((id, Loaded { key, record }));
+                    }
+                    Some(_) => {
+                        tracing::info!(target: "session", event = "expired", key = key.short(), "session expired; starting a fresh one");
+                    }
+                    None => {
+                        tracing::debug!(target: "session", event = "unknown-id", key = key.short(), "no record for this id; starting a fresh session");
+                    }
+                }
             }
-            match read? {
-                Some(record) if !record.is_expired_at(now) => {
-                    found = Some((id, Loaded { key, record }));
-                }
-                Some(_) => {
-                    tracing::info!(target: "session", event = "expired", key = key.short(), "session expired; starting a fresh one");
-                }
-                None => {
-                    tracing::debug!(target: "session", event = "unknown-id", key = key.short(), "no record for this id; starting a fresh session");
-                }
-            }
+            None => {}
         }
         let mut state = self.state();
         match found {
@@ -265,9 +275,10 @@ impl Session {
                 state.fresh = false;
             }
             None => {
-                state.id = Some(SessionId::generate());
                 state.created_at = now;
-                state.fresh = true;
+                state.fresh = adopted.is_none();
+                state.adopted_empty = adopted.is_some();
+                state.id = Some(adopted.unwrap_or_else(SessionId::generate));
             }
         }
         state.readonly = readonly;
@@ -1032,6 +1043,14 @@ impl Session {
                     Next::Unmodified { id, loaded }
                 } else {
                     let first = Some(first_data(&state, &outgoing));
+                    let id = if state.adopted_empty && !state.regenerated {
+                        let moved = SessionId::generate();
+                        state.id = Some(moved.clone());
+                        state.adopted_empty = false;
+                        moved
+                    } else {
+                        id
+                    };
                     Next::Write(Box::new(Plan {
                         id,
                         first,
@@ -1089,11 +1108,19 @@ impl Session {
     async fn commit_lazy(&self, now: u64) -> Result<(), Error> {
         let manager = &self.inner.manager;
         let cx = &self.inner.cx;
-        let Some((id, key)) = manager.incoming_id(cx) else {
-            // A new visitor's id is not hashed: nothing is stored for it, and a visitor who
-            // never comes back would not repay the hash.
-            manager.set_id_cookie(cx, &SessionId::generate(), None, now, now);
-            return Ok(());
+        let (id, key) = match manager.incoming_id(cx) {
+            Some((id, key, IdKind::Stored)) => (id, key),
+            // An id that never stored anything: its cookie is sent again, nothing is read.
+            Some((id, _, IdKind::Empty)) => {
+                manager.set_id_cookie(cx, &id, None, now, now);
+                return Ok(());
+            }
+            None => {
+                // A new visitor's id is not hashed: nothing is stored for it, and a visitor who
+                // never comes back would not repay the hash.
+                manager.set_id_cookie(cx, &SessionId::generate(), None, now, now);
+                return Ok(());
+            }
         };
         let read = match &manager.inner().driver {
             Driver::Server(store) => manager.call(store.read(&key)).await,
@@ -1107,7 +1134,11 @@ impl Session {
                     tracing::warn!(target: "session", key = key.short(), error = %e, "refreshing the session's expiry failed");
                 }
             }
-            Ok(_) => {}
+            // The session ended (destroyed or expired): its id is not sent again.
+            Ok(_) => {
+                manager.set_id_cookie(cx, &SessionId::generate(), None, now, now);
+                return Ok(());
+            }
             Err(e) => {
                 tracing::warn!(target: "session", key = key.short(), error = %e, "reading the session to refresh its expiry failed");
             }
@@ -1149,9 +1180,11 @@ impl Session {
         };
         let data = plan.data(base.as_ref().map(|l| &l.record.data))?;
         let expires_at = manager.inner().lifetimes.expires_at(plan.created_at, now);
-        let changes = if data.is_empty() {
-            store.clear(cx)
-        } else {
+        if data.is_empty() {
+            manager.apply_cookie_changes(cx, store.clear(cx), expires_at, now);
+            return Ok(self.emptied(plan, base.is_some()));
+        }
+        let changes = {
             let record = Record {
                 data,
                 version: base
@@ -1228,10 +1261,13 @@ impl Session {
                 self.put_same(store, &target, record, base.as_ref()).await?
             };
             match outcome {
+                WriteOutcome::Written if emptied => {
+                    return Ok(self.emptied(plan, base.is_some()));
+                }
                 WriteOutcome::Written => return Ok((plan.id.clone(), Some(target))),
                 // A session being emptied that is already gone needs nothing more.
                 WriteOutcome::Gone if emptied && !plan.regenerated => {
-                    return Ok((plan.id.clone(), Some(target)))
+                    return Ok(self.emptied(plan, true));
                 }
                 WriteOutcome::Gone => return Ok(self.restart(store, &target, written).await),
                 WriteOutcome::Conflict if attempt >= attempts => {
@@ -1245,14 +1281,26 @@ impl Session {
                     };
                     match fresh {
                         Some(fresh) if !fresh.is_expired_at(now) => base = Some(fresh),
-                        _ if emptied && !plan.regenerated => {
-                            return Ok((plan.id.clone(), Some(target)))
-                        }
+                        _ if emptied && !plan.regenerated => return Ok(self.emptied(plan, true)),
                         _ => return Ok(self.restart(store, &target, written).await),
                     }
                 }
             }
         }
+    }
+
+    /// The id the cookie carries after a commit left nothing stored, and no storage key (a
+    /// cookie of the empty kind). When a session was destroyed under the id, the id is retired
+    /// with it: a new one serves the visitor, so the old cookie never opens anything again.
+    fn emptied(&self, plan: &Plan, destroyed: bool) -> (SessionId, Option<StorageKey>) {
+        if !destroyed || plan.regenerated {
+            return (plan.id.clone(), None);
+        }
+        let id = SessionId::generate();
+        let mut state = self.state();
+        state.id = Some(id.clone());
+        state.fresh = true;
+        (id, None)
     }
 
     /// Step 2 without a regenerate: `write` the record at the version read (`destroy` it when

@@ -556,6 +556,7 @@ impl HttpScenarios {
             self.tampered_cookies().await,
             self.cookie_attributes().await,
             self.hostile_input().await,
+            self.one_id_per_visitor().await,
         ];
         if self.target.advance_clock.is_some() {
             ran.push(self.expired_cookies().await);
@@ -1134,6 +1135,13 @@ impl HttpScenarios {
         };
         let mut c = self.client();
         c.send("PUT", "/api/session/n", Some(json!(1))).await;
+        let name = self.target.cookie_name.as_str();
+        let id_of = |c: &HttpClient| {
+            c.cookies()
+                .get(name)
+                .map(|v| v.chars().take(43).collect::<String>())
+        };
+        let stored = id_of(&c);
         advance(self.target.age + Duration::from_secs(1));
         let r = c.send("GET", "/api/session", None).await;
         self.expect(
@@ -1141,6 +1149,93 @@ impl HttpScenarios {
             r.status == 200 && r.json() == json!({}),
             format!("expired: {}", r.body),
         );
+        self.expect(
+            case,
+            id_of(&c) != stored,
+            "the expired session's id was adopted again",
+        );
+        case
+    }
+
+    /// A visitor keeps one id while the session stays empty: three requests that read (but never
+    /// write) the session, with a cookie jar, see one id, and nothing is stored. After a logout
+    /// (`DELETE /api/session`) the visitor gets another id, and on a server-side driver the
+    /// cookie from before the logout, replayed, gives a fresh, empty session with yet another id.
+    ///
+    /// ```no_run
+    /// # fn target() -> session_testkit::http::Target {
+    /// #     session_testkit::http::Target {
+    /// #         base_url: "http://127.0.0.1:3000".into(),
+    /// #         driver: "memory".into(),
+    /// #         cookie_name: "id".into(),
+    /// #         age: std::time::Duration::from_secs(7200),
+    /// #         secure: false,
+    /// #         clear_with_browser: false,
+    /// #         atomic: true,
+    /// #         server_side: true,
+    /// #         advance_clock: None,
+    /// #         backend: None,
+    /// #     }
+    /// # }
+    /// # async fn example() {
+    /// use session_testkit::http::HttpScenarios;
+    ///
+    /// assert_eq!(HttpScenarios::new(target()).one_id_per_visitor().await, "one_id_per_visitor");
+    /// # }
+    /// ```
+    pub async fn one_id_per_visitor(&self) -> &'static str {
+        let case = "one_id_per_visitor";
+        let name = self.target.cookie_name.as_str();
+        let id_of = |c: &HttpClient| -> String {
+            c.cookies()
+                .get(name)
+                .map(|v| v.chars().take(43).collect())
+                .unwrap_or_else(|| self.fail(case, "no id cookie"))
+        };
+        let mut c = self.client();
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            let r = c.send("GET", "/api/session", None).await;
+            self.expect(
+                case,
+                r.status == 200 && r.json() == json!({}),
+                format!("an empty session: {} {}", r.status, r.body),
+            );
+            seen.push(id_of(&c));
+        }
+        seen.dedup();
+        self.expect(
+            case,
+            seen.len() == 1,
+            format!("three requests of an empty session saw {} ids", seen.len()),
+        );
+
+        c.send("PUT", "/api/session/n", Some(json!(1))).await;
+        let stored = id_of(&c);
+        let before_logout = c.clone();
+        let r = c.send("DELETE", "/api/session", None).await;
+        self.expect(case, r.status == 204, format!("logout: {}", r.status));
+        let after = id_of(&c);
+        self.expect(
+            case,
+            after != stored,
+            "the logout kept the id of the destroyed session",
+        );
+        if self.target.server_side {
+            let mut replay = before_logout;
+            let r = replay.send("GET", "/api/session", None).await;
+            self.expect(
+                case,
+                r.status == 200 && r.json() == json!({}),
+                format!("the destroyed session's cookie opened: {}", r.body),
+            );
+            let replayed = id_of(&replay);
+            self.expect(
+                case,
+                replayed != stored && replayed != after,
+                "the destroyed session's id was adopted again",
+            );
+        }
         case
     }
 

@@ -170,25 +170,52 @@ async fn a_last_writer_wins_driver_loses_concurrent_increments_which_is_why_the_
 }
 
 #[tokio::test]
-async fn an_unknown_but_well_signed_id_is_replaced_not_adopted() {
+async fn an_empty_id_serves_its_visitor_until_the_first_write_moves_the_data_to_a_new_id() {
     let (mut b, driver, _) = recording(true);
     b.untouched_request().await.expect("first visit");
     let first = b.cookies()["id"].clone();
+    let (adopted, fresh) = b
+        .request(|s| Ok((s.session_id()?, s.is_fresh())))
+        .await
+        .expect("a reading request");
+    assert!(!fresh, "the id of the first visit is adopted");
+    assert!(first.starts_with(adopted.expose()));
+    assert!(
+        driver.take().is_empty(),
+        "an id that never stored anything is not read"
+    );
+    assert_eq!(b.cookies()["id"], first, "the same cookie comes back");
+    b.request(|s| s.put("x", 1)).await.expect("the first write");
+    let cookie = b.cookies()["id"].clone();
+    let id = SessionId::parse(&cookie[..43]).expect("an id");
+    assert_ne!(id, adopted, "the data is stored under a new id");
+    assert_eq!(driver.take(), vec![Call::Write(id.storage_key(), None)]);
+    assert_eq!(
+        b.request(|s| s.get("x")).await.expect("read"),
+        Some(serde_json::json!(1))
+    );
+}
+
+#[tokio::test]
+async fn a_well_signed_id_without_a_record_is_replaced_not_adopted() {
+    let (mut b, driver, _) = recording(true);
     let id = b
         .request(|s| {
-            assert!(s.is_fresh());
             s.put("x", 1)?;
             s.session_id()
         })
         .await
-        .expect("request");
-    assert_ne!(
-        b.cookies()["id"],
-        first,
-        "strict mode: a new id for an id without record"
-    );
-    assert!(driver.take().contains(&Call::Write(id.storage_key(), None)));
-    let _ = SessionId::generate();
+        .expect("a session");
+    let replay = b.clone();
+    b.request(|s| s.clear()).await.expect("logout");
+    driver.take();
+    let mut replay = replay;
+    let (fresh, again) = replay
+        .request(|s| Ok((s.is_fresh(), s.session_id()?)))
+        .await
+        .expect("the old cookie again");
+    assert!(fresh, "strict mode: a new id for an id whose session ended");
+    assert_ne!(again, id);
 }
 
 #[tokio::test]
@@ -235,9 +262,13 @@ async fn a_driver_error_surfaces_as_a_backend_error_and_a_timeout_is_bounded() {
     .build()
     .expect("valid");
     let mut b = session_testkit::Browser::new(manager.clone());
+    // The cookie of a session stored before the outage.
+    let signed = manager.keys().id_signer("id").sign(&SessionId::generate());
+    b.set_cookie("id", &signed);
     b.untouched_request()
         .await
         .expect("a lazy request survives a failing read");
+    b.set_cookie("id", &signed);
     let s = b.begin();
     let started = Instant::now();
     let err = s.initiate(false).await.expect_err("read hangs");
