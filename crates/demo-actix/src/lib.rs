@@ -203,8 +203,8 @@ async fn login(session: Session, form: web::Form<LoginForm>) -> PageResult {
 }
 
 async fn logout(session: Session) -> PageResult {
-    session.clear()?;
-    session.regenerate()?;
+    // Clears the store and regenerates the id: the old cookie opens nothing afterwards.
+    session.flush()?;
     session.flash("message", "You have been logged out")?;
     Ok(redirect("/"))
 }

@@ -213,7 +213,7 @@ pub fn render_page(
         __session => minijinja::Value::from_serialize(session.all()?),
         __flash => minijinja::Value::from_serialize(flash.all()),
         driver => driver,
-        user => session.get("user")?,
+        user => session.get_value("user")?,
     })?)
 }
 
@@ -294,8 +294,8 @@ async fn login(session: Session, Form(form): Form<LoginForm>) -> Result<Redirect
 }
 
 async fn logout(session: Session) -> Result<Redirect, PageError> {
-    session.clear()?;
-    session.regenerate()?;
+    // Clears the store and regenerates the id: the old cookie opens nothing afterwards.
+    session.flush()?;
     session.flash("message", "You have been logged out")?;
     Ok(Redirect::to("/"))
 }

@@ -48,7 +48,7 @@ impl Deref for Session {
 /// use session_actix::{ReadonlySession, SessionError};
 ///
 /// async fn events(session: ReadonlySession) -> Result<String, SessionError> {
-///     Ok(format!("user {:?}", session.get("user_id")?))
+///     Ok(format!("user {:?}", session.get::<u64>("user_id")?))
 /// }
 /// ```
 #[derive(Debug, Clone)]
@@ -69,7 +69,7 @@ impl Deref for ReadonlySession {
 /// use session_actix::FlashMessages;
 ///
 /// async fn show(flash: FlashMessages) -> String {
-///     flash.get("message").and_then(|v| v.as_str()).unwrap_or("").to_owned()
+///     flash.get::<String>("message").ok().flatten().unwrap_or_default()
 /// }
 /// ```
 #[derive(Debug, Clone)]
@@ -95,7 +95,7 @@ impl Deref for FlashMessages {
 ///
 /// fn user_of(req: &HttpRequest) -> Option<String> {
 ///     let session = session_actix::session_of(req)?;
-///     session.get_as("user").ok().flatten()
+///     session.get("user").ok().flatten()
 /// }
 /// ```
 pub fn session_of(req: &HttpRequest) -> Option<session_core::Session> {

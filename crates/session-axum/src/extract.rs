@@ -45,7 +45,7 @@ impl Deref for Session {
 /// use session_axum::{ReadonlySession, SessionRejection};
 ///
 /// async fn events(session: ReadonlySession) -> Result<String, SessionRejection> {
-///     Ok(format!("user {:?}", session.get("user_id")?))
+///     Ok(format!("user {:?}", session.get::<u64>("user_id")?))
 /// }
 /// ```
 #[derive(Debug, Clone)]
@@ -66,7 +66,7 @@ impl Deref for ReadonlySession {
 /// use session_axum::FlashMessages;
 ///
 /// async fn show(flash: FlashMessages) -> String {
-///     flash.get("message").and_then(|v| v.as_str()).unwrap_or("").to_owned()
+///     flash.get::<String>("message").ok().flatten().unwrap_or_default()
 /// }
 /// ```
 #[derive(Debug, Clone)]

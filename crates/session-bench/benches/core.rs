@@ -135,7 +135,7 @@ fn store_operations(c: &mut Criterion) {
             b.iter(|| black_box(session.get_or::<i64>(black_box("n"), 0)))
         });
         group.bench_function(BenchmarkId::new("get_nested", size), |b| {
-            b.iter(|| black_box(session.get(black_box("user.name"))))
+            b.iter(|| black_box(session.get_value(black_box("user.name"))))
         });
         // Putting the value already there changes nothing, so the change log does not grow
         // while criterion repeats the call.

@@ -3,22 +3,23 @@
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use crate::error::Error;
 use crate::path::KeyPath;
 use crate::store::{self, deep_merge};
 
 /// The flash messages set by the previous request, read-only.
 ///
 /// Paths work as in the store (`errors.title`). `all()` is an empty object when nothing was
-/// flashed. An invalid path reads as missing.
+/// flashed. An invalid path is an error, as on the session.
 ///
 /// ```
 /// use session_core::FlashMessages;
 /// use serde_json::json;
 ///
 /// let messages = FlashMessages::from_value(json!({"errors": {"title": "Title is required"}}));
-/// assert_eq!(messages.get("errors.title"), Some(&json!("Title is required")));
+/// assert_eq!(messages.get::<String>("errors.title").unwrap().as_deref(), Some("Title is required"));
 /// assert!(messages.has("errors.title"));
-/// assert_eq!(messages.get_or("missing", json!("")), json!(""));
+/// assert_eq!(messages.get_or("missing", String::new()).unwrap(), "");
 /// assert!(!messages.is_empty());
 /// assert!(FlashMessages::default().all().is_empty());
 /// ```
@@ -39,7 +40,7 @@ impl FlashMessages {
     /// use session_core::FlashMessages;
     ///
     /// let messages = FlashMessages::from_value(json!({ "message": "Saved" }));
-    /// assert_eq!(messages.get("message"), Some(&json!("Saved")));
+    /// assert_eq!(messages.get_value("message").unwrap(), Some(json!("Saved")));
     /// assert!(FlashMessages::from_value(json!("not an object")).is_empty());
     /// ```
     pub fn from_value(value: Value) -> Self {
@@ -49,50 +50,64 @@ impl FlashMessages {
         }
     }
 
-    /// The message at `path`; missing and `null` are `None`.
+    /// The message at `path` as raw JSON; `None` when missing or `null`. An invalid path is
+    /// [`Error::InvalidPath`], as on the session.
     ///
     /// ```
     /// use serde_json::json;
     /// use session_core::FlashMessages;
     ///
     /// let messages = FlashMessages::from_value(json!({ "errors": { "title": ["Title is required"] } }));
-    /// assert_eq!(messages.get("errors[title].0"), Some(&json!("Title is required")));
-    /// assert_eq!(messages.get("errors.body"), None);
-    /// assert_eq!(messages.get("errors..title"), None); // an invalid path reads as missing
+    /// assert_eq!(messages.get_value("errors[title].0")?, Some(json!("Title is required")));
+    /// assert_eq!(messages.get_value("errors.body")?, None);
+    /// assert!(messages.get_value("errors..title").is_err());
+    /// # Ok::<(), session_core::Error>(())
     /// ```
-    pub fn get(&self, path: &str) -> Option<&Value> {
-        KeyPath::parse(path)
-            .ok()
-            .and_then(|p| store::get(&self.messages, &p))
+    pub fn get_value(&self, path: &str) -> Result<Option<Value>, Error> {
+        Ok(self.find(path)?.cloned())
     }
 
-    /// The message at `path` deserialized as `T`; `None` when missing or of another shape.
+    /// The message at `path` deserialized as `T`; `None` when missing or `null`. A message of
+    /// another shape is [`Error::Deserialize`] naming the path, as on the session.
     ///
     /// ```
     /// use serde_json::json;
     /// use session_core::FlashMessages;
     ///
     /// let messages = FlashMessages::from_value(json!({ "old": { "quantity": 3 } }));
-    /// assert_eq!(messages.get_as::<u32>("old.quantity"), Some(3));
-    /// assert_eq!(messages.get_as::<String>("old.quantity"), None); // another shape
+    /// assert_eq!(messages.get::<u32>("old.quantity")?, Some(3));
+    /// assert_eq!(messages.get::<u32>("old.price")?, None);
+    /// assert!(messages.get::<String>("old.quantity").is_err()); // another shape
+    /// # Ok::<(), session_core::Error>(())
     /// ```
-    pub fn get_as<T: DeserializeOwned>(&self, path: &str) -> Option<T> {
-        self.get(path)
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<Option<T>, Error> {
+        self.find(path)?
+            .map(T::deserialize)
+            .transpose()
+            .map_err(|source| Error::Deserialize {
+                path: path.to_owned(),
+                source,
+            })
     }
 
-    /// The message at `path`, or `default`.
+    /// The message at `path` as `T`, or `default` when missing or `null`.
     ///
     /// ```
     /// use serde_json::json;
     /// use session_core::FlashMessages;
     ///
     /// let messages = FlashMessages::from_value(json!({ "title": "Hi" }));
-    /// assert_eq!(messages.get_or("title", json!("")), json!("Hi"));
-    /// assert_eq!(messages.get_or("body", json!("")), json!(""));
+    /// assert_eq!(messages.get_or("title", String::new())?, "Hi");
+    /// assert_eq!(messages.get_or("body", String::new())?, "");
+    /// # Ok::<(), session_core::Error>(())
     /// ```
-    pub fn get_or(&self, path: &str, default: Value) -> Value {
-        self.get(path).cloned().unwrap_or(default)
+    pub fn get_or<T: DeserializeOwned>(&self, path: &str, default: T) -> Result<T, Error> {
+        Ok(self.get(path)?.unwrap_or(default))
+    }
+
+    /// The message at `path`, in place.
+    fn find(&self, path: &str) -> Result<Option<&Value>, Error> {
+        Ok(store::get(&self.messages, &KeyPath::parse(path)?))
     }
 
     /// Whether a message is present (and not `null`) at `path`.
@@ -106,7 +121,7 @@ impl FlashMessages {
     /// assert!(!messages.has("note"));
     /// ```
     pub fn has(&self, path: &str) -> bool {
-        self.get(path).is_some()
+        self.find(path).ok().flatten().is_some()
     }
 
     /// All messages.

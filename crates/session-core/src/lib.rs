@@ -27,8 +27,8 @@
 //! // Second request: the browser sends the cookie back.
 //! let second = manager.start_request([cookie.as_str()]);
 //! second.initiate(false).await?;
-//! assert_eq!(second.get_as::<u32>("cart_total")?, Some(1900));
-//! assert_eq!(second.flash_messages()?.get("message"), Some(&"Added to cart".into()));
+//! assert_eq!(second.get::<u32>("cart_total")?, Some(1900));
+//! assert_eq!(second.flash_messages()?.get::<String>("message")?.as_deref(), Some("Added to cart"));
 //! second.commit().await?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();

@@ -197,7 +197,7 @@ impl SessionManagerBuilder {
     /// let later = manager.start_request([cookie.as_str()]);
     /// later.initiate(false).await?;
     /// assert!(later.is_fresh());
-    /// assert_eq!(later.get("user_id")?, None);
+    /// assert_eq!(later.get::<u64>("user_id")?, None);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```

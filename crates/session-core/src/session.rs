@@ -297,7 +297,7 @@ impl Session {
     /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
     /// let session = manager.start_request(std::iter::empty());
     /// assert!(!session.is_initiated());
-    /// assert!(session.get("a").is_err()); // the store needs initiate first
+    /// assert!(session.get_value("a").is_err()); // the store needs initiate first
     /// session.initiate(false).await?;
     /// assert!(session.is_initiated());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -421,7 +421,7 @@ impl Session {
     /// assert!(old.is_fresh());
     /// let new = manager.start_request([new_cookie.as_str()]);
     /// new.initiate(false).await?;
-    /// assert_eq!(new.get_as::<u32>("cart_total")?, Some(1900));
+    /// assert_eq!(new.get::<u32>("cart_total")?, Some(1900));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```
@@ -437,18 +437,57 @@ impl Session {
         })
     }
 
+    /// Logs out in one call: clears the store (outgoing flash messages are kept, as with
+    /// [`clear`](Self::clear)) and regenerates the id, so the old cookie opens nothing and the
+    /// next request starts with an empty session under a new id. The same as calling `clear()`
+    /// then `regenerate()` (AdonisJS's two-call form); tower-sessions calls it `flush`,
+    /// actix-session `purge`.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use session_core::{SessionConfig, SessionManager};
+    /// # let manager = SessionManager::builder(
+    /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// # ).build()?;
+    /// let login = manager.start_request(std::iter::empty());
+    /// login.initiate(false).await?;
+    /// login.put("user_id", 7)?;
+    /// login.commit().await?;
+    /// let cookie = login.context().response_cookies()[0].stripped().to_string();
+    ///
+    /// let logout = manager.start_request([cookie.as_str()]);
+    /// logout.initiate(false).await?;
+    /// let before = logout.session_id()?;
+    /// logout.flush()?;
+    /// logout.flash("notice", "Signed out")?;
+    /// logout.commit().await?;
+    /// assert_ne!(logout.session_id()?, before);
+    ///
+    /// // The old cookie opens nothing.
+    /// let replay = manager.start_request([cookie.as_str()]);
+    /// replay.initiate(false).await?;
+    /// assert!(replay.is_fresh());
+    /// assert_eq!(replay.get::<u64>("user_id")?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn flush(&self) -> Result<(), Error> {
+        self.clear()?;
+        self.regenerate()
+    }
+
     // ----- values store ----------------------------------------------------------------------
 
-    /// The value at `path`; `None` when missing or `null`.
+    /// The value at `path` as raw JSON; `None` when missing or `null`.
     ///
     /// ```
     /// # let session = session_core::Session::for_tests();
     /// session.put("user.name", "ada")?;
-    /// assert_eq!(session.get("user[name]")?, Some(serde_json::json!("ada")));
-    /// assert_eq!(session.get("user.age")?, None);
+    /// assert_eq!(session.get_value("user[name]")?, Some(serde_json::json!("ada")));
+    /// assert_eq!(session.get_value("user.age")?, None);
     /// # Ok::<(), session_core::Error>(())
     /// ```
-    pub fn get(&self, path: &str) -> Result<Option<Value>, Error> {
+    pub fn get_value(&self, path: &str) -> Result<Option<Value>, Error> {
         self.with_value(path, |v| v.cloned())
     }
 
@@ -468,11 +507,11 @@ impl Session {
     /// ```
     /// # let session = session_core::Session::for_tests();
     /// session.put("cart_total", 1900)?;
-    /// assert_eq!(session.get_as::<u32>("cart_total")?, Some(1900));
-    /// assert!(session.get_as::<String>("cart_total").is_err());
+    /// assert_eq!(session.get::<u32>("cart_total")?, Some(1900));
+    /// assert!(session.get::<String>("cart_total").is_err());
     /// # Ok::<(), session_core::Error>(())
     /// ```
-    pub fn get_as<T: DeserializeOwned>(&self, path: &str) -> Result<Option<T>, Error> {
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<Option<T>, Error> {
         self.with_value(path, |v| v.map(T::deserialize).transpose())?
             .map_err(|source| Error::Deserialize {
                 path: path.to_owned(),
@@ -488,7 +527,7 @@ impl Session {
     /// # Ok::<(), session_core::Error>(())
     /// ```
     pub fn get_or<T: DeserializeOwned>(&self, path: &str, default: T) -> Result<T, Error> {
-        Ok(self.get_as(path)?.unwrap_or(default))
+        Ok(self.get(path)?.unwrap_or(default))
     }
 
     /// Writes `value` at `path`, creating intermediate objects. Marks the session modified only
@@ -550,7 +589,7 @@ impl Session {
     /// # let session = session_core::Session::for_tests();
     /// session.put("user.name", "ada")?;
     /// session.forget("user.name")?;
-    /// assert_eq!(session.get("user")?, Some(serde_json::json!({})));
+    /// assert_eq!(session.get_value("user")?, Some(serde_json::json!({})));
     /// # Ok::<(), session_core::Error>(())
     /// ```
     pub fn forget(&self, path: &str) -> Result<(), Error> {
@@ -746,7 +785,7 @@ impl Session {
     }
 
     /// Flashes the request input (a form or JSON body, as an object) so the next request can
-    /// pre-fill a form: `flash_messages().get("title")` returns the old input. The last of
+    /// pre-fill a form: `flash_messages().get_value("title")` returns the old input. The last of
     /// `flash_all`, `flash_only` and `flash_except` wins.
     ///
     /// ```
@@ -784,7 +823,7 @@ impl Session {
     /// let form = manager.start_request([cookie.as_str()]);
     /// form.initiate(false).await?;
     /// let old = form.flash_messages()?;
-    /// assert_eq!(old.get("title"), Some(&json!("Hi")));
+    /// assert_eq!(old.get_value("title")?, Some(json!("Hi")));
     /// assert!(!old.has("password"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
@@ -818,7 +857,7 @@ impl Session {
     /// let form = manager.start_request([cookie.as_str()]);
     /// form.initiate(false).await?;
     /// let old = form.flash_messages()?;
-    /// assert_eq!(old.get("email"), Some(&json!("ada@example.com")));
+    /// assert_eq!(old.get_value("email")?, Some(json!("ada@example.com")));
     /// assert!(!old.has("password"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
@@ -1006,7 +1045,7 @@ impl Session {
     ///
     /// let readonly = manager.start_request([cookie.as_str()]);
     /// readonly.initiate(true).await?;
-    /// assert_eq!(readonly.get_as::<u32>("cart_total")?, Some(1900));
+    /// assert_eq!(readonly.get::<u32>("cart_total")?, Some(1900));
     /// readonly.commit().await?;
     /// assert!(readonly.context().response_cookies().is_empty()); // no cookie for readonly
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -1538,7 +1577,7 @@ fn first_data(state: &State, outgoing: &Map<String, Value>) -> Map<String, Value
 }
 
 /// Turns flat form keys (`user[name]`, `user.email`) into nested objects, as form body parsers
-/// do, so that `flash_messages().get("user.name")` finds old input posted as `user[name]`. A key
+/// do, so that `flash_messages().get_value("user.name")` finds old input posted as `user[name]`. A key
 /// that is not a valid path, or that collides with another, stays as it is; a key past the
 /// limits is an error.
 fn nest(input: Map<String, Value>, limits: &Limits) -> Result<Map<String, Value>, Error> {

@@ -45,7 +45,7 @@
 //!
 //! let second = manager.start_request([cookie.as_str()]);
 //! second.initiate(false).await?;
-//! assert_eq!(second.get_as::<u32>("cart_total")?, Some(1900));
+//! assert_eq!(second.get::<u32>("cart_total")?, Some(1900));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
 //! ```

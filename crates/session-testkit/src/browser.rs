@@ -17,7 +17,7 @@ use session_core::{Error, Session, SessionContext, SessionManager, StorageKey};
 /// ).build().unwrap();
 /// let mut browser = Browser::new(manager);
 /// browser.request(|s| s.put("n", 1)).await.unwrap();
-/// let n = browser.request(|s| s.get("n")).await.unwrap();
+/// let n = browser.request(|s| s.get_value("n")).await.unwrap();
 /// assert_eq!(n, Some(serde_json::json!(1)));
 /// # });
 /// ```
@@ -153,7 +153,7 @@ impl Browser {
     /// let mut browser = Browser::new(manager);
     /// browser.request(|s| s.put("n", 1)).await?;
     /// browser.clear_cookies(); // like closing a private window
-    /// assert_eq!(browser.request(|s| s.get("n")).await?, None);
+    /// assert_eq!(browser.request(|s| s.get_value("n")).await?, None);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```
@@ -224,7 +224,7 @@ impl Browser {
     /// browser.request(|s| s.put("n", 0)).await?;
     /// let results = browser.increment_concurrently("n", 20).await;
     /// assert!(results.iter().all(Result::is_ok));
-    /// assert_eq!(browser.request(|s| s.get("n")).await?, Some(serde_json::json!(20)));
+    /// assert_eq!(browser.request(|s| s.get_value("n")).await?, Some(serde_json::json!(20)));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```
@@ -266,7 +266,7 @@ impl Browser {
     /// session.initiate(false).await?;
     /// session.put("n", 1)?;
     /// browser.finish(&session).await?; // commits and keeps the cookie
-    /// assert_eq!(browser.request(|s| s.get("n")).await?, Some(serde_json::json!(1)));
+    /// assert_eq!(browser.request(|s| s.get_value("n")).await?, Some(serde_json::json!(1)));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```

@@ -148,7 +148,7 @@ fn value() -> impl Strategy<Value = Value> {
 ///
 /// let session = session_core::Session::for_tests();
 /// apply(&session, &Operation::Increment("n".into(), 2));
-/// assert_eq!(session.get("n").unwrap(), Some(serde_json::json!(2)));
+/// assert_eq!(session.get_value("n").unwrap(), Some(serde_json::json!(2)));
 /// ```
 pub fn apply(session: &session_core::Session, op: &Operation) {
     let _ = match op {

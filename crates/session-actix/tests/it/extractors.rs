@@ -44,7 +44,7 @@ async fn extracting_twice_reads_the_driver_once() {
                     a.increment("n")?;
                     // Both handles are the same session: b sees a's change.
                     let n: i64 = b.get_or("n", 0)?;
-                    let message = flash.get("message").cloned().unwrap_or_default();
+                    let message = flash.get_value("message")?.unwrap_or_default();
                     Ok::<_, SessionError>(format!("{n} {message}"))
                 }),
             )
@@ -256,7 +256,7 @@ async fn session_of_reads_the_session_from_a_plain_request() {
                 web::get().to(|req: HttpRequest, s: Session| async move {
                     s.put("seen", true)?;
                     let again = session_of(&req).expect("installed");
-                    Ok::<_, SessionError>(format!("{:?}", again.get("seen")?))
+                    Ok::<_, SessionError>(format!("{:?}", again.get_value("seen")?))
                 }),
             )
             .route(
@@ -283,7 +283,7 @@ async fn session_of_reads_the_session_from_a_plain_request() {
                 web::get().to(|req: HttpRequest, s: Session| async move {
                     s.put("seen", true)?;
                     let again = session_of(&req).expect("installed");
-                    Ok::<_, SessionError>(format!("{:?}", again.get("seen")?))
+                    Ok::<_, SessionError>(format!("{:?}", again.get_value("seen")?))
                 }),
             )
             .wrap(SessionMiddleware::new(manager2)),

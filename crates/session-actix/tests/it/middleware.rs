@@ -113,7 +113,7 @@ async fn a_readonly_request_gets_no_cookie_and_costs_no_write() {
                 "/events",
                 web::get().to(|session: ReadonlySession| async move {
                     let refused = session.put("user", "mallory").is_err();
-                    Ok::<_, SessionError>(format!("{:?} {refused}", session.get("user")?))
+                    Ok::<_, SessionError>(format!("{:?} {refused}", session.get_value("user")?))
                 }),
             )
             .wrap(SessionMiddleware::new(manager)),

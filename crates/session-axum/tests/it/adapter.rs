@@ -107,14 +107,17 @@ async fn twice(a: Session, b: Session, flash: FlashMessages) -> Result<String, S
     a.increment("n")?;
     Ok(format!(
         "{} {}",
-        b.get("n")?.unwrap_or_default(),
+        b.get_value("n")?.unwrap_or_default(),
         flash.is_empty()
     ))
 }
 
 async fn readonly(session: ReadonlySession) -> Result<String, SessionRejection> {
     let write = session.put("n", 99).is_err();
-    Ok(format!("{} {write}", session.get("n")?.unwrap_or_default()))
+    Ok(format!(
+        "{} {write}",
+        session.get_value("n")?.unwrap_or_default()
+    ))
 }
 
 fn routes(manager: SessionManager) -> Router {

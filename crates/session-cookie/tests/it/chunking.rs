@@ -225,7 +225,7 @@ async fn clear_with_browser_data_cookies_have_no_max_age() {
     // The server-side expiry still applies.
     clock.advance(IDLE);
     let n = b
-        .request(|s| s.get("n"))
+        .request(|s| s.get_value("n"))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(n, None);
@@ -285,7 +285,7 @@ async fn malformed_chunk_sets_give_fresh_sessions() {
         let mut t = good.clone();
         tamper(&mut t);
         let (fresh, blob) = t
-            .request(|s| Ok((s.is_fresh(), s.get("blob")?)))
+            .request(|s| Ok((s.is_fresh(), s.get_value("blob")?)))
             .await
             .unwrap_or_else(|e| panic!("variant {i}: {e}"));
         assert!(fresh && blob.is_none(), "variant {i} opened a session");
@@ -296,7 +296,7 @@ async fn malformed_chunk_sets_give_fresh_sessions() {
     let blob = t
         .request(|s| {
             s.put("more", 1)?;
-            s.get("blob")
+            s.get_value("blob")
         })
         .await
         .unwrap_or_else(|e| panic!("{e}"));

@@ -52,7 +52,7 @@ async fn regenerate_moves_the_data_to_the_new_id_and_replaces_the_cookies() {
     clock.advance(IDLE + Duration::from_secs(1));
     let mut stolen = copy;
     let (fresh, cart) = stolen
-        .request(|s| Ok((s.is_fresh(), s.get("cart")?)))
+        .request(|s| Ok((s.is_fresh(), s.get_value("cart")?)))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(fresh);
@@ -80,7 +80,7 @@ async fn resealed(b: &mut Browser, untouched: bool) -> bool {
     let s = b.begin();
     if !untouched {
         s.initiate(false).await.unwrap_or_else(|e| panic!("{e}"));
-        s.get("n").unwrap_or_else(|e| panic!("{e}"));
+        s.get_value("n").unwrap_or_else(|e| panic!("{e}"));
     }
     b.finish(&s).await.unwrap_or_else(|e| panic!("{e}"));
     !data_cookies_set(s.context()).is_empty()
@@ -142,7 +142,7 @@ async fn touch_never_revives_an_expired_cookie() {
     clock.advance(IDLE + Duration::from_secs(1));
     assert!(!resealed(&mut b, true).await);
     let n = b
-        .request(|s| s.get("n"))
+        .request(|s| s.get_value("n"))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(n, None);
@@ -226,7 +226,7 @@ async fn concurrent_requests_keep_the_last_response() {
     b.finish(&first).await.unwrap_or_else(|e| panic!("{e}"));
     b.finish(&second).await.unwrap_or_else(|e| panic!("{e}"));
     let (a, bb) = b
-        .request(|s| Ok((s.get("a")?, s.get("b")?)))
+        .request(|s| Ok((s.get_value("a")?, s.get("b")?)))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((a, bb), (None, Some(json!(2))));

@@ -72,7 +72,7 @@ async fn data_cookies_swapped_between_sessions_do_not_open() {
     let bobs_data = bob.cookies().get("id.d").cloned().unwrap_or_default();
     alice.set_cookie("id.d", &bobs_data);
     let (fresh, user) = alice
-        .request(|s| Ok((s.is_fresh(), s.get("user")?)))
+        .request(|s| Ok((s.is_fresh(), s.get_value("user")?)))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(fresh);
@@ -120,7 +120,7 @@ async fn an_expired_cookie_replayed_later_is_rejected() {
     // does with Max-Age, the server refuses it.
     let mut replay = copy;
     let (fresh, role) = replay
-        .request(|s| Ok((s.is_fresh(), s.get("role")?)))
+        .request(|s| Ok((s.is_fresh(), s.get_value("role")?)))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(fresh);

@@ -11,8 +11,8 @@ async fn get_returns_none_for_missing_and_null_and_get_or_gives_the_default() {
     let mut b = memory();
     b.request(|s| {
         s.put("nothing", serde_json::Value::Null)?;
-        assert_eq!(s.get("nothing")?, None);
-        assert_eq!(s.get("missing")?, None);
+        assert_eq!(s.get_value("nothing")?, None);
+        assert_eq!(s.get_value("missing")?, None);
         assert_eq!(s.get_or("nothing", 0)?, 0);
         assert_eq!(s.get_or("cart_total", 10)?, 10);
         Ok(())
@@ -53,7 +53,7 @@ async fn writing_through_a_non_object_is_an_error_and_reading_through_one_is_mis
             s.put("items.1.t", 2),
             Err(Error::PathConflict { .. })
         ));
-        assert_eq!(s.get("name.first")?, None);
+        assert_eq!(s.get_value("name.first")?, None);
         assert_eq!(s.get("items.0.t")?, Some(json!(2)));
         assert_eq!(s.get("name")?, Some(json!("ada")), "nothing was replaced");
         Ok(())
@@ -71,7 +71,7 @@ async fn all_is_a_snapshot_that_cannot_bypass_change_tracking() {
     b.request(|s| {
         let mut all = s.all()?;
         all.insert("b".into(), json!(2));
-        assert_eq!(s.get("b")?, None);
+        assert_eq!(s.get_value("b")?, None);
         Ok(())
     })
     .await
@@ -126,7 +126,10 @@ async fn pull_reads_then_forgets() {
     b.request(|s| s.put("notice", "saved")).await.expect("seed");
     let pulled = b.request(|s| s.pull("notice")).await.expect("pull");
     assert_eq!(pulled, Some(json!("saved")));
-    assert_eq!(b.request(|s| s.get("notice")).await.expect("get"), None);
+    assert_eq!(
+        b.request(|s| s.get_value("notice")).await.expect("get"),
+        None
+    );
 }
 
 #[tokio::test]
@@ -156,7 +159,7 @@ async fn increment_and_decrement_start_at_zero_keep_integers_and_reject_non_numb
     })
     .await
     .expect("request");
-    let views = b.request(|s| s.get("views")).await.expect("views");
+    let views = b.request(|s| s.get_value("views")).await.expect("views");
     assert!(
         views.as_ref().is_some_and(|v| v.is_i64()),
         "stays an integer: {views:?}"
@@ -179,7 +182,7 @@ async fn the_flash_key_is_reserved() {
     b.request(|s| {
         for err in [
             s.put("__flash__", 1).expect_err("put"),
-            s.get("__flash__.x").expect_err("get"),
+            s.get_value("__flash__.x").expect_err("get"),
             s.forget("__flash__").expect_err("forget"),
             s.increment("__flash__").expect_err("increment"),
         ] {
@@ -195,7 +198,7 @@ async fn the_flash_key_is_reserved() {
 async fn using_the_store_before_initiate_is_an_error_with_the_adonisjs_text() {
     let b = memory();
     let s = b.begin();
-    let err = s.get("x").expect_err("not initiated");
+    let err = s.get_value("x").expect_err("not initiated");
     assert_eq!(
         err.to_string(),
         "Session store has not been initiated. Make sure you have registered the session middleware"
@@ -315,7 +318,7 @@ async fn a_value_of_the_wrong_shape_is_an_error_naming_the_path() {
     let mut b = memory();
     b.request(|s| {
         s.put("user.age", "old")?;
-        let err = s.get_as::<u32>("user.age").expect_err("wrong shape");
+        let err = s.get::<u32>("user.age").expect_err("wrong shape");
         assert!(err.to_string().contains("\"user.age\""), "{err}");
         assert_eq!(err.kind(), ErrorKind::Data);
         Ok(())
@@ -362,7 +365,10 @@ async fn rotating_keys_keeps_sessions_and_re_signs_the_cookie() {
     let mut retired = Browser::new(build(&[new_key]));
     retired.set_cookie("id", &signed_with_old);
     assert_eq!(
-        retired.request(|s| s.get("user")).await.expect("retired"),
+        retired
+            .request(|s| s.get_value("user"))
+            .await
+            .expect("retired"),
         None
     );
     retired.set_cookie("id", &after.cookies()["id"]);
@@ -396,7 +402,10 @@ async fn a_cookie_altered_after_its_value_was_verified_is_still_refused() {
         format!("{}.{tag}", flip(id, 0)),
     ] {
         browser.set_cookie("id", &altered);
-        let user = browser.request(|s| s.get("user")).await.expect("altered");
+        let user = browser
+            .request(|s| s.get_value("user"))
+            .await
+            .expect("altered");
         assert_eq!(user, None, "{altered} opened the session");
         // Refused before any driver call: a fresh session, nothing read or written.
         assert!(driver.take().is_empty());

@@ -53,7 +53,9 @@ async fn a_lazy_request_of_a_new_visitor_calls_nothing_but_gets_an_id() {
 #[tokio::test]
 async fn an_empty_store_costs_no_storage_and_is_destroyed_when_emptied() {
     let (mut b, driver, _) = recording(true);
-    b.request(|s| s.get("x")).await.expect("empty request");
+    b.request(|s| s.get_value("x"))
+        .await
+        .expect("empty request");
     assert!(
         driver.take().iter().all(|c| matches!(c, Call::Read(_))),
         "nothing is written for a visitor without data"
@@ -74,7 +76,7 @@ async fn an_unmodified_request_refreshes_and_a_modified_one_writes_at_the_read_v
     b.request(|s| s.put("n", 1)).await.expect("seed");
     let key = b.storage_key().await.expect("key");
     driver.take();
-    b.request(|s| s.get("n")).await.expect("read");
+    b.request(|s| s.get_value("n")).await.expect("read");
     assert_eq!(
         driver.take(),
         vec![Call::Read(key.clone()), Call::Refresh(key.clone())]
@@ -157,7 +159,7 @@ async fn a_last_writer_wins_driver_loses_concurrent_increments_which_is_why_the_
         for t in tasks {
             t.await.expect("join").expect("commit");
         }
-        let n = b.request(|s| s.get_as::<i64>("n")).await.expect("read");
+        let n = b.request(|s| s.get::<i64>("n")).await.expect("read");
         if atomic {
             assert_eq!(n, Some(50));
         } else {

@@ -41,7 +41,7 @@ async fn paths_past_the_limits_are_data_errors_and_store_nothing() {
             assert!(option_of(&err).starts_with("limits."));
             // The message shows at most 64 characters of the path.
             assert!(err.to_string().chars().count() < 160, "{err}");
-            let err = s.get(path).expect_err("reads are bounded too");
+            let err = s.get_value(path).expect_err("reads are bounded too");
             assert_eq!(err.kind(), ErrorKind::Data);
             assert!(s.increment(path).is_err());
             assert!(s.flash(path, 1).is_err());

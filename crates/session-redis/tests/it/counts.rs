@@ -75,7 +75,9 @@ async fn each_kind_of_request_costs_the_documented_commands() {
     warm.request(|s| s.increment("n"))
         .await
         .expect("warm-up update");
-    warm.request(|s| s.get("n")).await.expect("warm-up read");
+    warm.request(|s| s.get_value("n"))
+        .await
+        .expect("warm-up read");
     warm.untouched_request().await.expect("warm-up refresh");
     warm.request(|s| s.clear()).await.expect("warm-up logout");
     b.request(|s| s.put("n", 1)).await.expect("first request");
@@ -125,7 +127,7 @@ async fn each_kind_of_request_costs_the_documented_commands() {
 
     later();
     server.reset_stats();
-    b.readonly_request(|s| s.get("n"))
+    b.readonly_request(|s| s.get_value("n"))
         .await
         .expect("readonly request");
     assert_eq!(sent(&server), one("get", 1), "a readonly request");
@@ -210,7 +212,7 @@ async fn the_ttl_follows_the_idle_age_and_the_absolute_cap() {
     // Half an idle age later a read slides it, but only up to the absolute cap (900 s from
     // creation = 500 s from now).
     clock.advance(Duration::from_secs(400));
-    b.request(|s| s.get("n")).await.expect("read");
+    b.request(|s| s.get_value("n")).await.expect("read");
     let capped = ttl(&server);
     assert!(
         (490_000..=500_000).contains(&capped),
@@ -313,7 +315,7 @@ async fn a_session_past_its_expiry_is_never_refreshed_written_or_deleted() {
     idle.request(|s| s.put("n", 1)).await.expect("write");
     let keys = [idle.storage_key().await.expect("key"), old_key];
     clock.advance(Duration::from_secs(200));
-    old.request(|s| s.get("n"))
+    old.request(|s| s.get_value("n"))
         .await
         .expect("read refreshing the expiry");
     // 950 s after the first was created (absolute age 900 s), 650 s after the second was last

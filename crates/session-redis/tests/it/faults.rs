@@ -27,7 +27,10 @@ async fn a_killed_server_fails_fast_and_a_restarted_one_serves_the_same_driver()
     server.stop();
     for round in 0..3 {
         let started = Instant::now();
-        let err = b.request(|s| s.get("n")).await.expect_err("Redis is down");
+        let err = b
+            .request(|s| s.get_value("n"))
+            .await
+            .expect_err("Redis is down");
         let took = started.elapsed();
         println!("request {round} with Redis down failed after {took:?}: {err}");
         assert_eq!(err.kind(), ErrorKind::Backend, "{err}");
@@ -175,7 +178,7 @@ async fn values_that_do_not_decode_read_as_no_session() {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         server.cli(&args);
         let (fresh, secret) = b
-            .request(|s| Ok((s.is_fresh(), s.get("secret")?)))
+            .request(|s| Ok((s.is_fresh(), s.get_value("secret")?)))
             .await
             .expect("a corrupt value is no error");
         assert!(fresh && secret.is_none(), "{command:?} opened a session");
@@ -438,7 +441,7 @@ async fn a_server_that_stops_answering_times_out_and_recovers() {
     b.request(|s| s.put("n", 1)).await.expect("before");
     server.freeze();
     let started = Instant::now();
-    let err = b.request(|s| s.get("n")).await.expect_err("frozen");
+    let err = b.request(|s| s.get_value("n")).await.expect_err("frozen");
     let took = started.elapsed();
     println!("request to a frozen server failed after {took:?}: {err}");
     server.thaw();

@@ -97,7 +97,7 @@ async fn reads_are_answered_locally_and_a_request_costs_one_command() {
     let mut warm = Browser::new(manager.clone());
     warm.request(|s| s.put("n", 1)).await.expect("warm-up");
     warm.request(|s| s.increment("n")).await.expect("warm-up");
-    warm.request(|s| s.get("n")).await.expect("warm-up");
+    warm.request(|s| s.get_value("n")).await.expect("warm-up");
 
     let mut b = Browser::new(manager.clone());
     b.request(|s| s.put("n", 1)).await.expect("write");
@@ -156,7 +156,7 @@ async fn reads_are_answered_locally_and_a_request_costs_one_command() {
     // A copy past its expiry is not served.
     clock.advance(Duration::from_secs(601));
     let gone = b
-        .request(|s| Ok((s.is_fresh(), s.get("n")?)))
+        .request(|s| Ok((s.is_fresh(), s.get_value("n")?)))
         .await
         .expect("read");
     assert_eq!(gone, (true, None));
@@ -275,7 +275,7 @@ async fn copies_never_answer_for_a_server_that_is_down() {
     // request fails, none is answered from a copy.
     let deadline = Instant::now() + Duration::from_secs(2);
     let first = loop {
-        match b.request(|s| s.get("n")).await {
+        match b.request(|s| s.get_value("n")).await {
             Err(e) => break e,
             Ok(_) if Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(5)).await;
@@ -285,7 +285,10 @@ async fn copies_never_answer_for_a_server_that_is_down() {
     };
     assert_eq!(first.kind(), ErrorKind::Backend, "{first}");
     for _ in 0..3 {
-        let err = b.request(|s| s.get("n")).await.expect_err("Redis is down");
+        let err = b
+            .request(|s| s.get_value("n"))
+            .await
+            .expect_err("Redis is down");
         assert_eq!(err.kind(), ErrorKind::Backend, "{err}");
     }
 
@@ -334,7 +337,7 @@ async fn the_cache_works_over_tls() {
     // the refresh script is loaded.
     let mut warm = Browser::new(manager.clone());
     warm.request(|s| s.put("n", 0)).await.expect("warm-up");
-    warm.request(|s| s.get("n")).await.expect("warm-up");
+    warm.request(|s| s.get_value("n")).await.expect("warm-up");
     let mut b = Browser::new(manager);
     b.request(|s| s.put("n", 1)).await.expect("write");
     server.reset_stats();
