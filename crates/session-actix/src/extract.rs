@@ -41,8 +41,17 @@ impl Deref for Session {
 }
 
 /// The request's session initiated readonly, for websockets, server-sent events and long
-/// polling: values and flash messages are visible, flash messages are not consumed, every
-/// mutation is refused, and the response gets no cookie.
+/// polling: values and flash messages are visible, flash messages are not consumed, and the
+/// response gets no cookie. It dereferences to a [`SessionReader`](session_core::SessionReader),
+/// which has the reads of the session and no method that writes, so a write does not compile:
+///
+/// ```compile_fail,E0599
+/// use session_actix::ReadonlySession;
+///
+/// async fn events(session: ReadonlySession) {
+///     session.put("seen", true); // no such method on a read-only session
+/// }
+/// ```
 ///
 /// ```
 /// use session_actix::{ReadonlySession, SessionError};
@@ -52,10 +61,10 @@ impl Deref for Session {
 /// }
 /// ```
 #[derive(Debug, Clone)]
-pub struct ReadonlySession(pub session_core::Session);
+pub struct ReadonlySession(session_core::SessionReader);
 
 impl Deref for ReadonlySession {
-    type Target = session_core::Session;
+    type Target = session_core::SessionReader;
 
     fn deref(&self) -> &Self::Target {
         &self.0
@@ -177,7 +186,7 @@ impl FromRequest for ReadonlySession {
         Box::pin(async move {
             let session = session?;
             session.initiate(true).await?;
-            Ok(Self(session))
+            Ok(Self(session_core::SessionReader::new(session)))
         })
     }
 }

@@ -65,6 +65,7 @@ mod limits;
 mod manager;
 mod memory;
 mod path;
+mod reader;
 mod session;
 mod store;
 mod verified;
@@ -87,6 +88,7 @@ pub use crate::limits::{Limits, MAX_DEPTH_CEILING};
 pub use crate::manager::{SessionManager, SessionManagerBuilder};
 pub use crate::memory::{MemoryDriver, DEFAULT_MAX_BYTES, DEFAULT_MAX_SESSIONS};
 pub use crate::path::KeyPath;
+pub use crate::reader::SessionReader;
 pub use crate::session::Session;
 pub use crate::verified::constant_time_eq;
 

@@ -112,8 +112,7 @@ async fn a_readonly_request_gets_no_cookie_and_costs_no_write() {
             .route(
                 "/events",
                 web::get().to(|session: ReadonlySession| async move {
-                    let refused = session.put("user", "mallory").is_err();
-                    Ok::<_, SessionError>(format!("{:?} {refused}", session.get_value("user")?))
+                    Ok::<_, SessionError>(format!("{:?}", session.get_value("user")?))
                 }),
             )
             .wrap(SessionMiddleware::new(manager)),
@@ -133,7 +132,7 @@ async fn a_readonly_request_gets_no_cookie_and_costs_no_write() {
     assert!(res.headers().get(CACHE_CONTROL).is_none());
     assert_eq!(
         read_body(res).await,
-        Bytes::from_static(br#"Some(String("ada")) true"#)
+        Bytes::from_static(br#"Some(String("ada"))"#)
     );
     assert_eq!((calls.writes(), calls.touches()), (1, 0));
 }

@@ -112,12 +112,10 @@ async fn twice(a: Session, b: Session, flash: FlashMessages) -> Result<String, S
     ))
 }
 
+/// A read-only handler: it cannot write (`SessionReader` has no method that does; the
+/// extractor's compile-fail doctest shows it).
 async fn readonly(session: ReadonlySession) -> Result<String, SessionRejection> {
-    let write = session.put("n", 99).is_err();
-    Ok(format!(
-        "{} {write}",
-        session.get_value("n")?.unwrap_or_default()
-    ))
+    Ok(session.get_value("n")?.unwrap_or_default().to_string())
 }
 
 fn routes(manager: SessionManager) -> Router {
@@ -157,12 +155,12 @@ async fn a_handler_that_never_extracts_reads_and_refreshes_the_session() {
 }
 
 #[tokio::test]
-async fn a_readonly_session_reads_refuses_writes_and_sets_no_cookie() {
+async fn a_readonly_session_reads_and_sets_no_cookie() {
     let (manager, _) = counting_manager(SessionConfig::new());
     let mut c = HttpClient::new(serve(routes(manager)).await);
     c.send("GET", "/put", None).await;
     let r = c.send("GET", "/readonly", None).await;
-    assert_eq!(r.body, "1 true");
+    assert_eq!(r.body, "1");
     assert!(r.set_cookies.is_empty(), "{:?}", r.set_cookies);
 }
 
@@ -347,7 +345,7 @@ async fn another_cookie_with_bytes_that_are_not_ascii_does_not_cost_the_session(
         let (status, body) = raw_get(&base, "/readonly", &header).await;
         assert_eq!(status, 200);
         assert!(
-            body.ends_with("1 true"),
+            body.ends_with("\r\n\r\n1"),
             "the session was not read: {body:?}"
         );
     }
