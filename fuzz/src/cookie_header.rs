@@ -72,7 +72,7 @@ pub fn run(data: &[u8]) {
 
 /// One request: initiate, check what was served, commit, check the id cookie sent back.
 async fn request(fx: &Fixture, manager: &SessionManager, session: &Session) {
-    if let Err(e) = session.initiate(false).await {
+    if let Err(e) = session.initiate(session_core::Access::ReadWrite).await {
         panic!("client input made initiate fail: {e}");
     }
     let id = session.session_id().unwrap_or_else(|e| panic!("{e}"));

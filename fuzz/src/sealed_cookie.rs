@@ -95,7 +95,7 @@ pub fn run(data: &[u8]) {
 
     let session = fx.cookie.start_request([header.as_str()]);
     fx.block_on(async {
-        if let Err(e) = session.initiate(false).await {
+        if let Err(e) = session.initiate(session_core::Access::ReadWrite).await {
             panic!("a sealed value made initiate fail: {e}");
         }
     });
@@ -157,7 +157,7 @@ fn round_trip(
     let header = browser_header(request, &session.context().response_cookies());
     let next = fx.cookie.start_request([header.as_str()]);
     fx.block_on(async {
-        if let Err(e) = next.initiate(false).await {
+        if let Err(e) = next.initiate(session_core::Access::ReadWrite).await {
             panic!("the response's own cookies made initiate fail: {e}");
         }
     });

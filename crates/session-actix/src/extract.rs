@@ -171,7 +171,7 @@ impl FromRequest for Session {
         let session = installed(req);
         Box::pin(async move {
             let session = session?;
-            session.initiate(false).await?;
+            session.initiate(session_core::Access::ReadWrite).await?;
             Ok(Self(session))
         })
     }
@@ -185,7 +185,7 @@ impl FromRequest for ReadonlySession {
         let session = installed(req);
         Box::pin(async move {
             let session = session?;
-            session.initiate(true).await?;
+            session.initiate(session_core::Access::ReadOnly).await?;
             Ok(Self(session_core::SessionReader::new(session)))
         })
     }
@@ -199,7 +199,7 @@ impl FromRequest for FlashMessages {
         let session = installed(req);
         Box::pin(async move {
             let session = session?;
-            session.initiate(false).await?;
+            session.initiate(session_core::Access::ReadWrite).await?;
             Ok(Self(session.flash_messages()?))
         })
     }

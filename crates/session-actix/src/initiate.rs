@@ -120,7 +120,12 @@ where
         let readonly = self.readonly;
         Box::pin(async move {
             if let Some(session) = req.session() {
-                if let Err(error) = session.initiate(readonly).await {
+                let access = if readonly {
+                    session_core::Access::ReadOnly
+                } else {
+                    session_core::Access::ReadWrite
+                };
+                if let Err(error) = session.initiate(access).await {
                     let response = SessionError(error).error_response();
                     return Ok(req.into_response(response).map_into_right_body());
                 }

@@ -145,7 +145,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let session = session_of(parts)?;
-        session.initiate(false).await?;
+        session.initiate(session_core::Access::ReadWrite).await?;
         Ok(Self(session))
     }
 }
@@ -155,7 +155,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ReadonlySession {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let session = session_of(parts)?;
-        session.initiate(true).await?;
+        session.initiate(session_core::Access::ReadOnly).await?;
         Ok(Self(session_core::SessionReader::new(session)))
     }
 }
@@ -165,7 +165,7 @@ impl<S: Send + Sync> FromRequestParts<S> for FlashMessages {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let session = session_of(parts)?;
-        session.initiate(false).await?;
+        session.initiate(session_core::Access::ReadWrite).await?;
         Ok(Self(session.flash_messages()?))
     }
 }

@@ -51,7 +51,10 @@ fn stored_session(manager: &SessionManager, values: &Map<String, Value>) -> Stri
         let session = manager.start_request(std::iter::empty());
         #[allow(clippy::expect_used)]
         {
-            session.initiate(false).await.expect("initiate");
+            session
+                .initiate(session_core::Access::ReadWrite)
+                .await
+                .expect("initiate");
             for (k, v) in values {
                 session.put(k, v).expect("put");
             }
@@ -87,7 +90,10 @@ fn request_cycle(c: &mut Criterion) {
                     let session = manager.start_request([cookie.as_str()]);
                     #[allow(clippy::expect_used)]
                     {
-                        session.initiate(false).await.expect("initiate");
+                        session
+                            .initiate(session_core::Access::ReadWrite)
+                            .await
+                            .expect("initiate");
                         black_box(session.get_or::<i64>("n", 0).expect("get"));
                         session.commit().await.expect("commit");
                     }
@@ -101,7 +107,10 @@ fn request_cycle(c: &mut Criterion) {
                     let session = manager.start_request([cookie.as_str()]);
                     #[allow(clippy::expect_used)]
                     {
-                        session.initiate(false).await.expect("initiate");
+                        session
+                            .initiate(session_core::Access::ReadWrite)
+                            .await
+                            .expect("initiate");
                         black_box(session.increment("n").expect("increment"));
                         session.commit().await.expect("commit");
                     }

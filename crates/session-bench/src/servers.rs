@@ -658,7 +658,10 @@ mod tests {
         )
         .unwrap();
         let session = manager.start_request(std::iter::empty::<&str>());
-        session.initiate(false).await.unwrap();
+        session
+            .initiate(session_core::Access::ReadWrite)
+            .await
+            .unwrap();
         session.increment("n").unwrap();
         let ours = session_core::adapter::finish(&session).await.unwrap();
         assert_eq!(ours.len(), 1);

@@ -22,7 +22,7 @@
 //! // First request: the handler stores a value; the response carries the id cookie and the
 //! // sealed data cookie.
 //! let first = manager.start_request(std::iter::empty());
-//! first.initiate(false).await?;
+//! first.initiate(session_core::Access::ReadWrite).await?;
 //! first.put("cart_total", 1900)?;
 //! first.commit().await?;
 //! let cookies: Vec<String> = first
@@ -35,7 +35,7 @@
 //!
 //! // Second request: the browser sends both back.
 //! let second = manager.start_request([cookies.join("; ").as_str()]);
-//! second.initiate(false).await?;
+//! second.initiate(session_core::Access::ReadWrite).await?;
 //! assert_eq!(second.get::<u32>("cart_total")?, Some(1900));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();

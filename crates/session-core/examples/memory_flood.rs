@@ -43,7 +43,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for _ in 0..sessions {
         // A client without a cookie: a new session each time.
         let session = manager.start_request(std::iter::empty());
-        session.initiate(false).await?;
+        session.initiate(session_core::Access::ReadWrite).await?;
         session.put("v", &value)?;
         session.commit().await?;
     }

@@ -757,7 +757,7 @@ impl SessionConfig {
     /// )
     /// .build()?;
     /// let session = manager.start_request(std::iter::empty());
-    /// session.initiate(false).await?;
+    /// session.initiate(session_core::Access::ReadWrite).await?;
     /// session.put("theme", "dark")?;
     /// session.commit().await?;
     /// assert_eq!(session.context().response_cookies()[0].max_age(), None);

@@ -7,7 +7,7 @@
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-//! use session_core::{SessionConfig, SessionManager};
+//! use session_core::{Access, SessionConfig, SessionManager};
 //!
 //! let manager = SessionManager::builder(
 //!     SessionConfig::new()
@@ -18,7 +18,7 @@
 //!
 //! // First request: no cookie yet.
 //! let first = manager.start_request(std::iter::empty());
-//! first.initiate(false).await?;
+//! first.initiate(Access::ReadWrite).await?;
 //! first.put("cart_total", 1900)?;
 //! first.flash("message", "Added to cart")?;
 //! first.commit().await?;
@@ -26,7 +26,7 @@
 //!
 //! // Second request: the browser sends the cookie back.
 //! let second = manager.start_request([cookie.as_str()]);
-//! second.initiate(false).await?;
+//! second.initiate(Access::ReadWrite).await?;
 //! assert_eq!(second.get::<u32>("cart_total")?, Some(1900));
 //! assert_eq!(second.flash_messages()?.get::<String>("message")?.as_deref(), Some("Added to cart"));
 //! second.commit().await?;
@@ -89,7 +89,7 @@ pub use crate::manager::{SessionManager, SessionManagerBuilder};
 pub use crate::memory::{MemoryDriver, DEFAULT_MAX_BYTES, DEFAULT_MAX_SESSIONS};
 pub use crate::path::KeyPath;
 pub use crate::reader::SessionReader;
-pub use crate::session::Session;
+pub use crate::session::{Access, Session};
 pub use crate::verified::constant_time_eq;
 
 /// Re-exported so drivers and adapters use the same `cookie` version as the core.

@@ -48,7 +48,7 @@ const CORE_OPTIONS: &[&str] = &[
 ///
 /// // An adapter does this for every request:
 /// let session = manager.start_request(std::iter::empty());
-/// session.initiate(false).await?;
+/// session.initiate(session_core::Access::ReadWrite).await?;
 /// session.put("cart_total", 1900)?;
 /// session.commit().await?;
 /// let set_cookie = session.context().response_cookies();
@@ -188,14 +188,14 @@ impl SessionManagerBuilder {
     /// .build()?;
     ///
     /// let first = manager.start_request(std::iter::empty());
-    /// first.initiate(false).await?;
+    /// first.initiate(session_core::Access::ReadWrite).await?;
     /// first.put("user_id", 7)?;
     /// first.commit().await?;
     /// let cookie = first.context().response_cookies()[0].stripped().to_string();
     ///
     /// clock.advance(Duration::from_secs(11 * 60)); // idle for longer than the age
     /// let later = manager.start_request([cookie.as_str()]);
-    /// later.initiate(false).await?;
+    /// later.initiate(session_core::Access::ReadWrite).await?;
     /// assert!(later.is_fresh());
     /// assert_eq!(later.get::<u64>("user_id")?, None);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -406,7 +406,7 @@ impl SessionManager {
     /// .build()?;
     /// let session = manager.start_request(["id=not-a-signed-id"]);
     /// assert!(!session.is_initiated()); // nothing read yet
-    /// session.initiate(false).await?;
+    /// session.initiate(session_core::Access::ReadWrite).await?;
     /// assert!(session.is_fresh()); // an unverifiable cookie starts a fresh session
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
@@ -634,7 +634,10 @@ mod tests {
 
         // A new visitor's first write.
         let first = manager.start_request(std::iter::empty());
-        first.initiate(false).await.expect("initiate");
+        first
+            .initiate(crate::Access::ReadWrite)
+            .await
+            .expect("initiate");
         first.put("user", 7).expect("put");
         first.commit().await.expect("commit");
         let created = id_cookie(&first, &name);
@@ -645,7 +648,10 @@ mod tests {
         // A login: the new id is remembered too, under its own key.
         let header = format!("{name}={created}");
         let login = manager.start_request([header.as_str()]);
-        login.initiate(false).await.expect("initiate");
+        login
+            .initiate(crate::Access::ReadWrite)
+            .await
+            .expect("initiate");
         login.regenerate().expect("regenerate");
         login.commit().await.expect("commit");
         let regenerated = id_cookie(&login, &name);

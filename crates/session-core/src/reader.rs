@@ -30,7 +30,7 @@ use crate::session::Session;
 /// )
 /// .build()?;
 /// let session = manager.start_request(std::iter::empty());
-/// session.initiate(true).await?;
+/// session.initiate(session_core::Access::ReadOnly).await?;
 /// let reader = SessionReader::new(session);
 /// assert_eq!(reader.get::<u64>("user_id")?, None);
 /// # Ok::<(), Box<dyn std::error::Error>>(())

@@ -20,6 +20,22 @@ use crate::path::{is_plain, KeyPath};
 use crate::store::{self, Op};
 use crate::FLASH_KEY;
 
+/// How a request uses its session: the argument of [`Session::initiate`].
+///
+/// ```
+/// use session_core::Access;
+///
+/// assert_ne!(Access::ReadWrite, Access::ReadOnly);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Reads and writes; the previous request's flash messages are consumed.
+    ReadWrite,
+    /// Reads only (websockets, server-sent events, long polling): flash messages are visible
+    /// and not consumed, every mutation is refused, and the response gets no cookie.
+    ReadOnly,
+}
+
 /// The session of one request.
 ///
 /// Adapters create it per request (lazily: nothing is read until [`Session::initiate`]), hand it
@@ -36,7 +52,7 @@ use crate::FLASH_KEY;
 /// ).build()?;
 ///
 /// let session = manager.start_request(std::iter::empty());
-/// session.initiate(false).await?;
+/// session.initiate(session_core::Access::ReadWrite).await?;
 /// let total: i64 = session.get_or("cart_total", 0)?;
 /// session.put("cart_total", total + 10)?;
 /// session.increment("page_views")?;
@@ -162,7 +178,7 @@ impl Session {
     /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
     /// let session = manager.start_request(["id=abc; theme=dark"]);
     /// assert_eq!(session.context().request_cookie("id"), Some("abc"));
-    /// session.initiate(false).await?;
+    /// session.initiate(session_core::Access::ReadWrite).await?;
     /// session.put("a", 1)?;
     /// session.commit().await?;
     /// assert_eq!(session.context().response_cookies()[0].name(), "id");
@@ -201,25 +217,26 @@ impl Session {
     /// # ).build()?;
     /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
     /// let first = manager.start_request(std::iter::empty());
-    /// first.initiate(false).await?;
+    /// first.initiate(session_core::Access::ReadWrite).await?;
     /// first.flash("notice", "Saved")?;
     /// first.commit().await?;
     /// let cookie = cookie_of(&first);
     ///
     /// // A websocket upgrade: shows the message without consuming it, refuses changes.
     /// let socket = manager.start_request([cookie.as_str()]);
-    /// socket.initiate(true).await?;
+    /// socket.initiate(session_core::Access::ReadOnly).await?;
     /// assert!(socket.flash_messages()?.has("notice"));
     /// assert!(socket.put("a", 1).is_err());
     ///
     /// // The next page still gets the message.
     /// let page = manager.start_request([cookie.as_str()]);
-    /// page.initiate(false).await?;
+    /// page.initiate(session_core::Access::ReadWrite).await?;
     /// assert!(page.flash_messages()?.has("notice"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```
-    pub async fn initiate(&self, readonly: bool) -> Result<(), Error> {
+    pub async fn initiate(&self, access: Access) -> Result<(), Error> {
+        let readonly = access == Access::ReadOnly;
         let _guard = self.inner.init.lock().await;
         if self.state().initiated {
             return Ok(());
@@ -298,7 +315,7 @@ impl Session {
     /// let session = manager.start_request(std::iter::empty());
     /// assert!(!session.is_initiated());
     /// assert!(session.get_value("a").is_err()); // the store needs initiate first
-    /// session.initiate(false).await?;
+    /// session.initiate(session_core::Access::ReadWrite).await?;
     /// assert!(session.is_initiated());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
@@ -317,14 +334,14 @@ impl Session {
     /// # ).build()?;
     /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
     /// let first = manager.start_request(std::iter::empty());
-    /// first.initiate(false).await?;
+    /// first.initiate(session_core::Access::ReadWrite).await?;
     /// assert!(first.is_fresh());
     /// first.put("a", 1)?;
     /// first.commit().await?;
     /// let cookie = cookie_of(&first);
     ///
     /// let second = manager.start_request([cookie.as_str()]);
-    /// second.initiate(false).await?;
+    /// second.initiate(session_core::Access::ReadWrite).await?;
     /// assert!(!second.is_fresh());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
@@ -343,7 +360,7 @@ impl Session {
     /// # ).build()?;
     /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
     /// let session = manager.start_request(std::iter::empty());
-    /// session.initiate(true).await?;
+    /// session.initiate(session_core::Access::ReadOnly).await?;
     /// assert!(session.is_readonly());
     /// assert!(matches!(session.put("a", 1), Err(session_core::Error::Readonly)));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -377,7 +394,7 @@ impl Session {
     /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
     /// let session = manager.start_request(std::iter::empty());
     /// assert!(session.session_id().is_err()); // not initiated
-    /// session.initiate(false).await?;
+    /// session.initiate(session_core::Access::ReadWrite).await?;
     /// let id = session.session_id()?;
     /// assert_eq!(id.expose().len(), 43);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -400,14 +417,14 @@ impl Session {
     /// # ).build()?;
     /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
     /// let first = manager.start_request(std::iter::empty());
-    /// first.initiate(false).await?;
+    /// first.initiate(session_core::Access::ReadWrite).await?;
     /// first.put("cart_total", 1900)?;
     /// first.commit().await?;
     /// let cookie = cookie_of(&first);
     ///
     /// // Login: same data, new id.
     /// let login = manager.start_request([cookie.as_str()]);
-    /// login.initiate(false).await?;
+    /// login.initiate(session_core::Access::ReadWrite).await?;
     /// let before = login.session_id()?;
     /// login.regenerate()?;
     /// assert_ne!(login.session_id()?, before);
@@ -417,10 +434,10 @@ impl Session {
     ///
     /// // The old id no longer opens the session; the new one has the data.
     /// let old = manager.start_request([cookie.as_str()]);
-    /// old.initiate(false).await?;
+    /// old.initiate(session_core::Access::ReadWrite).await?;
     /// assert!(old.is_fresh());
     /// let new = manager.start_request([new_cookie.as_str()]);
-    /// new.initiate(false).await?;
+    /// new.initiate(session_core::Access::ReadWrite).await?;
     /// assert_eq!(new.get::<u32>("cart_total")?, Some(1900));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
@@ -450,13 +467,13 @@ impl Session {
     /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
     /// # ).build()?;
     /// let login = manager.start_request(std::iter::empty());
-    /// login.initiate(false).await?;
+    /// login.initiate(session_core::Access::ReadWrite).await?;
     /// login.put("user_id", 7)?;
     /// login.commit().await?;
     /// let cookie = login.context().response_cookies()[0].stripped().to_string();
     ///
     /// let logout = manager.start_request([cookie.as_str()]);
-    /// logout.initiate(false).await?;
+    /// logout.initiate(session_core::Access::ReadWrite).await?;
     /// let before = logout.session_id()?;
     /// logout.flush()?;
     /// logout.flash("notice", "Signed out")?;
@@ -465,7 +482,7 @@ impl Session {
     ///
     /// // The old cookie opens nothing.
     /// let replay = manager.start_request([cookie.as_str()]);
-    /// replay.initiate(false).await?;
+    /// replay.initiate(session_core::Access::ReadWrite).await?;
     /// assert!(replay.is_fresh());
     /// assert_eq!(replay.get::<u64>("user_id")?, None);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -814,14 +831,14 @@ impl Session {
     /// use serde_json::json;
     ///
     /// let post = manager.start_request(std::iter::empty());
-    /// post.initiate(false).await?;
+    /// post.initiate(session_core::Access::ReadWrite).await?;
     /// let input = json!({ "title": "Hi", "body": "Text", "password": "secret" });
     /// post.flash_only(&input, &["title", "body"])?;
     /// post.commit().await?;
     /// let cookie = cookie_of(&post);
     ///
     /// let form = manager.start_request([cookie.as_str()]);
-    /// form.initiate(false).await?;
+    /// form.initiate(session_core::Access::ReadWrite).await?;
     /// let old = form.flash_messages()?;
     /// assert_eq!(old.get_value("title")?, Some(json!("Hi")));
     /// assert!(!old.has("password"));
@@ -849,13 +866,13 @@ impl Session {
     /// use serde_json::json;
     ///
     /// let post = manager.start_request(std::iter::empty());
-    /// post.initiate(false).await?;
+    /// post.initiate(session_core::Access::ReadWrite).await?;
     /// post.flash_except(json!({ "email": "ada@example.com", "password": "secret" }), &["password"])?;
     /// post.commit().await?;
     /// let cookie = cookie_of(&post);
     ///
     /// let form = manager.start_request([cookie.as_str()]);
-    /// form.initiate(false).await?;
+    /// form.initiate(session_core::Access::ReadWrite).await?;
     /// let old = form.flash_messages()?;
     /// assert_eq!(old.get_value("email")?, Some(json!("ada@example.com")));
     /// assert!(!old.has("password"));
@@ -899,7 +916,7 @@ impl Session {
     /// # ).build()?;
     /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
     /// let first = manager.start_request(std::iter::empty());
-    /// first.initiate(false).await?;
+    /// first.initiate(session_core::Access::ReadWrite).await?;
     /// first.flash("notice", "Saved")?;
     /// first.flash("warning", "Quota almost reached")?;
     /// first.commit().await?;
@@ -907,12 +924,12 @@ impl Session {
     ///
     /// // A redirect hop that shows nothing carries messages on.
     /// let hop = manager.start_request([cookie.as_str()]);
-    /// hop.initiate(false).await?;
+    /// hop.initiate(session_core::Access::ReadWrite).await?;
     /// hop.reflash()?;
     /// hop.commit().await?;
     ///
     /// let page = manager.start_request([cookie.as_str()]);
-    /// page.initiate(false).await?;
+    /// page.initiate(session_core::Access::ReadWrite).await?;
     /// let messages = page.flash_messages()?;
     /// assert!(messages.has("notice"));
     /// assert!(messages.has("warning"));
@@ -936,7 +953,7 @@ impl Session {
     /// # ).build()?;
     /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
     /// let first = manager.start_request(std::iter::empty());
-    /// first.initiate(false).await?;
+    /// first.initiate(session_core::Access::ReadWrite).await?;
     /// first.flash("notice", "Saved")?;
     /// first.flash("warning", "Quota almost reached")?;
     /// first.commit().await?;
@@ -944,12 +961,12 @@ impl Session {
     ///
     /// // A redirect hop that shows nothing carries messages on.
     /// let hop = manager.start_request([cookie.as_str()]);
-    /// hop.initiate(false).await?;
+    /// hop.initiate(session_core::Access::ReadWrite).await?;
     /// hop.reflash_only(&["notice"])?;
     /// hop.commit().await?;
     ///
     /// let page = manager.start_request([cookie.as_str()]);
-    /// page.initiate(false).await?;
+    /// page.initiate(session_core::Access::ReadWrite).await?;
     /// let messages = page.flash_messages()?;
     /// assert!(messages.has("notice"));
     /// assert!(!messages.has("warning"));
@@ -974,7 +991,7 @@ impl Session {
     /// # ).build()?;
     /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
     /// let first = manager.start_request(std::iter::empty());
-    /// first.initiate(false).await?;
+    /// first.initiate(session_core::Access::ReadWrite).await?;
     /// first.flash("notice", "Saved")?;
     /// first.flash("warning", "Quota almost reached")?;
     /// first.commit().await?;
@@ -982,12 +999,12 @@ impl Session {
     ///
     /// // A redirect hop that shows nothing carries messages on.
     /// let hop = manager.start_request([cookie.as_str()]);
-    /// hop.initiate(false).await?;
+    /// hop.initiate(session_core::Access::ReadWrite).await?;
     /// hop.reflash_except(&["warning"])?;
     /// hop.commit().await?;
     ///
     /// let page = manager.start_request([cookie.as_str()]);
-    /// page.initiate(false).await?;
+    /// page.initiate(session_core::Access::ReadWrite).await?;
     /// let messages = page.flash_messages()?;
     /// assert!(messages.has("notice"));
     /// assert!(!messages.has("warning"));
@@ -1037,14 +1054,14 @@ impl Session {
     /// # ).build()?;
     /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
     /// let session = manager.start_request(std::iter::empty());
-    /// session.initiate(false).await?;
+    /// session.initiate(session_core::Access::ReadWrite).await?;
     /// session.put("cart_total", 1900)?;
     /// session.commit().await?;
     /// session.commit().await?; // no-op
     /// let cookie = cookie_of(&session);
     ///
     /// let readonly = manager.start_request([cookie.as_str()]);
-    /// readonly.initiate(true).await?;
+    /// readonly.initiate(session_core::Access::ReadOnly).await?;
     /// assert_eq!(readonly.get::<u32>("cart_total")?, Some(1900));
     /// readonly.commit().await?;
     /// assert!(readonly.context().response_cookies().is_empty()); // no cookie for readonly

@@ -38,13 +38,13 @@
 //! let manager = SessionManager::builder(config).with_registry(registry).build()?;
 //!
 //! let first = manager.start_request(std::iter::empty());
-//! first.initiate(false).await?;
+//! first.initiate(session_core::Access::ReadWrite).await?;
 //! first.put("cart_total", 1900)?;
 //! first.commit().await?;
 //! let cookie = first.context().response_cookies()[0].stripped().to_string();
 //!
 //! let second = manager.start_request([cookie.as_str()]);
-//! second.initiate(false).await?;
+//! second.initiate(session_core::Access::ReadWrite).await?;
 //! assert_eq!(second.get::<u32>("cart_total")?, Some(1900));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();

@@ -24,7 +24,7 @@
 //! .build()?;
 //!
 //! let session = manager.start_request(std::iter::empty());
-//! session.initiate(false).await?; // no cookie: nothing to read
+//! session.initiate(session_core::Access::ReadWrite).await?; // no cookie: nothing to read
 //! session.put("user.id", 7)?;
 //! session.commit().await?; // one SET … NX PX: a new session
 //! # Ok(())

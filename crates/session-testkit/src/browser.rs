@@ -195,7 +195,7 @@ impl Browser {
     /// .build()?;
     /// let mut browser = Browser::new(manager);
     /// let session = browser.begin();
-    /// session.initiate(false).await?;
+    /// session.initiate(session_core::Access::ReadWrite).await?;
     /// session.put("step", 1)?;
     /// browser.finish(&session).await?;
     /// assert!(browser.cookies().contains_key("id"));
@@ -234,7 +234,7 @@ impl Browser {
                 let (b, key) = (self.clone(), key.to_owned());
                 tokio::spawn(async move {
                     let s = b.begin();
-                    s.initiate(false).await?;
+                    s.initiate(session_core::Access::ReadWrite).await?;
                     s.increment(&key)?;
                     s.commit().await
                 })
@@ -263,7 +263,7 @@ impl Browser {
     /// .build()?;
     /// let mut browser = Browser::new(manager);
     /// let session = browser.begin();
-    /// session.initiate(false).await?;
+    /// session.initiate(session_core::Access::ReadWrite).await?;
     /// session.put("n", 1)?;
     /// browser.finish(&session).await?; // commits and keeps the cookie
     /// assert_eq!(browser.request(|s| s.get_value("n")).await?, Some(serde_json::json!(1)));
@@ -289,7 +289,7 @@ impl Browser {
     /// .build()?;
     /// let mut browser = Browser::new(manager);
     /// let session = browser.begin();
-    /// session.initiate(false).await?;
+    /// session.initiate(session_core::Access::ReadWrite).await?;
     /// session.put("n", 1)?;
     /// session.commit().await?; // committed elsewhere, as an adapter would
     /// browser.absorb(&session);
@@ -336,7 +336,7 @@ impl Browser {
         f: impl FnOnce(&Session) -> Result<R, Error>,
     ) -> Result<R, Error> {
         let session = self.begin();
-        session.initiate(false).await?;
+        session.initiate(session_core::Access::ReadWrite).await?;
         let out = f(&session)?;
         self.finish(&session).await?;
         Ok(out)
@@ -369,7 +369,7 @@ impl Browser {
         f: impl FnOnce(&Session) -> Result<R, Error>,
     ) -> Result<R, Error> {
         let session = self.begin();
-        session.initiate(true).await?;
+        session.initiate(session_core::Access::ReadOnly).await?;
         let out = f(&session)?;
         self.finish(&session).await?;
         Ok(out)

@@ -622,7 +622,7 @@ impl Conformance {
         let mut b = self.browser(&clock);
         let session = b.begin();
         session
-            .initiate(false)
+            .initiate(session_core::Access::ReadWrite)
             .await
             .unwrap_or_else(|e| self.fail(case, e));
         if !session.is_fresh() {
@@ -893,7 +893,7 @@ impl Conformance {
         .unwrap_or_else(|e| self.fail(case, e));
         let session = b.begin();
         session
-            .initiate(true)
+            .initiate(session_core::Access::ReadOnly)
             .await
             .unwrap_or_else(|e| self.fail(case, e));
         let seen = session
@@ -1204,7 +1204,7 @@ impl Conformance {
             .unwrap_or_else(|e| self.fail(case, e));
         // A slow request reads the session …
         let slow = b.begin();
-        slow.initiate(false)
+        slow.initiate(session_core::Access::ReadWrite)
             .await
             .unwrap_or_else(|e| self.fail(case, e));
         let key = slow
@@ -1268,7 +1268,7 @@ impl Conformance {
             let b = b.clone();
             tasks.push(tokio::spawn(async move {
                 let s = b.begin();
-                s.initiate(false).await?;
+                s.initiate(session_core::Access::ReadWrite).await?;
                 s.put(&format!("keys.k{i}"), i)?;
                 s.commit().await
             }));

@@ -167,7 +167,7 @@ async fn read_back(
 ) -> Result<Option<(Value, Value)>, Error> {
     let mut browser = Browser::new(manager.clone());
     let first = browser.begin();
-    first.initiate(false).await?;
+    first.initiate(session_core::Access::ReadWrite).await?;
     for op in ops {
         apply(&first, op);
     }

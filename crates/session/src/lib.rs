@@ -14,7 +14,7 @@
 //! let manager = session::builder(config).build()?;
 //!
 //! let request = manager.start_request(std::iter::empty());
-//! request.initiate(false).await?;
+//! request.initiate(session::Access::ReadWrite).await?;
 //! request.put("cart_total", 1900)?;
 //! request.commit().await?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())

@@ -72,7 +72,7 @@ proptest! {
         let header = format!("id.d={header}; {header}");
         let s = m.start_request([header.as_str()]);
         let fresh = rt.block_on(async {
-            s.initiate(false).await?;
+            s.initiate(session_core::Access::ReadWrite).await?;
             s.put("n", 1)?;
             s.commit().await?;
             Ok::<_, session_core::Error>(s.is_fresh())

@@ -22,7 +22,9 @@ async fn regenerate_moves_the_data_to_the_new_id_and_replaces_the_cookies() {
         .unwrap_or_else(|e| panic!("{e}"));
     let copy = b.clone();
     let s = b.begin();
-    s.initiate(false).await.unwrap_or_else(|e| panic!("{e}"));
+    s.initiate(session_core::Access::ReadWrite)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     s.regenerate().unwrap_or_else(|e| panic!("{e}"));
     s.put("user", 1).unwrap_or_else(|e| panic!("{e}"));
     b.finish(&s).await.unwrap_or_else(|e| panic!("{e}"));
@@ -79,7 +81,9 @@ async fn regenerating_an_emptied_session_removes_the_data_cookies() {
 async fn resealed(b: &mut Browser, untouched: bool) -> bool {
     let s = b.begin();
     if !untouched {
-        s.initiate(false).await.unwrap_or_else(|e| panic!("{e}"));
+        s.initiate(session_core::Access::ReadWrite)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         s.get_value("n").unwrap_or_else(|e| panic!("{e}"));
     }
     b.finish(&s).await.unwrap_or_else(|e| panic!("{e}"));
@@ -214,11 +218,11 @@ async fn concurrent_requests_keep_the_last_response() {
     let first = b.begin();
     let second = b.begin();
     first
-        .initiate(false)
+        .initiate(session_core::Access::ReadWrite)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     second
-        .initiate(false)
+        .initiate(session_core::Access::ReadWrite)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     first.put("a", 1).unwrap_or_else(|e| panic!("{e}"));

@@ -213,7 +213,9 @@ async fn every_mutation_of_a_readonly_session_is_refused_with_the_adonisjs_text(
     let mut b = memory();
     b.request(|s| s.put("n", 1)).await.expect("seed");
     let s = b.begin();
-    s.initiate(true).await.expect("readonly");
+    s.initiate(session_core::Access::ReadOnly)
+        .await
+        .expect("readonly");
     assert!(s.is_readonly());
     assert_eq!(s.get("n").expect("reads work"), Some(json!(1)));
     let errors = [
@@ -244,10 +246,14 @@ async fn every_mutation_of_a_readonly_session_is_refused_with_the_adonisjs_text(
 async fn initiate_twice_is_a_no_op_and_the_id_is_stable_within_a_request() {
     let (b, driver, _) = recording(true);
     let s = b.begin();
-    s.initiate(false).await.expect("first");
+    s.initiate(session_core::Access::ReadWrite)
+        .await
+        .expect("first");
     let id = s.session_id().expect("id");
     s.put("x", 1).expect("put");
-    s.initiate(true).await.expect("second");
+    s.initiate(session_core::Access::ReadOnly)
+        .await
+        .expect("second");
     assert!(!s.is_readonly());
     assert_eq!(s.session_id().expect("id"), id);
     assert_eq!(s.get("x").expect("get"), Some(json!(1)));
@@ -279,7 +285,9 @@ async fn fresh_is_true_for_new_and_regenerated_sessions_only() {
 async fn the_id_cookie_has_secure_attributes_and_a_refreshed_max_age() {
     let mut b = memory();
     let s = b.begin();
-    s.initiate(false).await.expect("initiate");
+    s.initiate(session_core::Access::ReadWrite)
+        .await
+        .expect("initiate");
     s.commit().await.expect("commit");
     let cookies = s.context().response_cookies();
     assert_eq!(cookies.len(), 1);

@@ -12,7 +12,9 @@ async fn readonly_requests_call_nothing_and_set_no_cookie() {
     let key = b.storage_key().await.expect("key");
     driver.take();
     let s = b.begin();
-    s.initiate(true).await.expect("initiate");
+    s.initiate(session_core::Access::ReadOnly)
+        .await
+        .expect("initiate");
     s.commit().await.expect("commit");
     assert_eq!(driver.take(), vec![Call::Read(key)]);
     assert!(s.context().response_cookies().is_empty());
@@ -150,7 +152,7 @@ async fn a_last_writer_wins_driver_loses_concurrent_increments_which_is_why_the_
             let barrier = barrier.clone();
             tasks.push(tokio::spawn(async move {
                 let s = b.begin();
-                s.initiate(false).await?;
+                s.initiate(session_core::Access::ReadWrite).await?;
                 s.increment("n")?;
                 barrier.wait().await;
                 s.commit().await
@@ -273,7 +275,10 @@ async fn a_driver_error_surfaces_as_a_backend_error_and_a_timeout_is_bounded() {
     b.set_cookie("id", &signed);
     let s = b.begin();
     let started = Instant::now();
-    let err = s.initiate(false).await.expect_err("read hangs");
+    let err = s
+        .initiate(session_core::Access::ReadWrite)
+        .await
+        .expect_err("read hangs");
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(err.kind(), ErrorKind::Backend);
     assert!(
@@ -281,7 +286,10 @@ async fn a_driver_error_surfaces_as_a_backend_error_and_a_timeout_is_bounded() {
         "{err}"
     );
     let fresh = manager.start_request(std::iter::empty());
-    fresh.initiate(false).await.expect("no cookie, no read");
+    fresh
+        .initiate(session_core::Access::ReadWrite)
+        .await
+        .expect("no cookie, no read");
     fresh.put("x", 1).expect("put");
     let err = fresh.commit().await.expect_err("write fails");
     assert_eq!(err.kind(), ErrorKind::Backend);
@@ -296,7 +304,9 @@ async fn regenerating_during_a_concurrent_logout_does_not_bring_the_session_back
     let (mut b, driver, _) = recording(true);
     b.request(|s| s.put("user", 1)).await.expect("login");
     let slow = b.begin();
-    slow.initiate(false).await.expect("slow request reads");
+    slow.initiate(session_core::Access::ReadWrite)
+        .await
+        .expect("slow request reads");
     let mut logout = b.clone();
     logout.request(|s| s.clear()).await.expect("logout");
     slow.regenerate().expect("regenerate");
@@ -317,7 +327,10 @@ async fn regenerating_replays_on_changes_made_meanwhile_to_the_old_record() {
     let (mut b, _, _) = recording(true);
     b.request(|s| s.put("cart", 1)).await.expect("seed");
     let login = b.begin();
-    login.initiate(false).await.expect("login reads");
+    login
+        .initiate(session_core::Access::ReadWrite)
+        .await
+        .expect("login reads");
     let mut other = b.clone();
     other
         .request(|s| s.increment("cart"))

@@ -165,7 +165,9 @@ async fn reflashed_input_and_flashed_merge_with_later_ones_winning() {
 async fn flash_methods_refuse_readonly_sessions_and_non_object_input() {
     let mut b = memory();
     let s = b.begin();
-    s.initiate(true).await.expect("initiate");
+    s.initiate(session_core::Access::ReadOnly)
+        .await
+        .expect("initiate");
     assert!(matches!(s.flash("a", 1), Err(Error::Readonly)));
     assert!(matches!(s.reflash(), Err(Error::Readonly)));
     assert!(matches!(s.flash_all(json!({})), Err(Error::Readonly)));
@@ -206,7 +208,9 @@ async fn a_message_flashed_by_a_concurrent_request_is_not_consumed_by_another() 
     b.request(|s| s.flash("first", 1)).await.expect("flash");
     // Request A reads (and so consumes) "first" …
     let a = b.begin();
-    a.initiate(false).await.expect("A");
+    a.initiate(session_core::Access::ReadWrite)
+        .await
+        .expect("A");
     assert!(a.flash_messages().expect("A messages").has("first"));
     // … while request B flashes "second" and commits first.
     let mut other = b.clone();

@@ -28,7 +28,9 @@ fn every_accepted_session_survives_the_record_encoding() {
             let data = runtime.block_on(async {
                 let b = memory();
                 let s = b.begin();
-                s.initiate(false).await.expect("initiate");
+                s.initiate(session_core::Access::ReadWrite)
+                    .await
+                    .expect("initiate");
                 for op in &ops {
                     readback::apply(&s, op);
                 }

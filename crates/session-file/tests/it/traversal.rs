@@ -100,7 +100,10 @@ async fn hostile_cookies_touch_nothing_outside_the_folder() {
     for value in values {
         let cookie = format!("id={value}");
         let session = manager.start_request([cookie.as_str()]);
-        session.initiate(false).await.expect("initiate");
+        session
+            .initiate(session_core::Access::ReadWrite)
+            .await
+            .expect("initiate");
         assert!(session.is_fresh(), "{value:?} opened a session");
         session.put("visited", true).expect("put");
         session.commit().await.expect("commit");
