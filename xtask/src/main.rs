@@ -235,12 +235,61 @@ fn package() -> Result<(), String> {
     if unpublished.is_empty() {
         return Err("cargo metadata listed no unpublished package; expected the demos".to_owned());
     }
+    forget_packaged_sources(&metadata, &unpublished)?;
     let mut command = cargo();
     command.args(["package", "--workspace", "--allow-dirty"]);
     for name in &unpublished {
         command.args(["--exclude", name]);
     }
     run(&mut command)
+}
+
+/// `cargo package --workspace` verifies each crate against the others through a local registry,
+/// whose sources cargo extracts into `$CARGO_HOME/registry/src/-<hash>/<name>-<version>` and does
+/// not extract again while that folder exists. On a machine that packaged an earlier commit of the
+/// same versions, the verification would build against those stale sources (and fail on any API
+/// change since). The copies of the workspace's own packages are removed first; crates.io's
+/// folder (`index.crates.io-…`, no leading `-`) is left alone. So is `target/package`, where the
+/// verification builds them: cargo takes registry sources as immutable and would reuse what it
+/// compiled from the stale copies.
+fn forget_packaged_sources(
+    metadata: &serde_json::Value,
+    unpublished: &[String],
+) -> Result<(), String> {
+    let home = env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
+        .ok_or("neither CARGO_HOME nor HOME is set")?;
+    if let Some(target) = metadata["target_directory"].as_str() {
+        let built = Path::new(target).join("package");
+        if built.exists() {
+            fs::remove_dir_all(&built).map_err(|e| format!("removing {}: {e}", built.display()))?;
+        }
+    }
+    let Ok(registries) = fs::read_dir(home.join("registry").join("src")) else {
+        return Ok(());
+    };
+    let packages: Vec<String> = metadata["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| Some((p["name"].as_str()?, p["version"].as_str()?)))
+        .filter(|(name, _)| !unpublished.iter().any(|u| u == name))
+        .map(|(name, version)| format!("{name}-{version}"))
+        .collect();
+    for registry in registries.flatten() {
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        for package in &packages {
+            let stale = registry.path().join(package);
+            if stale.exists() {
+                fs::remove_dir_all(&stale)
+                    .map_err(|e| format!("removing {}: {e}", stale.display()))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The names of the workspace packages that say `publish = false` (cargo metadata gives them an

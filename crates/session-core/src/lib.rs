@@ -22,7 +22,7 @@
 //! first.put("cart_total", 1900)?;
 //! first.flash("message", "Added to cart")?;
 //! first.commit().await?;
-//! let cookie = first.context().response_cookies()[0].stripped().to_string();
+//! let cookie = first.id_cookie().expect("an id cookie");
 //!
 //! // Second request: the browser sends the cookie back.
 //! let second = manager.start_request([cookie.as_str()]);

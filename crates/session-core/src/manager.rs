@@ -191,7 +191,7 @@ impl SessionManagerBuilder {
     /// first.initiate(session_core::Access::ReadWrite).await?;
     /// first.put("user_id", 7)?;
     /// first.commit().await?;
-    /// let cookie = first.context().response_cookies()[0].stripped().to_string();
+    /// let cookie = first.id_cookie().expect("an id cookie");
     ///
     /// clock.advance(Duration::from_secs(11 * 60)); // idle for longer than the age
     /// let later = manager.start_request([cookie.as_str()]);

@@ -175,7 +175,7 @@ impl Session {
     /// # let manager = SessionManager::builder(
     /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
     /// # ).build()?;
-    /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
+    /// # let cookie_of = |s: &Session| s.id_cookie().expect("an id cookie");
     /// let session = manager.start_request(["id=abc; theme=dark"]);
     /// assert_eq!(session.context().request_cookie("id"), Some("abc"));
     /// session.initiate(session_core::Access::ReadWrite).await?;
@@ -187,6 +187,39 @@ impl Session {
     /// ```
     pub fn context(&self) -> &SessionContext {
         &self.inner.cx
+    }
+
+    /// The id cookie the response sets, as the `name=value` pair a browser sends back in its
+    /// next `Cookie` header; `None` before [`commit`](Self::commit), and after a readonly
+    /// request (it sets no cookie). For tests, which otherwise search the response's cookies by
+    /// name.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use session_core::{Access, SessionConfig, SessionManager};
+    ///
+    /// let manager = SessionManager::builder(
+    ///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .build()?;
+    /// let first = manager.start_request(std::iter::empty());
+    /// first.initiate(Access::ReadWrite).await?;
+    /// first.put("cart_total", 1900)?;
+    /// assert_eq!(first.id_cookie(), None); // not committed yet
+    /// first.commit().await?;
+    /// let cookie = first.id_cookie().expect("set by the commit");
+    /// assert!(cookie.starts_with("id="));
+    ///
+    /// let second = manager.start_request([cookie.as_str()]);
+    /// second.initiate(Access::ReadWrite).await?;
+    /// assert_eq!(second.get::<u32>("cart_total")?, Some(1900));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn id_cookie(&self) -> Option<String> {
+        let name = self.inner.manager.config().cookie_name();
+        let cookie = self.inner.cx.response_cookie(name)?;
+        (!cookie.value().is_empty()).then(|| cookie.stripped().to_string())
     }
 
     /// The manager this session belongs to.
@@ -215,7 +248,7 @@ impl Session {
     /// # let manager = SessionManager::builder(
     /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
     /// # ).build()?;
-    /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
+    /// # let cookie_of = |s: &Session| s.id_cookie().expect("an id cookie");
     /// let first = manager.start_request(std::iter::empty());
     /// first.initiate(session_core::Access::ReadWrite).await?;
     /// first.flash("notice", "Saved")?;
@@ -311,7 +344,7 @@ impl Session {
     /// # let manager = SessionManager::builder(
     /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
     /// # ).build()?;
-    /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
+    /// # let cookie_of = |s: &Session| s.id_cookie().expect("an id cookie");
     /// let session = manager.start_request(std::iter::empty());
     /// assert!(!session.is_initiated());
     /// assert!(session.get_value("a").is_err()); // the store needs initiate first
@@ -332,7 +365,7 @@ impl Session {
     /// # let manager = SessionManager::builder(
     /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
     /// # ).build()?;
-    /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
+    /// # let cookie_of = |s: &Session| s.id_cookie().expect("an id cookie");
     /// let first = manager.start_request(std::iter::empty());
     /// first.initiate(session_core::Access::ReadWrite).await?;
     /// assert!(first.is_fresh());
@@ -358,7 +391,7 @@ impl Session {
     /// # let manager = SessionManager::builder(
     /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
     /// # ).build()?;
-    /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
+    /// # let cookie_of = |s: &Session| s.id_cookie().expect("an id cookie");
     /// let session = manager.start_request(std::iter::empty());
     /// session.initiate(session_core::Access::ReadOnly).await?;
     /// assert!(session.is_readonly());
@@ -391,7 +424,7 @@ impl Session {
     /// # let manager = SessionManager::builder(
     /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
     /// # ).build()?;
-    /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
+    /// # let cookie_of = |s: &Session| s.id_cookie().expect("an id cookie");
     /// let session = manager.start_request(std::iter::empty());
     /// assert!(session.session_id().is_err()); // not initiated
     /// session.initiate(session_core::Access::ReadWrite).await?;
@@ -415,7 +448,7 @@ impl Session {
     /// # let manager = SessionManager::builder(
     /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
     /// # ).build()?;
-    /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
+    /// # let cookie_of = |s: &Session| s.id_cookie().expect("an id cookie");
     /// let first = manager.start_request(std::iter::empty());
     /// first.initiate(session_core::Access::ReadWrite).await?;
     /// first.put("cart_total", 1900)?;
@@ -470,7 +503,7 @@ impl Session {
     /// login.initiate(session_core::Access::ReadWrite).await?;
     /// login.put("user_id", 7)?;
     /// login.commit().await?;
-    /// let cookie = login.context().response_cookies()[0].stripped().to_string();
+    /// let cookie = login.id_cookie().expect("an id cookie");
     ///
     /// let logout = manager.start_request([cookie.as_str()]);
     /// logout.initiate(session_core::Access::ReadWrite).await?;
@@ -827,7 +860,7 @@ impl Session {
     /// # let manager = SessionManager::builder(
     /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
     /// # ).build()?;
-    /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
+    /// # let cookie_of = |s: &Session| s.id_cookie().expect("an id cookie");
     /// use serde_json::json;
     ///
     /// let post = manager.start_request(std::iter::empty());
@@ -862,7 +895,7 @@ impl Session {
     /// # let manager = SessionManager::builder(
     /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
     /// # ).build()?;
-    /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
+    /// # let cookie_of = |s: &Session| s.id_cookie().expect("an id cookie");
     /// use serde_json::json;
     ///
     /// let post = manager.start_request(std::iter::empty());
@@ -914,7 +947,7 @@ impl Session {
     /// # let manager = SessionManager::builder(
     /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
     /// # ).build()?;
-    /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
+    /// # let cookie_of = |s: &Session| s.id_cookie().expect("an id cookie");
     /// let first = manager.start_request(std::iter::empty());
     /// first.initiate(session_core::Access::ReadWrite).await?;
     /// first.flash("notice", "Saved")?;
@@ -951,7 +984,7 @@ impl Session {
     /// # let manager = SessionManager::builder(
     /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
     /// # ).build()?;
-    /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
+    /// # let cookie_of = |s: &Session| s.id_cookie().expect("an id cookie");
     /// let first = manager.start_request(std::iter::empty());
     /// first.initiate(session_core::Access::ReadWrite).await?;
     /// first.flash("notice", "Saved")?;
@@ -989,7 +1022,7 @@ impl Session {
     /// # let manager = SessionManager::builder(
     /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
     /// # ).build()?;
-    /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
+    /// # let cookie_of = |s: &Session| s.id_cookie().expect("an id cookie");
     /// let first = manager.start_request(std::iter::empty());
     /// first.initiate(session_core::Access::ReadWrite).await?;
     /// first.flash("notice", "Saved")?;
@@ -1052,7 +1085,7 @@ impl Session {
     /// # let manager = SessionManager::builder(
     /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
     /// # ).build()?;
-    /// # let cookie_of = |s: &Session| s.context().response_cookies()[0].stripped().to_string();
+    /// # let cookie_of = |s: &Session| s.id_cookie().expect("an id cookie");
     /// let session = manager.start_request(std::iter::empty());
     /// session.initiate(session_core::Access::ReadWrite).await?;
     /// session.put("cart_total", 1900)?;

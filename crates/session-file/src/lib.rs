@@ -41,7 +41,7 @@
 //! first.initiate(session_core::Access::ReadWrite).await?;
 //! first.put("cart_total", 1900)?;
 //! first.commit().await?;
-//! let cookie = first.context().response_cookies()[0].stripped().to_string();
+//! let cookie = first.id_cookie().expect("an id cookie");
 //!
 //! let second = manager.start_request([cookie.as_str()]);
 //! second.initiate(session_core::Access::ReadWrite).await?;
