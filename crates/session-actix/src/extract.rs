@@ -160,7 +160,9 @@ impl SessionExt for GuardContext<'_> {
 type Extracting<T> = Pin<Box<dyn Future<Output = Result<T, SessionError>>>>;
 
 fn installed(req: &HttpRequest) -> Result<session_core::Session, SessionError> {
-    session_of(req).ok_or(SessionError(Error::NotInitiated))
+    session_of(req).ok_or(SessionError(Error::MissingLayer {
+        layer: "session_actix::SessionMiddleware",
+    }))
 }
 
 impl FromRequest for Session {

@@ -137,7 +137,9 @@ fn session_of(parts: &Parts) -> Result<session_core::Session, SessionRejection> 
         .extensions
         .get::<session_core::Session>()
         .cloned()
-        .ok_or(SessionRejection(Error::NotInitiated))
+        .ok_or(SessionRejection(Error::MissingLayer {
+            layer: "session_axum::SessionLayer",
+        }))
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Session {

@@ -37,6 +37,20 @@ pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 pub enum Error {
     /// The store was used before [`Session::initiate`](crate::Session::initiate).
     NotInitiated,
+    /// A handler asked for the session of a request that has none: the route is not wrapped in
+    /// the adapter's layer or middleware (named here), or sessions are disabled.
+    ///
+    /// ```
+    /// use session_core::{Error, ErrorKind};
+    ///
+    /// let err = Error::MissingLayer { layer: "session_axum::SessionLayer" };
+    /// assert_eq!(err.kind(), ErrorKind::Usage);
+    /// assert!(err.to_string().contains("session_axum::SessionLayer"));
+    /// ```
+    MissingLayer {
+        /// The layer or middleware that installs sessions, by its path.
+        layer: &'static str,
+    },
     /// A mutation was attempted on a session initiated in readonly mode.
     Readonly,
     /// The key path could not be parsed.
@@ -141,7 +155,10 @@ impl Error {
     /// ```
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::NotInitiated | Error::Readonly | Error::Serialize { .. } => ErrorKind::Usage,
+            Error::NotInitiated
+            | Error::MissingLayer { .. }
+            | Error::Readonly
+            | Error::Serialize { .. } => ErrorKind::Usage,
             // A path may come from the client (a URL, a form key): a bad one is bad input.
             Error::InvalidPath { .. }
             | Error::ReservedKey { .. }
@@ -161,6 +178,10 @@ impl fmt::Display for Error {
         match self {
             Error::NotInitiated => f.write_str(
                 "Session store has not been initiated. Make sure you have registered the session middleware",
+            ),
+            Error::MissingLayer { layer } => write!(
+                f,
+                "This request has no session: the route is not wrapped in `{layer}` (or sessions are disabled with `enabled = false`)"
             ),
             Error::Readonly => f.write_str("Session store is in readonly mode and cannot be mutated"),
             Error::InvalidPath { path } => write!(f, "Invalid session key path \"{path}\""),

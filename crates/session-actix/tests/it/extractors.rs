@@ -270,7 +270,11 @@ async fn session_of_reads_the_session_from_a_plain_request() {
     let res = call_service(&app, TestRequest::get().uri("/").to_request()).await;
     // No middleware on this app: the extractor fails with a clear 500, session_of is None.
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(String::from_utf8_lossy(&read_body(res).await).contains("not been initiated"));
+    let body = String::from_utf8_lossy(&read_body(res).await).into_owned();
+    assert!(
+        body.contains("not wrapped in `session_actix::SessionMiddleware`"),
+        "the message names the missing middleware: {body}"
+    );
     let res = call_service(&app, TestRequest::get().uri("/missing").to_request()).await;
     assert_eq!(read_body(res).await, Bytes::from_static(b"true"));
 

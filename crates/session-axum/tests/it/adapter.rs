@@ -292,6 +292,12 @@ async fn a_disabled_configuration_passes_requests_through() {
         r.status, 500,
         "extracting without an active layer is a usage error"
     );
+    assert!(
+        r.body
+            .contains("not wrapped in `session_axum::SessionLayer`"),
+        "the message names the missing layer: {}",
+        r.body
+    );
     assert_eq!(driver.reads.load(Ordering::SeqCst), 0);
 }
 
