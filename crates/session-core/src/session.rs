@@ -1190,9 +1190,11 @@ impl Session {
         }
     }
 
-    /// A request that never opened the session still counts as activity: the record the id
-    /// cookie names is read (for its creation time, which bounds the absolute lifetime) and its
-    /// expiry slid. A failure is logged, not surfaced: a route that never uses the session (a
+    /// A request that never opened the session still counts as activity: the expiry of the
+    /// session the id cookie names is slid. Without an absolute lifetime the new expiry depends
+    /// on nothing stored, so a server-side store gets one `refresh` and no read (the cost of the
+    /// seed's `touch`); with one, the record is read first, for its creation time, which bounds
+    /// the new expiry. A failure is logged, not surfaced: a route that never uses the session (a
     /// health check, a static file) must not fail because the session store is down.
     async fn commit_lazy(&self, now: u64) -> Result<(), Error> {
         let manager = &self.inner.manager;
@@ -1211,6 +1213,15 @@ impl Session {
                 return Ok(());
             }
         };
+        let lifetimes = manager.inner().lifetimes;
+        if let (Driver::Server(store), None) = (&manager.inner().driver, lifetimes.absolute()) {
+            let expires_at = lifetimes.expires_at(now, now);
+            if let Err(e) = manager.call(store.refresh(&key, now, expires_at)).await {
+                tracing::warn!(target: "session", key = key.short(), error = %e, "refreshing the session's expiry failed");
+            }
+            manager.set_id_cookie(cx, &id, Some(&key), now, now);
+            return Ok(());
+        }
         let read = match &manager.inner().driver {
             Driver::Server(store) => manager.call(store.read(&key)).await,
             Driver::Client(store) => Ok(store.read(cx, &key)),

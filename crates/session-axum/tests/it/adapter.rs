@@ -139,7 +139,7 @@ async fn extracting_the_session_several_times_reads_the_driver_once() {
 }
 
 #[tokio::test]
-async fn a_handler_that_never_extracts_reads_and_refreshes_the_session() {
+async fn a_handler_that_never_extracts_costs_no_read_but_is_refreshed() {
     let (manager, driver) = counting_manager(SessionConfig::new());
     let mut c = HttpClient::new(serve(routes(manager)).await);
     c.send("GET", "/put", None).await;
@@ -150,7 +150,7 @@ async fn a_handler_that_never_extracts_reads_and_refreshes_the_session() {
     let r = c.send("GET", "/untouched", None).await;
     assert_eq!(r.status, 200);
     assert!(r.set_cookie("id").is_some(), "the id cookie is refreshed");
-    assert_eq!(driver.reads.load(Ordering::SeqCst), reads + 1);
+    assert_eq!(driver.reads.load(Ordering::SeqCst), reads);
     assert_eq!(driver.touches.load(Ordering::SeqCst), touches + 1);
 }
 

@@ -1,9 +1,9 @@
 //! The commit table of semantics §2, row by row, observed through the driver calls.
 
 use serde_json::json;
-use session_core::{SessionId, SessionStore};
+use session_core::{SessionConfig, SessionId, SessionStore};
 
-use crate::common::{recording, Call};
+use crate::common::{recording, recording_with, Call};
 
 #[tokio::test]
 async fn readonly_requests_call_nothing_and_set_no_cookie() {
@@ -21,8 +21,30 @@ async fn readonly_requests_call_nothing_and_set_no_cookie() {
 }
 
 #[tokio::test]
-async fn a_lazy_request_with_a_valid_cookie_reads_and_refreshes() {
+async fn a_lazy_request_with_a_valid_cookie_only_refreshes() {
     let (mut b, driver, _) = recording(true);
+    let key = b
+        .request(|s| {
+            s.put("n", 1)?;
+            Ok(s.session_id()?.storage_key())
+        })
+        .await
+        .expect("seed");
+    driver.take();
+    let s = b.begin();
+    s.commit().await.expect("commit");
+    assert_eq!(driver.take(), vec![Call::Refresh(key)]);
+    assert_eq!(
+        s.context().response_cookies().len(),
+        1,
+        "the id cookie is refreshed"
+    );
+}
+
+#[tokio::test]
+async fn with_an_absolute_lifetime_a_lazy_request_reads_before_it_refreshes() {
+    // The creation time bounds the new expiry, and only the record has it.
+    let (mut b, driver, _) = recording_with(true, SessionConfig::new().with_absolute_age("1h"));
     let key = b
         .request(|s| {
             s.put("n", 1)?;

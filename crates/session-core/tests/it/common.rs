@@ -88,13 +88,21 @@ impl SessionStore for Recording {
 
 /// A browser on a manager whose driver records its calls.
 pub(crate) fn recording(atomic: bool) -> (Browser, Arc<Recording>, ManualClock) {
+    recording_with(atomic, SessionConfig::new())
+}
+
+/// [`recording`] with other settings (the key is set here).
+pub(crate) fn recording_with(
+    atomic: bool,
+    config: SessionConfig,
+) -> (Browser, Arc<Recording>, ManualClock) {
     let clock = ManualClock::starting_now();
     let driver = Arc::new(Recording {
         inner: MemoryDriver::new().with_clock(Arc::new(clock.clone())),
         atomic,
         calls: Mutex::default(),
     });
-    let manager = SessionManager::builder(SessionConfig::new().with_key(SECRET))
+    let manager = SessionManager::builder(config.with_key(SECRET))
         .with_clock(Arc::new(clock.clone()))
         .driver(driver.clone())
         .build()
