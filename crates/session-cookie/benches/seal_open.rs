@@ -7,8 +7,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::{json, Map};
 use session_cookie::{CookieDriver, CookieDriverConfig};
 use session_core::{
-    ClientStore, Clock, CookieChange, Record, SessionConfig, SessionContext, SessionId, StorageKey,
-    SystemClock,
+    ClientStore, Clock, Record, SessionConfig, SessionContext, SessionId, StorageKey, SystemClock,
 };
 
 fn driver() -> CookieDriver {
@@ -35,18 +34,6 @@ fn record(size: usize) -> Record {
         json!("p".repeat(size.saturating_sub(base + 9))),
     );
     Record::new(data, now, now + 3_600_000)
-}
-
-/// The `Cookie` header a browser sends after a response with these changes.
-fn header(changes: &[CookieChange]) -> String {
-    changes
-        .iter()
-        .filter_map(|c| match c {
-            CookieChange::Set { name, value } => Some(format!("{name}={value}")),
-            CookieChange::Remove { .. } => None,
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 fn bench(c: &mut Criterion) {
@@ -85,7 +72,7 @@ fn bench(c: &mut Criterion) {
                 let changes = other
                     .write(&empty(), &key, &rec)
                     .unwrap_or_else(|e| panic!("{e}"));
-                (key, header(&changes))
+                (key, session_testkit::cookie_header(&changes))
             })
             .collect();
         let mut next = sealed.iter().cycle();

@@ -372,14 +372,7 @@ mod tests {
 
     /// The request the browser sends after a response with these changes.
     fn next(changes: &[CookieChange]) -> SessionContext {
-        let header = changes
-            .iter()
-            .filter_map(|c| match c {
-                CookieChange::Set { name, value } => Some(format!("{name}={value}")),
-                CookieChange::Remove { .. } => None,
-            })
-            .collect::<Vec<_>>()
-            .join("; ");
+        let header = session_testkit::cookie_header(changes);
         SessionContext::from_headers("id", Default::default(), [header.as_str()])
     }
 

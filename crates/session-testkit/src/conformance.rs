@@ -9,8 +9,8 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRng, TestRunner};
 use serde_json::{json, Map, Value};
 use session_core::{
-    CookieChange, Driver, DriverError, ManualClock, Record, SessionConfig, SessionContext,
-    SessionId, SessionManager, SessionStore, StorageKey, WriteOutcome,
+    Driver, DriverError, ManualClock, Record, SessionConfig, SessionContext, SessionId,
+    SessionManager, SessionStore, StorageKey, WriteOutcome,
 };
 
 use crate::Browser;
@@ -996,15 +996,7 @@ impl Conformance {
         match b.manager().driver() {
             Driver::Server(store) => store.write(key, record, expected).await,
             Driver::Client(store) => {
-                let changes = store.write(cx, key, record)?;
-                let header = changes
-                    .iter()
-                    .filter_map(|c| match c {
-                        CookieChange::Set { name, value } => Some(format!("{name}={value}")),
-                        CookieChange::Remove { .. } => None,
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; ");
+                let header = crate::cookie_header(&store.write(cx, key, record)?);
                 if header.is_empty() {
                     self.fail(case, "the client-side store set no cookie for a record");
                 }

@@ -38,3 +38,28 @@ pub use crate::browser::Browser;
 pub use crate::conformance::{
     Conformance, MakeManager, Mode, Report, ATOMIC_CASES, CASES, SERVER_CASES,
 };
+
+/// The `Cookie` header a browser sends after a response that applied `changes` (what a
+/// [`ClientStore`](session_core::ClientStore) answered): the cookies set, removals left out.
+/// For testing client-side stores.
+///
+/// ```
+/// use session_core::CookieChange;
+///
+/// let changes = [
+///     CookieChange::Set { name: "id.d".into(), value: "2.abc".into() },
+///     CookieChange::Set { name: "id.d.1".into(), value: "def".into() },
+///     CookieChange::Remove { name: "id.d.2".into() },
+/// ];
+/// assert_eq!(session_testkit::cookie_header(&changes), "id.d=2.abc; id.d.1=def");
+/// ```
+pub fn cookie_header(changes: &[session_core::CookieChange]) -> String {
+    changes
+        .iter()
+        .filter_map(|c| match c {
+            session_core::CookieChange::Set { name, value } => Some(format!("{name}={value}")),
+            session_core::CookieChange::Remove { .. } => None,
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
