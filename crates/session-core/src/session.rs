@@ -1396,11 +1396,16 @@ impl Session {
         if !destroyed || plan.regenerated {
             return (plan.id.clone(), None);
         }
+        (self.renew(), None)
+    }
+
+    /// A new id for the rest of the request and its cookie, the old one's session being gone.
+    fn renew(&self) -> SessionId {
         let id = SessionId::generate();
         let mut state = self.state();
         state.id = Some(id.clone());
         state.fresh = true;
-        (id, None)
+        id
     }
 
     /// Step 2 without a regenerate: `write` the record at the version read (`destroy` it when
@@ -1506,11 +1511,7 @@ impl Session {
             }
         }
         tracing::warn!(target: "session", event = "destroyed-meanwhile", key = key.short(), "session was destroyed by a concurrent request; this request's changes are dropped");
-        let id = SessionId::generate();
-        let mut state = self.state();
-        state.id = Some(id.clone());
-        state.fresh = true;
-        (id, None)
+        (self.renew(), None)
     }
 
     /// A session for documentation examples: memory driver, initiated, writable.
