@@ -18,7 +18,7 @@
 //! - the response's id cookie verifies, for the session's id.
 
 use serde_json::Value;
-use session_core::{Session, SessionManager};
+use session_core::{RequestSession, Session, SessionManager};
 
 use crate::fixture::{known_data, Fixture, COOKIE_NAME};
 
@@ -51,9 +51,13 @@ pub fn run(data: &[u8]) {
             let session = manager.start_request(texts.iter().copied());
             assert_eq!(request_cookies(&session), expected, "start_request");
         }
-        let session = manager.start_request_bytes(headers.iter().copied());
-        assert_eq!(request_cookies(&session), expected, "start_request_bytes");
-        fx.block_on(request(fx, manager, &session));
+        let request_session = manager.start_request_bytes(headers.iter().copied());
+        assert_eq!(
+            request_cookies(&request_session),
+            expected,
+            "start_request_bytes"
+        );
+        let session = fx.block_on(request(fx, manager, &request_session));
         if memory {
             assert_eq!(
                 session.is_fresh(),
@@ -71,15 +75,15 @@ pub fn run(data: &[u8]) {
 }
 
 /// One request: initiate, check what was served, commit, check the id cookie sent back.
-async fn request(fx: &Fixture, manager: &SessionManager, session: &Session) {
-    if let Err(e) = session.initiate(session_core::Access::ReadWrite).await {
-        panic!("client input made initiate fail: {e}");
-    }
-    let id = session.session_id().unwrap_or_else(|e| panic!("{e}"));
+async fn request(fx: &Fixture, manager: &SessionManager, request: &RequestSession) -> Session {
+    let session = match request.session().await {
+        Ok(session) => session,
+        Err(e) => panic!("client input made initiate fail: {e}"),
+    };
+    let id = session.session_id();
     if !session.is_fresh() {
         assert_eq!(id, fx.id, "a session that is not fresh is the known one");
-        let values = session.all().unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(Value::Object(values), Value::Object(known_data()));
+        assert_eq!(Value::Object(session.all()), Value::Object(known_data()));
     }
     if let Err(e) = session.commit().await {
         panic!("client input made commit fail: {e}");
@@ -90,10 +94,11 @@ async fn request(fx: &Fixture, manager: &SessionManager, session: &Session) {
         .unwrap_or_else(|| panic!("every committed response carries the id cookie"));
     let signed = manager.keys().id_signer(COOKIE_NAME).verify(cookie.value());
     assert_eq!(signed, Some(id), "the id cookie sent back verifies");
+    session
 }
 
 /// The session's request cookies, in the order they were kept.
-fn request_cookies(session: &Session) -> Vec<(String, String)> {
+fn request_cookies(session: &RequestSession) -> Vec<(String, String)> {
     let cx = session.context();
     cx.request_cookie_names()
         .map(|name| {

@@ -65,8 +65,8 @@ pub fn run(data: &[u8]) {
     }
 
     let fx = Fixture::get();
-    let session = fx.memory.start_request(std::iter::empty());
-    fx.block_on(session.initiate(session_core::Access::ReadWrite))
+    let session = fx
+        .block_on(fx.memory.start_request(std::iter::empty()).session())
         .unwrap_or_else(|e| panic!("{e}"));
     let flashed = match mode {
         Mode::All => session.flash_all(&input),
@@ -172,10 +172,8 @@ fn read_back(fx: &Fixture, session: &Session) -> FlashMessages {
             .unwrap_or_else(|| panic!("the response carries the id cookie"));
         let header = format!("{COOKIE_NAME}={}", cookie.value());
         let next = fx.memory.start_request([header.as_str()]);
-        next.initiate(session_core::Access::ReadWrite)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let messages = next.flash_messages().unwrap_or_else(|e| panic!("{e}"));
+        let next = next.session().await.unwrap_or_else(|e| panic!("{e}"));
+        let messages = next.flash_messages();
         next.commit().await.unwrap_or_else(|e| panic!("{e}"));
         messages
     })

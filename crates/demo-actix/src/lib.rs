@@ -18,8 +18,8 @@ use actix_web::{web, App, HttpResponse, ResponseError};
 use minijinja::Environment;
 use serde::Deserialize;
 use serde_json::Value;
-use session::actix::{FlashMessages, Session, SessionError, SessionMiddleware};
-use session::{Error, SessionManager};
+use session::actix::SessionMiddleware;
+use session::{Error, FlashMessages, Session, SessionManager};
 
 /// What every page handler shares: the templates and the driver's name.
 struct Pages {
@@ -94,24 +94,24 @@ pub fn app(
 
 // ----- HTML pages -----------------------------------------------------------------------------
 
-/// Errors of the HTML pages: session errors answer as [`SessionError`] does (503 when the
+/// Errors of the HTML pages: session errors answer as [`Error`] does (503 when the
 /// storage is down), template errors with a 500.
 #[derive(Debug)]
 enum PageError {
-    Session(SessionError),
+    Session(Error),
     Template(minijinja::Error),
 }
 
 impl From<Error> for PageError {
     fn from(e: Error) -> Self {
-        Self::Session(SessionError(e))
+        Self::Session(e)
     }
 }
 
 impl From<demo::PageError> for PageError {
     fn from(e: demo::PageError) -> Self {
         match e {
-            demo::PageError::Session(e) => Self::Session(SessionError(e)),
+            demo::PageError::Session(e) => Self::Session(e),
             demo::PageError::Template(e) => Self::Template(e),
         }
     }
@@ -288,7 +288,7 @@ fn no_content() -> HttpResponse {
 }
 
 async fn api_all(session: Session) -> ApiResult {
-    Ok(json(session.all()?))
+    Ok(json(session.all()))
 }
 
 /// The `{path}` segment of a JSON API route, percent-decoded from the request's raw URL. A

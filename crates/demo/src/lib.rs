@@ -17,8 +17,10 @@ use axum::{Form, Json, Router};
 use minijinja::{context, Environment};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use session::axum::{FlashMessages, Session, SessionLayer};
-use session::{ConfigError, Error, ErrorKind, SessionConfig, SessionManager};
+use session::axum::SessionLayer;
+use session::{
+    ConfigError, Error, ErrorKind, FlashMessages, Session, SessionConfig, SessionManager,
+};
 
 /// What both demo binaries (`demo`, `demo-actix`) do before serving: `tracing` output (filtered
 /// by `RUST_LOG`, `info` by default), the configuration from the environment with its notes
@@ -207,10 +209,10 @@ pub fn render_page(
     session: &session::Session,
     driver: &str,
 ) -> Result<String, PageError> {
-    let flash = session.flash_messages()?;
+    let flash = session.flash_messages();
     let template = templates.get_template(name)?;
     Ok(template.render(context! {
-        __session => minijinja::Value::from_serialize(session.all()?),
+        __session => minijinja::Value::from_serialize(session.all()),
         __flash => minijinja::Value::from_serialize(flash.all()),
         driver => driver,
         user => session.get_value("user")?,
@@ -241,7 +243,7 @@ impl From<minijinja::Error> for PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self {
-            Self::Session(e) => session::axum::SessionRejection(e).into_response(),
+            Self::Session(e) => e.into_response(),
             Self::Template(e) => {
                 tracing::error!("template error: {e}");
                 (StatusCode::INTERNAL_SERVER_ERROR, "template error").into_response()
@@ -403,7 +405,7 @@ pub fn api_error_answer(error: &Error) -> (u16, Value) {
 type ApiResult<T> = Result<T, ApiError>;
 
 async fn api_all(session: Session) -> ApiResult<Json<Map<String, Value>>> {
-    Ok(Json(session.all()?))
+    Ok(Json(session.all()))
 }
 
 async fn api_get(session: Session, Path(path): Path<String>) -> ApiResult<Json<Value>> {
@@ -453,7 +455,7 @@ async fn api_reflash(session: Session) -> ApiResult<StatusCode> {
 }
 
 async fn api_flash_messages(flash: FlashMessages) -> Json<Map<String, Value>> {
-    Json(flash.all().clone())
+    Json(flash.all())
 }
 
 /// How often the file driver's folder is swept while a demo runs.

@@ -8,7 +8,6 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::ResponseError;
 
-use crate::error::SessionError;
 use crate::extract::SessionExt;
 
 /// Initiates the session before the wrapped scope routes the request, so that its guards can read
@@ -19,7 +18,7 @@ use crate::extract::SessionExt;
 /// [`SessionMiddleware`](crate::SessionMiddleware) (call `.wrap(InitiateSession::…)` on the scope,
 /// or on the app *before* `.wrap(SessionMiddleware::new(…))`, since the last `wrap` is the
 /// outermost). Requests outside the scope stay lazy. A driver failure while reading answers with
-/// [`SessionError`]'s response (503) without running the scope.
+/// [`Error`](session_core::Error)'s response (503) without running the scope.
 ///
 /// ```
 /// use actix_web::{guard, web, App, HttpResponse};
@@ -38,7 +37,7 @@ use crate::extract::SessionExt;
 ///                 "",
 ///                 web::get()
 ///                     .guard(guard::fn_guard(|ctx| {
-///                         ctx.session().is_some_and(|s| s.has("user").unwrap_or(false))
+///                         ctx.session_reader().is_some_and(|s| s.has("user"))
 ///                     }))
 ///                     .to(|| async { "the admin page" }),
 ///             )
@@ -60,7 +59,7 @@ impl InitiateSession {
         Self { readonly: false }
     }
 
-    /// Initiates the session readonly, as the [`ReadonlySession`](crate::ReadonlySession)
+    /// Initiates the session readonly, as the [`SessionReader`](crate::SessionReader)
     /// extractor does: handlers in the scope can read but not write, and the response gets no
     /// cookie.
     pub fn readonly() -> Self {
@@ -119,14 +118,14 @@ where
         let inner = self.inner.clone();
         let readonly = self.readonly;
         Box::pin(async move {
-            if let Some(session) = req.session() {
+            if let Some(session) = req.request_session() {
                 let access = if readonly {
                     session_core::Access::ReadOnly
                 } else {
                     session_core::Access::ReadWrite
                 };
                 if let Err(error) = session.initiate(access).await {
-                    let response = SessionError(error).error_response();
+                    let response = error.error_response();
                     return Ok(req.into_response(response).map_into_right_body());
                 }
             }

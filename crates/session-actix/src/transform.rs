@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use session_core::{Error, SessionManager};
 
@@ -65,7 +66,7 @@ impl SessionMiddleware {
     pub fn new(manager: SessionManager) -> Self {
         Self {
             manager,
-            on_error: Arc::new(crate::error::answer),
+            on_error: Arc::new(default_error_response),
         }
     }
 
@@ -105,4 +106,15 @@ where
             self.on_error.clone(),
         )))
     }
+}
+
+/// The commit's default answer: [`ErrorAnswer`](session_core::adapter::ErrorAnswer) as plain
+/// text. The commit already logged the error.
+fn default_error_response(error: &Error) -> HttpResponse {
+    let answer = session_core::adapter::ErrorAnswer::for_error(error);
+    HttpResponse::build(
+        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+    )
+    .content_type("text/plain; charset=utf-8")
+    .body(answer.body)
 }

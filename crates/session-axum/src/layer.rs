@@ -72,11 +72,11 @@ impl SessionLayer {
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// use axum::{body::Body, http::Request, routing::get, Router};
-    /// use session_axum::{Session, SessionLayer, SessionRejection};
+    /// use session_axum::{Error, Session, SessionLayer};
     /// use session_core::{SessionConfig, SessionManager};
     /// use tower_service::Service;
     ///
-    /// async fn visits(session: Session) -> Result<String, SessionRejection> {
+    /// async fn visits(session: Session) -> Result<String, Error> {
     ///     Ok(session.increment("visits")?.to_string())
     /// }
     ///
@@ -118,7 +118,7 @@ impl SessionLayer {
     /// #     async fn refresh(&self, _: &StorageKey, _: u64, _: u64) -> Result<(), DriverError> { Ok(()) }
     /// # }
     /// use axum::{body::Body, http::{Request, StatusCode}, response::IntoResponse, routing::post, Json, Router};
-    /// use session_axum::{Session, SessionLayer, SessionRejection};
+    /// use session_axum::{Error, Session, SessionLayer};
     /// use session_core::{SessionConfig, SessionManager};
     /// use tower_service::Service;
     ///
@@ -130,7 +130,7 @@ impl SessionLayer {
     ///     (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "error": err.to_string() }))).into_response()
     /// });
     /// let mut app: Router = Router::new()
-    ///     .route("/cart", post(|s: Session| async move { s.put("cart_total", 10).map_err(SessionRejection::from) }))
+    ///     .route("/cart", post(|s: Session| async move { s.put("cart_total", 10) }))
     ///     .layer(layer);
     ///
     /// let response = app.call(Request::post("/cart").body(Body::empty())?).await?;
@@ -190,7 +190,7 @@ impl<S> Layer<S> for SessionLayer {
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// use axum::{body::Body, http::Request, routing::get, Router};
-/// use session_axum::{Session, SessionLayer, SessionRejection, SessionService};
+/// use session_axum::{Error, Session, SessionLayer, SessionService};
 /// use session_core::{SessionConfig, SessionManager};
 /// use tower_layer::Layer;
 /// use tower_service::Service;
@@ -201,7 +201,7 @@ impl<S> Layer<S> for SessionLayer {
 /// .build()?;
 /// let router: Router = Router::new().route(
 ///     "/",
-///     get(|s: Session| async move { s.get_or("visits", 0).map(|n: u32| n.to_string()).map_err(SessionRejection::from) }),
+///     get(|s: Session| async move { s.get_or("visits", 0).map(|n: u32| n.to_string()) }),
 /// );
 /// let mut service: SessionService<Router> = SessionLayer::new(manager).layer(router);
 /// let response = service.call(Request::get("/").body(Body::empty())?).await?;

@@ -51,10 +51,7 @@ fn stored_session(manager: &SessionManager, values: &Map<String, Value>) -> Stri
         let session = manager.start_request(std::iter::empty());
         #[allow(clippy::expect_used)]
         {
-            session
-                .initiate(session_core::Access::ReadWrite)
-                .await
-                .expect("initiate");
+            let session = session.session().await.expect("initiate");
             for (k, v) in values {
                 session.put(k, v).expect("put");
             }
@@ -90,10 +87,7 @@ fn request_cycle(c: &mut Criterion) {
                     let session = manager.start_request([cookie.as_str()]);
                     #[allow(clippy::expect_used)]
                     {
-                        session
-                            .initiate(session_core::Access::ReadWrite)
-                            .await
-                            .expect("initiate");
+                        let session = session.session().await.expect("initiate");
                         black_box(session.get_or::<i64>("n", 0).expect("get"));
                         session.commit().await.expect("commit");
                     }
@@ -107,10 +101,7 @@ fn request_cycle(c: &mut Criterion) {
                     let session = manager.start_request([cookie.as_str()]);
                     #[allow(clippy::expect_used)]
                     {
-                        session
-                            .initiate(session_core::Access::ReadWrite)
-                            .await
-                            .expect("initiate");
+                        let session = session.session().await.expect("initiate");
                         black_box(session.increment("n").expect("increment"));
                         session.commit().await.expect("commit");
                     }

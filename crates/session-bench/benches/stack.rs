@@ -18,17 +18,18 @@ use axum::http::Request;
 use axum::routing::get;
 use axum::Router;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use session::axum::{Session, SessionLayer, SessionRejection};
+use session::axum::SessionLayer;
 use session::SessionConfig;
+use session::{Error, Session};
 use tower_service::Service;
 
 const KEY: &str = "a benchmark secret of at least thirty-two bytes";
 
-async fn read(session: Session) -> Result<String, SessionRejection> {
+async fn read(session: Session) -> Result<String, Error> {
     Ok(session.get_or::<i64>("n", 0)?.to_string())
 }
 
-async fn write(session: Session) -> Result<String, SessionRejection> {
+async fn write(session: Session) -> Result<String, Error> {
     Ok(session.increment("n")?.to_string())
 }
 

@@ -356,7 +356,8 @@ mod axum_servers {
     use axum::response::IntoResponse;
     use axum::routing::get;
     use axum::Router;
-    use session::axum::{Session, SessionLayer, SessionRejection};
+    use session::axum::SessionLayer;
+    use session::{Error, Session};
     use tower_sessions::{MemoryStore, SessionManagerLayer, SessionStore};
     use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
     use tower_sessions_redis_store::RedisStore;
@@ -435,15 +436,15 @@ mod axum_servers {
             .layer(SessionLayer::new(manager))
     }
 
-    async fn read(session: Session) -> Result<String, SessionRejection> {
+    async fn read(session: Session) -> Result<String, Error> {
         Ok(session.get_or::<i64>("n", 0)?.to_string())
     }
 
-    async fn write(session: Session) -> Result<String, SessionRejection> {
+    async fn write(session: Session) -> Result<String, Error> {
         Ok(session.increment("n")?.to_string())
     }
 
-    async fn login(session: Session) -> Result<String, SessionRejection> {
+    async fn login(session: Session) -> Result<String, Error> {
         session.regenerate()?;
         Ok(session.increment("n")?.to_string())
     }
@@ -484,7 +485,8 @@ mod actix_servers {
     use actix_web::cookie::Key;
     use actix_web::http::header::{self, HeaderValue};
     use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-    use session::actix::{Session, SessionError, SessionMiddleware};
+    use session::actix::SessionMiddleware;
+    use session::{Error, Session};
 
     use super::minimal::Route;
     use super::{manager, ServeOptions, Server, KEY};
@@ -581,15 +583,15 @@ mod actix_servers {
             .body(body)
     }
 
-    async fn read(session: Session) -> Result<String, SessionError> {
+    async fn read(session: Session) -> Result<String, Error> {
         Ok(session.get_or::<i64>("n", 0)?.to_string())
     }
 
-    async fn write(session: Session) -> Result<String, SessionError> {
+    async fn write(session: Session) -> Result<String, Error> {
         Ok(session.increment("n")?.to_string())
     }
 
-    async fn login(session: Session) -> Result<String, SessionError> {
+    async fn login(session: Session) -> Result<String, Error> {
         session.regenerate()?;
         Ok(session.increment("n")?.to_string())
     }
@@ -657,13 +659,9 @@ mod tests {
             },
         )
         .unwrap();
-        let session = manager.start_request(std::iter::empty::<&str>());
-        session
-            .initiate(session_core::Access::ReadWrite)
-            .await
-            .unwrap();
-        session.increment("n").unwrap();
-        let ours = session_core::adapter::finish(&session).await.unwrap();
+        let request = manager.start_request(std::iter::empty::<&str>());
+        request.session().await.unwrap().increment("n").unwrap();
+        let ours = session_core::adapter::finish(&request).await.unwrap();
         assert_eq!(ours.len(), 1);
         let (_, minimal) = answer(Route::Write, None);
         assert_eq!(minimal.len(), ours[0].len());

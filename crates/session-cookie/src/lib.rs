@@ -21,8 +21,7 @@
 //!
 //! // First request: the handler stores a value; the response carries the id cookie and the
 //! // sealed data cookie.
-//! let first = manager.start_request(std::iter::empty());
-//! first.initiate(session_core::Access::ReadWrite).await?;
+//! let first = manager.start_request(std::iter::empty()).session().await?;
 //! first.put("cart_total", 1900)?;
 //! first.commit().await?;
 //! let cookies: Vec<String> = first
@@ -34,8 +33,7 @@
 //! assert!(cookies.iter().any(|c| c.starts_with("id.d=1.")));
 //!
 //! // Second request: the browser sends both back.
-//! let second = manager.start_request([cookies.join("; ").as_str()]);
-//! second.initiate(session_core::Access::ReadWrite).await?;
+//! let second = manager.start_request([cookies.join("; ").as_str()]).session().await?;
 //! assert_eq!(second.get::<u32>("cart_total")?, Some(1900));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();

@@ -42,8 +42,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let before = rss_mib();
     for _ in 0..sessions {
         // A client without a cookie: a new session each time.
-        let session = manager.start_request(std::iter::empty());
-        session.initiate(session_core::Access::ReadWrite).await?;
+        let session = manager.start_request(std::iter::empty()).session().await?;
         session.put("v", &value)?;
         session.commit().await?;
     }

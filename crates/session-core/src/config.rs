@@ -756,8 +756,7 @@ impl SessionConfig {
     ///         .with_clear_with_browser(true),
     /// )
     /// .build()?;
-    /// let session = manager.start_request(std::iter::empty());
-    /// session.initiate(session_core::Access::ReadWrite).await?;
+    /// let session = manager.start_request(std::iter::empty()).session().await?;
     /// session.put("theme", "dark")?;
     /// session.commit().await?;
     /// assert_eq!(session.context().response_cookies()[0].max_age(), None);

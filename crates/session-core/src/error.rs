@@ -25,18 +25,20 @@ pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 /// ```
 /// use session_core::{Error, ErrorKind};
 ///
-/// let err = Error::NotInitiated;
+/// let err = Error::Committed;
 /// assert_eq!(err.kind(), ErrorKind::Usage);
 /// assert_eq!(
 ///     err.to_string(),
-///     "Session store has not been initiated. Make sure you have registered the session middleware"
+///     "The session was already committed for this response; a change made now would not be stored"
 /// );
 /// ```
 #[non_exhaustive]
 #[derive(Debug)]
 pub enum Error {
-    /// The store was used before [`Session::initiate`](crate::Session::initiate).
-    NotInitiated,
+    /// A change was made to a session whose request was already committed (a task that outlived
+    /// its handler, or a change after [`Session::commit`](crate::Session::commit)): it would never
+    /// be stored, so it is refused.
+    Committed,
     /// A handler asked for the session of a request that has none: the route is not wrapped in
     /// the adapter's layer or middleware (named here), or sessions are disabled.
     ///
@@ -51,7 +53,9 @@ pub enum Error {
         /// The layer or middleware that installs sessions, by its path.
         layer: &'static str,
     },
-    /// A mutation was attempted on a session initiated in readonly mode.
+    /// A handler asked for a read-write [`Session`](crate::Session) in a request that had already
+    /// opened its session read-only (a read-only extractor, or actix-web's
+    /// `InitiateSession::readonly`).
     Readonly,
     /// The key path could not be parsed.
     InvalidPath {
@@ -155,7 +159,7 @@ impl Error {
     /// ```
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::NotInitiated
+            Error::Committed
             | Error::MissingLayer { .. }
             | Error::Readonly
             | Error::Serialize { .. } => ErrorKind::Usage,
@@ -176,14 +180,16 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::NotInitiated => f.write_str(
-                "Session store has not been initiated. Make sure you have registered the session middleware",
+            Error::Committed => f.write_str(
+                "The session was already committed for this response; a change made now would not be stored",
             ),
             Error::MissingLayer { layer } => write!(
                 f,
                 "This request has no session: the route is not wrapped in `{layer}` (or sessions are disabled with `enabled = false`)"
             ),
-            Error::Readonly => f.write_str("Session store is in readonly mode and cannot be mutated"),
+            Error::Readonly => f.write_str(
+                "The session was opened read-only in this request; a read-write session is not available",
+            ),
             Error::InvalidPath { path } => write!(f, "Invalid session key path \"{path}\""),
             Error::ReservedKey { key } => write!(
                 f,

@@ -124,7 +124,8 @@ impl FlashMessages {
         self.find(path).ok().flatten().is_some()
     }
 
-    /// All messages.
+    /// All messages, as [`Session::all`](crate::Session::all) gives all values: an owned JSON
+    /// object (empty when nothing was flashed).
     ///
     /// ```
     /// use serde_json::json;
@@ -133,7 +134,12 @@ impl FlashMessages {
     /// let messages = FlashMessages::from_value(json!({ "a": 1, "b": 2 }));
     /// assert_eq!(messages.all().keys().collect::<Vec<_>>(), ["a", "b"]);
     /// ```
-    pub fn all(&self) -> &Map<String, Value> {
+    pub fn all(&self) -> Map<String, Value> {
+        self.messages.clone()
+    }
+
+    /// The messages in place.
+    pub(crate) fn map(&self) -> &Map<String, Value> {
         &self.messages
     }
 

@@ -7,7 +7,7 @@
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-//! use session_core::{Access, SessionConfig, SessionManager};
+//! use session_core::{SessionConfig, SessionManager};
 //!
 //! let manager = SessionManager::builder(
 //!     SessionConfig::new()
@@ -17,18 +17,16 @@
 //! .build()?;
 //!
 //! // First request: no cookie yet.
-//! let first = manager.start_request(std::iter::empty());
-//! first.initiate(Access::ReadWrite).await?;
+//! let first = manager.start_request(std::iter::empty()).session().await?;
 //! first.put("cart_total", 1900)?;
 //! first.flash("message", "Added to cart")?;
 //! first.commit().await?;
 //! let cookie = first.id_cookie().expect("an id cookie");
 //!
 //! // Second request: the browser sends the cookie back.
-//! let second = manager.start_request([cookie.as_str()]);
-//! second.initiate(Access::ReadWrite).await?;
+//! let second = manager.start_request([cookie.as_str()]).session().await?;
 //! assert_eq!(second.get::<u32>("cart_total")?, Some(1900));
-//! assert_eq!(second.flash_messages()?.get::<String>("message")?.as_deref(), Some("Added to cart"));
+//! assert_eq!(second.flash_messages().get::<String>("message")?.as_deref(), Some("Added to cart"));
 //! second.commit().await?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
@@ -40,7 +38,12 @@
 //!   (`user.name`) and form paths (`user[name]`); see [`KeyPath`].
 //! - **Flash messages**: [`Session::flash`] and friends for the next request,
 //!   [`Session::flash_messages`] for the previous one's.
-//! - **Lifecycle**: [`Session::initiate`], [`Session::regenerate`], [`Session::commit`].
+//! - **Lifecycle**: [`RequestSession`] (what an adapter holds: [`RequestSession::session`] opens
+//!   the session, [`RequestSession::commit`] stores it), [`Session::regenerate`],
+//!   [`Session::flush`].
+//! - **Read only**: [`SessionReader`], for websockets and server-sent events.
+//! - **Frameworks**: with the `axum` or `actix` feature (which the adapters enable), [`Session`],
+//!   [`SessionReader`] and [`FlashMessages`] are extractors and [`Error`] is their rejection.
 //! - **Ids and keys**: [`SessionId`] (256 random bits), [`StorageKey`] (what drivers see),
 //!   [`KeyRing`] (signing keys with rotation).
 //! - **Drivers**: the [`Driver`] trait, [`DriverRegistry::extend`] for custom drivers, and the
@@ -53,8 +56,13 @@
 
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "actix")]
+mod actix;
 pub mod adapter;
+#[cfg(feature = "axum")]
+mod axum;
 mod clock;
+mod commit;
 mod config;
 mod context;
 mod driver;
@@ -66,6 +74,7 @@ mod manager;
 mod memory;
 mod path;
 mod reader;
+mod request;
 mod session;
 mod store;
 mod verified;
@@ -89,6 +98,7 @@ pub use crate::manager::{SessionManager, SessionManagerBuilder};
 pub use crate::memory::{MemoryDriver, DEFAULT_MAX_BYTES, DEFAULT_MAX_SESSIONS};
 pub use crate::path::KeyPath;
 pub use crate::reader::SessionReader;
+pub use crate::request::RequestSession;
 pub use crate::session::{Access, Session};
 pub use crate::verified::constant_time_eq;
 

@@ -13,6 +13,7 @@ use crate::context::SessionContext;
 use crate::driver::{CookieChange, Driver, DriverRegistry, DriverSetup, Lifetimes};
 use crate::error::{ConfigError, DriverError, Error};
 use crate::id::{IdKind, IdSigner, KeyRing, SessionId, StorageKey};
+use crate::request::RequestSession;
 use crate::session::Session;
 use crate::verified::VerifiedIds;
 use crate::DriverFactoryResult;
@@ -47,8 +48,7 @@ const CORE_OPTIONS: &[&str] = &[
 /// .build()?;
 ///
 /// // An adapter does this for every request:
-/// let session = manager.start_request(std::iter::empty());
-/// session.initiate(session_core::Access::ReadWrite).await?;
+/// let session = manager.start_request(std::iter::empty()).session().await?;
 /// session.put("cart_total", 1900)?;
 /// session.commit().await?;
 /// let set_cookie = session.context().response_cookies();
@@ -187,15 +187,13 @@ impl SessionManagerBuilder {
     /// .with_clock(Arc::new(clock.clone()))
     /// .build()?;
     ///
-    /// let first = manager.start_request(std::iter::empty());
-    /// first.initiate(session_core::Access::ReadWrite).await?;
+    /// let first = manager.start_request(std::iter::empty()).session().await?;
     /// first.put("user_id", 7)?;
     /// first.commit().await?;
     /// let cookie = first.id_cookie().expect("an id cookie");
     ///
     /// clock.advance(Duration::from_secs(11 * 60)); // idle for longer than the age
-    /// let later = manager.start_request([cookie.as_str()]);
-    /// later.initiate(session_core::Access::ReadWrite).await?;
+    /// let later = manager.start_request([cookie.as_str()]).session().await?;
     /// assert!(later.is_fresh());
     /// assert_eq!(later.get::<u64>("user_id")?, None);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -393,8 +391,8 @@ impl SessionManager {
             .with_headers(cookie_headers)
     }
 
-    /// The session of one request, not yet initiated (nothing is read until
-    /// [`Session::initiate`]).
+    /// The session of one request as the adapter holds it: nothing is read until something
+    /// asks for it ([`RequestSession::session`], [`RequestSession::reader`]).
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -404,15 +402,18 @@ impl SessionManager {
     ///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
     /// )
     /// .build()?;
-    /// let session = manager.start_request(["id=not-a-signed-id"]);
-    /// assert!(!session.is_initiated()); // nothing read yet
-    /// session.initiate(session_core::Access::ReadWrite).await?;
+    /// let request = manager.start_request(["id=not-a-signed-id"]);
+    /// assert!(!request.is_initiated()); // nothing read yet
+    /// let session = request.session().await?;
     /// assert!(session.is_fresh()); // an unverifiable cookie starts a fresh session
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```
-    pub fn start_request<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a str>) -> Session {
-        Session::new(self.clone(), self.context(cookie_headers))
+    pub fn start_request<'a>(
+        &self,
+        cookie_headers: impl IntoIterator<Item = &'a str>,
+    ) -> RequestSession {
+        self.start_request_with(self.context(cookie_headers))
     }
 
     /// [`start_request`](Self::start_request) from the raw bytes of the `Cookie` header values,
@@ -429,21 +430,21 @@ impl SessionManager {
     /// )
     /// .build()?;
     /// // `name=caf\xe9` is Latin-1, not UTF-8.
-    /// let session = manager.start_request_bytes([&b"name=caf\xe9; id=abc"[..]]);
-    /// assert_eq!(session.context().request_cookie("id"), Some("abc"));
+    /// let request = manager.start_request_bytes([&b"name=caf\xe9; id=abc"[..]]);
+    /// assert_eq!(request.context().request_cookie("id"), Some("abc"));
     /// # Ok::<(), session_core::ConfigError>(())
     /// ```
     pub fn start_request_bytes<'a>(
         &self,
         cookie_headers: impl IntoIterator<Item = &'a [u8]>,
-    ) -> Session {
+    ) -> RequestSession {
         let cx =
             SessionContext::shared(self.inner.prefix.clone(), self.inner.cookie_options.clone())
                 .with_header_bytes(cookie_headers);
-        Session::new(self.clone(), cx)
+        self.start_request_with(cx)
     }
 
-    /// The session of one request, for a context built elsewhere.
+    /// [`start_request`](Self::start_request) for a context built elsewhere.
     ///
     /// ```
     /// use session_core::{SessionConfig, SessionManager};
@@ -453,12 +454,12 @@ impl SessionManager {
     /// )
     /// .build()?;
     /// let cx = manager.context(["id=abc"]);
-    /// let session = manager.session(cx);
-    /// assert_eq!(session.context().request_cookie("id"), Some("abc"));
+    /// let request = manager.start_request_with(cx);
+    /// assert_eq!(request.context().request_cookie("id"), Some("abc"));
     /// # Ok::<(), session_core::ConfigError>(())
     /// ```
-    pub fn session(&self, cx: SessionContext) -> Session {
-        Session::new(self.clone(), cx)
+    pub fn start_request_with(&self, cx: SessionContext) -> RequestSession {
+        RequestSession::new(Session::new(self.clone(), cx))
     }
 
     pub(crate) fn inner(&self) -> &ManagerInner {
@@ -609,8 +610,8 @@ mod tests {
 
     const SECRET: &str = "an example secret of thirty-two bytes or more";
 
-    fn id_cookie(session: &Session, name: &str) -> String {
-        let cookies = session.context().response_cookies();
+    fn id_cookie(cx: &SessionContext, name: &str) -> String {
+        let cookies = cx.response_cookies();
         let cookie = cookies
             .iter()
             .find(|c| c.name() == name)
@@ -633,28 +634,28 @@ mod tests {
         let known = |value: &str| manager.inner().verified.verify(&stranger, value);
 
         // A new visitor's first write.
-        let first = manager.start_request(std::iter::empty());
-        first
-            .initiate(crate::Access::ReadWrite)
+        let first = manager
+            .start_request(std::iter::empty())
+            .session()
             .await
             .expect("initiate");
         first.put("user", 7).expect("put");
         first.commit().await.expect("commit");
-        let created = id_cookie(&first, &name);
+        let created = id_cookie(first.context(), &name);
         let (id, key) = known(&created).expect("remembered");
         assert_eq!(key, id.storage_key());
         assert!(created.starts_with(id.expose()));
 
         // A login: the new id is remembered too, under its own key.
         let header = format!("{name}={created}");
-        let login = manager.start_request([header.as_str()]);
-        login
-            .initiate(crate::Access::ReadWrite)
+        let login = manager
+            .start_request([header.as_str()])
+            .session()
             .await
             .expect("initiate");
         login.regenerate().expect("regenerate");
         login.commit().await.expect("commit");
-        let regenerated = id_cookie(&login, &name);
+        let regenerated = id_cookie(login.context(), &name);
         assert_ne!(regenerated, created);
         let (new_id, new_key) = known(&regenerated).expect("remembered");
         assert_eq!(new_key, new_id.storage_key());
@@ -664,6 +665,6 @@ mod tests {
         // so not remembered.
         let passing = manager.start_request(std::iter::empty());
         passing.commit().await.expect("commit");
-        assert!(known(&id_cookie(&passing, &name)).is_none());
+        assert!(known(&id_cookie(passing.context(), &name)).is_none());
     }
 }

@@ -29,10 +29,13 @@ use crate::session::Session;
 ///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
 /// )
 /// .build()?;
-/// let session = manager.start_request(std::iter::empty());
-/// session.initiate(session_core::Access::ReadOnly).await?;
-/// let reader = SessionReader::new(session);
+/// let reader: SessionReader = manager.start_request(std::iter::empty()).reader().await?;
 /// assert_eq!(reader.get::<u64>("user_id")?, None);
+///
+/// // A read-only view of a writable session, for code that must not write.
+/// let session = manager.start_request(std::iter::empty()).session().await?;
+/// session.put("user_id", 7)?;
+/// assert_eq!(SessionReader::new(session).get::<u64>("user_id")?, Some(7));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
@@ -40,13 +43,14 @@ use crate::session::Session;
 pub struct SessionReader(Session);
 
 impl SessionReader {
-    /// The read half of `session`. Adapters build it from a session they initiated readonly.
+    /// A read-only view of `session`. The adapters' read-only extractors get theirs from
+    /// [`RequestSession::reader`](crate::RequestSession::reader).
     ///
     /// ```
     /// use session_core::{Session, SessionReader};
     ///
     /// let reader = SessionReader::new(Session::for_tests());
-    /// assert!(reader.all()?.is_empty());
+    /// assert!(reader.all().is_empty());
     /// # Ok::<(), session_core::Error>(())
     /// ```
     pub fn new(session: Session) -> Self {
@@ -96,10 +100,10 @@ impl SessionReader {
     /// # let session = session_core::Session::for_tests();
     /// session.put("zero", 0)?;
     /// let reader = session_core::SessionReader::new(session);
-    /// assert!(reader.has("zero")?);
+    /// assert!(reader.has("zero"));
     /// # Ok::<(), session_core::Error>(())
     /// ```
-    pub fn has(&self, path: &str) -> Result<bool, Error> {
+    pub fn has(&self, path: &str) -> bool {
         self.0.has(path)
     }
 
@@ -109,10 +113,10 @@ impl SessionReader {
     /// # let session = session_core::Session::for_tests();
     /// session.put("a", 1)?;
     /// let reader = session_core::SessionReader::new(session);
-    /// assert_eq!(reader.all()?.len(), 1);
+    /// assert_eq!(reader.all().len(), 1);
     /// # Ok::<(), session_core::Error>(())
     /// ```
-    pub fn all(&self) -> Result<Map<String, Value>, Error> {
+    pub fn all(&self) -> Map<String, Value> {
         self.0.all()
     }
 
@@ -121,10 +125,9 @@ impl SessionReader {
     ///
     /// ```
     /// let reader = session_core::SessionReader::new(session_core::Session::for_tests());
-    /// assert!(reader.flash_messages()?.is_empty());
-    /// # Ok::<(), session_core::Error>(())
+    /// assert!(reader.flash_messages().is_empty());
     /// ```
-    pub fn flash_messages(&self) -> Result<FlashMessages, Error> {
+    pub fn flash_messages(&self) -> FlashMessages {
         self.0.flash_messages()
     }
 
@@ -132,10 +135,9 @@ impl SessionReader {
     ///
     /// ```
     /// let reader = session_core::SessionReader::new(session_core::Session::for_tests());
-    /// assert_eq!(reader.session_id()?.expose().len(), 43);
-    /// # Ok::<(), session_core::Error>(())
+    /// assert_eq!(reader.session_id().expose().len(), 43);
     /// ```
-    pub fn session_id(&self) -> Result<SessionId, Error> {
+    pub fn session_id(&self) -> SessionId {
         self.0.session_id()
     }
 

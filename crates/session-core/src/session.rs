@@ -2,25 +2,23 @@
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
-use ring::rand::{SecureRandom, SystemRandom};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::context::SessionContext;
-use crate::driver::{ClientStore, Driver, Record, SessionStore, WriteOutcome};
+use crate::driver::Record;
 use crate::error::Error;
 use crate::flash::{FlashMessages, Outgoing};
-use crate::id::{IdKind, SessionId, StorageKey};
+use crate::id::{SessionId, StorageKey};
 use crate::limits::Limits;
 use crate::manager::SessionManager;
 use crate::path::{is_plain, KeyPath};
 use crate::store::{self, Op};
 use crate::FLASH_KEY;
 
-/// How a request uses its session: the argument of [`Session::initiate`].
+/// How a request uses its session: the argument of [`RequestSession::initiate`](crate::RequestSession::initiate).
 ///
 /// ```
 /// use session_core::Access;
@@ -36,12 +34,14 @@ pub enum Access {
     ReadOnly,
 }
 
-/// The session of one request.
+/// The session of one request, opened for reading and writing: what handlers use.
 ///
-/// Adapters create it per request (lazily: nothing is read until [`Session::initiate`]), hand it
-/// to handlers through extractors, and call [`Session::commit`] after the handler. The handle is
-/// `Send + Sync` and cheap to clone; store methods are synchronous, so they can be called from
-/// anywhere, including across `.await` points.
+/// The adapters' extractors hand it out already read from the driver, so every method works on
+/// the data; none can fail because the session was not read yet. It is `Send + Sync` and cheap
+/// to clone; the store methods are synchronous, so they can be called from anywhere, including
+/// across `.await` points. The adapter commits the changes after the handler (see
+/// [`RequestSession::commit`](crate::RequestSession::commit)); a change made after that is refused with [`Error::Committed`],
+/// never silently dropped.
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -51,73 +51,78 @@ pub enum Access {
 ///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
 /// ).build()?;
 ///
-/// let session = manager.start_request(std::iter::empty());
-/// session.initiate(session_core::Access::ReadWrite).await?;
+/// let request = manager.start_request(std::iter::empty());
+/// let session = request.session().await?; // what an extractor does
 /// let total: i64 = session.get_or("cart_total", 0)?;
 /// session.put("cart_total", total + 10)?;
 /// session.increment("page_views")?;
 /// session.flash("message", "Hello world")?;
-/// session.commit().await?;
+/// request.commit().await?; // what the layer does after the handler
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
 #[derive(Clone)]
 pub struct Session {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    manager: SessionManager,
-    cx: SessionContext,
+pub(crate) struct Inner {
+    pub(crate) manager: SessionManager,
+    pub(crate) cx: SessionContext,
     /// Serializes `initiate`, which awaits the driver.
-    init: tokio::sync::Mutex<()>,
-    state: Mutex<State>,
+    pub(crate) init: tokio::sync::Mutex<()>,
+    pub(crate) state: Mutex<State>,
 }
 
 #[derive(Default)]
-struct State {
-    initiated: bool,
-    readonly: bool,
-    fresh: bool,
-    regenerated: bool,
-    committed: bool,
+pub(crate) struct State {
+    pub(crate) initiated: bool,
+    pub(crate) readonly: bool,
+    pub(crate) fresh: bool,
+    pub(crate) regenerated: bool,
+    pub(crate) committed: bool,
     /// `initiate` failed on a backend error: the request is answered with that error, and the
     /// commit then does nothing (no driver call, no cookie).
-    failed: bool,
-    id: Option<SessionId>,
+    pub(crate) failed: bool,
+    /// Set by `initiate`.
+    pub(crate) id: Option<SessionId>,
     /// The id came in with a cookie of the empty kind and was adopted: data written in this
     /// request is stored under a new id, so an id once handed out as empty never holds a
     /// session (its cookie could be replayed after that session ended).
-    adopted_empty: bool,
+    pub(crate) adopted_empty: bool,
     /// The record as read: the base that the change log is replayed on.
-    loaded: Option<Loaded>,
-    created_at: u64,
-    values: Map<String, Value>,
-    incoming: FlashMessages,
+    pub(crate) loaded: Option<Loaded>,
+    pub(crate) created_at: u64,
+    pub(crate) values: Map<String, Value>,
+    pub(crate) incoming: FlashMessages,
     /// The incoming messages this request consumes (non-readonly initiate with messages).
-    consumed: Option<Map<String, Value>>,
-    outgoing: Outgoing,
-    ops: Vec<Op>,
+    pub(crate) consumed: Option<Map<String, Value>>,
+    pub(crate) outgoing: Outgoing,
+    pub(crate) ops: Vec<Op>,
     /// The key of the record that existed before `regenerate`, destroyed after the new write.
-    old_key: Option<StorageKey>,
+    pub(crate) old_key: Option<StorageKey>,
 }
 
 #[derive(Clone)]
-struct Loaded {
-    key: StorageKey,
-    record: Record,
+pub(crate) struct Loaded {
+    pub(crate) key: StorageKey,
+    pub(crate) record: Record,
 }
 
 impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.state();
         f.debug_struct("Session")
-            .field("initiated", &state.initiated)
-            .field("readonly", &state.readonly)
             .field("fresh", &state.fresh)
             .field("regenerated", &state.regenerated)
             .field("key", &state.id.as_ref().map(|id| id.storage_key()))
             .finish_non_exhaustive()
+    }
+}
+
+impl Inner {
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -133,8 +138,8 @@ impl Session {
         }
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        self.inner.state()
     }
 
     fn limits(&self) -> &Limits {
@@ -146,23 +151,17 @@ impl Session {
         KeyPath::parse_user(path, self.limits())
     }
 
-    /// Runs `f` on the state of an initiated session.
-    fn read_state<R>(&self, f: impl FnOnce(&State) -> R) -> Result<R, Error> {
-        let state = self.state();
-        if !state.initiated {
-            return Err(Error::NotInitiated);
-        }
-        Ok(f(&state))
+    /// Runs `f` on the state.
+    fn read_state<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        f(&self.state())
     }
 
-    /// Runs `f` on the state of an initiated, writable session.
+    /// Runs `f` on the state, unless the request was committed: a change made after the commit
+    /// would never be stored.
     fn write_state<R>(&self, f: impl FnOnce(&mut State) -> Result<R, Error>) -> Result<R, Error> {
         let mut state = self.state();
-        if !state.initiated {
-            return Err(Error::NotInitiated);
-        }
-        if state.readonly {
-            return Err(Error::Readonly);
+        if state.committed {
+            return Err(Error::Committed);
         }
         f(&mut state)
     }
@@ -171,14 +170,12 @@ impl Session {
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # use session_core::{Session, SessionConfig, SessionManager};
+    /// # use session_core::{SessionConfig, SessionManager};
     /// # let manager = SessionManager::builder(
     /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
     /// # ).build()?;
-    /// # let cookie_of = |s: &Session| s.id_cookie().expect("an id cookie");
-    /// let session = manager.start_request(["id=abc; theme=dark"]);
+    /// let session = manager.start_request(["id=abc; theme=dark"]).session().await?;
     /// assert_eq!(session.context().request_cookie("id"), Some("abc"));
-    /// session.initiate(session_core::Access::ReadWrite).await?;
     /// session.put("a", 1)?;
     /// session.commit().await?;
     /// assert_eq!(session.context().response_cookies()[0].name(), "id");
@@ -202,16 +199,14 @@ impl Session {
     ///     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
     /// )
     /// .build()?;
-    /// let first = manager.start_request(std::iter::empty());
-    /// first.initiate(Access::ReadWrite).await?;
+    /// let first = manager.start_request(std::iter::empty()).session().await?;
     /// first.put("cart_total", 1900)?;
     /// assert_eq!(first.id_cookie(), None); // not committed yet
     /// first.commit().await?;
     /// let cookie = first.id_cookie().expect("set by the commit");
     /// assert!(cookie.starts_with("id="));
     ///
-    /// let second = manager.start_request([cookie.as_str()]);
-    /// second.initiate(Access::ReadWrite).await?;
+    /// let second = manager.start_request([cookie.as_str()]).session().await?;
     /// assert_eq!(second.get::<u32>("cart_total")?, Some(1900));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
@@ -233,130 +228,6 @@ impl Session {
         &self.inner.manager
     }
 
-    // ----- lifecycle -------------------------------------------------------------------------
-
-    /// Reads the session from the driver. A second call is a no-op.
-    ///
-    /// A missing, unverifiable, unknown or expired id gives a fresh session with a new id; that is
-    /// never an error. `readonly = true` (websockets, server-sent events) shows the previous
-    /// request's flash messages without consuming them, refuses every mutation, and commits
-    /// nothing. Otherwise the flash messages are consumed.
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # use session_core::{Session, SessionConfig, SessionManager};
-    /// # let manager = SessionManager::builder(
-    /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
-    /// # ).build()?;
-    /// # let cookie_of = |s: &Session| s.id_cookie().expect("an id cookie");
-    /// let first = manager.start_request(std::iter::empty());
-    /// first.initiate(session_core::Access::ReadWrite).await?;
-    /// first.flash("notice", "Saved")?;
-    /// first.commit().await?;
-    /// let cookie = cookie_of(&first);
-    ///
-    /// // A websocket upgrade: shows the message without consuming it, refuses changes.
-    /// let socket = manager.start_request([cookie.as_str()]);
-    /// socket.initiate(session_core::Access::ReadOnly).await?;
-    /// assert!(socket.flash_messages()?.has("notice"));
-    /// assert!(socket.put("a", 1).is_err());
-    ///
-    /// // The next page still gets the message.
-    /// let page = manager.start_request([cookie.as_str()]);
-    /// page.initiate(session_core::Access::ReadWrite).await?;
-    /// assert!(page.flash_messages()?.has("notice"));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # }).unwrap();
-    /// ```
-    pub async fn initiate(&self, access: Access) -> Result<(), Error> {
-        let readonly = access == Access::ReadOnly;
-        let _guard = self.inner.init.lock().await;
-        if self.state().initiated {
-            return Ok(());
-        }
-        let manager = &self.inner.manager;
-        let inner = manager.inner();
-        let now = inner.clock.now_ms();
-        let mut found = None;
-        let mut adopted = None;
-        match manager.incoming_id(&self.inner.cx) {
-            // An id that never stored anything keeps serving its visitor; nothing is read.
-            Some((id, _, IdKind::Empty)) => adopted = Some(id),
-            Some((id, key, IdKind::Stored)) => {
-                let read = match &inner.driver {
-                    Driver::Server(store) => manager.call(store.read(&key)).await,
-                    Driver::Client(store) => Ok(store.read(&self.inner.cx, &key)),
-                };
-                if read.is_err() {
-                    self.state().failed = true;
-                }
-                match read? {
-                    Some(record) if !record.is_expired_at(now) => {
-                        found = Some((id, Loaded { key, record }));
-                    }
-                    Some(_) => {
-                        tracing::info!(target: "session", event = "expired", key = key.short(), "session expired; starting a fresh one");
-                    }
-                    None => {
-                        tracing::debug!(target: "session", event = "unknown-id", key = key.short(), "no record for this id; starting a fresh session");
-                    }
-                }
-            }
-            None => {}
-        }
-        let mut state = self.state();
-        match found {
-            Some((id, mut loaded)) => {
-                // The data moves into the store; the record keeps its version and times. A
-                // commit builds its first attempt from the store, and a retry re-reads.
-                let mut values = std::mem::take(&mut loaded.record.data);
-                let messages = match values.shift_remove(FLASH_KEY) {
-                    Some(Value::Object(m)) => m,
-                    _ => Map::new(),
-                };
-                state.id = Some(id);
-                state.created_at = loaded.record.created_at;
-                state.values = values;
-                if !readonly && !messages.is_empty() {
-                    state.consumed = Some(messages.clone());
-                }
-                state.incoming = FlashMessages::new(messages);
-                state.loaded = Some(loaded);
-                state.fresh = false;
-            }
-            None => {
-                state.created_at = now;
-                state.fresh = adopted.is_none();
-                state.adopted_empty = adopted.is_some();
-                state.id = Some(adopted.unwrap_or_else(SessionId::generate));
-            }
-        }
-        state.readonly = readonly;
-        state.initiated = true;
-        Ok(())
-    }
-
-    /// Whether [`Session::initiate`] has run.
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # use session_core::{Session, SessionConfig, SessionManager};
-    /// # let manager = SessionManager::builder(
-    /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
-    /// # ).build()?;
-    /// # let cookie_of = |s: &Session| s.id_cookie().expect("an id cookie");
-    /// let session = manager.start_request(std::iter::empty());
-    /// assert!(!session.is_initiated());
-    /// assert!(session.get_value("a").is_err()); // the store needs initiate first
-    /// session.initiate(session_core::Access::ReadWrite).await?;
-    /// assert!(session.is_initiated());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # }).unwrap();
-    /// ```
-    pub fn is_initiated(&self) -> bool {
-        self.state().initiated
-    }
-
     /// Whether the id was generated during this request (no valid cookie, or `regenerate`).
     ///
     /// ```
@@ -366,41 +237,19 @@ impl Session {
     /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
     /// # ).build()?;
     /// # let cookie_of = |s: &Session| s.id_cookie().expect("an id cookie");
-    /// let first = manager.start_request(std::iter::empty());
-    /// first.initiate(session_core::Access::ReadWrite).await?;
+    /// let first = manager.start_request(std::iter::empty()).session().await?;
     /// assert!(first.is_fresh());
     /// first.put("a", 1)?;
     /// first.commit().await?;
     /// let cookie = cookie_of(&first);
     ///
-    /// let second = manager.start_request([cookie.as_str()]);
-    /// second.initiate(session_core::Access::ReadWrite).await?;
+    /// let second = manager.start_request([cookie.as_str()]).session().await?;
     /// assert!(!second.is_fresh());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```
     pub fn is_fresh(&self) -> bool {
         self.state().fresh
-    }
-
-    /// Whether the session was initiated readonly.
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # use session_core::{Session, SessionConfig, SessionManager};
-    /// # let manager = SessionManager::builder(
-    /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
-    /// # ).build()?;
-    /// # let cookie_of = |s: &Session| s.id_cookie().expect("an id cookie");
-    /// let session = manager.start_request(std::iter::empty());
-    /// session.initiate(session_core::Access::ReadOnly).await?;
-    /// assert!(session.is_readonly());
-    /// assert!(matches!(session.put("a", 1), Err(session_core::Error::Readonly)));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # }).unwrap();
-    /// ```
-    pub fn is_readonly(&self) -> bool {
-        self.state().readonly
     }
 
     /// Whether [`Session::regenerate`] was called during this request.
@@ -424,18 +273,15 @@ impl Session {
     /// # let manager = SessionManager::builder(
     /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
     /// # ).build()?;
-    /// # let cookie_of = |s: &Session| s.id_cookie().expect("an id cookie");
-    /// let session = manager.start_request(std::iter::empty());
-    /// assert!(session.session_id().is_err()); // not initiated
-    /// session.initiate(session_core::Access::ReadWrite).await?;
-    /// let id = session.session_id()?;
+    /// let session = manager.start_request(std::iter::empty()).session().await?;
+    /// let id = session.session_id();
     /// assert_eq!(id.expose().len(), 43);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```
-    pub fn session_id(&self) -> Result<SessionId, Error> {
-        self.read_state(|s| s.id.clone())?
-            .ok_or(Error::NotInitiated)
+    pub fn session_id(&self) -> SessionId {
+        // `initiate` sets the id before any `Session` is handed out.
+        self.state().id.clone().unwrap_or_else(SessionId::generate)
     }
 
     /// Gives the session a new id and keeps its data (call it at login and at every privilege
@@ -449,28 +295,24 @@ impl Session {
     /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
     /// # ).build()?;
     /// # let cookie_of = |s: &Session| s.id_cookie().expect("an id cookie");
-    /// let first = manager.start_request(std::iter::empty());
-    /// first.initiate(session_core::Access::ReadWrite).await?;
+    /// let first = manager.start_request(std::iter::empty()).session().await?;
     /// first.put("cart_total", 1900)?;
     /// first.commit().await?;
     /// let cookie = cookie_of(&first);
     ///
     /// // Login: same data, new id.
-    /// let login = manager.start_request([cookie.as_str()]);
-    /// login.initiate(session_core::Access::ReadWrite).await?;
-    /// let before = login.session_id()?;
+    /// let login = manager.start_request([cookie.as_str()]).session().await?;
+    /// let before = login.session_id();
     /// login.regenerate()?;
-    /// assert_ne!(login.session_id()?, before);
+    /// assert_ne!(login.session_id(), before);
     /// login.put("user_id", 7)?;
     /// login.commit().await?;
     /// let new_cookie = cookie_of(&login);
     ///
     /// // The old id no longer opens the session; the new one has the data.
-    /// let old = manager.start_request([cookie.as_str()]);
-    /// old.initiate(session_core::Access::ReadWrite).await?;
+    /// let old = manager.start_request([cookie.as_str()]).session().await?;
     /// assert!(old.is_fresh());
-    /// let new = manager.start_request([new_cookie.as_str()]);
-    /// new.initiate(session_core::Access::ReadWrite).await?;
+    /// let new = manager.start_request([new_cookie.as_str()]).session().await?;
     /// assert_eq!(new.get::<u32>("cart_total")?, Some(1900));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
@@ -499,23 +341,20 @@ impl Session {
     /// # let manager = SessionManager::builder(
     /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
     /// # ).build()?;
-    /// let login = manager.start_request(std::iter::empty());
-    /// login.initiate(session_core::Access::ReadWrite).await?;
+    /// let login = manager.start_request(std::iter::empty()).session().await?;
     /// login.put("user_id", 7)?;
     /// login.commit().await?;
     /// let cookie = login.id_cookie().expect("an id cookie");
     ///
-    /// let logout = manager.start_request([cookie.as_str()]);
-    /// logout.initiate(session_core::Access::ReadWrite).await?;
-    /// let before = logout.session_id()?;
+    /// let logout = manager.start_request([cookie.as_str()]).session().await?;
+    /// let before = logout.session_id();
     /// logout.flush()?;
     /// logout.flash("notice", "Signed out")?;
     /// logout.commit().await?;
-    /// assert_ne!(logout.session_id()?, before);
+    /// assert_ne!(logout.session_id(), before);
     ///
     /// // The old cookie opens nothing.
-    /// let replay = manager.start_request([cookie.as_str()]);
-    /// replay.initiate(session_core::Access::ReadWrite).await?;
+    /// let replay = manager.start_request([cookie.as_str()]).session().await?;
     /// assert!(replay.is_fresh());
     /// assert_eq!(replay.get::<u64>("user_id")?, None);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -545,10 +384,10 @@ impl Session {
     /// reading needs no copy. A plain top-level key skips building a `KeyPath`.
     fn with_value<R>(&self, path: &str, f: impl FnOnce(Option<&Value>) -> R) -> Result<R, Error> {
         if path != FLASH_KEY && is_plain(path) && path.len() <= self.limits().max_segment_length() {
-            return self.read_state(|s| f(s.values.get(path).filter(|v| !v.is_null())));
+            return Ok(self.read_state(|s| f(s.values.get(path).filter(|v| !v.is_null()))));
         }
         let path = self.user_path(path)?;
-        self.read_state(|s| f(store::get(&s.values, &path)))
+        Ok(self.read_state(|s| f(store::get(&s.values, &path))))
     }
 
     /// The value at `path` deserialized as `T`; `None` when missing or `null`. A value of another
@@ -611,25 +450,28 @@ impl Session {
     /// ```
     /// # let session = session_core::Session::for_tests();
     /// session.put("a", 1)?;
-    /// assert_eq!(serde_json::Value::Object(session.all()?), serde_json::json!({"a": 1}));
+    /// assert_eq!(serde_json::Value::Object(session.all()), serde_json::json!({"a": 1}));
     /// # Ok::<(), session_core::Error>(())
     /// ```
-    pub fn all(&self) -> Result<Map<String, Value>, Error> {
+    pub fn all(&self) -> Map<String, Value> {
         self.read_state(|s| s.values.clone())
     }
 
     /// Whether a value is present and not `null` at `path`. Unlike AdonisJS, `0`, `""` and
-    /// `false` count as present.
+    /// `false` count as present. A path that cannot be parsed, or goes past the
+    /// [`Limits`](crate::Limits), holds nothing (no write can store there), so it is `false`, as
+    /// on [`FlashMessages::has`].
     ///
     /// ```
     /// # let session = session_core::Session::for_tests();
     /// session.put("zero", 0)?;
-    /// assert!(session.has("zero")?);
-    /// assert!(!session.has("nothing")?);
+    /// assert!(session.has("zero"));
+    /// assert!(!session.has("nothing"));
+    /// assert!(!session.has("user..name")); // nothing can be stored at a malformed path
     /// # Ok::<(), session_core::Error>(())
     /// ```
-    pub fn has(&self, path: &str) -> Result<bool, Error> {
-        self.with_value(path, |v| v.is_some())
+    pub fn has(&self, path: &str) -> bool {
+        self.with_value(path, |v| v.is_some()).unwrap_or(false)
     }
 
     /// Removes the value at `path`. An emptied parent object stays; forgetting a missing key is
@@ -741,7 +583,7 @@ impl Session {
     /// # let session = session_core::Session::for_tests();
     /// session.put("a", 1)?;
     /// session.clear()?;
-    /// assert!(session.all()?.is_empty());
+    /// assert!(session.all().is_empty());
     /// # Ok::<(), session_core::Error>(())
     /// ```
     pub fn clear(&self) -> Result<(), Error> {
@@ -863,16 +705,14 @@ impl Session {
     /// # let cookie_of = |s: &Session| s.id_cookie().expect("an id cookie");
     /// use serde_json::json;
     ///
-    /// let post = manager.start_request(std::iter::empty());
-    /// post.initiate(session_core::Access::ReadWrite).await?;
+    /// let post = manager.start_request(std::iter::empty()).session().await?;
     /// let input = json!({ "title": "Hi", "body": "Text", "password": "secret" });
     /// post.flash_only(&input, &["title", "body"])?;
     /// post.commit().await?;
     /// let cookie = cookie_of(&post);
     ///
-    /// let form = manager.start_request([cookie.as_str()]);
-    /// form.initiate(session_core::Access::ReadWrite).await?;
-    /// let old = form.flash_messages()?;
+    /// let form = manager.start_request([cookie.as_str()]).session().await?;
+    /// let old = form.flash_messages();
     /// assert_eq!(old.get_value("title")?, Some(json!("Hi")));
     /// assert!(!old.has("password"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -898,15 +738,13 @@ impl Session {
     /// # let cookie_of = |s: &Session| s.id_cookie().expect("an id cookie");
     /// use serde_json::json;
     ///
-    /// let post = manager.start_request(std::iter::empty());
-    /// post.initiate(session_core::Access::ReadWrite).await?;
+    /// let post = manager.start_request(std::iter::empty()).session().await?;
     /// post.flash_except(json!({ "email": "ada@example.com", "password": "secret" }), &["password"])?;
     /// post.commit().await?;
     /// let cookie = cookie_of(&post);
     ///
-    /// let form = manager.start_request([cookie.as_str()]);
-    /// form.initiate(session_core::Access::ReadWrite).await?;
-    /// let old = form.flash_messages()?;
+    /// let form = manager.start_request([cookie.as_str()]).session().await?;
+    /// let old = form.flash_messages();
     /// assert_eq!(old.get_value("email")?, Some(json!("ada@example.com")));
     /// assert!(!old.has("password"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -948,22 +786,19 @@ impl Session {
     /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
     /// # ).build()?;
     /// # let cookie_of = |s: &Session| s.id_cookie().expect("an id cookie");
-    /// let first = manager.start_request(std::iter::empty());
-    /// first.initiate(session_core::Access::ReadWrite).await?;
+    /// let first = manager.start_request(std::iter::empty()).session().await?;
     /// first.flash("notice", "Saved")?;
     /// first.flash("warning", "Quota almost reached")?;
     /// first.commit().await?;
     /// let cookie = cookie_of(&first);
     ///
     /// // A redirect hop that shows nothing carries messages on.
-    /// let hop = manager.start_request([cookie.as_str()]);
-    /// hop.initiate(session_core::Access::ReadWrite).await?;
+    /// let hop = manager.start_request([cookie.as_str()]).session().await?;
     /// hop.reflash()?;
     /// hop.commit().await?;
     ///
-    /// let page = manager.start_request([cookie.as_str()]);
-    /// page.initiate(session_core::Access::ReadWrite).await?;
-    /// let messages = page.flash_messages()?;
+    /// let page = manager.start_request([cookie.as_str()]).session().await?;
+    /// let messages = page.flash_messages();
     /// assert!(messages.has("notice"));
     /// assert!(messages.has("warning"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -971,7 +806,7 @@ impl Session {
     /// ```
     pub fn reflash(&self) -> Result<(), Error> {
         self.write_state(|s| {
-            s.outgoing.reflashed = Some(s.incoming.all().clone());
+            s.outgoing.reflashed = Some(s.incoming.all());
             Ok(())
         })
     }
@@ -985,22 +820,19 @@ impl Session {
     /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
     /// # ).build()?;
     /// # let cookie_of = |s: &Session| s.id_cookie().expect("an id cookie");
-    /// let first = manager.start_request(std::iter::empty());
-    /// first.initiate(session_core::Access::ReadWrite).await?;
+    /// let first = manager.start_request(std::iter::empty()).session().await?;
     /// first.flash("notice", "Saved")?;
     /// first.flash("warning", "Quota almost reached")?;
     /// first.commit().await?;
     /// let cookie = cookie_of(&first);
     ///
     /// // A redirect hop that shows nothing carries messages on.
-    /// let hop = manager.start_request([cookie.as_str()]);
-    /// hop.initiate(session_core::Access::ReadWrite).await?;
+    /// let hop = manager.start_request([cookie.as_str()]).session().await?;
     /// hop.reflash_only(&["notice"])?;
     /// hop.commit().await?;
     ///
-    /// let page = manager.start_request([cookie.as_str()]);
-    /// page.initiate(session_core::Access::ReadWrite).await?;
-    /// let messages = page.flash_messages()?;
+    /// let page = manager.start_request([cookie.as_str()]).session().await?;
+    /// let messages = page.flash_messages();
     /// assert!(messages.has("notice"));
     /// assert!(!messages.has("warning"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -1009,7 +841,7 @@ impl Session {
     pub fn reflash_only(&self, keys: &[&str]) -> Result<(), Error> {
         let paths = self.paths(keys)?;
         self.write_state(|s| {
-            s.outgoing.reflashed = Some(store::pick(s.incoming.all(), &paths));
+            s.outgoing.reflashed = Some(store::pick(s.incoming.map(), &paths));
             Ok(())
         })
     }
@@ -1023,22 +855,19 @@ impl Session {
     /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
     /// # ).build()?;
     /// # let cookie_of = |s: &Session| s.id_cookie().expect("an id cookie");
-    /// let first = manager.start_request(std::iter::empty());
-    /// first.initiate(session_core::Access::ReadWrite).await?;
+    /// let first = manager.start_request(std::iter::empty()).session().await?;
     /// first.flash("notice", "Saved")?;
     /// first.flash("warning", "Quota almost reached")?;
     /// first.commit().await?;
     /// let cookie = cookie_of(&first);
     ///
     /// // A redirect hop that shows nothing carries messages on.
-    /// let hop = manager.start_request([cookie.as_str()]);
-    /// hop.initiate(session_core::Access::ReadWrite).await?;
+    /// let hop = manager.start_request([cookie.as_str()]).session().await?;
     /// hop.reflash_except(&["warning"])?;
     /// hop.commit().await?;
     ///
-    /// let page = manager.start_request([cookie.as_str()]);
-    /// page.initiate(session_core::Access::ReadWrite).await?;
-    /// let messages = page.flash_messages()?;
+    /// let page = manager.start_request([cookie.as_str()]).session().await?;
+    /// let messages = page.flash_messages();
     /// assert!(messages.has("notice"));
     /// assert!(!messages.has("warning"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -1047,7 +876,7 @@ impl Session {
     pub fn reflash_except(&self, keys: &[&str]) -> Result<(), Error> {
         let paths = self.paths(keys)?;
         self.write_state(|s| {
-            s.outgoing.reflashed = Some(store::omit(s.incoming.all(), &paths));
+            s.outgoing.reflashed = Some(store::omit(s.incoming.map(), &paths));
             Ok(())
         })
     }
@@ -1056,469 +885,18 @@ impl Session {
     ///
     /// ```
     /// # let session = session_core::Session::for_tests();
-    /// assert!(session.flash_messages()?.is_empty());
+    /// assert!(session.flash_messages().is_empty());
     /// # Ok::<(), session_core::Error>(())
     /// ```
-    pub fn flash_messages(&self) -> Result<FlashMessages, Error> {
+    pub fn flash_messages(&self) -> FlashMessages {
         self.read_state(|s| s.incoming.clone())
-    }
-
-    // ----- commit ----------------------------------------------------------------------------
-
-    /// Persists the request's changes and sets the id cookie; adapters call it after the handler.
-    /// A second call is a no-op.
-    ///
-    /// | situation | driver calls |
-    /// |---|---|
-    /// | readonly | none, and no cookie |
-    /// | never initiated | `touch` when a valid id cookie came in |
-    /// | store empty | `destroy` if a record existed |
-    /// | not modified | `touch` (skipped when the driver's read already refreshed the expiry) |
-    /// | modified | `write_if` at the version read; on conflict re-read, replay, retry |
-    /// | regenerated | `write_if` under the new id, then `destroy` the old record |
-    ///
-    /// The id cookie is sent on every response but readonly ones, with a refreshed Max-Age.
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # use session_core::{Session, SessionConfig, SessionManager};
-    /// # let manager = SessionManager::builder(
-    /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
-    /// # ).build()?;
-    /// # let cookie_of = |s: &Session| s.id_cookie().expect("an id cookie");
-    /// let session = manager.start_request(std::iter::empty());
-    /// session.initiate(session_core::Access::ReadWrite).await?;
-    /// session.put("cart_total", 1900)?;
-    /// session.commit().await?;
-    /// session.commit().await?; // no-op
-    /// let cookie = cookie_of(&session);
-    ///
-    /// let readonly = manager.start_request([cookie.as_str()]);
-    /// readonly.initiate(session_core::Access::ReadOnly).await?;
-    /// assert_eq!(readonly.get::<u32>("cart_total")?, Some(1900));
-    /// readonly.commit().await?;
-    /// assert!(readonly.context().response_cookies().is_empty()); // no cookie for readonly
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # }).unwrap();
-    /// ```
-    pub async fn commit(&self) -> Result<(), Error> {
-        let client = matches!(self.inner.manager.inner().driver, Driver::Client(_));
-        let next = {
-            let mut state = self.state();
-            if state.committed {
-                return Ok(());
-            }
-            state.committed = true;
-            if state.failed {
-                return Ok(());
-            }
-            if !state.initiated {
-                Next::Lazy
-            } else if state.readonly {
-                return Ok(());
-            } else {
-                let id = state.id.clone().ok_or(Error::NotInitiated)?;
-                let outgoing = state.outgoing.assemble();
-                let modified = !state.ops.is_empty()
-                    || state.consumed.is_some()
-                    || !outgoing.is_empty()
-                    || state.regenerated;
-                if !modified {
-                    let mut loaded = state.loaded.take();
-                    if let (true, Some(loaded)) = (client, loaded.as_mut()) {
-                        // A client-side store sends the whole record again to slide its expiry.
-                        loaded.record.data = state.values.clone();
-                    }
-                    Next::Unmodified { id, loaded }
-                } else {
-                    let first = Some(first_data(&state, &outgoing));
-                    let id = if state.adopted_empty && !state.regenerated {
-                        let moved = SessionId::generate();
-                        state.id = Some(moved.clone());
-                        state.adopted_empty = false;
-                        moved
-                    } else {
-                        id
-                    };
-                    Next::Write(Box::new(Plan {
-                        id,
-                        first,
-                        created_at: state.created_at,
-                        // Taken, not cloned: nothing reads it after the commit, and a large
-                        // session's record is costly to copy.
-                        loaded: state.loaded.take(),
-                        ops: std::mem::take(&mut state.ops),
-                        consumed: state.consumed.take(),
-                        outgoing,
-                        old_key: state.old_key.take(),
-                        regenerated: state.regenerated,
-                    }))
-                }
-            }
-        };
-        let now = self.inner.manager.inner().clock.now_ms();
-        match next {
-            Next::Lazy => self.commit_lazy(now).await,
-            Next::Unmodified { id, loaded } => {
-                let created_at = loaded.as_ref().map_or(now, |l| l.record.created_at);
-                let mut key = None;
-                if let Some(loaded) = loaded {
-                    self.refresh(&loaded.key, loaded.record, now).await?;
-                    key = Some(loaded.key);
-                }
-                let cx = &self.inner.cx;
-                self.inner
-                    .manager
-                    .set_id_cookie(cx, &id, key.as_ref(), created_at, now);
-                Ok(())
-            }
-            // The write path is boxed: its state is large, and a request that only reads
-            // should not carry (and copy) it.
-            Next::Write(mut plan) => {
-                let (id, key) = match &self.inner.manager.inner().driver {
-                    Driver::Server(store) => {
-                        Box::pin(self.commit_server(&**store, &mut plan, now)).await?
-                    }
-                    Driver::Client(store) => self.commit_client(&**store, &mut plan, now)?,
-                };
-                let cx = &self.inner.cx;
-                self.inner
-                    .manager
-                    .set_id_cookie(cx, &id, key.as_ref(), plan.created_at, now);
-                Ok(())
-            }
-        }
-    }
-
-    /// A request that never opened the session still counts as activity: the expiry of the
-    /// session the id cookie names is slid. Without an absolute lifetime the new expiry depends
-    /// on nothing stored, so a server-side store gets one `refresh` and no read (the cost of the
-    /// seed's `touch`); with one, the record is read first, for its creation time, which bounds
-    /// the new expiry. A failure is logged, not surfaced: a route that never uses the session (a
-    /// health check, a static file) must not fail because the session store is down.
-    async fn commit_lazy(&self, now: u64) -> Result<(), Error> {
-        let manager = &self.inner.manager;
-        let cx = &self.inner.cx;
-        let (id, key) = match manager.incoming_id(cx) {
-            Some((id, key, IdKind::Stored)) => (id, key),
-            // An id that never stored anything: its cookie is sent again, nothing is read.
-            Some((id, _, IdKind::Empty)) => {
-                manager.set_id_cookie(cx, &id, None, now, now);
-                return Ok(());
-            }
-            None => {
-                // A new visitor's id is not hashed: nothing is stored for it, and a visitor who
-                // never comes back would not repay the hash.
-                manager.set_id_cookie(cx, &SessionId::generate(), None, now, now);
-                return Ok(());
-            }
-        };
-        let lifetimes = manager.inner().lifetimes;
-        if let (Driver::Server(store), None) = (&manager.inner().driver, lifetimes.absolute()) {
-            let expires_at = lifetimes.expires_at(now, now);
-            if let Err(e) = manager.call(store.refresh(&key, now, expires_at)).await {
-                tracing::warn!(target: "session", key = key.short(), error = %e, "refreshing the session's expiry failed");
-            }
-            manager.set_id_cookie(cx, &id, Some(&key), now, now);
-            return Ok(());
-        }
-        let read = match &manager.inner().driver {
-            Driver::Server(store) => manager.call(store.read(&key)).await,
-            Driver::Client(store) => Ok(store.read(cx, &key)),
-        };
-        let mut created_at = now;
-        match read {
-            Ok(Some(record)) if !record.is_expired_at(now) => {
-                created_at = record.created_at;
-                if let Err(e) = self.refresh(&key, record, now).await {
-                    tracing::warn!(target: "session", key = key.short(), error = %e, "refreshing the session's expiry failed");
-                }
-            }
-            // The session ended (destroyed or expired): its id is not sent again.
-            Ok(_) => {
-                manager.set_id_cookie(cx, &SessionId::generate(), None, now, now);
-                return Ok(());
-            }
-            Err(e) => {
-                tracing::warn!(target: "session", key = key.short(), error = %e, "reading the session to refresh its expiry failed");
-            }
-        }
-        manager.set_id_cookie(cx, &id, Some(&key), created_at, now);
-        Ok(())
-    }
-
-    /// Slides the expiry of an unchanged session: `refresh` on a server-side store; on a
-    /// client-side one, the record sent again with its new times (if the store asks for it).
-    async fn refresh(&self, key: &StorageKey, mut record: Record, now: u64) -> Result<(), Error> {
-        let manager = &self.inner.manager;
-        let expires_at = manager.inner().lifetimes.expires_at(record.created_at, now);
-        match &manager.inner().driver {
-            Driver::Server(store) => manager.call(store.refresh(key, now, expires_at)).await,
-            Driver::Client(store) => {
-                (record.last_active, record.expires_at) = (now, expires_at);
-                let changes = store.refresh(&self.inner.cx, key, &record)?;
-                manager.apply_cookie_changes(&self.inner.cx, changes, expires_at, now);
-                Ok(())
-            }
-        }
-    }
-
-    /// Writes a changed session to a client-side store: no versions to compare, the browser
-    /// holding the only copy. Returns the id the cookie carries and its storage key.
-    fn commit_client(
-        &self,
-        store: &dyn ClientStore,
-        plan: &mut Plan,
-        now: u64,
-    ) -> Result<(SessionId, Option<StorageKey>), Error> {
-        let manager = &self.inner.manager;
-        let cx = &self.inner.cx;
-        let base = plan.loaded.take();
-        let key = match &base {
-            Some(loaded) if !plan.regenerated => loaded.key.clone(),
-            _ => plan.id.storage_key(),
-        };
-        let data = plan.data(base.as_ref().map(|l| &l.record.data))?;
-        let expires_at = manager.inner().lifetimes.expires_at(plan.created_at, now);
-        if data.is_empty() {
-            manager.apply_cookie_changes(cx, store.clear(cx), expires_at, now);
-            return Ok(self.emptied(plan, base.is_some()));
-        }
-        let changes = {
-            let record = Record {
-                data,
-                version: base
-                    .as_ref()
-                    .map_or(1, |l| l.record.version.wrapping_add(1)),
-                created_at: plan.created_at,
-                last_active: now,
-                expires_at,
-            };
-            store.write(cx, &key, &record)?
-        };
-        manager.apply_cookie_changes(cx, changes, expires_at, now);
-        Ok((plan.id.clone(), Some(key)))
-    }
-
-    /// Writes a changed session to a server-side store, in one retry loop of small steps:
-    ///
-    /// 1. build the data: the store as the handler left it, or after a conflict the change log
-    ///    replayed on the record as it is now;
-    /// 2. put it under the id the cookie will carry (`write` at the version read, or `destroy`
-    ///    when the session was emptied); after a regenerate, under the new id, which nobody
-    ///    else knows yet;
-    /// 3. after a regenerate, retire the old record (`destroy` at the version read);
-    /// 4. on `Conflict`, re-read and go back to 1; on `Gone` (destroyed or expired meanwhile),
-    ///    drop the changes and start a fresh session.
-    ///
-    /// Returns the id the cookie carries and, when known, its storage key.
-    async fn commit_server(
-        &self,
-        store: &dyn SessionStore,
-        plan: &mut Plan,
-        now: u64,
-    ) -> Result<(SessionId, Option<StorageKey>), Error> {
-        let manager = &self.inner.manager;
-        let lifetimes = manager.inner().lifetimes;
-        let (loaded_key, mut base) = match plan.loaded.take() {
-            Some(Loaded { key, record }) => (Some(key), Some(record)),
-            None => (None, None),
-        };
-        // Where the data goes, and where the record it builds on is read from.
-        let target = match loaded_key {
-            Some(key) if !plan.regenerated => key,
-            _ => plan.id.storage_key(),
-        };
-        let source = if plan.regenerated {
-            plan.old_key.clone()
-        } else {
-            Some(target.clone())
-        };
-        // The version this commit stored under a regenerated id, if any.
-        let mut written: Option<u64> = None;
-        let attempts = manager.commit_attempts();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let data = plan.data(base.as_ref().map(|r| &r.data))?;
-            let emptied = data.is_empty();
-            let created_at = base.as_ref().map_or(plan.created_at, |r| r.created_at);
-            let record = Record {
-                data,
-                version: 0,
-                created_at,
-                last_active: now,
-                expires_at: lifetimes.expires_at(created_at, now),
-            };
-            let outcome = if plan.regenerated {
-                self.put_new(store, &target, record, &mut written, attempt)
-                    .await?;
-                match (&plan.old_key, &base) {
-                    (Some(old), Some(current)) => self.retire(store, old, current.version).await,
-                    _ => WriteOutcome::Written,
-                }
-            } else {
-                self.put_same(store, &target, record, base.as_ref()).await?
-            };
-            match outcome {
-                WriteOutcome::Written if emptied => {
-                    return Ok(self.emptied(plan, base.is_some()));
-                }
-                WriteOutcome::Written => return Ok((plan.id.clone(), Some(target))),
-                // A session being emptied that is already gone needs nothing more.
-                WriteOutcome::Gone if emptied && !plan.regenerated => {
-                    return Ok(self.emptied(plan, true));
-                }
-                WriteOutcome::Gone => return Ok(self.restart(store, &target, written).await),
-                WriteOutcome::Conflict if attempt >= attempts => {
-                    return Err(Error::Conflict { attempts })
-                }
-                WriteOutcome::Conflict => {
-                    backoff(attempt).await;
-                    let fresh = match &source {
-                        Some(key) => manager.call(store.read(key)).await?,
-                        None => None,
-                    };
-                    match fresh {
-                        Some(fresh) if !fresh.is_expired_at(now) => base = Some(fresh),
-                        _ if emptied && !plan.regenerated => return Ok(self.emptied(plan, true)),
-                        _ => return Ok(self.restart(store, &target, written).await),
-                    }
-                }
-            }
-        }
-    }
-
-    /// The id the cookie carries after a commit left nothing stored, and no storage key (a
-    /// cookie of the empty kind). When a session was destroyed under the id, the id is retired
-    /// with it: a new one serves the visitor, so the old cookie never opens anything again.
-    fn emptied(&self, plan: &Plan, destroyed: bool) -> (SessionId, Option<StorageKey>) {
-        if !destroyed || plan.regenerated {
-            return (plan.id.clone(), None);
-        }
-        (self.renew(), None)
-    }
-
-    /// A new id for the rest of the request and its cookie, the old one's session being gone.
-    fn renew(&self) -> SessionId {
-        let id = SessionId::generate();
-        let mut state = self.state();
-        state.id = Some(id.clone());
-        state.fresh = true;
-        id
-    }
-
-    /// Step 2 without a regenerate: `write` the record at the version read (`destroy` it when
-    /// the session was emptied).
-    async fn put_same(
-        &self,
-        store: &dyn SessionStore,
-        key: &StorageKey,
-        mut record: Record,
-        base: Option<&Record>,
-    ) -> Result<WriteOutcome, Error> {
-        let manager = &self.inner.manager;
-        let outcome = match base {
-            None if record.data.is_empty() => WriteOutcome::Written,
-            Some(current) if record.data.is_empty() => {
-                manager.call(store.destroy(key, current.version)).await?
-            }
-            _ => {
-                // Wrapping: a stored record at `u64::MAX` (a corrupt or foreign one) goes on at
-                // 0, which still differs from the version read.
-                record.version = base.map_or(1, |r| r.version.wrapping_add(1));
-                let expected = base.map(|r| r.version);
-                manager.call(store.write(key, &record, expected)).await?
-            }
-        };
-        if outcome == WriteOutcome::Written {
-            match (base, record.data.is_empty()) {
-                (None, false) => {
-                    tracing::info!(target: "session", event = "created", key = key.short(), "session created")
-                }
-                (Some(_), true) => {
-                    tracing::info!(target: "session", event = "destroyed", key = key.short(), "session emptied and destroyed")
-                }
-                _ => {}
-            }
-        }
-        Ok(outcome)
-    }
-
-    /// Step 2 after a regenerate: the data under the new id (or the copy written by an earlier
-    /// attempt removed, when the session was emptied). Nobody else knows the new id, so anything
-    /// but `Written` is a collision.
-    async fn put_new(
-        &self,
-        store: &dyn SessionStore,
-        key: &StorageKey,
-        mut record: Record,
-        written: &mut Option<u64>,
-        attempt: u32,
-    ) -> Result<(), Error> {
-        let manager = &self.inner.manager;
-        let outcome = if record.data.is_empty() {
-            match written.take() {
-                Some(version) => manager.call(store.destroy(key, version)).await?,
-                None => WriteOutcome::Written,
-            }
-        } else {
-            record.version = written.map_or(1, |v| v.wrapping_add(1));
-            let outcome = manager.call(store.write(key, &record, *written)).await?;
-            *written = Some(record.version);
-            outcome
-        };
-        match outcome {
-            WriteOutcome::Written => Ok(()),
-            _ => Err(Error::Conflict { attempts: attempt }),
-        }
-    }
-
-    /// Step 3: the old record goes if it is still the one read. A failure is logged: the new
-    /// record is safely written, and the old one expires by itself.
-    async fn retire(
-        &self,
-        store: &dyn SessionStore,
-        old: &StorageKey,
-        version: u64,
-    ) -> WriteOutcome {
-        match self.inner.manager.call(store.destroy(old, version)).await {
-            Ok(outcome) => {
-                if outcome == WriteOutcome::Written {
-                    tracing::info!(target: "session", event = "regenerated", key = old.short(), "session id regenerated");
-                }
-                outcome
-            }
-            Err(e) => {
-                tracing::warn!(target: "session", key = old.short(), error = %e, "destroying the old record after regenerate failed; it will expire");
-                WriteOutcome::Written
-            }
-        }
-    }
-
-    /// The session was destroyed by a concurrent request (or expired) while this one changed it:
-    /// the changes are dropped, a copy written under a regenerated id is removed, and the
-    /// response starts a fresh session.
-    async fn restart(
-        &self,
-        store: &dyn SessionStore,
-        key: &StorageKey,
-        written: Option<u64>,
-    ) -> (SessionId, Option<StorageKey>) {
-        if let Some(version) = written {
-            if let Err(e) = self.inner.manager.call(store.destroy(key, version)).await {
-                tracing::warn!(target: "session", key = key.short(), error = %e, "removing the regenerated copy of a destroyed session failed; it will expire");
-            }
-        }
-        tracing::warn!(target: "session", event = "destroyed-meanwhile", key = key.short(), "session was destroyed by a concurrent request; this request's changes are dropped");
-        (self.renew(), None)
     }
 
     /// A session for documentation examples: memory driver, initiated, writable.
     ///
     /// ```
     /// let session = session_core::Session::for_tests();
-    /// assert!(session.is_initiated() && session.is_fresh());
+    /// assert!(session.is_fresh());
     /// session.put("a", 1)?;
     /// # Ok::<(), session_core::Error>(())
     /// ```
@@ -1532,7 +910,7 @@ impl Session {
         )
         .build()
         .expect("the example configuration is valid");
-        let session = manager.start_request(std::iter::empty());
+        let session = Session::new(manager.clone(), manager.context(std::iter::empty()));
         {
             let mut state = session.state();
             state.initiated = true;
@@ -1541,101 +919,6 @@ impl Session {
         }
         session
     }
-}
-
-/// What a commit needs, taken out of the state so no lock is held across `.await`.
-/// What a commit does, decided under the state lock.
-enum Next {
-    /// The handler never initiated the session.
-    Lazy,
-    /// Initiated, nothing to write.
-    Unmodified {
-        id: SessionId,
-        loaded: Option<Loaded>,
-    },
-    /// Changes to write (boxed: the plan is large and rare next to reads).
-    Write(Box<Plan>),
-}
-
-struct Plan {
-    id: SessionId,
-    /// The data of the first attempt: the store as the handler left it, with the outgoing flash
-    /// messages. `None` once the first attempt has used it.
-    first: Option<Map<String, Value>>,
-    created_at: u64,
-    loaded: Option<Loaded>,
-    ops: Vec<Op>,
-    consumed: Option<Map<String, Value>>,
-    outgoing: Map<String, Value>,
-    old_key: Option<StorageKey>,
-    regenerated: bool,
-}
-
-impl Plan {
-    /// The data to write: the first attempt's, then the changes replayed onto each fresh read.
-    fn data(&mut self, base: Option<&Map<String, Value>>) -> Result<Map<String, Value>, Error> {
-        match self.first.take() {
-            Some(first) => Ok(first),
-            None => self.build(base),
-        }
-    }
-
-    /// The data to store: the change log replayed on `base` (the record as it is now), the
-    /// consumed messages taken out, the outgoing ones merged in.
-    fn build(&self, base: Option<&Map<String, Value>>) -> Result<Map<String, Value>, Error> {
-        let mut values = base.cloned().unwrap_or_default();
-        let messages = match values.shift_remove(FLASH_KEY) {
-            Some(Value::Object(m)) => m,
-            _ => Map::new(),
-        };
-        for op in &self.ops {
-            op.apply(&mut values)?;
-        }
-        put_messages(
-            &mut values,
-            messages,
-            self.consumed.as_ref(),
-            &self.outgoing,
-        );
-        Ok(values)
-    }
-}
-
-/// Stores the flash messages for the next request in `values`: the stored `messages` less those
-/// this request consumed, plus the outgoing ones.
-fn put_messages(
-    values: &mut Map<String, Value>,
-    mut messages: Map<String, Value>,
-    consumed: Option<&Map<String, Value>>,
-    outgoing: &Map<String, Value>,
-) {
-    if let Some(consumed) = consumed {
-        // Only the messages this request saw go; a message flashed meanwhile by a concurrent
-        // request stays for the next one.
-        for (k, v) in consumed {
-            if messages.get(k) == Some(v) {
-                messages.shift_remove(k);
-            }
-        }
-    }
-    store::deep_merge(&mut messages, outgoing.clone());
-    if !messages.is_empty() {
-        values.insert(FLASH_KEY.to_owned(), Value::Object(messages));
-    }
-}
-
-/// What the first commit attempt writes. The store already holds the record read with this
-/// request's changes applied, so replaying them is only needed after a conflict; the messages are
-/// worked out as [`Plan::build`] does, from the messages of the record read.
-fn first_data(state: &State, outgoing: &Map<String, Value>) -> Map<String, Value> {
-    let mut values = state.values.clone();
-    put_messages(
-        &mut values,
-        state.incoming.all().clone(),
-        state.consumed.as_ref(),
-        outgoing,
-    );
-    values
 }
 
 /// Turns flat form keys (`user[name]`, `user.email`) into nested objects, as form body parsers
@@ -1669,16 +952,4 @@ fn nest(input: Map<String, Value>, limits: &Limits) -> Result<Map<String, Value>
         }
     }
     Ok(out)
-}
-
-/// A short random pause before retrying a conflicting commit: up to 2^attempt ms, capped at 64,
-/// so that many requests contending for one session spread out instead of colliding again.
-async fn backoff(attempt: u32) {
-    let cap = 1u64 << attempt.min(6);
-    let mut b = [0u8; 2];
-    let jitter = match SystemRandom::new().fill(&mut b) {
-        Ok(()) => u64::from(u16::from_le_bytes(b)) % (cap * 1000 + 1),
-        Err(_) => cap * 500,
-    };
-    tokio::time::sleep(Duration::from_micros(jitter)).await;
 }

@@ -51,14 +51,12 @@ const NAME: &str = "file";
 /// // Keep the handle as long as the server runs: dropping it stops the sweeper.
 /// let _sweeper = driver.spawn_sweeper(Duration::from_secs(15 * 60));
 ///
-/// let first = manager.start_request(std::iter::empty());
-/// first.initiate(session_core::Access::ReadWrite).await?;
+/// let first = manager.start_request(std::iter::empty()).session().await?;
 /// first.put("cart_total", 1900)?;
 /// first.commit().await?;
 /// let cookie = first.id_cookie().expect("an id cookie");
 ///
-/// let second = manager.start_request([cookie.as_str()]);
-/// second.initiate(session_core::Access::ReadWrite).await?;
+/// let second = manager.start_request([cookie.as_str()]).session().await?;
 /// assert_eq!(second.get::<u32>("cart_total")?, Some(1900));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();

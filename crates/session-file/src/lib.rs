@@ -37,14 +37,12 @@
 //! }))?;
 //! let manager = SessionManager::builder(config).with_registry(registry).build()?;
 //!
-//! let first = manager.start_request(std::iter::empty());
-//! first.initiate(session_core::Access::ReadWrite).await?;
+//! let first = manager.start_request(std::iter::empty()).session().await?;
 //! first.put("cart_total", 1900)?;
 //! first.commit().await?;
 //! let cookie = first.id_cookie().expect("an id cookie");
 //!
-//! let second = manager.start_request([cookie.as_str()]);
-//! second.initiate(session_core::Access::ReadWrite).await?;
+//! let second = manager.start_request([cookie.as_str()]).session().await?;
 //! assert_eq!(second.get::<u32>("cart_total")?, Some(1900));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();

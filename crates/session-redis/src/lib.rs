@@ -23,8 +23,7 @@
 //! .with_registry(registry)
 //! .build()?;
 //!
-//! let session = manager.start_request(std::iter::empty());
-//! session.initiate(session_core::Access::ReadWrite).await?; // no cookie: nothing to read
+//! let session = manager.start_request(std::iter::empty()).session().await?; // no cookie: nothing to read
 //! session.put("user.id", 7)?;
 //! session.commit().await?; // one SET … NX PX: a new session
 //! # Ok(())

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use session_core::{Error, Session, SessionContext, SessionManager, StorageKey};
+use session_core::{
+    Error, RequestSession, Session, SessionContext, SessionManager, SessionReader, StorageKey,
+};
 
 /// A browser that keeps the cookies a [`SessionManager`] sets and sends them back, so a test can
 /// run "requests" through the core exactly as an adapter would, without a server.
@@ -182,7 +184,8 @@ impl Browser {
         self.manager.context([self.cookie_header().as_str()])
     }
 
-    /// Starts a request: a session with this browser's cookies, not yet initiated.
+    /// Starts a request with this browser's cookies: nothing is read until the session is
+    /// opened ([`RequestSession::session`], [`RequestSession::reader`]).
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -194,15 +197,14 @@ impl Browser {
     /// )
     /// .build()?;
     /// let mut browser = Browser::new(manager);
-    /// let session = browser.begin();
-    /// session.initiate(session_core::Access::ReadWrite).await?;
+    /// let session = browser.begin().session().await?;
     /// session.put("step", 1)?;
     /// browser.finish(&session).await?;
     /// assert!(browser.cookies().contains_key("id"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```
-    pub fn begin(&self) -> Session {
+    pub fn begin(&self) -> RequestSession {
         self.manager.start_request([self.cookie_header().as_str()])
     }
 
@@ -233,8 +235,7 @@ impl Browser {
             .map(|_| {
                 let (b, key) = (self.clone(), key.to_owned());
                 tokio::spawn(async move {
-                    let s = b.begin();
-                    s.initiate(session_core::Access::ReadWrite).await?;
+                    let s = b.begin().session().await?;
                     s.increment(&key)?;
                     s.commit().await
                 })
@@ -262,8 +263,7 @@ impl Browser {
     /// )
     /// .build()?;
     /// let mut browser = Browser::new(manager);
-    /// let session = browser.begin();
-    /// session.initiate(session_core::Access::ReadWrite).await?;
+    /// let session = browser.begin().session().await?;
     /// session.put("n", 1)?;
     /// browser.finish(&session).await?; // commits and keeps the cookie
     /// assert_eq!(browser.request(|s| s.get_value("n")).await?, Some(serde_json::json!(1)));
@@ -272,11 +272,11 @@ impl Browser {
     /// ```
     pub async fn finish(&mut self, session: &Session) -> Result<(), Error> {
         session.commit().await?;
-        self.absorb(session);
+        self.absorb(session.context());
         Ok(())
     }
 
-    /// Keeps the cookies a committed session set.
+    /// Keeps the cookies a committed request set (its [`SessionContext`]).
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -288,17 +288,16 @@ impl Browser {
     /// )
     /// .build()?;
     /// let mut browser = Browser::new(manager);
-    /// let session = browser.begin();
-    /// session.initiate(session_core::Access::ReadWrite).await?;
-    /// session.put("n", 1)?;
-    /// session.commit().await?; // committed elsewhere, as an adapter would
-    /// browser.absorb(&session);
+    /// let request = browser.begin();
+    /// request.session().await?.put("n", 1)?;
+    /// request.commit().await?; // committed elsewhere, as an adapter would
+    /// browser.absorb(request.context());
     /// assert!(browser.cookies().contains_key("id"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```
-    pub fn absorb(&mut self, session: &Session) {
-        for cookie in session.context().response_cookies() {
+    pub fn absorb(&mut self, cx: &SessionContext) {
+        for cookie in cx.response_cookies() {
             let removed = cookie.value().is_empty()
                 || cookie
                     .max_age()
@@ -335,8 +334,7 @@ impl Browser {
         &mut self,
         f: impl FnOnce(&Session) -> Result<R, Error>,
     ) -> Result<R, Error> {
-        let session = self.begin();
-        session.initiate(session_core::Access::ReadWrite).await?;
+        let session = self.begin().session().await?;
         let out = f(&session)?;
         self.finish(&session).await?;
         Ok(out)
@@ -356,22 +354,21 @@ impl Browser {
     /// let mut browser = Browser::new(manager);
     /// browser.request(|s| s.flash("notice", "Saved")).await?;
     /// // A readonly request sees the message without consuming it.
-    /// let seen = browser.readonly_request(|s| Ok(s.flash_messages()?.has("notice"))).await?;
+    /// let seen = browser.readonly_request(|s| Ok(s.flash_messages().has("notice"))).await?;
     /// assert!(seen);
-    /// assert!(browser.readonly_request(|s| s.put("a", 1)).await.is_err());
-    /// let still = browser.request(|s| Ok(s.flash_messages()?.has("notice"))).await?;
+    /// let still = browser.request(|s| Ok(s.flash_messages().has("notice"))).await?;
     /// assert!(still);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```
     pub async fn readonly_request<R>(
         &mut self,
-        f: impl FnOnce(&Session) -> Result<R, Error>,
+        f: impl FnOnce(&SessionReader) -> Result<R, Error>,
     ) -> Result<R, Error> {
-        let session = self.begin();
-        session.initiate(session_core::Access::ReadOnly).await?;
-        let out = f(&session)?;
-        self.finish(&session).await?;
+        let request = self.begin();
+        let out = f(&request.reader().await?)?;
+        request.commit().await?;
+        self.absorb(request.context());
         Ok(out)
     }
 
@@ -389,14 +386,16 @@ impl Browser {
     /// let mut browser = Browser::new(manager);
     /// browser.request(|s| s.flash("notice", "Saved")).await?;
     /// browser.untouched_request().await?; // an image, a health check...
-    /// let shown = browser.request(|s| Ok(s.flash_messages()?.has("notice"))).await?;
+    /// let shown = browser.request(|s| Ok(s.flash_messages().has("notice"))).await?;
     /// assert!(shown);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```
     pub async fn untouched_request(&mut self) -> Result<(), Error> {
-        let session = self.begin();
-        self.finish(&session).await
+        let request = self.begin();
+        request.commit().await?;
+        self.absorb(request.context());
+        Ok(())
     }
 
     /// The storage key of this browser's current session, found by a readonly request.
@@ -420,7 +419,7 @@ impl Browser {
     /// # }).unwrap();
     /// ```
     pub async fn storage_key(&mut self) -> Result<StorageKey, Error> {
-        self.readonly_request(|s| Ok(s.session_id()?.storage_key()))
+        self.readonly_request(|s| Ok(s.session_id().storage_key()))
             .await
     }
 }

@@ -572,7 +572,7 @@ impl Conformance {
         .await
         .unwrap_or_else(|e| self.fail("round_trip", e));
         let all = b
-            .request(|s| s.all())
+            .request(|s| Ok(s.all()))
             .await
             .unwrap_or_else(|e| self.fail("round_trip", e));
         let expected = json!({
@@ -620,18 +620,15 @@ impl Conformance {
         let case = "fresh_visitor_gets_an_id_but_costs_no_storage";
         let clock = ManualClock::starting_now();
         let mut b = self.browser(&clock);
-        let session = b.begin();
-        session
-            .initiate(session_core::Access::ReadWrite)
+        let session = b
+            .begin()
+            .session()
             .await
             .unwrap_or_else(|e| self.fail(case, e));
         if !session.is_fresh() {
             self.fail(case, "a request without cookies must be fresh");
         }
-        let key = session
-            .session_id()
-            .unwrap_or_else(|e| self.fail(case, e))
-            .storage_key();
+        let key = session.session_id().storage_key();
         b.finish(&session)
             .await
             .unwrap_or_else(|e| self.fail(case, e));
@@ -752,7 +749,7 @@ impl Conformance {
         let old_id = b
             .request(|s| {
                 s.put("user", json!({"id": 7}))?;
-                s.session_id()
+                Ok(s.session_id())
             })
             .await
             .unwrap_or_else(|e| self.fail(case, e));
@@ -771,7 +768,7 @@ impl Conformance {
             self.fail(case, "the record survived clear()");
         }
         let (id, all) = b
-            .request(|s| Ok((s.session_id()?, s.all()?)))
+            .request(|s| Ok((s.session_id(), s.all())))
             .await
             .unwrap_or_else(|e| self.fail(case, e));
         if id == old_id || !all.is_empty() {
@@ -802,7 +799,7 @@ impl Conformance {
         let old_id = b
             .request(|s| {
                 s.put("cart", json!([1, 2]))?;
-                s.session_id()
+                Ok(s.session_id())
             })
             .await
             .unwrap_or_else(|e| self.fail(case, e));
@@ -814,7 +811,7 @@ impl Conformance {
                     return Ok(None);
                 }
                 s.put("user", 1)?;
-                Ok(Some(s.session_id()?))
+                Ok(Some(s.session_id()))
             })
             .await
             .unwrap_or_else(|e| self.fail(case, e))
@@ -823,7 +820,7 @@ impl Conformance {
             self.fail(case, "the id did not change");
         }
         let all = b
-            .request(|s| Ok((s.session_id()?, s.all()?)))
+            .request(|s| Ok((s.session_id(), s.all())))
             .await
             .unwrap_or_else(|e| self.fail(case, e));
         if all.0 != new_id || Value::Object(all.1) != json!({"cart": [1, 2], "user": 1}) {
@@ -847,14 +844,14 @@ impl Conformance {
             .await
             .unwrap_or_else(|e| self.fail(case, e));
         let seen = b
-            .request(|s| s.flash_messages()?.get_value("message"))
+            .request(|s| s.flash_messages().get_value("message"))
             .await
             .unwrap_or_else(|e| self.fail(case, e));
         if seen != Some(json!("Hello world")) {
             self.fail(case, format!("second request saw {seen:?}"));
         }
         let again = b
-            .request(|s| Ok(s.flash_messages()?.is_empty()))
+            .request(|s| Ok(s.flash_messages().is_empty()))
             .await
             .unwrap_or_else(|e| self.fail(case, e));
         if !again {
@@ -873,7 +870,7 @@ impl Conformance {
             .await
             .unwrap_or_else(|e| self.fail(case, e));
         let seen = b
-            .request(|s| s.flash_messages()?.get_value("notice"))
+            .request(|s| s.flash_messages().get_value("notice"))
             .await
             .unwrap_or_else(|e| self.fail(case, e));
         if seen != Some(json!(0)) {
@@ -891,29 +888,27 @@ impl Conformance {
         })
         .await
         .unwrap_or_else(|e| self.fail(case, e));
-        let session = b.begin();
-        session
-            .initiate(session_core::Access::ReadOnly)
+        let request = b.begin();
+        let seen = request
+            .reader()
             .await
-            .unwrap_or_else(|e| self.fail(case, e));
-        let seen = session
-            .flash_messages()
-            .unwrap_or_else(|e| self.fail(case, e));
-        if !matches!(session.put("n", 2), Err(session_core::Error::Readonly)) {
-            self.fail(case, "a readonly session accepted a write");
+            .unwrap_or_else(|e| self.fail(case, e))
+            .flash_messages();
+        if !matches!(request.session().await, Err(session_core::Error::Readonly)) {
+            self.fail(case, "a request opened readonly gave a writable session");
         }
-        session
+        request
             .commit()
             .await
             .unwrap_or_else(|e| self.fail(case, e));
-        if !session.context().response_cookies().is_empty() {
+        if !request.context().response_cookies().is_empty() {
             self.fail(case, "a readonly request set cookies");
         }
         if seen.get_value("m").ok().flatten() != Some(json!("x")) {
             self.fail(case, "readonly requests must see flash messages");
         }
         let still = b
-            .request(|s| s.flash_messages()?.get_value("m"))
+            .request(|s| s.flash_messages().get_value("m"))
             .await
             .unwrap_or_else(|e| self.fail(case, e));
         if still != Some(json!("x")) {
@@ -1195,14 +1190,12 @@ impl Conformance {
             .await
             .unwrap_or_else(|e| self.fail(case, e));
         // A slow request reads the session …
-        let slow = b.begin();
-        slow.initiate(session_core::Access::ReadWrite)
+        let slow = b
+            .begin()
+            .session()
             .await
             .unwrap_or_else(|e| self.fail(case, e));
-        let key = slow
-            .session_id()
-            .unwrap_or_else(|e| self.fail(case, e))
-            .storage_key();
+        let key = slow.session_id().storage_key();
         // … a logout destroys it meanwhile …
         let mut logout = b.clone();
         logout
@@ -1216,9 +1209,9 @@ impl Conformance {
         if stored.is_some() {
             self.fail(case, "the destroyed session was written back");
         }
-        b.absorb(&slow);
+        b.absorb(slow.context());
         let (id, all) = b
-            .request(|s| Ok((s.session_id()?, s.all()?)))
+            .request(|s| Ok((s.session_id(), s.all())))
             .await
             .unwrap_or_else(|e| self.fail(case, e));
         if id.storage_key() == key || !all.is_empty() {
@@ -1259,8 +1252,7 @@ impl Conformance {
         for i in 0..50 {
             let b = b.clone();
             tasks.push(tokio::spawn(async move {
-                let s = b.begin();
-                s.initiate(session_core::Access::ReadWrite).await?;
+                let s = b.begin().session().await?;
                 s.put(&format!("keys.k{i}"), i)?;
                 s.commit().await
             }));

@@ -166,8 +166,7 @@ async fn read_back(
     ops: &[Operation],
 ) -> Result<Option<(Value, Value)>, Error> {
     let mut browser = Browser::new(manager.clone());
-    let first = browser.begin();
-    first.initiate(session_core::Access::ReadWrite).await?;
+    let first = browser.begin().session().await?;
     for op in ops {
         apply(&first, op);
     }
@@ -181,8 +180,8 @@ async fn read_back(
     browser
         .request(|s| {
             Ok(Some((
-                Value::Object(s.all()?),
-                Value::Object(s.flash_messages()?.all().clone()),
+                Value::Object(s.all()),
+                Value::Object(s.flash_messages().all().clone()),
             )))
         })
         .await

@@ -2,24 +2,43 @@
 //! messages, id regeneration at login, cookie, file, Redis and memory drivers, custom drivers, and
 //! commits that lose no update when requests of one user run at the same time.
 //!
-//! This is the crate to depend on; pick drivers and adapters by cargo feature.
+//! This is the crate to depend on; pick drivers and adapters by cargo feature. A handler takes
+//! the session as an extractor, the same [`Session`] type on axum and actix-web:
 //!
 //! ```
-//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-//! use session::{SessionConfig, SessionManager};
+//! # #[cfg(feature = "axum")] {
+//! use axum::{routing::post, Router};
+//! use session::{Error, Session};
 //!
-//! let config = SessionConfig::new()
-//!     .with_driver("memory")
-//!     .with_key("a secret of at least thirty-two bytes!!");
+//! async fn login(session: Session) -> Result<&'static str, Error> {
+//!     session.regenerate()?; // a new id at login: session fixation defence
+//!     session.put("user_id", 42)?;
+//!     session.flash("notice", "Welcome back")?; // shown by the next request
+//!     Ok("signed in")
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = session::config_from_vars([("APP_KEY".to_owned(), "a secret of at least thirty-two bytes!!".to_owned())])?;
 //! let manager = session::builder(config).build()?;
-//!
-//! let request = manager.start_request(std::iter::empty());
-//! request.initiate(session::Access::ReadWrite).await?;
-//! request.put("cart_total", 1900)?;
-//! request.commit().await?;
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! # }).unwrap();
+//! let app: Router = Router::new()
+//!     .route("/login", post(login))
+//!     .layer(session::axum::SessionLayer::new(manager));
+//! # let _ = app; Ok(()) }
+//! # main().unwrap(); }
 //! ```
+//!
+//! # What is exported
+//!
+//! | for | items |
+//! |---|---|
+//! | handlers | [`Session`], [`SessionReader`] (read only: websockets, server-sent events), [`FlashMessages`], [`Error`], [`ErrorKind`], [`SessionId`] |
+//! | set-up | [`config_from_env`], [`builder`], [`SessionConfig`], [`SessionManager`], [`ConfigError`], [`CookieOptions`], [`Limits`], [`SecretKey`], [`KeyRing`], [`ErrorAnswer`] |
+//! | tests | [`RequestSession`] (a request's session before and after the handler), [`Access`], [`ManualClock`] |
+//! | custom drivers | the [`driver`] module: the [`SessionStore`](driver::SessionStore) and [`ClientStore`](driver::ClientStore) contracts |
+//! | an adapter | [`axum`] or [`actix`] module, by feature |
+//! | a driver | [`MemoryDriver`]; [`cookie_driver`], [`file_driver`], [`redis_driver`] modules, by feature |
+//!
+//! Everything else (what adapter authors need) is in `session-core`.
 //!
 //! # Feature flags
 //!
@@ -28,16 +47,13 @@
 //! | `cookie` | the `cookie` driver: the session sealed (AES-256-GCM) in the browser's cookies | yes |
 //! | `file` | the `file` driver: one crash-safe file per session | no |
 //! | `redis` | the `redis` driver: standalone Redis or Redis Cluster | no |
-//! | `axum` | the axum adapter ([`axum`] module) | no |
-//! | `actix` | the actix-web adapter ([`actix`] module) | no |
+//! | `axum` | the axum adapter (`axum` module) | no |
+//! | `actix` | the actix-web adapter (`actix` module) | no |
 //!
 //! The `memory` driver is always there.
 //!
-//! # Topics
+//! # Guide
 //!
-//! Everything of [`session_core`] is re-exported here: [`Session`] (the store, flash messages and
-//! lifecycle), [`SessionConfig`], [`SessionManager`], the [`SessionStore`] and [`ClientStore`]
-//! contracts for custom drivers.
 //! The guide in the repository's `docs/` folder follows the AdonisJS session documentation
 //! section by section.
 //!
@@ -47,28 +63,54 @@
 
 #![forbid(unsafe_code)]
 
-pub use session_core::*;
+pub use session_core::adapter::ErrorAnswer;
+pub use session_core::{
+    Access, Clock, ConfigError, CookieOptions, Driver, DriverRegistry, DurationSetting, Error,
+    ErrorKind, FlashMessages, KeyRing, Limits, ManualClock, MemoryDriver, RequestSession,
+    SecretKey, Session, SessionConfig, SessionId, SessionManager, SessionManagerBuilder,
+    SessionReader, SystemClock, ENV_VARS,
+};
 
-/// The axum adapter: [`SessionLayer`](session_axum::SessionLayer) and the extractors.
+/// The driver contract, for a driver written in the application (see the guide's custom drivers
+/// page). Driver crates depend on `session-core` and `session-testkit` instead.
+pub mod driver {
+    pub use session_core::{
+        BoxError, ClientStore, CookieChange, DerivedKey, DriverError, DriverSetup, Lifetimes,
+        Record, SessionContext, SessionStore, StorageKey, WriteOutcome,
+    };
+}
+
+/// The axum adapter: wrap the router in a [`SessionLayer`](axum::SessionLayer); the handlers
+/// take [`Session`], [`SessionReader`] or [`FlashMessages`].
 #[cfg(feature = "axum")]
-pub use session_axum as axum;
+pub mod axum {
+    pub use session_axum::SessionLayer;
+}
 
-/// The actix-web adapter: [`SessionMiddleware`](session_actix::SessionMiddleware) and the
-/// extractors.
+/// The actix-web adapter: wrap the app in a [`SessionMiddleware`](actix::SessionMiddleware); the
+/// handlers take [`Session`], [`SessionReader`] or [`FlashMessages`].
 #[cfg(feature = "actix")]
-pub use session_actix as actix;
+pub mod actix {
+    pub use session_actix::{InitiateSession, SessionExt, SessionMiddleware};
+}
 
-/// The cookie driver.
+/// The cookie driver: the session sealed in the browser's cookies.
 #[cfg(feature = "cookie")]
-pub use session_cookie as cookie_driver;
+pub mod cookie_driver {
+    pub use session_cookie::{CookieDriver, CookieDriverConfig};
+}
 
-/// The file driver.
+/// The file driver: one file per session.
 #[cfg(feature = "file")]
-pub use session_file as file_driver;
+pub mod file_driver {
+    pub use session_file::{FileConfig, FileDriver, SweepReport, SweeperHandle};
+}
 
-/// The Redis driver.
+/// The Redis driver: standalone Redis or Redis Cluster.
 #[cfg(feature = "redis")]
-pub use session_redis as redis_driver;
+pub mod redis_driver {
+    pub use session_redis::{RedisDriver, RedisDriverBuilder};
+}
 
 /// A driver registry holding `memory` and every driver enabled by cargo feature.
 ///

@@ -9,8 +9,7 @@ use actix_web::test::{call_service, init_service, read_body, TestRequest};
 use actix_web::web::Bytes;
 use actix_web::{guard, web, App, HttpRequest, HttpResponse};
 use session_actix::{
-    session_of, FlashMessages, InitiateSession, Session, SessionError, SessionExt,
-    SessionMiddleware,
+    Error, FlashMessages, InitiateSession, Session, SessionExt, SessionMiddleware,
 };
 use session_core::SessionConfig;
 
@@ -20,7 +19,7 @@ use crate::common::{cookie_header, counting_manager, set_cookies};
 fn the_handles_are_send_and_sync() {
     fn send_sync<T: Send + Sync + Clone + 'static>() {}
     send_sync::<Session>();
-    send_sync::<session_actix::ReadonlySession>();
+    send_sync::<session_actix::SessionReader>();
     send_sync::<FlashMessages>();
     send_sync::<SessionMiddleware>();
 }
@@ -35,7 +34,7 @@ async fn extracting_twice_reads_the_driver_once() {
                 web::post().to(|s: Session| async move {
                     s.put("n", 1)?;
                     s.flash("message", "hello")?;
-                    Ok::<_, SessionError>("ok")
+                    Ok::<_, Error>("ok")
                 }),
             )
             .route(
@@ -45,7 +44,7 @@ async fn extracting_twice_reads_the_driver_once() {
                     // Both handles are the same session: b sees a's change.
                     let n: i64 = b.get_or("n", 0)?;
                     let message = flash.get_value("message")?.unwrap_or_default();
-                    Ok::<_, SessionError>(format!("{n} {message}"))
+                    Ok::<_, Error>(format!("{n} {message}"))
                 }),
             )
             .wrap(SessionMiddleware::new(manager)),
@@ -80,8 +79,7 @@ async fn extracting_twice_reads_the_driver_once() {
 }
 
 fn signed_in(ctx: &guard::GuardContext<'_>) -> bool {
-    ctx.session()
-        .is_some_and(|s| s.has("user").unwrap_or(false))
+    ctx.session().is_some_and(|s| s.has("user"))
 }
 
 #[actix_web::test]
@@ -94,7 +92,7 @@ async fn guards_read_the_session_initiated_for_their_scope() {
                 web::post().to(|s: Session| async move {
                     s.regenerate()?;
                     s.put("user", "ada")?;
-                    Ok::<_, SessionError>("welcome")
+                    Ok::<_, Error>("welcome")
                 }),
             )
             .service(
@@ -105,7 +103,7 @@ async fn guards_read_the_session_initiated_for_their_scope() {
                         web::get()
                             .guard(guard::fn_guard(signed_in))
                             .to(|s: Session| async move {
-                                Ok::<_, SessionError>(format!(
+                                Ok::<_, Error>(format!(
                                     "admin: {}",
                                     s.get_or("user", String::new())?
                                 ))
@@ -172,7 +170,7 @@ async fn a_failed_read_in_initiate_session_answers_503() {
                 "/put",
                 web::post().to(|s: Session| async move {
                     s.put("user", "ada")?;
-                    Ok::<_, SessionError>("ok")
+                    Ok::<_, Error>("ok")
                 }),
             )
             .service(
@@ -207,7 +205,7 @@ async fn an_inner_middleware_reads_the_session_from_the_service_response() {
                 "/login",
                 web::post().to(|s: Session| async move {
                     s.put("user", "ada")?;
-                    Ok::<_, SessionError>("welcome")
+                    Ok::<_, Error>("welcome")
                 }),
             )
             .route("/plain", web::get().to(|| async { "plain" }))
@@ -217,13 +215,14 @@ async fn an_inner_middleware_reads_the_session_from_the_service_response() {
                 let fut = srv.call(req);
                 async move {
                     let mut res: ServiceResponse<_> = fut.await?;
-                    let session = res.session().expect("the session middleware is outside");
-                    let user = if session.is_initiated() {
-                        session
+                    let request = res
+                        .request_session()
+                        .expect("the session middleware is outside");
+                    let user = match request.opened_reader() {
+                        Some(session) => session
                             .get_or("user", String::from("nobody"))
-                            .unwrap_or_default()
-                    } else {
-                        String::from("not initiated")
+                            .unwrap_or_default(),
+                        None => String::from("not initiated"),
                     };
                     res.headers_mut().insert(
                         HeaderName::from_static("x-user"),
@@ -247,7 +246,7 @@ async fn an_inner_middleware_reads_the_session_from_the_service_response() {
 }
 
 #[actix_web::test]
-async fn session_of_reads_the_session_from_a_plain_request() {
+async fn request_session_reads_the_session_from_a_plain_request() {
     let (manager, _) = counting_manager(SessionConfig::new());
     let app = init_service(
         App::new()
@@ -255,20 +254,20 @@ async fn session_of_reads_the_session_from_a_plain_request() {
                 "/",
                 web::get().to(|req: HttpRequest, s: Session| async move {
                     s.put("seen", true)?;
-                    let again = session_of(&req).expect("installed");
-                    Ok::<_, SessionError>(format!("{:?}", again.get_value("seen")?))
+                    let again = req.session().expect("opened by the extractor");
+                    Ok::<_, Error>(format!("{:?}", again.get_value("seen")?))
                 }),
             )
             .route(
                 "/missing",
                 web::get().to(|req: HttpRequest| async move {
-                    format!("{}", session_of(&req).is_none())
+                    format!("{}", req.request_session().is_none())
                 }),
             ),
     )
     .await;
     let res = call_service(&app, TestRequest::get().uri("/").to_request()).await;
-    // No middleware on this app: the extractor fails with a clear 500, session_of is None.
+    // No middleware on this app: the extractor fails with a clear 500, request_session() is None.
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let body = String::from_utf8_lossy(&read_body(res).await).into_owned();
     assert!(
@@ -286,8 +285,8 @@ async fn session_of_reads_the_session_from_a_plain_request() {
                 "/",
                 web::get().to(|req: HttpRequest, s: Session| async move {
                     s.put("seen", true)?;
-                    let again = session_of(&req).expect("installed");
-                    Ok::<_, SessionError>(format!("{:?}", again.get_value("seen")?))
+                    let again = req.session().expect("opened by the extractor");
+                    Ok::<_, Error>(format!("{:?}", again.get_value("seen")?))
                 }),
             )
             .wrap(SessionMiddleware::new(manager2)),

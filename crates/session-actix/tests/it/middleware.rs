@@ -8,19 +8,19 @@ use actix_web::http::StatusCode;
 use actix_web::test::{call_service, init_service, read_body, TestRequest};
 use actix_web::web::Bytes;
 use actix_web::{web, App, HttpResponse};
-use session_actix::{ReadonlySession, Session, SessionError, SessionMiddleware};
+use session_actix::{Error, Session, SessionMiddleware, SessionReader};
 use session_core::adapter::ErrorAnswer;
 use session_core::SessionConfig;
 
 use crate::common::{cookie_header, counting_manager, set_cookies};
 
-async fn put_user(session: Session) -> Result<&'static str, SessionError> {
+async fn put_user(session: Session) -> Result<&'static str, Error> {
     session.put("user", "ada")?;
     Ok("stored")
 }
 
-async fn get_user(session: Session) -> Result<String, SessionError> {
-    Ok(session.get_or("user", String::new())?)
+async fn get_user(session: Session) -> Result<String, Error> {
+    session.get_or("user", String::new())
 }
 
 #[actix_web::test]
@@ -111,8 +111,8 @@ async fn a_readonly_request_gets_no_cookie_and_costs_no_write() {
             .route("/put", web::post().to(put_user))
             .route(
                 "/events",
-                web::get().to(|session: ReadonlySession| async move {
-                    Ok::<_, SessionError>(format!("{:?}", session.get_value("user")?))
+                web::get().to(|session: SessionReader| async move {
+                    Ok::<_, Error>(format!("{:?}", session.get_value("user")?))
                 }),
             )
             .wrap(SessionMiddleware::new(manager)),
@@ -194,7 +194,7 @@ async fn a_failed_commit_answers_503_and_sends_no_cookie() {
     let cookie = cookie_header(&res);
     calls.set_down(true);
 
-    // The read fails inside the extractor: SessionError answers.
+    // The read fails inside the extractor: Error answers.
     let res = call_service(
         &app,
         TestRequest::get()
@@ -297,7 +297,7 @@ async fn a_streaming_response_gets_its_cookie_before_the_body_streams() {
                             Ok::<_, actix_web::Error>(Bytes::from_static(b"second"))
                         });
                         use futures_util::StreamExt;
-                        Ok::<_, SessionError>(HttpResponse::Ok().streaming(first.chain(second)))
+                        Ok::<_, Error>(HttpResponse::Ok().streaming(first.chain(second)))
                     },
                 ),
             )

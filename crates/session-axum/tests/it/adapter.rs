@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
-use session_axum::{FlashMessages, ReadonlySession, Session, SessionLayer, SessionRejection};
+use session_axum::{Error, FlashMessages, Session, SessionLayer, SessionReader};
 use session_core::{
     DriverError, DriverRegistry, MemoryDriver, Record, SessionConfig, SessionManager, SessionStore,
     StorageKey, WriteOutcome,
@@ -96,12 +96,12 @@ async fn serve(app: Router) -> String {
     format!("http://{addr}")
 }
 
-async fn put(session: Session) -> Result<&'static str, SessionRejection> {
+async fn put(session: Session) -> Result<&'static str, Error> {
     session.put("n", 1)?;
     Ok("ok")
 }
 
-async fn twice(a: Session, b: Session, flash: FlashMessages) -> Result<String, SessionRejection> {
+async fn twice(a: Session, b: Session, flash: FlashMessages) -> Result<String, Error> {
     // Three extractors, one read; the handle is held across an await.
     tokio::time::sleep(Duration::from_millis(1)).await;
     a.increment("n")?;
@@ -114,7 +114,7 @@ async fn twice(a: Session, b: Session, flash: FlashMessages) -> Result<String, S
 
 /// A read-only handler: it cannot write (`SessionReader` has no method that does; the
 /// extractor's compile-fail doctest shows it).
-async fn readonly(session: ReadonlySession) -> Result<String, SessionRejection> {
+async fn readonly(session: SessionReader) -> Result<String, Error> {
     Ok(session.get_value("n")?.unwrap_or_default().to_string())
 }
 
@@ -234,7 +234,7 @@ async fn a_failed_commit_replaces_the_response_and_the_handler_can_be_customized
             get(move |session: Session| async move {
                 session.put("n", 1)?;
                 flag.down.store(true, Ordering::SeqCst);
-                Ok::<_, SessionRejection>("claimed success")
+                Ok::<_, Error>("claimed success")
             }),
         )
         .layer(layer);
@@ -265,7 +265,7 @@ async fn an_oversized_cookie_session_is_a_clear_500() {
             "/big",
             get(|session: Session| async move {
                 session.put("blob", "x".repeat(100_000))?;
-                Ok::<_, SessionRejection>("stored?")
+                Ok::<_, Error>("stored?")
             }),
         )
         .layer(SessionLayer::new(manager));
@@ -305,7 +305,7 @@ async fn a_disabled_configuration_passes_requests_through() {
 fn the_session_handle_is_send_sync_and_clone() {
     fn assert_traits<T: Send + Sync + Clone + 'static>() {}
     assert_traits::<Session>();
-    assert_traits::<ReadonlySession>();
+    assert_traits::<SessionReader>();
     assert_traits::<FlashMessages>();
     assert_traits::<SessionLayer>();
 }
@@ -318,7 +318,7 @@ async fn flash_messages_extractor_shows_the_previous_requests_messages_once() {
             "/set",
             get(|session: Session| async move {
                 session.flash("message", "Hello world")?;
-                Ok::<_, SessionRejection>("set")
+                Ok::<_, Error>("set")
             }),
         )
         .route(

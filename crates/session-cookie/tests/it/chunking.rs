@@ -80,9 +80,7 @@ async fn shrinking_the_session_clears_stale_chunks() {
     let names: Vec<&str> = b.cookies().keys().map(String::as_str).collect();
     assert_eq!(names, ["id", "id.d", "id.d.1", "id.d.2"]);
     let s = b.begin();
-    s.initiate(session_core::Access::ReadWrite)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let s = s.session().await.unwrap_or_else(|e| panic!("{e}"));
     s.put("blob", "small").unwrap_or_else(|e| panic!("{e}"));
     b.finish(&s).await.unwrap_or_else(|e| panic!("{e}"));
     let mut removed: Vec<String> = s
@@ -117,9 +115,7 @@ async fn the_cap_gives_a_typed_error_and_sends_nothing() {
         .unwrap_or_else(|e| panic!("{e}"));
     let before = b.cookies().clone();
     let s = b.begin();
-    s.initiate(session_core::Access::ReadWrite)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let s = s.session().await.unwrap_or_else(|e| panic!("{e}"));
     s.put("big", "z".repeat(2_000))
         .unwrap_or_else(|e| panic!("{e}"));
     match s.commit().await {
@@ -175,9 +171,7 @@ async fn destroy_clears_every_chunk_with_the_attributes_it_was_set_with() {
     );
     let mut b = Browser::new(m);
     let s = b.begin();
-    s.initiate(session_core::Access::ReadWrite)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let s = s.session().await.unwrap_or_else(|e| panic!("{e}"));
     s.put("blob", "q".repeat(9_000))
         .unwrap_or_else(|e| panic!("{e}"));
     b.finish(&s).await.unwrap_or_else(|e| panic!("{e}"));
@@ -193,9 +187,7 @@ async fn destroy_clears_every_chunk_with_the_attributes_it_was_set_with() {
     assert_eq!(data_cookies_set(s.context()).len(), 3);
 
     let s = b.begin();
-    s.initiate(session_core::Access::ReadWrite)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let s = s.session().await.unwrap_or_else(|e| panic!("{e}"));
     s.clear().unwrap_or_else(|e| panic!("{e}"));
     b.finish(&s).await.unwrap_or_else(|e| panic!("{e}"));
     let mut removed: Vec<String> = Vec::new();
@@ -224,9 +216,7 @@ async fn clear_with_browser_data_cookies_have_no_max_age() {
     );
     let mut b = Browser::new(m);
     let s = b.begin();
-    s.initiate(session_core::Access::ReadWrite)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let s = s.session().await.unwrap_or_else(|e| panic!("{e}"));
     s.put("n", 1).unwrap_or_else(|e| panic!("{e}"));
     b.finish(&s).await.unwrap_or_else(|e| panic!("{e}"));
     let data = s.context().response_cookie("id.d");

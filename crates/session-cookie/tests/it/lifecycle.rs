@@ -16,15 +16,13 @@ async fn regenerate_moves_the_data_to_the_new_id_and_replaces_the_cookies() {
     let old_id = b
         .request(|s| {
             s.put("cart", json!([1, 2]))?;
-            s.session_id()
+            Ok(s.session_id())
         })
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let copy = b.clone();
     let s = b.begin();
-    s.initiate(session_core::Access::ReadWrite)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let s = s.session().await.unwrap_or_else(|e| panic!("{e}"));
     s.regenerate().unwrap_or_else(|e| panic!("{e}"));
     s.put("user", 1).unwrap_or_else(|e| panic!("{e}"));
     b.finish(&s).await.unwrap_or_else(|e| panic!("{e}"));
@@ -34,7 +32,7 @@ async fn regenerate_moves_the_data_to_the_new_id_and_replaces_the_cookies() {
     assert_ne!(copy.cookies().get("id.d"), b.cookies().get("id.d"));
 
     let (id, all) = b
-        .request(|s| Ok((s.session_id()?, s.all()?)))
+        .request(|s| Ok((s.session_id(), s.all())))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_ne!(id, old_id);
@@ -79,15 +77,14 @@ async fn regenerating_an_emptied_session_removes_the_data_cookies() {
 
 /// Whether one unmodified request re-sealed the data cookie.
 async fn resealed(b: &mut Browser, untouched: bool) -> bool {
-    let s = b.begin();
+    let request = b.begin();
     if !untouched {
-        s.initiate(session_core::Access::ReadWrite)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let s = request.session().await.unwrap_or_else(|e| panic!("{e}"));
         s.get_value("n").unwrap_or_else(|e| panic!("{e}"));
     }
-    b.finish(&s).await.unwrap_or_else(|e| panic!("{e}"));
-    !data_cookies_set(s.context()).is_empty()
+    request.commit().await.unwrap_or_else(|e| panic!("{e}"));
+    b.absorb(request.context());
+    !data_cookies_set(request.context()).is_empty()
 }
 
 #[tokio::test]
@@ -217,14 +214,8 @@ async fn concurrent_requests_keep_the_last_response() {
         .unwrap_or_else(|e| panic!("{e}"));
     let first = b.begin();
     let second = b.begin();
-    first
-        .initiate(session_core::Access::ReadWrite)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    second
-        .initiate(session_core::Access::ReadWrite)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let first = first.session().await.unwrap_or_else(|e| panic!("{e}"));
+    let second = second.session().await.unwrap_or_else(|e| panic!("{e}"));
     first.put("a", 1).unwrap_or_else(|e| panic!("{e}"));
     second.put("b", 2).unwrap_or_else(|e| panic!("{e}"));
     b.finish(&first).await.unwrap_or_else(|e| panic!("{e}"));

@@ -222,9 +222,7 @@ async fn a_current_key_cookie_is_not_resealed_by_an_early_touch() {
         .unwrap_or_else(|e| panic!("{e}"));
     clock.advance(IDLE / 10);
     let s = b.begin();
-    s.initiate(session_core::Access::ReadWrite)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let s = s.session().await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(s.get("n").unwrap_or_else(|e| panic!("{e}")), Some(json!(1)));
     b.finish(&s).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(data_cookies_set(s.context()).is_empty());

@@ -11,13 +11,11 @@ async fn readonly_requests_call_nothing_and_set_no_cookie() {
     b.request(|s| s.put("n", 1)).await.expect("seed");
     let key = b.storage_key().await.expect("key");
     driver.take();
-    let s = b.begin();
-    s.initiate(session_core::Access::ReadOnly)
-        .await
-        .expect("initiate");
-    s.commit().await.expect("commit");
+    let request = b.begin();
+    request.reader().await.expect("initiate");
+    request.commit().await.expect("commit");
     assert_eq!(driver.take(), vec![Call::Read(key)]);
-    assert!(s.context().response_cookies().is_empty());
+    assert!(request.context().response_cookies().is_empty());
 }
 
 #[tokio::test]
@@ -26,7 +24,7 @@ async fn a_lazy_request_with_a_valid_cookie_only_refreshes() {
     let key = b
         .request(|s| {
             s.put("n", 1)?;
-            Ok(s.session_id()?.storage_key())
+            Ok(s.session_id().storage_key())
         })
         .await
         .expect("seed");
@@ -48,7 +46,7 @@ async fn with_an_absolute_lifetime_a_lazy_request_reads_before_it_refreshes() {
     let key = b
         .request(|s| {
             s.put("n", 1)?;
-            Ok(s.session_id()?.storage_key())
+            Ok(s.session_id().storage_key())
         })
         .await
         .expect("seed");
@@ -127,7 +125,7 @@ async fn a_regenerated_session_is_written_under_the_new_id_before_the_old_is_des
     let new = b
         .request(|s| {
             s.regenerate()?;
-            Ok(s.session_id()?.storage_key())
+            Ok(s.session_id().storage_key())
         })
         .await
         .expect("regenerate");
@@ -173,8 +171,7 @@ async fn a_last_writer_wins_driver_loses_concurrent_increments_which_is_why_the_
             let b = b.clone();
             let barrier = barrier.clone();
             tasks.push(tokio::spawn(async move {
-                let s = b.begin();
-                s.initiate(session_core::Access::ReadWrite).await?;
+                let s = b.begin().session().await?;
                 s.increment("n")?;
                 barrier.wait().await;
                 s.commit().await
@@ -201,7 +198,7 @@ async fn an_empty_id_serves_its_visitor_until_the_first_write_moves_the_data_to_
     b.untouched_request().await.expect("first visit");
     let first = b.cookies()["id"].clone();
     let (adopted, fresh) = b
-        .request(|s| Ok((s.session_id()?, s.is_fresh())))
+        .request(|s| Ok((s.session_id(), s.is_fresh())))
         .await
         .expect("a reading request");
     assert!(!fresh, "the id of the first visit is adopted");
@@ -228,7 +225,7 @@ async fn a_well_signed_id_without_a_record_is_replaced_not_adopted() {
     let id = b
         .request(|s| {
             s.put("x", 1)?;
-            s.session_id()
+            Ok(s.session_id())
         })
         .await
         .expect("a session");
@@ -237,7 +234,7 @@ async fn a_well_signed_id_without_a_record_is_replaced_not_adopted() {
     driver.take();
     let mut replay = replay;
     let (fresh, again) = replay
-        .request(|s| Ok((s.is_fresh(), s.session_id()?)))
+        .request(|s| Ok((s.is_fresh(), s.session_id())))
         .await
         .expect("the old cookie again");
     assert!(fresh, "strict mode: a new id for an id whose session ended");
@@ -307,9 +304,9 @@ async fn a_driver_error_surfaces_as_a_backend_error_and_a_timeout_is_bounded() {
         err.to_string().contains("did not answer within 200ms"),
         "{err}"
     );
-    let fresh = manager.start_request(std::iter::empty());
-    fresh
-        .initiate(session_core::Access::ReadWrite)
+    let fresh = manager
+        .start_request(std::iter::empty())
+        .session()
         .await
         .expect("no cookie, no read");
     fresh.put("x", 1).expect("put");
@@ -325,22 +322,19 @@ async fn a_driver_error_surfaces_as_a_backend_error_and_a_timeout_is_bounded() {
 async fn regenerating_during_a_concurrent_logout_does_not_bring_the_session_back() {
     let (mut b, driver, _) = recording(true);
     b.request(|s| s.put("user", 1)).await.expect("login");
-    let slow = b.begin();
-    slow.initiate(session_core::Access::ReadWrite)
-        .await
-        .expect("slow request reads");
+    let slow = b.begin().session().await.expect("slow request reads");
     let mut logout = b.clone();
     logout.request(|s| s.clear()).await.expect("logout");
     slow.regenerate().expect("regenerate");
-    let new_key = slow.session_id().expect("id").storage_key();
+    let new_key = slow.session_id().storage_key();
     slow.commit().await.expect("commit");
     let stored = driver.read(&new_key).await.expect("read");
     assert!(
         stored.is_none(),
         "the logged-out data came back under the new id"
     );
-    b.absorb(&slow);
-    let all = b.request(|s| s.all()).await.expect("next request");
+    b.absorb(slow.context());
+    let all = b.request(|s| Ok(s.all())).await.expect("next request");
     assert!(all.is_empty(), "{all:?}");
 }
 
@@ -348,11 +342,7 @@ async fn regenerating_during_a_concurrent_logout_does_not_bring_the_session_back
 async fn regenerating_replays_on_changes_made_meanwhile_to_the_old_record() {
     let (mut b, _, _) = recording(true);
     b.request(|s| s.put("cart", 1)).await.expect("seed");
-    let login = b.begin();
-    login
-        .initiate(session_core::Access::ReadWrite)
-        .await
-        .expect("login reads");
+    let login = b.begin().session().await.expect("login reads");
     let mut other = b.clone();
     other
         .request(|s| s.increment("cart"))
@@ -361,8 +351,8 @@ async fn regenerating_replays_on_changes_made_meanwhile_to_the_old_record() {
     login.regenerate().expect("regenerate");
     login.put("user", 7).expect("put");
     login.commit().await.expect("commit");
-    b.absorb(&login);
-    let all = b.request(|s| s.all()).await.expect("after login");
+    b.absorb(login.context());
+    let all = b.request(|s| Ok(s.all())).await.expect("after login");
     assert_eq!(
         serde_json::Value::Object(all),
         json!({"cart": 2, "user": 7})

@@ -27,14 +27,11 @@ fn every_accepted_session_survives_the_record_encoding() {
         .run(&readback::operations(), |ops| {
             let data = runtime.block_on(async {
                 let b = memory();
-                let s = b.begin();
-                s.initiate(session_core::Access::ReadWrite)
-                    .await
-                    .expect("initiate");
+                let s = b.begin().session().await.expect("initiate");
                 for op in &ops {
                     readback::apply(&s, op);
                 }
-                s.all().expect("values")
+                s.all()
             });
             let mut record = Record::new(data, 1_000, 61_000);
             record.version = 3;

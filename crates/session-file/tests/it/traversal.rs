@@ -99,9 +99,9 @@ async fn hostile_cookies_touch_nothing_outside_the_folder() {
     values.push(secret.display().to_string());
     for value in values {
         let cookie = format!("id={value}");
-        let session = manager.start_request([cookie.as_str()]);
-        session
-            .initiate(session_core::Access::ReadWrite)
+        let session = manager
+            .start_request([cookie.as_str()])
+            .session()
             .await
             .expect("initiate");
         assert!(session.is_fresh(), "{value:?} opened a session");

@@ -411,11 +411,8 @@ async fn a_session_destroyed_under_a_slow_request_stays_destroyed() {
     let prefix = section["prefix"].as_str().unwrap_or_default().to_owned();
     let mut b = Browser::new(common::simple_manager(section));
     b.request(|s| s.put("user", 7)).await.expect("login");
-    let slow = b.begin();
-    slow.initiate(session_core::Access::ReadWrite)
-        .await
-        .expect("slow read");
-    let key = slow.session_id().expect("id").storage_key();
+    let slow = b.begin().session().await.expect("slow read");
+    let key = slow.session_id().storage_key();
     let mut logout = b.clone();
     logout.request(|s| s.clear()).await.expect("logout");
     slow.put("cart", 3).expect("put");
