@@ -44,7 +44,6 @@ pub struct CookieDriver {
     sealer: Sealer,
     max_size: usize,
     max_chunks: usize,
-    reseal_after_percent: u8,
     clock: Arc<dyn Clock>,
     /// Sealed values opened or sealed lately, with their records (see `opened.rs`).
     opened: OpenedValues,
@@ -57,7 +56,6 @@ impl fmt::Debug for CookieDriver {
             .field("sealer", &self.sealer)
             .field("max_size", &self.max_size)
             .field("max_chunks", &self.max_chunks)
-            .field("reseal_after_percent", &self.reseal_after_percent)
             .finish_non_exhaustive()
     }
 }
@@ -67,9 +65,8 @@ impl CookieDriver {
     /// sealing keys are derived), its cookie name, and its `cookie_store` section, which, when
     /// present, replaces `options` entirely. Uses the system clock.
     ///
-    /// Errors name the option: `keys`, `cookie_store.max_size`,
-    /// `cookie_store.reseal_after_percent`, or `cookie_store` for a section that does not
-    /// deserialize.
+    /// Errors name the option: `keys`, `cookie_store.max_size`, or `cookie_store` for a section
+    /// that does not deserialize.
     ///
     /// ```
     /// use session_core::SessionConfig;
@@ -134,15 +131,6 @@ impl CookieDriver {
                 ),
             ));
         }
-        if config.reseal_after_percent() > 100 {
-            return Err(ConfigError::new(
-                format!("{SECTION}.reseal_after_percent"),
-                format!(
-                    "must be between 0 and 100, got {}",
-                    config.reseal_after_percent()
-                ),
-            ));
-        }
         let max_chunks = layout.chunks_for(max_size).unwrap_or(MAX_CHUNKS);
         Ok(Self {
             sealer: Sealer::new(&keys.derive(KEY_PURPOSE)),
@@ -150,7 +138,6 @@ impl CookieDriver {
             cookie_name,
             max_size,
             max_chunks,
-            reseal_after_percent: config.reseal_after_percent(),
             clock,
             opened: OpenedValues::default(),
         })
@@ -293,10 +280,9 @@ impl ClientStore for CookieDriver {
         self.removals(request, 0)
     }
 
-    /// Seals the record again only when the time since the sealed `last_active` reaches
-    /// `reseal_after_percent` of the record's lifetime from now (`expires_at - last_active` of
-    /// the refreshed record: the idle age, or less near the absolute end), or when the request's
-    /// value was sealed with an older key; otherwise the cookies stay as they are.
+    /// Seals the record again with its new times. The core calls it only when the session's
+    /// `refresh` is due, or when the id cookie was signed with an older key (and then the data
+    /// cookies were most likely sealed with it too).
     fn refresh(
         &self,
         request: &SessionContext,
@@ -306,12 +292,6 @@ impl ClientStore for CookieDriver {
         let Some(opened) = self.open(request, key) else {
             return Ok(Vec::new());
         };
-        let window = u128::from(record.expires_at.saturating_sub(record.last_active));
-        let since = u128::from(record.last_active.saturating_sub(opened.record.last_active));
-        let due = since * 100 >= window * u128::from(self.reseal_after_percent);
-        if opened.key_index == 0 && !due {
-            return Ok(Vec::new());
-        }
         match self.write(request, key, record) {
             Ok(changes) => {
                 if opened.key_index > 0 {
@@ -402,7 +382,7 @@ mod tests {
     }
 
     #[test]
-    fn a_refresh_reseals_only_once_the_threshold_has_passed() {
+    fn a_refresh_reseals_the_record_with_its_new_times() {
         let driver = CookieDriver::new(&config(), CookieDriverConfig::new()).expect("valid");
         let key = SessionId::generate().storage_key();
         let now = driver.clock.now_ms();
@@ -414,12 +394,7 @@ mod tests {
             expires_at: now + ms + 100_000,
             ..record.clone()
         };
-        // 40% of the idle age since the sealed activity: nothing to send.
-        assert!(driver
-            .refresh(&cx, &key, &later(40_000))
-            .expect("refresh")
-            .is_empty());
-        // 60%, past the default 50%: sealed again.
+        // The core decides when (the `refresh` option); the driver seals the new times.
         let resealed = driver.refresh(&cx, &key, &later(60_000)).expect("refresh");
         assert_eq!(driver.read(&next(&resealed), &key), Some(later(60_000)));
     }

@@ -61,12 +61,10 @@
 //! - **Expiry**: the creation and last-activity times are sealed inside, and every read checks
 //!   them against the idle and absolute lifetimes with the manager's clock. A cookie replayed after
 //!   its lifetime reads as no session, whatever the browser did with `Max-Age`.
-//! - **Touch**: a request that does not change the session re-seals it only once
-//!   [`CookieDriverConfig::with_reseal_after_percent`] of the idle age (default half) has passed
-//!   since the sealed last-activity time, so read-only page views cost no encryption. The
-//!   data cookies' `Max-Age` is not refreshed when nothing is re-sealed: it already matches the
-//!   server-side end of the sealed value. (The id cookie is refreshed by the core on every
-//!   response.)
+//! - **Refresh**: a request that does not change the session re-seals it (with its new expiry
+//!   and the cookies' new `Max-Age`) only when the session's `refresh` option says it is due
+//!   (by default once 20% of the idle age has passed), so read-only page views cost no
+//!   encryption and set no cookie.
 //! - **Key rotation**: every configured key opens, the first one seals, and a cookie opened with
 //!   an older key is re-sealed with the current key on that response even when the session did not
 //!   change. Keys are derived from the session secrets with HKDF for the purpose
@@ -93,7 +91,7 @@
 //! let config: SessionConfig = serde_json::from_str(r#"{
 //!     "driver": "cookie",
 //!     "keys": ["a secret of at least thirty-two bytes!!"],
-//!     "cookie_store": { "max_size": 8000, "reseal_after_percent": 50 }
+//!     "cookie_store": { "max_size": 8000 }
 //! }"#).unwrap();
 //! let mut registry = DriverRegistry::new();
 //! session_cookie::register(&mut registry);
@@ -104,7 +102,6 @@
 //! | option | default | meaning |
 //! |---|---|---|
 //! | `cookie_store.max_size` | what ten cookies hold (40,899 bytes for the cookie name `id`) | cap on the sealed value, summed over the chunks; 256 up to what 40 cookies hold |
-//! | `cookie_store.reseal_after_percent` | 50 | share of the idle age after which a `refresh` re-seals |
 //!
 //! # Security notes
 //!

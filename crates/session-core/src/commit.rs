@@ -54,7 +54,9 @@ impl Session {
     /// # }).unwrap();
     /// ```
     pub async fn commit(&self) -> Result<(), Error> {
-        let client = matches!(self.inner.manager.inner().driver, Driver::Client(_));
+        let manager = &self.inner.manager;
+        let client = matches!(manager.inner().driver, Driver::Client(_));
+        let now = manager.inner().clock.now_ms();
         let next = {
             let mut state = self.state();
             if state.committed {
@@ -78,6 +80,19 @@ impl Session {
                     || !outgoing.is_empty()
                     || state.regenerated;
                 if !modified {
+                    // An unchanged session is refreshed only when due (see `refresh`), or
+                    // when its cookie lacks the current key's MAC (key rotation): otherwise
+                    // the response carries no cookie and the storage is not touched. The
+                    // older of the two refresh times counts, the cookie's or the record's.
+                    let last = match (&state.loaded, state.cookie) {
+                        (Some(l), Some((stamp, _))) => Some(stamp.min(l.record.last_active)),
+                        (Some(l), None) => Some(l.record.last_active),
+                        (None, cookie) => cookie.map(|(stamp, _)| stamp),
+                    };
+                    let current = state.cookie.is_some_and(|(_, current)| current);
+                    if current && last.is_some_and(|t| !manager.refresh_due(t, now)) {
+                        return Ok(());
+                    }
                     let mut loaded = state.loaded.take();
                     if let (true, Some(loaded)) = (client, loaded.as_mut()) {
                         // A client-side store sends the whole record again to slide its expiry.
@@ -110,7 +125,6 @@ impl Session {
                 }
             }
         };
-        let now = self.inner.manager.inner().clock.now_ms();
         match next {
             Next::Lazy => self.commit_lazy(now).await,
             Next::Unmodified { id, loaded } => {
@@ -154,10 +168,17 @@ impl Session {
         let manager = &self.inner.manager;
         let cx = &self.inner.cx;
         let (id, key) = match manager.incoming_id(cx) {
-            Some((id, key, IdKind::Stored)) => (id, key),
+            // Not due for a refresh (see `refresh`): nothing to do, no cookie.
+            Some((signed, _))
+                if signed.current
+                    && !manager.refresh_due(signed.stamp.saturating_mul(1000), now) =>
+            {
+                return Ok(());
+            }
+            Some((signed, key)) if signed.kind == IdKind::Stored => (signed.id, key),
             // An id that never stored anything: its cookie is sent again, nothing is read.
-            Some((id, _, IdKind::Empty)) => {
-                manager.set_id_cookie(cx, &id, None, now, now);
+            Some((signed, _)) => {
+                manager.set_id_cookie(cx, &signed.id, None, now, now);
                 return Ok(());
             }
             None => {

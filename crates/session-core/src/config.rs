@@ -379,6 +379,77 @@ impl CookieOptions {
     }
 }
 
+/// When the expiry of an unchanged session, and its cookie's `Max-Age`, is refreshed: the
+/// `refresh` option (`SESSION_REFRESH`).
+///
+/// A response refreshes them when its id is new or changed, when the data changed, and
+/// otherwise only once a share of the idle age (`age`) has passed since the last refresh: the
+/// default is 0.2 (after 24 minutes of a 2-hour session). Other responses set no cookie, touch
+/// no storage, and so stay cacheable. pavex_session calls the same idea
+/// `ttl_extension_threshold` (0.8 of the lifetime remaining), actix-session
+/// `TtlExtensionPolicy::OnStateChanges` (never), tower-sessions sends a cookie only on changes.
+/// `always` refreshes on every response, as the seed describes.
+///
+/// In configuration files it is `"always"` or a number from 0 (the same as `always`) up to,
+/// not including, 1; a percentage such as `"20%"` is read too.
+///
+/// ```
+/// use session_core::Refresh;
+///
+/// assert_eq!(Refresh::default(), Refresh::After(0.2));
+/// assert_eq!("always".parse::<Refresh>(), Ok(Refresh::Always));
+/// assert_eq!("0.5".parse::<Refresh>(), Ok(Refresh::After(0.5)));
+/// assert_eq!("25%".parse::<Refresh>(), Ok(Refresh::After(0.25)));
+/// assert!("sometimes".parse::<Refresh>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Refresh {
+    /// On every response that opened the session or brought its cookie.
+    Always,
+    /// Once this share of the idle age has passed since the last refresh (`0.0 ≤ share < 1.0`;
+    /// checked when the manager is built).
+    After(f64),
+}
+
+impl Default for Refresh {
+    fn default() -> Self {
+        Refresh::After(0.2)
+    }
+}
+
+impl std::str::FromStr for Refresh {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("always") {
+            return Ok(Refresh::Always);
+        }
+        let share = match s.strip_suffix('%') {
+            Some(percent) => percent.trim().parse::<f64>().map(|p| p / 100.0),
+            None => s.parse::<f64>(),
+        };
+        share.map(Refresh::After).map_err(|_| {
+            format!("expected \"always\" or a share of the idle age such as 0.2, got \"{s}\"")
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Refresh {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Share(f64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Share(share) => Ok(Refresh::After(share)),
+            Raw::Text(text) => text.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
 /// The environment variables [`SessionConfig::from_vars`] reads. Drivers read their own.
 ///
 /// ```
@@ -392,6 +463,7 @@ pub const ENV_VARS: &[&str] = &[
     "SESSION_AGE",
     "SESSION_ABSOLUTE_AGE",
     "SESSION_CLEAR_WITH_BROWSER",
+    "SESSION_REFRESH",
     "SESSION_COOKIE_SECURE",
     "SESSION_COOKIE_SAME_SITE",
     "SESSION_COOKIE_DOMAIN",
@@ -435,6 +507,7 @@ pub struct SessionConfig {
     clear_with_browser: bool,
     age: DurationSetting,
     absolute_age: Option<DurationSetting>,
+    refresh: Refresh,
     cookie: CookieOptions,
     keys: Vec<String>,
     driver_timeout: DurationSetting,
@@ -453,6 +526,7 @@ impl fmt::Debug for SessionConfig {
             .field("clear_with_browser", &self.clear_with_browser)
             .field("age", &self.age)
             .field("absolute_age", &self.absolute_age)
+            .field("refresh", &self.refresh)
             .field("cookie", &self.cookie)
             .field("keys", &format_args!("[{} redacted]", self.keys.len()))
             .field("driver_timeout", &self.driver_timeout)
@@ -472,6 +546,7 @@ impl Default for SessionConfig {
             clear_with_browser: false,
             age: "2h".into(),
             absolute_age: None,
+            refresh: Refresh::default(),
             cookie: CookieOptions::default(),
             keys: Vec::new(),
             driver_timeout: "5s".into(),
@@ -523,6 +598,7 @@ impl SessionConfig {
     /// | `SESSION_AGE` | `age` |
     /// | `SESSION_ABSOLUTE_AGE` | `absolute_age` |
     /// | `SESSION_CLEAR_WITH_BROWSER` | `clear_with_browser` |
+    /// | `SESSION_REFRESH` | `refresh` (`always`, or a share of `age` such as `0.2`; see [`Refresh`]) |
     /// | `SESSION_COOKIE_SECURE`, `SESSION_COOKIE_SAME_SITE`, `SESSION_COOKIE_DOMAIN`, `SESSION_COOKIE_PATH` | `cookie.*` |
     /// | `SESSION_MAX_KEY_SEGMENTS`, `SESSION_MAX_SEGMENT_LENGTH`, `SESSION_MAX_DEPTH` | `limits.*` (see [`Limits`]) |
     /// | `APP_KEY` | `keys` (comma-separated, current key first) |
@@ -594,6 +670,9 @@ impl SessionConfig {
                 "SESSION_ABSOLUTE_AGE" => config.absolute_age = Some(value.into()),
                 "SESSION_CLEAR_WITH_BROWSER" => {
                     config.clear_with_browser = bool_var("clear_with_browser", &value)?
+                }
+                "SESSION_REFRESH" => {
+                    config.refresh = value.parse().map_err(|e| ConfigError::new("refresh", e))?
                 }
                 "SESSION_COOKIE_SECURE" => {
                     config.cookie.secure = bool_var("cookie.secure", &value)?
@@ -889,6 +968,36 @@ impl SessionConfig {
         self
     }
 
+    /// When an unchanged session's expiry and cookie are refreshed (default: once 20% of the
+    /// idle age has passed); see [`Refresh`]. A share outside `0.0..1.0` fails at start-up,
+    /// naming `refresh`.
+    ///
+    /// ```
+    /// use session_core::{Refresh, SessionConfig, SessionManager};
+    ///
+    /// let config = SessionConfig::new()
+    ///     .with_driver("memory")
+    ///     .with_key("a secret of at least thirty-two bytes!!");
+    /// assert_eq!(config.refresh(), Refresh::After(0.2));
+    /// assert!(SessionManager::builder(config.clone().with_refresh(Refresh::Always)).build().is_ok());
+    /// let err = SessionManager::builder(config.with_refresh(Refresh::After(1.5))).build().unwrap_err();
+    /// assert_eq!(err.option(), "refresh");
+    /// ```
+    #[must_use]
+    pub fn with_refresh(mut self, refresh: Refresh) -> Self {
+        self.refresh = refresh;
+        self
+    }
+
+    /// The `refresh` option; see [`SessionConfig::with_refresh`].
+    ///
+    /// ```
+    /// assert_eq!(session_core::SessionConfig::new().refresh(), session_core::Refresh::After(0.2));
+    /// ```
+    pub fn refresh(&self) -> Refresh {
+        self.refresh
+    }
+
     /// Limits on key paths and on the nesting of stored values and flash messages; see
     /// [`Limits`] for the options and their defaults.
     ///
@@ -1046,6 +1155,20 @@ impl SessionConfig {
         if self.commit_attempts == 0 {
             return Err(ConfigError::new("commit_attempts", "must be at least 1"));
         }
+        let refresh_after = match self.refresh {
+            Refresh::Always => 0,
+            Refresh::After(share) if (0.0..1.0).contains(&share) => {
+                (idle.as_millis() as f64 * share) as u64
+            }
+            Refresh::After(share) => {
+                return Err(ConfigError::new(
+                    "refresh",
+                    format!(
+                        "the share of the idle age must be at least 0 and below 1, got {share}"
+                    ),
+                ))
+            }
+        };
         self.limits.validate()?;
         validate_cookie_name(&self.cookie_name)?;
         if self.cookie_name.starts_with("__Host-") {
@@ -1089,6 +1212,7 @@ impl SessionConfig {
             absolute,
             driver_timeout,
             keys,
+            refresh_after,
         })
     }
 
@@ -1160,6 +1284,8 @@ pub(crate) struct ValidConfig {
     pub(crate) absolute: Option<Duration>,
     pub(crate) driver_timeout: Duration,
     pub(crate) keys: KeyRing,
+    /// How long after a refresh (ms) the next one is due: `refresh` × `age`.
+    pub(crate) refresh_after: u64,
 }
 
 #[cfg(test)]

@@ -13,8 +13,13 @@ use crate::error::ConfigError;
 const ID_BYTES: usize = 32;
 /// Length of a base64url-encoded 32-byte value without padding.
 pub(crate) const ENCODED_LEN: usize = 43;
-/// Length of a signed id cookie value: the id, a dot, the MAC.
-pub(crate) const SIGNED_LEN: usize = 2 * ENCODED_LEN + 1;
+/// Length of the stamp in an id cookie value: seconds since the Unix epoch, 8 hex digits.
+const STAMP_LEN: usize = 8;
+/// Length of a signed id cookie value: the id, the kind's separator, the stamp, a dot, the MAC.
+pub(crate) const SIGNED_LEN: usize = 2 * ENCODED_LEN + STAMP_LEN + 2;
+/// Length of an id cookie value of 0.1 and the first 0.2 builds: the id, the separator, the
+/// MAC, no stamp. Still verified, as a stamp of 0, so it is refreshed (and so re-signed) at once.
+const UNSTAMPED_LEN: usize = 2 * ENCODED_LEN + 1;
 
 /// A session id: 256 bits from the operating system's CSPRNG (`ring::rand::SystemRandom`),
 /// base64url-encoded.
@@ -478,7 +483,21 @@ impl IdKind {
     }
 }
 
-/// Signs and verifies id cookie values (`<id>.<HMAC-SHA256 tag>`), bound to one cookie name.
+/// What a verified id cookie says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SignedId {
+    pub(crate) id: SessionId,
+    pub(crate) kind: IdKind,
+    /// When the cookie was set (and the session's expiry last refreshed), in seconds since the
+    /// Unix epoch; 0 for a value without a stamp.
+    pub(crate) stamp: u64,
+    /// The MAC is the current key's: signing the same id, kind and stamp again gives the value.
+    pub(crate) current: bool,
+}
+
+/// Signs and verifies id cookie values (`<id>.<stamp>.<HMAC-SHA256 tag>`), bound to one cookie
+/// name. The stamp (seconds since the Unix epoch, in hex) says when the cookie was set, so a
+/// request can tell without a storage call whether the session's expiry needs refreshing.
 ///
 /// Verification tries every key of the ring with ring's constant-time `hmac::verify`.
 ///
@@ -509,34 +528,37 @@ impl fmt::Debug for IdSigner {
 }
 
 impl IdSigner {
-    /// The signed message: the cookie name, a byte for the kind (0: an id that may hold a
-    /// session, 1: an id that never stored anything), the id.
-    fn message(&self, id: &str, kind: IdKind) -> Vec<u8> {
-        let mut msg = Vec::with_capacity(self.cookie_name.len() + 1 + id.len());
-        msg.extend_from_slice(self.cookie_name.as_bytes());
-        msg.push(kind as u8);
-        msg.extend_from_slice(id.as_bytes());
-        msg
-    }
-
-    /// Runs `f` on the signed message of `id`, built on the stack when the cookie name is short
-    /// (it always is in practice), so verifying a cookie allocates nothing.
-    fn with_message<R>(&self, id: &str, kind: IdKind, f: impl FnOnce(&[u8]) -> R) -> R {
+    /// Runs `f` on the signed message: the cookie name, a byte for the kind (0: an id that may
+    /// hold a session, 1: an id that never stored anything), the stamp's hex digits (none in an
+    /// unstamped value), the id. It is built on the stack (cookie names are short in practice),
+    /// so verifying a cookie allocates nothing.
+    fn with_message<R>(
+        &self,
+        id: &str,
+        kind: IdKind,
+        stamp: &str,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> R {
         let name = self.cookie_name.as_bytes();
-        let len = name.len() + 1 + id.len();
-        let mut buf = [0u8; 160];
-        match buf.get_mut(..len) {
-            Some(msg) => {
-                msg[..name.len()].copy_from_slice(name);
-                msg[name.len()] = kind as u8;
-                msg[name.len() + 1..].copy_from_slice(id.as_bytes());
-                f(msg)
+        let len = name.len() + 1 + stamp.len() + id.len();
+        let mut buf = [0u8; 192];
+        let mut heap = Vec::new();
+        let msg = match buf.get_mut(..len) {
+            Some(msg) => msg,
+            None => {
+                heap.resize(len, 0);
+                &mut heap[..]
             }
-            None => f(&self.message(id, kind)),
-        }
+        };
+        let (head, rest) = msg.split_at_mut(name.len());
+        head.copy_from_slice(name);
+        rest[0] = kind as u8;
+        rest[1..=stamp.len()].copy_from_slice(stamp.as_bytes());
+        rest[1 + stamp.len()..].copy_from_slice(id.as_bytes());
+        f(msg)
     }
 
-    /// The cookie value for `id`, signed with the current key.
+    /// The cookie value for `id`, signed with the current key, stamped with the system clock.
     ///
     /// ```
     /// use session_core::{KeyRing, SecretKey, SessionId};
@@ -544,21 +566,32 @@ impl IdSigner {
     /// let signer = KeyRing::new(vec![SecretKey::new([1u8; 32]).unwrap()]).unwrap().id_signer("id");
     /// let id = SessionId::generate();
     /// let value = signer.sign(&id);
-    /// let (sent_id, tag) = value.split_once('.').unwrap();
+    /// let (sent_id, rest) = value.split_once('.').unwrap();
     /// assert_eq!(sent_id, id.expose());
-    /// assert_eq!(tag.len(), 43);
+    /// let (stamp, tag) = rest.split_once('.').unwrap();
+    /// assert_eq!((stamp.len(), tag.len()), (8, 43));
     /// ```
     pub fn sign(&self, id: &SessionId) -> String {
-        self.sign_as(id, IdKind::Stored)
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.sign_as(id, IdKind::Stored, now)
     }
 
-    /// The cookie value for `id` of `kind`: `<id>.<mac>` for an id that may hold a session,
-    /// `<id>~<mac>` for one that never stored anything (the kind is signed too).
-    pub(crate) fn sign_as(&self, id: &SessionId, kind: IdKind) -> String {
-        let tag = self.with_message(id.expose(), kind, |msg| hmac::sign(&self.keys[0], msg));
-        let mut out = String::with_capacity(2 * ENCODED_LEN + 1);
+    /// The cookie value for `id` of `kind` set at `stamp` (seconds): `<id>.<stamp>.<mac>` for an
+    /// id that may hold a session, `<id>~<stamp>.<mac>` for one that never stored anything (the
+    /// kind and the stamp are signed too).
+    pub(crate) fn sign_as(&self, id: &SessionId, kind: IdKind, stamp: u64) -> String {
+        // Eight hex digits hold seconds until the year 2106.
+        let stamp = format!("{:08x}", stamp.min(u64::from(u32::MAX)));
+        let tag = self.with_message(id.expose(), kind, &stamp, |msg| {
+            hmac::sign(&self.keys[0], msg)
+        });
+        let mut out = String::with_capacity(SIGNED_LEN);
         out.push_str(id.expose());
         out.push(kind.separator());
+        out.push_str(&stamp);
+        out.push('.');
         URL_SAFE_NO_PAD.encode_string(tag.as_ref(), &mut out);
         out
     }
@@ -575,7 +608,7 @@ impl IdSigner {
     /// assert_eq!(signer.verify("garbage"), None);
     /// ```
     pub fn verify(&self, value: &str) -> Option<SessionId> {
-        self.verify_current(value).map(|(id, _)| id)
+        self.verify_signed(value).map(|signed| signed.id)
     }
 
     /// The kind of a cookie value of the right length (its separator), before verifying it.
@@ -587,34 +620,65 @@ impl IdSigner {
         }
     }
 
-    /// [`verify`](Self::verify), and whether the current (first) key made the MAC: then the
-    /// value is exactly what [`sign`](Self::sign) gives for the id (the MAC is deterministic).
-    pub(crate) fn verify_current(&self, value: &str) -> Option<(SessionId, bool)> {
+    /// A value's parts, by position: the id, the stamp's digits (empty when unstamped), the
+    /// encoded MAC. `None` for a value of another length or shape.
+    fn parts(value: &str) -> Option<(&str, &str, &str)> {
+        let id = value.get(..ENCODED_LEN)?;
+        match value.len() {
+            SIGNED_LEN => {
+                let stamp = value.get(ENCODED_LEN + 1..ENCODED_LEN + 1 + STAMP_LEN)?;
+                let (dot, tag) = value.get(ENCODED_LEN + 1 + STAMP_LEN..)?.split_at(1);
+                (dot == ".").then_some((id, stamp, tag))
+            }
+            UNSTAMPED_LEN => Some((id, "", value.get(ENCODED_LEN + 1..)?)),
+            _ => None,
+        }
+    }
+
+    /// The stamp of a value that verified (0 when it has none).
+    pub(crate) fn stamp_of(value: &str) -> u64 {
+        Self::parts(value)
+            .and_then(|(_, stamp, _)| u64::from_str_radix(stamp, 16).ok())
+            .unwrap_or(0)
+    }
+
+    /// [`verify`](Self::verify), with what the value says: the kind, the stamp, and whether the
+    /// current (first) key made the MAC. An unstamped value never counts as current, so it is
+    /// signed again in the new form.
+    pub(crate) fn verify_signed(&self, value: &str) -> Option<SignedId> {
         // Sizes are checked before anything is decoded.
-        if value.len() != SIGNED_LEN {
+        let (id, stamp, tag) = Self::parts(value)?;
+        let kind = Self::kind_of(value);
+        if value.as_bytes()[ENCODED_LEN] != kind.separator() as u8 {
             return None;
         }
-        let kind = Self::kind_of(value);
-        let (id, tag) = value.split_once(kind.separator())?;
-        // The length and alphabet are checked here; that the id decodes to 32 bytes follows
-        // from the MAC: only ids this application generated were ever signed.
-        if id.len() != ENCODED_LEN
-            || !id
+        // The alphabets are checked here; that the id decodes to 32 bytes follows from the MAC:
+        // only ids this application generated were ever signed.
+        if !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            || !stamp
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
         {
             return None;
         }
         let tag = decode_32(tag)?;
-        let by = self.with_message(id, kind, |msg| {
+        let by = self.with_message(id, kind, stamp, |msg| {
             self.keys
                 .iter()
                 .position(|k| hmac::verify(k, msg, &tag).is_ok())
         })?;
-        Some((SessionId(id.to_owned()), by == 0))
+        Some(SignedId {
+            id: SessionId(id.to_owned()),
+            kind,
+            stamp: u64::from_str_radix(stamp, 16).unwrap_or(0),
+            current: by == 0 && !stamp.is_empty(),
+        })
     }
 
-    /// Whether `value` verifies only under an older key (so it should be re-signed).
+    /// Whether `value` verifies only under an older key, or carries no stamp (so it should be
+    /// signed again).
     ///
     /// ```
     /// use session_core::{KeyRing, SecretKey, SessionId};
@@ -630,14 +694,8 @@ impl IdSigner {
     /// assert!(!after.needs_resign(&after.sign(&SessionId::generate())));
     /// ```
     pub fn needs_resign(&self, value: &str) -> bool {
-        let kind = Self::kind_of(value);
-        let Some((id, tag)) = value.split_once(kind.separator()) else {
-            return false;
-        };
-        let Ok(tag) = URL_SAFE_NO_PAD.decode(tag) else {
-            return false;
-        };
-        hmac::verify(&self.keys[0], &self.message(id, kind), &tag).is_err()
+        self.verify_signed(value)
+            .is_some_and(|signed| !signed.current)
     }
 }
 
@@ -689,6 +747,33 @@ mod tests {
     }
 
     #[test]
+    fn an_unstamped_value_of_earlier_builds_verifies_and_asks_to_be_signed_again() {
+        let signer = ring(&[1]).id_signer("id");
+        let id = SessionId::generate();
+        let tag = signer.with_message(id.expose(), IdKind::Stored, "", |msg| {
+            hmac::sign(&signer.keys[0], msg)
+        });
+        let unstamped = format!("{}.{}", id.expose(), URL_SAFE_NO_PAD.encode(tag.as_ref()));
+        assert_eq!(unstamped.len(), UNSTAMPED_LEN);
+        let signed = signer.verify_signed(&unstamped).expect("verifies");
+        assert_eq!(
+            (signed.id, signed.stamp, signed.current),
+            (id.clone(), 0, false)
+        );
+        assert!(signer.needs_resign(&unstamped));
+        // The stamp is signed: changing it breaks the MAC.
+        let stamped = signer.sign_as(&id, IdKind::Stored, 0x1234_5678);
+        assert_eq!(
+            signer.verify_signed(&stamped).map(|s| s.stamp),
+            Some(0x1234_5678)
+        );
+        let moved = stamped.replacen("12345678", "12345679", 1);
+        assert!(signer.verify(&moved).is_none());
+        let upper = stamped.replacen("12345678", "1234567A", 1);
+        assert!(signer.verify(&upper).is_none());
+    }
+
+    #[test]
     fn signatures_bind_to_key_and_cookie_name() {
         let id = SessionId::generate();
         let signed = ring(&[1]).id_signer("sid").sign(&id);
@@ -704,8 +789,8 @@ mod tests {
     fn the_kind_of_an_id_is_signed_with_it() {
         let signer = ring(&[1]).id_signer("id");
         let id = SessionId::generate();
-        let stored = signer.sign_as(&id, IdKind::Stored);
-        let empty = signer.sign_as(&id, IdKind::Empty);
+        let stored = signer.sign_as(&id, IdKind::Stored, 1);
+        let empty = signer.sign_as(&id, IdKind::Empty, 1);
         assert_eq!(IdSigner::kind_of(&stored), IdKind::Stored);
         assert_eq!(IdSigner::kind_of(&empty), IdKind::Empty);
         assert_eq!(signer.verify(&stored), Some(id.clone()));

@@ -81,7 +81,8 @@ mod verified;
 
 pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use crate::config::{
-    parse_duration, CookieOptions, DurationSetting, SessionConfig, DEFAULT_COOKIE_NAME, ENV_VARS,
+    parse_duration, CookieOptions, DurationSetting, Refresh, SessionConfig, DEFAULT_COOKIE_NAME,
+    ENV_VARS,
 };
 pub use crate::context::SessionContext;
 pub use crate::driver::{

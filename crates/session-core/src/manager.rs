@@ -12,7 +12,7 @@ use crate::config::{CookieOptions, SessionConfig, ValidConfig};
 use crate::context::SessionContext;
 use crate::driver::{CookieChange, Driver, DriverRegistry, DriverSetup, Lifetimes};
 use crate::error::{ConfigError, DriverError, Error};
-use crate::id::{IdKind, IdSigner, KeyRing, SessionId, StorageKey};
+use crate::id::{IdKind, IdSigner, KeyRing, SessionId, SignedId, StorageKey};
 use crate::request::RequestSession;
 use crate::session::Session;
 use crate::verified::VerifiedIds;
@@ -26,6 +26,7 @@ const CORE_OPTIONS: &[&str] = &[
     "clear_with_browser",
     "age",
     "absolute_age",
+    "refresh",
     "cookie",
     "keys",
     "driver_timeout",
@@ -469,16 +470,9 @@ impl SessionManager {
     /// The id in the request's id cookie, its storage key and its kind, if its signature
     /// verifies (a value verified lately is recognised without the MAC, see `verified.rs`). A
     /// cookie that is present but does not verify is logged as tampered.
-    pub(crate) fn incoming_id(
-        &self,
-        cx: &SessionContext,
-    ) -> Option<(SessionId, StorageKey, IdKind)> {
+    pub(crate) fn incoming_id(&self, cx: &SessionContext) -> Option<(SignedId, StorageKey)> {
         let value = cx.request_cookie(self.inner.config.cookie_name())?;
-        let id = self
-            .inner
-            .verified
-            .verify(&self.inner.signer, value)
-            .map(|(id, key)| (id, key, IdSigner::kind_of(value)));
+        let id = self.inner.verified.verify(&self.inner.signer, value);
         if id.is_none() {
             tracing::warn!(
                 target: "session",
@@ -506,22 +500,22 @@ impl SessionManager {
     ) {
         let config = &self.inner.config;
         let max_age = self.max_age(self.inner.lifetimes.expires_at(created_at, now), now);
-        let name = config.cookie_name();
         let kind = if stored.is_some() {
             IdKind::Stored
         } else {
             IdKind::Empty
         };
-        match self.incoming_signed_id(cx, id, kind) {
-            Some(value) => cx.set_cookie_rendered(config.cookie(), name, value, max_age),
-            None => {
-                let value = self.inner.signer.sign_as(id, kind);
-                if let Some(key) = stored {
-                    self.inner.verified.remember(&value, key);
-                }
-                cx.set_cookie_rendered(config.cookie(), name, &value, max_age);
-            }
+        let value = self.inner.signer.sign_as(id, kind, now / 1000);
+        if let Some(key) = stored {
+            self.inner.verified.remember(&value, key);
         }
+        cx.set_cookie_rendered(config.cookie(), config.cookie_name(), &value, max_age);
+    }
+
+    /// Whether the expiry of a session last refreshed at `last` (ms) is refreshed now: once the
+    /// configured share of the idle age has passed (`refresh`, default 20%), or always.
+    pub(crate) fn refresh_due(&self, last: u64, now: u64) -> bool {
+        now.saturating_sub(last) >= self.inner.valid.refresh_after
     }
 
     /// The `Max-Age` of the session's cookies: until `expires_at`, or none (a browser-session
@@ -546,34 +540,6 @@ impl SessionManager {
                 CookieChange::Remove { name } => cx.remove_cookie(&name),
             }
         }
-    }
-
-    /// The incoming id cookie's value, when it can be sent back as the id cookie of `id`. When
-    /// the request brought this very id and its MAC is the current key's, the incoming value is
-    /// what signing would give again (the MAC is deterministic and its encoding canonical), so
-    /// it is reused: the id of a session can only come from that verified cookie or from the
-    /// generator, and a generated id is never in the request. With a single key every verified
-    /// MAC is the current key's; with several, the table of verified values says which key
-    /// made it (a value signed with an older key, or no longer in the table, is signed again).
-    fn incoming_signed_id<'a>(
-        &self,
-        cx: &'a SessionContext,
-        id: &SessionId,
-        kind: IdKind,
-    ) -> Option<&'a str> {
-        let value = cx.request_cookie(self.inner.config.cookie_name())?;
-        if IdSigner::kind_of(value) != kind {
-            return None;
-        }
-        let tag = value
-            .strip_prefix(id.expose())
-            .and_then(|rest| rest.get(1..))?;
-        // The encoded MAC is as long as the encoded id (43 characters).
-        if tag.len() != id.expose().len() {
-            return None;
-        }
-        (self.inner.valid.keys.keys().len() == 1 || self.inner.verified.is_current(value))
-            .then_some(value)
     }
 
     /// Runs one driver call under the configured timeout.
@@ -631,7 +597,13 @@ mod tests {
         let stranger = KeyRing::new(vec![SecretKey::new([9; 32]).expect("key")])
             .expect("ring")
             .id_signer(&name);
-        let known = |value: &str| manager.inner().verified.verify(&stranger, value);
+        let known = |value: &str| {
+            manager
+                .inner()
+                .verified
+                .verify(&stranger, value)
+                .map(|(signed, key)| (signed.id, key))
+        };
 
         // A new visitor's first write.
         let first = manager

@@ -6,7 +6,7 @@ use crate::context::SessionContext;
 use crate::driver::Driver;
 use crate::error::Error;
 use crate::flash::FlashMessages;
-use crate::id::{IdKind, SessionId};
+use crate::id::{IdKind, SessionId, SignedId};
 use crate::manager::SessionManager;
 use crate::reader::SessionReader;
 use crate::session::{Access, Loaded, Session};
@@ -138,10 +138,14 @@ impl RequestSession {
         let now = inner.clock.now_ms();
         let mut found = None;
         let mut adopted = None;
-        match manager.incoming_id(&self.session.inner.cx) {
+        let incoming = manager.incoming_id(&self.session.inner.cx);
+        let cookie = incoming
+            .as_ref()
+            .map(|(signed, _)| (signed.stamp.saturating_mul(1000), signed.current));
+        match incoming {
             // An id that never stored anything keeps serving its visitor; nothing is read.
-            Some((id, _, IdKind::Empty)) => adopted = Some(id),
-            Some((id, key, IdKind::Stored)) => {
+            Some((signed, _)) if signed.kind == IdKind::Empty => adopted = Some(signed.id),
+            Some((SignedId { id, .. }, key)) => {
                 let read = match &inner.driver {
                     Driver::Server(store) => manager.call(store.read(&key)).await,
                     Driver::Client(store) => Ok(store.read(&self.session.inner.cx, &key)),
@@ -182,11 +186,15 @@ impl RequestSession {
                 state.incoming = FlashMessages::new(messages);
                 state.loaded = Some(loaded);
                 state.fresh = false;
+                state.cookie = cookie;
             }
             None => {
                 state.created_at = now;
                 state.fresh = adopted.is_none();
                 state.adopted_empty = adopted.is_some();
+                if adopted.is_some() {
+                    state.cookie = cookie;
+                }
                 state.id = Some(adopted.unwrap_or_else(SessionId::generate));
             }
         }

@@ -90,6 +90,10 @@ pub(crate) struct State {
     /// request is stored under a new id, so an id once handed out as empty never holds a
     /// session (its cookie could be replayed after that session ended).
     pub(crate) adopted_empty: bool,
+    /// For the id this request keeps from its cookie: when that cookie was set (ms) and whether
+    /// its MAC is the current key's. `None` for a new id. It decides whether an unchanged
+    /// session's expiry and cookie are refreshed (see `refresh`).
+    pub(crate) cookie: Option<(u64, bool)>,
     /// The record as read: the base that the change log is replayed on.
     pub(crate) loaded: Option<Loaded>,
     pub(crate) created_at: u64,

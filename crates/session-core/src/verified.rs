@@ -20,7 +20,7 @@
 use std::fmt;
 use std::sync::Mutex;
 
-use crate::id::{IdSigner, SessionId, StorageKey, ENCODED_LEN, SIGNED_LEN};
+use crate::id::{IdSigner, SessionId, SignedId, StorageKey, ENCODED_LEN, SIGNED_LEN};
 
 /// Entries in the table.
 pub(crate) const SLOTS: usize = 1024;
@@ -68,7 +68,8 @@ impl Default for VerifiedIds {
 /// The slot of a value of [`SIGNED_LEN`] bytes: eight characters of its MAC, Fibonacci-hashed.
 fn slot_of(value: &[u8]) -> usize {
     let mut word = [0u8; 8];
-    word.copy_from_slice(&value[ENCODED_LEN + 1..ENCODED_LEN + 9]);
+    // The MAC is the value's last 43 characters.
+    word.copy_from_slice(&value[SIGNED_LEN - ENCODED_LEN..SIGNED_LEN - ENCODED_LEN + 8]);
     let bits = SLOTS.trailing_zeros();
     (u64::from_le_bytes(word).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
 }
@@ -94,38 +95,30 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 impl VerifiedIds {
     /// The id and storage key of a signed id cookie value: from the table when this exact value
     /// verified before, otherwise by verifying its MAC with `signer` (and then remembered).
-    pub(crate) fn verify(&self, signer: &IdSigner, value: &str) -> Option<(SessionId, StorageKey)> {
+    pub(crate) fn verify(&self, signer: &IdSigner, value: &str) -> Option<(SignedId, StorageKey)> {
         let bytes = value.as_bytes();
-        if bytes.len() != SIGNED_LEN {
-            return None;
-        }
-        let slot = &self.slots[slot_of(bytes)];
-        {
-            let entry = slot.lock().unwrap_or_else(|e| e.into_inner());
+        if bytes.len() == SIGNED_LEN {
+            let entry = self.slots[slot_of(bytes)]
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             if constant_time_eq(&entry.value, bytes) {
                 // Equal to a verified value: ASCII, with the id in its first 43 characters.
-                let id = SessionId::verified(value.get(..ENCODED_LEN)?);
+                let signed = SignedId {
+                    id: SessionId::verified(value.get(..ENCODED_LEN)?),
+                    kind: IdSigner::kind_of(value),
+                    stamp: IdSigner::stamp_of(value),
+                    current: entry.current,
+                };
                 let key = StorageKey::derived(std::str::from_utf8(&entry.key).ok()?);
-                return Some((id, key));
+                return Some((signed, key));
             }
         }
-        let (id, current) = signer.verify_current(value)?;
-        let key = id.storage_key();
-        self.store(bytes, &key, current);
-        Some((id, key))
-    }
-
-    /// Whether `value` is in the table with a MAC of the current key: then signing its id
-    /// again would give `value` itself. `false` when it is not in the table (any more).
-    pub(crate) fn is_current(&self, value: &str) -> bool {
-        let bytes = value.as_bytes();
-        if bytes.len() != SIGNED_LEN {
-            return false;
+        let signed = signer.verify_signed(value)?;
+        let key = signed.id.storage_key();
+        if bytes.len() == SIGNED_LEN {
+            self.store(bytes, &key, signed.current);
         }
-        let entry = self.slots[slot_of(bytes)]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        constant_time_eq(&entry.value, bytes) && entry.current
+        Some((signed, key))
     }
 
     /// Records `value`, which this manager's signer just made for the id whose storage key is
@@ -165,7 +158,10 @@ mod tests {
         let id = SessionId::generate();
         let value = signer.sign(&id);
         let first = table.verify(&signer, &value).expect("verifies");
-        assert_eq!(first, (id.clone(), id.storage_key()));
+        assert_eq!(
+            (first.0.id.clone(), first.1.clone()),
+            (id.clone(), id.storage_key())
+        );
         // Now in the table: a signer with another key would reject it, the table does not ask.
         let other = self::signer(2);
         assert!(other.verify(&value).is_none());
@@ -185,7 +181,7 @@ mod tests {
         );
         table.remember(&value, &id.storage_key());
         assert_eq!(
-            table.verify(&other, &value),
+            table.verify(&other, &value).map(|(s, k)| (s.id, k)),
             Some((id.clone(), id.storage_key()))
         );
         // What cannot be a signed value and a storage key is not stored.
@@ -210,20 +206,22 @@ mod tests {
 
         let by_old = before.sign(&SessionId::generate());
         let by_new = rotated.sign(&SessionId::generate());
-        assert!(!table.is_current(&by_new), "not in the table yet");
-        assert!(table.verify(&rotated, &by_old).is_some());
-        assert!(table.verify(&rotated, &by_new).is_some());
-        assert!(
-            !table.is_current(&by_old),
-            "an older key's MAC is signed again"
-        );
-        assert!(table.is_current(&by_new));
+        let current = |value: &str, signer: &IdSigner| {
+            table
+                .verify(signer, value)
+                .map(|(signed, _)| signed.current)
+        };
+        assert_eq!(current(&by_old, &rotated), Some(false), "signed again");
+        assert_eq!(current(&by_new, &rotated), Some(true));
+        // Now answered from the table, which kept the flag: `before` knows neither key's MAC
+        // for `by_new`.
+        assert_eq!(current(&by_new, &before), Some(true));
+        assert_eq!(current(&by_old, &before), Some(false));
 
         let id = SessionId::generate();
         let signed_here = rotated.sign(&id);
         table.remember(&signed_here, &id.storage_key());
-        assert!(table.is_current(&signed_here));
-        assert!(!table.is_current("short"));
+        assert_eq!(current(&signed_here, &before), Some(true));
     }
 
     #[test]

@@ -32,6 +32,7 @@ use serde_json::{json, Value};
 ///     body: r#"{"cart_total":1900}"#.into(),
 ///     set_cookies: vec!["id=abc.def; HttpOnly; SameSite=Lax; Path=/; Max-Age=7200".into()],
 ///     location: None,
+///     cache_control: Some("private, no-store".into()),
 /// };
 /// assert_eq!(response.json()["cart_total"], 1900);
 /// assert!(response.set_cookie("id").unwrap().contains("HttpOnly"));
@@ -46,6 +47,8 @@ pub struct HttpResponse {
     pub set_cookies: Vec<String>,
     /// The `Location` header, for redirects.
     pub location: Option<String>,
+    /// The `Cache-Control` header.
+    pub cache_control: Option<String>,
 }
 
 impl HttpResponse {
@@ -54,9 +57,9 @@ impl HttpResponse {
     /// ```
     /// use session_testkit::http::HttpResponse;
     ///
-    /// let ok = HttpResponse { status: 200, body: "[1,2]".into(), set_cookies: vec![], location: None };
+    /// let ok = HttpResponse { status: 200, body: "[1,2]".into(), set_cookies: vec![], location: None, cache_control: None };
     /// assert_eq!(ok.json(), serde_json::json!([1, 2]));
-    /// let html = HttpResponse { status: 200, body: "<p>hi</p>".into(), set_cookies: vec![], location: None };
+    /// let html = HttpResponse { status: 200, body: "<p>hi</p>".into(), set_cookies: vec![], location: None, cache_control: None };
     /// assert!(html.json().is_null());
     /// ```
     pub fn json(&self) -> Value {
@@ -73,6 +76,7 @@ impl HttpResponse {
     ///     body: String::new(),
     ///     set_cookies: vec!["id=v; Path=/".into(), "id.1=; Max-Age=0; Path=/".into()],
     ///     location: None,
+    ///     cache_control: None,
     /// };
     /// assert_eq!(response.set_cookie("id"), Some("id=v; Path=/"));
     /// assert!(response.set_cookie("id.1").unwrap().contains("Max-Age=0"));
@@ -268,6 +272,11 @@ impl HttpClient {
             .get("location")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        let cache_control = response
+            .headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let body = response.text().await.unwrap_or_default();
         for raw in &set_cookies {
             let mut parts = raw.split(';');
@@ -287,6 +296,7 @@ impl HttpClient {
             body,
             set_cookies,
             location,
+            cache_control,
         })
     }
 }
@@ -1303,12 +1313,42 @@ impl HttpScenarios {
                 format!("Max-Age should be {}: {cookie}", self.target.age.as_secs()),
             );
         }
-        let r = c.send("GET", "/api/health", None).await;
         self.expect(
             case,
-            r.set_cookie(name).is_some(),
-            "the id cookie is refreshed on every response",
+            r.cache_control.as_deref() == Some("private, no-store"),
+            format!(
+                "a response that sets the id cookie is not cacheable: {:?}",
+                r.cache_control
+            ),
         );
+        // An unchanged session is refreshed only once 20% of the idle age has passed (the
+        // default `refresh`): until then, no cookie, and the response stays cacheable.
+        for path in ["/api/health", "/api/session"] {
+            let r = c.send("GET", path, None).await;
+            self.expect(
+                case,
+                r.set_cookies.is_empty() && r.cache_control.is_none(),
+                format!(
+                    "GET {path} right after the first visit set {:?} (Cache-Control {:?})",
+                    r.set_cookies, r.cache_control
+                ),
+            );
+        }
+        if let Some(advance) = &self.target.advance_clock {
+            advance(self.target.age / 4);
+            let r = c.send("GET", "/api/health", None).await;
+            let refreshed = r.set_cookie(name).unwrap_or_else(|| {
+                self.fail(case, "no refreshed id cookie after 25% of the idle age")
+            });
+            if !self.target.clear_with_browser {
+                let max_age = format!("max-age={}", self.target.age.as_secs());
+                self.expect(
+                    case,
+                    refreshed.to_ascii_lowercase().contains(&max_age),
+                    format!("the refreshed cookie should have {max_age}: {refreshed}"),
+                );
+            }
+        }
         case
     }
 

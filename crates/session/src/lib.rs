@@ -32,7 +32,7 @@
 //! | for | items |
 //! |---|---|
 //! | handlers | [`Session`], [`SessionReader`] (read only: websockets, server-sent events), [`FlashMessages`], [`Error`], [`ErrorKind`], [`SessionId`] |
-//! | set-up | [`config_from_env`], [`builder`], [`SessionConfig`], [`SessionManager`], [`ConfigError`], [`CookieOptions`], [`Limits`], [`SecretKey`], [`KeyRing`], [`ErrorAnswer`] |
+//! | set-up | [`config_from_env`], [`builder`], [`SessionConfig`], [`SessionManager`], [`ConfigError`], [`CookieOptions`], [`Limits`], [`Refresh`], [`SecretKey`], [`KeyRing`], [`ErrorAnswer`] |
 //! | tests | [`RequestSession`] (a request's session before and after the handler), [`Access`], [`ManualClock`] |
 //! | custom drivers | the [`driver`] module: the [`SessionStore`](driver::SessionStore) and [`ClientStore`](driver::ClientStore) contracts |
 //! | an adapter | [`axum`] or [`actix`] module, by feature |
@@ -66,7 +66,7 @@
 pub use session_core::adapter::ErrorAnswer;
 pub use session_core::{
     Access, Clock, ConfigError, CookieOptions, Driver, DriverRegistry, DurationSetting, Error,
-    ErrorKind, FlashMessages, KeyRing, Limits, ManualClock, MemoryDriver, RequestSession,
+    ErrorKind, FlashMessages, KeyRing, Limits, ManualClock, MemoryDriver, Refresh, RequestSession,
     SecretKey, Session, SessionConfig, SessionId, SessionManager, SessionManagerBuilder,
     SessionReader, SystemClock, ENV_VARS,
 };

@@ -10,7 +10,7 @@ use actix_web::web::Bytes;
 use actix_web::{web, App, HttpResponse};
 use session_actix::{Error, Session, SessionMiddleware, SessionReader};
 use session_core::adapter::ErrorAnswer;
-use session_core::SessionConfig;
+use session_core::{Refresh, SessionConfig};
 
 use crate::common::{cookie_header, counting_manager, set_cookies};
 
@@ -54,7 +54,8 @@ async fn a_new_visitor_gets_an_id_cookie_even_when_the_handler_ignores_the_sessi
 
 #[actix_web::test]
 async fn values_survive_across_requests_and_an_unused_session_is_touched() {
-    let (manager, calls) = counting_manager(SessionConfig::new());
+    // `refresh = always`: every request slides the expiry (the default waits for 20% of it).
+    let (manager, calls) = counting_manager(SessionConfig::new().with_refresh(Refresh::Always));
     let app = init_service(
         App::new()
             .route("/put", web::post().to(put_user))
@@ -344,4 +345,42 @@ async fn another_cookie_with_bytes_that_are_not_ascii_does_not_cost_the_session(
         assert_eq!(res.status(), StatusCode::OK);
         assert_eq!(read_body(res).await, Bytes::from_static(b"ada"));
     }
+}
+
+#[actix_web::test]
+async fn an_unchanged_session_sets_no_cookie_until_its_refresh_is_due() {
+    let (manager, calls) = counting_manager(SessionConfig::new());
+    let app = init_service(
+        App::new()
+            .route("/put", web::post().to(put_user))
+            .route("/get", web::get().to(get_user))
+            .route("/static", web::get().to(|| async { "a static file" }))
+            .wrap(SessionMiddleware::new(manager)),
+    )
+    .await;
+    let res = call_service(&app, TestRequest::post().uri("/put").to_request()).await;
+    assert_eq!(
+        res.headers()
+            .get("cache-control")
+            .map(|v| v.to_str().unwrap()),
+        Some("private, no-store"),
+        "a response that sets the cookie is not cacheable"
+    );
+    let cookie = cookie_header(&res);
+    for uri in ["/static", "/get"] {
+        let res = call_service(
+            &app,
+            TestRequest::get()
+                .uri(uri)
+                .insert_header(("cookie", cookie.clone()))
+                .to_request(),
+        )
+        .await;
+        assert!(set_cookies(&res).is_empty(), "{uri}: no cookie");
+        assert!(
+            res.headers().get("cache-control").is_none(),
+            "{uri}: a response without a session cookie stays cacheable"
+        );
+    }
+    assert_eq!((calls.reads(), calls.touches()), (1, 0), "no refresh");
 }

@@ -9,8 +9,8 @@ use axum::{Json, Router};
 use serde_json::json;
 use session_axum::{Error, FlashMessages, Session, SessionLayer, SessionReader};
 use session_core::{
-    DriverError, DriverRegistry, MemoryDriver, Record, SessionConfig, SessionManager, SessionStore,
-    StorageKey, WriteOutcome,
+    DriverError, DriverRegistry, MemoryDriver, Record, Refresh, SessionConfig, SessionManager,
+    SessionStore, StorageKey, WriteOutcome,
 };
 use session_testkit::http::HttpClient;
 
@@ -139,8 +139,25 @@ async fn extracting_the_session_several_times_reads_the_driver_once() {
 }
 
 #[tokio::test]
-async fn a_handler_that_never_extracts_costs_no_read_but_is_refreshed() {
+async fn a_handler_that_never_extracts_costs_no_read_and_refreshes_only_when_due() {
+    // The default `refresh`: nothing until 20% of the idle age has passed.
     let (manager, driver) = counting_manager(SessionConfig::new());
+    let mut c = HttpClient::new(serve(routes(manager)).await);
+    let r = c.send("GET", "/put", None).await;
+    assert_eq!(r.cache_control.as_deref(), Some("private, no-store"));
+    let (reads, touches) = (
+        driver.reads.load(Ordering::SeqCst),
+        driver.touches.load(Ordering::SeqCst),
+    );
+    let r = c.send("GET", "/untouched", None).await;
+    assert_eq!(r.status, 200);
+    assert!(r.set_cookies.is_empty(), "no cookie: {:?}", r.set_cookies);
+    assert_eq!(r.cache_control, None, "the response stays cacheable");
+    assert_eq!(driver.reads.load(Ordering::SeqCst), reads);
+    assert_eq!(driver.touches.load(Ordering::SeqCst), touches);
+
+    // `refresh = always`: every request slides the expiry, as the seed describes.
+    let (manager, driver) = counting_manager(SessionConfig::new().with_refresh(Refresh::Always));
     let mut c = HttpClient::new(serve(routes(manager)).await);
     c.send("GET", "/put", None).await;
     let (reads, touches) = (
@@ -148,7 +165,6 @@ async fn a_handler_that_never_extracts_costs_no_read_but_is_refreshed() {
         driver.touches.load(Ordering::SeqCst),
     );
     let r = c.send("GET", "/untouched", None).await;
-    assert_eq!(r.status, 200);
     assert!(r.set_cookie("id").is_some(), "the id cookie is refreshed");
     assert_eq!(driver.reads.load(Ordering::SeqCst), reads);
     assert_eq!(driver.touches.load(Ordering::SeqCst), touches + 1);

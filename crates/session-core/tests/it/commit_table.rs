@@ -1,7 +1,9 @@
 //! The commit table of semantics §2, row by row, observed through the driver calls.
 
 use serde_json::json;
-use session_core::{SessionConfig, SessionId, SessionStore};
+use std::time::Duration;
+
+use session_core::{Refresh, SessionConfig, SessionId, SessionStore};
 
 use crate::common::{recording, recording_with, Call};
 
@@ -19,8 +21,43 @@ async fn readonly_requests_call_nothing_and_set_no_cookie() {
 }
 
 #[tokio::test]
-async fn a_lazy_request_with_a_valid_cookie_only_refreshes() {
-    let (mut b, driver, _) = recording(true);
+async fn a_lazy_request_with_a_valid_cookie_refreshes_only_when_due() {
+    let (mut b, driver, clock) = recording(true);
+    let key = b
+        .request(|s| {
+            s.put("n", 1)?;
+            Ok(s.session_id().storage_key())
+        })
+        .await
+        .expect("seed");
+    driver.take();
+    // Within the first 20% of the idle age (2 h): nothing to refresh, no cookie.
+    clock.advance(Duration::from_secs(23 * 60));
+    let s = b.begin();
+    s.commit().await.expect("commit");
+    assert_eq!(driver.take(), vec![]);
+    assert!(s.context().response_cookies().is_empty(), "no cookie");
+    // Past it: one refresh, no read, and the cookie with a new Max-Age.
+    clock.advance(Duration::from_secs(2 * 60));
+    let s = b.begin();
+    s.commit().await.expect("commit");
+    assert_eq!(driver.take(), vec![Call::Refresh(key)]);
+    assert_eq!(
+        s.context().response_cookies().len(),
+        1,
+        "the id cookie is refreshed"
+    );
+    b.absorb(s.context());
+    // The new cookie starts the count again.
+    let s = b.begin();
+    s.commit().await.expect("commit");
+    assert_eq!(driver.take(), vec![]);
+}
+
+#[tokio::test]
+async fn with_refresh_always_every_request_refreshes() {
+    let (mut b, driver, _) =
+        recording_with(true, SessionConfig::new().with_refresh(Refresh::Always));
     let key = b
         .request(|s| {
             s.put("n", 1)?;
@@ -31,18 +68,19 @@ async fn a_lazy_request_with_a_valid_cookie_only_refreshes() {
     driver.take();
     let s = b.begin();
     s.commit().await.expect("commit");
-    assert_eq!(driver.take(), vec![Call::Refresh(key)]);
+    assert_eq!(driver.take(), vec![Call::Refresh(key.clone())]);
+    assert_eq!(s.context().response_cookies().len(), 1);
+    b.request(|s| s.get_value("n")).await.expect("read");
     assert_eq!(
-        s.context().response_cookies().len(),
-        1,
-        "the id cookie is refreshed"
+        driver.take(),
+        vec![Call::Read(key.clone()), Call::Refresh(key)]
     );
 }
 
 #[tokio::test]
 async fn with_an_absolute_lifetime_a_lazy_request_reads_before_it_refreshes() {
     // The creation time bounds the new expiry, and only the record has it.
-    let (mut b, driver, _) = recording_with(true, SessionConfig::new().with_absolute_age("1h"));
+    let (mut b, driver, clock) = recording_with(true, SessionConfig::new().with_absolute_age("1h"));
     let key = b
         .request(|s| {
             s.put("n", 1)?;
@@ -51,6 +89,7 @@ async fn with_an_absolute_lifetime_a_lazy_request_reads_before_it_refreshes() {
         .await
         .expect("seed");
     driver.take();
+    clock.advance(Duration::from_secs(25 * 60));
     let s = b.begin();
     s.commit().await.expect("commit");
     assert_eq!(
@@ -93,18 +132,19 @@ async fn an_empty_store_costs_no_storage_and_is_destroyed_when_emptied() {
 }
 
 #[tokio::test]
-async fn an_unmodified_request_refreshes_and_a_modified_one_writes_at_the_read_version() {
-    let (mut b, driver, _) = recording(true);
+async fn an_unmodified_request_refreshes_when_due_and_a_modified_one_writes_at_the_read_version() {
+    let (mut b, driver, clock) = recording(true);
     b.request(|s| s.put("n", 1)).await.expect("seed");
     let key = b.storage_key().await.expect("key");
     driver.take();
     b.request(|s| s.get_value("n")).await.expect("read");
-    assert_eq!(
-        driver.take(),
-        vec![Call::Read(key.clone()), Call::Refresh(key.clone())]
-    );
+    assert_eq!(driver.take(), vec![Call::Read(key.clone())]);
     // Writing the same value again is not a modification.
     b.request(|s| s.put("n", 1)).await.expect("same value");
+    assert_eq!(driver.take(), vec![Call::Read(key.clone())]);
+    // Once 20% of the idle age has passed, a read refreshes.
+    clock.advance(Duration::from_secs(25 * 60));
+    b.request(|s| s.get_value("n")).await.expect("read");
     assert_eq!(
         driver.take(),
         vec![Call::Read(key.clone()), Call::Refresh(key.clone())]

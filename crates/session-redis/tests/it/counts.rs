@@ -75,15 +75,29 @@ async fn each_kind_of_request_costs_the_documented_commands() {
     warm.request(|s| s.increment("n"))
         .await
         .expect("warm-up update");
+    // The refresh script runs only once a refresh is due: 20% of the 10-minute idle age.
+    let due = || clock.advance(Duration::from_secs(130));
+    due();
     warm.request(|s| s.get_value("n"))
         .await
         .expect("warm-up read");
+    due();
     warm.untouched_request().await.expect("warm-up refresh");
     warm.request(|s| s.clear()).await.expect("warm-up logout");
     b.request(|s| s.put("n", 1)).await.expect("first request");
 
     let later = || clock.advance(Duration::from_secs(2));
     later();
+    server.reset_stats();
+    let n = b.request(|s| s.get("n")).await.expect("read-only request");
+    assert_eq!(n, Some(json!(1)));
+    assert_eq!(
+        sent(&server),
+        one("get", 1),
+        "a read-only request before its refresh is due: the read alone"
+    );
+
+    due();
     server.reset_stats();
     let n = b.request(|s| s.get("n")).await.expect("read-only request");
     assert_eq!(n, Some(json!(1)));
@@ -98,7 +112,8 @@ async fn each_kind_of_request_costs_the_documented_commands() {
             ("setrange", 1),
             ("pexpire", 1),
         ]),
-        "a read-only request: the read, and the refresh rewriting the header's times"
+        "a read-only request once its refresh is due: the read, and the refresh rewriting the \
+         header's times"
     );
 
     later();
@@ -117,12 +132,20 @@ async fn each_kind_of_request_costs_the_documented_commands() {
     later();
     server.reset_stats();
     b.untouched_request().await.expect("untouched request");
+    assert_eq!(
+        sent(&server),
+        BTreeMap::new(),
+        "an untouched request before its refresh is due: nothing"
+    );
+    due();
+    server.reset_stats();
+    b.untouched_request().await.expect("untouched request");
     let untouched = sent(&server);
     println!("untouched request: {untouched:?}");
     assert_eq!(
         untouched,
         counted(&[("evalsha", 1)]),
-        "an untouched request: the refresh alone (no absolute lifetime, so no read)"
+        "an untouched request once due: the refresh alone (no absolute lifetime, so no read)"
     );
 
     later();
@@ -179,6 +202,7 @@ async fn each_kind_of_request_costs_the_documented_commands() {
     );
 
     // The refreshes really slid the idle expiry: 3 × 0.6 idle ages later the session is alive.
+    // (Each untouched request is due: 0.6 of the idle age passed since the last refresh.)
     let mut b = Browser::new(b.manager().clone());
     b.request(|s| s.put("n", 5)).await.expect("new session");
     for _ in 0..3 {
@@ -200,7 +224,11 @@ async fn with_an_absolute_age_an_untouched_request_reads_before_it_refreshes() {
     let mut b = Browser::new(manager);
     // Warm-up, not counted: the connection's handshake and each script's first `EVAL`.
     b.request(|s| s.put("n", 1)).await.expect("write");
+    // A refresh is due once 20% of the idle age has passed.
+    let due = || clock.advance(Duration::from_secs(130));
+    due();
     b.untouched_request().await.expect("warm-up refresh");
+    due();
     server.reset_stats();
     b.untouched_request().await.expect("untouched request");
     assert_eq!(

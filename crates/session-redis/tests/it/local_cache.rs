@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use session_core::{ErrorKind, ManualClock, SessionConfig, SessionManager};
+use session_core::{ErrorKind, ManualClock, Refresh, SessionConfig, SessionManager};
 use session_testkit::redis_server::RedisServer;
 use session_testkit::Browser;
 
@@ -17,12 +17,54 @@ fn cached(url: &str) -> Value {
     section
 }
 
+/// `refresh = always`, so that every request shows its refresh: these tests follow the copies'
+/// times through the refreshes. (With the default, a read before its refresh is due costs no
+/// command at all: see `a_read_before_its_refresh_is_due_costs_no_command`.)
 fn manager(section: Value, clock: &ManualClock) -> SessionManager {
     common::manager(
         section,
-        SessionConfig::new().with_age(Duration::from_secs(600)),
+        SessionConfig::new()
+            .with_age(Duration::from_secs(600))
+            .with_refresh(Refresh::Always),
         clock.clone(),
     )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_before_its_refresh_is_due_costs_no_command() {
+    let server = RedisServer::spawn();
+    let clock = ManualClock::starting_now();
+    let manager = common::manager(
+        cached(server.url()),
+        SessionConfig::new().with_age(Duration::from_secs(600)),
+        clock.clone(),
+    );
+    let mut warm = Browser::new(manager.clone());
+    warm.request(|s| s.put("n", 1)).await.expect("warm-up");
+    clock.advance(Duration::from_secs(130));
+    warm.request(|s| s.get_value("n")).await.expect("warm-up");
+    let mut b = Browser::new(manager);
+    b.request(|s| s.put("n", 1)).await.expect("write");
+    clock.advance(Duration::from_millis(400));
+    server.reset_stats();
+    for _ in 0..3 {
+        assert_eq!(
+            b.request(|s| s.get("n")).await.expect("read"),
+            Some(json!(1))
+        );
+    }
+    assert_eq!(
+        ran(&server),
+        BTreeMap::new(),
+        "reads answered locally, no refresh due"
+    );
+    // Once 20% of the idle age has passed: the refresh.
+    clock.advance(Duration::from_secs(130));
+    assert_eq!(
+        b.request(|s| s.get("n")).await.expect("read"),
+        Some(json!(1))
+    );
+    assert_eq!(ran(&server), refreshes(1), "the refresh once due");
 }
 
 /// A browser on `manager` holding the same cookies as `other`: the same visitor reaching
