@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use serde_json::{json, Map, Value};
 use session_core::cookie::Cookie;
 use session_core::{
-    DerivedKey, Driver, DriverRegistry, IdSigner, KeyRing, ManualClock, Record, SecretKey,
+    DerivedKey, Driver, DriverRegistry, IdSigner, KeyRing, ManualClock, Record, Refresh, SecretKey,
     SessionConfig, SessionId, SessionManager, StorageKey,
 };
 
@@ -72,7 +72,12 @@ impl Fixture {
             .enable_time()
             .build()
             .expect("a current-thread runtime");
-        let config = SessionConfig::new().with_key(CURRENT_KEY).with_key(OLD_KEY);
+        // Every response carries the id cookie, whatever the stamp of the cookie fuzzed in, so
+        // the targets can check the cookie sent back.
+        let config = SessionConfig::new()
+            .with_key(CURRENT_KEY)
+            .with_key(OLD_KEY)
+            .with_refresh(Refresh::Always);
         let clock = std::sync::Arc::new(ManualClock::new(NOW));
         let memory = SessionManager::builder(config.clone().with_driver("memory"))
             .with_clock(clock.clone())

@@ -262,9 +262,10 @@ fn records(out: &mut Vec<Seed>) {
     let t = "record_decode_redis";
     out.push(seed(t, "known", redis::value(&known)));
     out.push(seed(t, "extremes", redis::value(&max)));
-    let mut disagrees = redis::value(&flashed);
-    disagrees[3..23].copy_from_slice(b"00000000000000000009");
-    out.push(seed(t, "version-disagrees", disagrees));
+    out.push(seed(t, "flash", redis::value(&flashed)));
+    let mut upper = redis::value(&flashed);
+    upper[17] = b'F';
+    out.push(seed(t, "upper-case-digit", upper));
 
     let t = "record_decode_cookie";
     out.push(seed(t, "known", cookie::encode_plaintext(&known)));

@@ -1,5 +1,6 @@
 //! The commit: what a request's changes become in the driver, and the id cookie.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use ring::rand::{SecureRandom, SystemRandom};
@@ -7,6 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::driver::{ClientStore, Driver, Record, SessionStore, WriteOutcome};
 use crate::error::Error;
+use crate::group::{Joined, Turn};
 use crate::id::{IdKind, SessionId, StorageKey};
 use crate::session::{Loaded, Session, State};
 use crate::store;
@@ -116,9 +118,11 @@ impl Session {
                         // Taken, not cloned: nothing reads it after the commit, and a large
                         // session's record is costly to copy.
                         loaded: state.loaded.take(),
-                        ops: std::mem::take(&mut state.ops),
-                        consumed: state.consumed.take(),
-                        outgoing,
+                        log: Arc::new(ChangeLog {
+                            ops: std::mem::take(&mut state.ops),
+                            consumed: state.consumed.take(),
+                            outgoing,
+                        }),
                         old_key: state.old_key.take(),
                         regenerated: state.regenerated,
                     }))
@@ -288,6 +292,180 @@ impl Session {
     ///
     /// Returns the id the cookie carries and, when known, its storage key.
     async fn commit_server(
+        &self,
+        store: &dyn SessionStore,
+        plan: &mut Plan,
+        now: u64,
+    ) -> Result<(SessionId, Option<StorageKey>), Error> {
+        if plan.regenerated {
+            return self.commit_alone(store, plan, now).await;
+        }
+        match plan.loaded.take() {
+            Some(loaded) => self.commit_grouped(store, plan, loaded, now).await,
+            None => self.commit_alone(store, plan, now).await,
+        }
+    }
+
+    /// An update of a stored session, in its group (see `group.rs`): written by this commit,
+    /// possibly with the commits that queued meanwhile, or by the commit ahead of it.
+    async fn commit_grouped(
+        &self,
+        store: &dyn SessionStore,
+        plan: &mut Plan,
+        loaded: Loaded,
+        now: u64,
+    ) -> Result<(SessionId, Option<StorageKey>), Error> {
+        let manager = &self.inner.manager;
+        let key = loaded.key.clone();
+        let (guard, mut base, followers) = match manager.inner().groups.join(&key, &plan.log) {
+            Joined::Lead(guard) => (guard, Some(loaded.record), Vec::new()),
+            Joined::Wait(turn) => match turn.await {
+                Ok(Turn::Stored { emptied: false }) => return Ok((plan.id.clone(), Some(key))),
+                Ok(Turn::Stored { emptied: true }) => return Ok(self.emptied(plan, true)),
+                Ok(Turn::Gone) => return Ok(self.restart(store, &key, None).await),
+                Ok(Turn::Lead {
+                    guard,
+                    base,
+                    followers,
+                }) => {
+                    // The first attempt's data was built on the record read, which the
+                    // commits ahead have changed since.
+                    plan.first = None;
+                    (guard, base, followers)
+                }
+                Ok(Turn::Alone) | Err(_) => {
+                    plan.loaded = Some(loaded);
+                    return self.commit_alone(store, plan, now).await;
+                }
+            },
+        };
+        if base.is_none() {
+            // The commit ahead went away without saying what it left: read it.
+            base = match manager.call(store.read(&key)).await {
+                Ok(read) => read.filter(|r| !r.is_expired_at(now)),
+                Err(e) => {
+                    for follower in followers {
+                        follower.tell(Turn::Alone);
+                    }
+                    guard.hand_over(None);
+                    return Err(e);
+                }
+            };
+        }
+        let lifetimes = manager.inner().lifetimes;
+        let attempts = manager.commit_attempts();
+        let mut attempt = 0;
+        let mut pending = followers;
+        loop {
+            attempt += 1;
+            let Some(current) = base.as_ref() else {
+                // Destroyed meanwhile (a logout elsewhere): nobody's changes bring it back.
+                for follower in pending {
+                    follower.tell(Turn::Gone);
+                }
+                guard.hand_over(None);
+                let emptying = plan.log.build(None).is_ok_and(|data| data.is_empty());
+                return Ok(if emptying {
+                    self.emptied(plan, true)
+                } else {
+                    self.restart(store, &key, None).await
+                });
+            };
+            let mut data = match plan.data(Some(&current.data)) {
+                Ok(data) => data,
+                Err(e) => {
+                    for follower in pending {
+                        follower.tell(Turn::Alone);
+                    }
+                    guard.hand_over(base);
+                    return Err(e);
+                }
+            };
+            // The followers' changes, in the order they came, on what the ones before left; a
+            // change that no longer applies (a path through a value another changed) is that
+            // commit's to report, on its own. A commit that empties the session (a logout) ends
+            // the batch: the record is destroyed, and the commits after it find it gone, as
+            // they would one by one (no resurrection).
+            let mut members = Vec::with_capacity(pending.len());
+            let mut rest = pending.into_iter();
+            if !data.is_empty() {
+                for follower in rest.by_ref() {
+                    match follower.log.build(Some(&data)) {
+                        Ok(next) => {
+                            data = next;
+                            members.push(follower);
+                            if data.is_empty() {
+                                break;
+                            }
+                        }
+                        Err(_) => follower.tell(Turn::Alone),
+                    }
+                }
+            }
+            for follower in rest {
+                follower.tell(Turn::Gone);
+            }
+            let emptied = data.is_empty();
+            let record = Record {
+                data,
+                version: current.version.wrapping_add(1),
+                created_at: current.created_at,
+                last_active: now,
+                expires_at: lifetimes.expires_at(current.created_at, now),
+            };
+            let next_base = (!emptied && guard.has_waiters()).then(|| record.clone());
+            let outcome = match self.put_same(store, &key, record, base.as_ref()).await {
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    for member in members {
+                        member.tell(Turn::Alone);
+                    }
+                    guard.hand_over(None);
+                    return Err(e);
+                }
+            };
+            match outcome {
+                WriteOutcome::Written => {
+                    for member in members {
+                        member.tell(Turn::Stored { emptied });
+                    }
+                    guard.hand_over(next_base);
+                    return Ok(if emptied {
+                        self.emptied(plan, true)
+                    } else {
+                        (plan.id.clone(), Some(key))
+                    });
+                }
+                WriteOutcome::Gone => base = None,
+                WriteOutcome::Conflict if attempt >= attempts => {
+                    for member in members {
+                        member.tell(Turn::Alone);
+                    }
+                    guard.hand_over(None);
+                    return Err(Error::Conflict { attempts });
+                }
+                // Another process wrote: read what it left, and replay every change on it.
+                WriteOutcome::Conflict => {
+                    backoff(attempt).await;
+                    base = match manager.call(store.read(&key)).await {
+                        Ok(read) => read.filter(|r| !r.is_expired_at(now)),
+                        Err(e) => {
+                            for member in members {
+                                member.tell(Turn::Alone);
+                            }
+                            guard.hand_over(None);
+                            return Err(e);
+                        }
+                    };
+                }
+            }
+            pending = members;
+        }
+    }
+
+    /// A commit on its own: a new session, a regenerated one, or an update that could not be
+    /// grouped. The retry loop of the commit protocol.
+    async fn commit_alone(
         &self,
         store: &dyn SessionStore,
         plan: &mut Plan,
@@ -511,9 +689,9 @@ struct Plan {
     first: Option<Map<String, Value>>,
     created_at: u64,
     loaded: Option<Loaded>,
-    ops: Vec<Op>,
-    consumed: Option<Map<String, Value>>,
-    outgoing: Map<String, Value>,
+    /// What the request changed, shared with the commits of the same session it may be
+    /// grouped with (see `group.rs`).
+    log: Arc<ChangeLog>,
     old_key: Option<StorageKey>,
     regenerated: bool,
 }
@@ -523,13 +701,26 @@ impl Plan {
     fn data(&mut self, base: Option<&Map<String, Value>>) -> Result<Map<String, Value>, Error> {
         match self.first.take() {
             Some(first) => Ok(first),
-            None => self.build(base),
+            None => self.log.build(base),
         }
     }
+}
 
+/// A request's changes to its session: the store operations in order, the flash messages it
+/// consumed, the ones it prepared for the next request.
+pub(crate) struct ChangeLog {
+    ops: Vec<Op>,
+    consumed: Option<Map<String, Value>>,
+    outgoing: Map<String, Value>,
+}
+
+impl ChangeLog {
     /// The data to store: the change log replayed on `base` (the record as it is now), the
     /// consumed messages taken out, the outgoing ones merged in.
-    fn build(&self, base: Option<&Map<String, Value>>) -> Result<Map<String, Value>, Error> {
+    pub(crate) fn build(
+        &self,
+        base: Option<&Map<String, Value>>,
+    ) -> Result<Map<String, Value>, Error> {
         let mut values = base.cloned().unwrap_or_default();
         let messages = match values.shift_remove(FLASH_KEY) {
             Some(Value::Object(m)) => m,

@@ -13,6 +13,12 @@ use crate::error::ConfigError;
 const ID_BYTES: usize = 32;
 /// Length of a base64url-encoded 32-byte value without padding.
 pub(crate) const ENCODED_LEN: usize = 43;
+/// Bytes of the SHA-256 digest a storage key keeps: 128 bits, so that no two of a billion
+/// sessions share a key (a collision among `n` keys has a chance near `n² / 2¹²⁹`) and finding an
+/// id for a given key takes 2¹²⁸ tries.
+const KEY_BYTES: usize = 16;
+/// Length of a storage key: base64url of [`KEY_BYTES`] bytes without padding.
+pub(crate) const KEY_LEN: usize = 22;
 /// Length of the stamp in an id cookie value: seconds since the Unix epoch, 8 hex digits.
 const STAMP_LEN: usize = 8;
 /// Length of a signed id cookie value: the id, the kind's separator, the stamp, a dot, the MAC.
@@ -74,7 +80,13 @@ impl SessionId {
     /// assert_eq!(SessionId::parse("guessable"), None);
     /// ```
     pub fn parse(s: &str) -> Option<Self> {
-        is_encoded_32(s).then(|| Self(s.to_owned()))
+        let well_formed = s.len() == ENCODED_LEN
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            // The last character of 32 bytes in base64 carries 4 padding bits that must be
+            // zero; checking it keeps one value from having two spellings.
+            && decode_32(s).is_some();
+        well_formed.then(|| Self(s.to_owned()))
     }
 
     /// The id itself. Handle with care: whoever has it has the session.
@@ -105,7 +117,7 @@ impl SessionId {
     /// ```
     pub fn storage_key(&self) -> StorageKey {
         let hash = digest::digest(&digest::SHA256, self.0.as_bytes());
-        StorageKey(URL_SAFE_NO_PAD.encode(hash.as_ref()))
+        StorageKey(URL_SAFE_NO_PAD.encode(&hash.as_ref()[..KEY_BYTES]))
     }
 }
 
@@ -115,9 +127,11 @@ impl fmt::Debug for SessionId {
     }
 }
 
-/// The name under which a driver stores a session: base64url of SHA-256 of the session id.
+/// The name under which a driver stores a session: base64url of the first 128 bits of SHA-256 of
+/// the session id (22 characters: a 43-character digest cost every Redis key and memory entry 21
+/// bytes for nothing, 128 bits already keeping keys apart and ids secret).
 ///
-/// It can only hold 43 characters of `[A-Za-z0-9_-]`, so it is always safe as a file name or a
+/// It can only hold 22 characters of `[A-Za-z0-9_-]`, so it is always safe as a file name or a
 /// database key suffix, and a dump of the storage does not hand out live session ids. Logging it is
 /// fine (prefer [`StorageKey::short`]).
 ///
@@ -142,7 +156,15 @@ impl StorageKey {
     /// assert_eq!(StorageKey::parse("sessions/../secret"), None);
     /// ```
     pub fn parse(s: &str) -> Option<Self> {
-        is_encoded_32(s).then(|| Self(s.to_owned()))
+        let well_formed = s.len() == KEY_LEN
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            // The last character of 16 bytes in base64 carries 4 padding bits that must be
+            // zero; checking it keeps one value from having two spellings.
+            && URL_SAFE_NO_PAD
+                .decode(s)
+                .is_ok_and(|b| b.len() == KEY_BYTES);
+        well_formed.then(|| Self(s.to_owned()))
     }
 
     /// A key derived before and kept (see `verified.rs`).
@@ -150,14 +172,14 @@ impl StorageKey {
         Self(key.to_owned())
     }
 
-    /// The key as text (43 characters of `[A-Za-z0-9_-]`).
+    /// The key as text (22 characters of `[A-Za-z0-9_-]`).
     ///
     /// ```
     /// use session_core::SessionId;
     ///
     /// let key = SessionId::generate().storage_key();
     /// let file_name = format!("{}.json", key.as_str());
-    /// assert_eq!(file_name.len(), 43 + 5);
+    /// assert_eq!(file_name.len(), 22 + 5);
     /// ```
     pub fn as_str(&self) -> &str {
         &self.0
@@ -192,7 +214,7 @@ impl StorageKey {
     /// ```
     pub fn slot(&self, slots: usize) -> usize {
         let mut word = [0u8; 8];
-        word.copy_from_slice(&self.0.as_bytes()[16..24]);
+        word.copy_from_slice(&self.0.as_bytes()[8..16]);
         // The top bits of the product are the well-mixed ones; scaling the product to `slots`
         // (its high word of `hash * slots`) takes as many of them as `slots` needs, evenly for
         // any count (for a power of two, exactly its top bits).
@@ -221,15 +243,6 @@ fn decode_32(s: &str) -> Option<[u8; ID_BYTES]> {
     let mut out = [0u8; ID_BYTES];
     out.copy_from_slice(buf.get(..n).filter(|b| b.len() == ID_BYTES)?);
     Some(out)
-}
-
-fn is_encoded_32(s: &str) -> bool {
-    s.len() == ENCODED_LEN
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        // The last character of 32 bytes in base64 carries 4 padding bits that must be zero;
-        // checking it keeps one value from having two spellings.
-        && decode_32(s).is_some()
 }
 
 /// Minimum length of a secret key in bytes.
@@ -623,6 +636,10 @@ impl IdSigner {
     /// A value's parts, by position: the id, the stamp's digits (empty when unstamped), the
     /// encoded MAC. `None` for a value of another length or shape.
     fn parts(value: &str) -> Option<(&str, &str, &str)> {
+        // Positions are bytes: a value with a multi-byte character is not one of ours.
+        if !value.is_ascii() {
+            return None;
+        }
         let id = value.get(..ENCODED_LEN)?;
         match value.len() {
             SIGNED_LEN => {
@@ -744,6 +761,21 @@ mod tests {
         assert_eq!(SessionId::parse(a.expose()), Some(a.clone()));
         assert!(SessionId::parse("short").is_none());
         assert!(SessionId::parse(&format!("{}/", &a.expose()[..42])).is_none());
+    }
+
+    #[test]
+    fn a_value_with_a_multi_byte_character_where_the_stamp_ends_is_no_id() {
+        // Found by the `cookie_header` fuzz target: a two-byte character across the position of
+        // the dot after the stamp.
+        let signer = ring(&[1]).id_signer("id");
+        let value = format!(
+            "{}.6b148d\u{3b9}\u{465}USl8vcmab97dzbMCo-j96iP4D6XbYyMHH2NeyZpjts",
+            "A".repeat(43)
+        );
+        assert_eq!(value.len(), SIGNED_LEN);
+        assert_eq!(signer.verify(&value), None);
+        assert!(!signer.needs_resign(&value));
+        assert_eq!(IdSigner::stamp_of(&value), 0);
     }
 
     #[test]

@@ -68,6 +68,7 @@ mod context;
 mod driver;
 mod error;
 mod flash;
+mod group;
 mod id;
 mod limits;
 mod manager;

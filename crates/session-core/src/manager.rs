@@ -12,6 +12,7 @@ use crate::config::{CookieOptions, SessionConfig, ValidConfig};
 use crate::context::SessionContext;
 use crate::driver::{CookieChange, Driver, DriverRegistry, DriverSetup, Lifetimes};
 use crate::error::{ConfigError, DriverError, Error};
+use crate::group::Groups;
 use crate::id::{IdKind, IdSigner, KeyRing, SessionId, SignedId, StorageKey};
 use crate::request::RequestSession;
 use crate::session::Session;
@@ -71,6 +72,8 @@ pub(crate) struct ManagerInner {
     /// Id cookie values verified lately, with their ids and storage keys.
     verified: VerifiedIds,
     pub(crate) clock: Arc<dyn Clock>,
+    /// The sessions being committed, with the commits queued behind each (see `group.rs`).
+    pub(crate) groups: Arc<Groups>,
     /// The cookie name and options every request context shares.
     prefix: Arc<str>,
     cookie_options: Arc<CookieOptions>,
@@ -258,6 +261,7 @@ impl SessionManagerBuilder {
                 driver,
                 signer,
                 verified: VerifiedIds::default(),
+                groups: Arc::default(),
                 clock: self.clock,
             }),
         })

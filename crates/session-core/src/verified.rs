@@ -20,7 +20,7 @@
 use std::fmt;
 use std::sync::Mutex;
 
-use crate::id::{IdSigner, SessionId, SignedId, StorageKey, ENCODED_LEN, SIGNED_LEN};
+use crate::id::{IdSigner, SessionId, SignedId, StorageKey, ENCODED_LEN, KEY_LEN, SIGNED_LEN};
 
 /// Entries in the table.
 pub(crate) const SLOTS: usize = 1024;
@@ -31,7 +31,7 @@ struct Entry {
     /// no value of [`SIGNED_LEN`] characters of the cookie alphabet can equal.
     value: [u8; SIGNED_LEN],
     /// The storage key derived from the id.
-    key: [u8; ENCODED_LEN],
+    key: [u8; KEY_LEN],
     /// Whether the current (first) key made the MAC: the value is then what signing the id
     /// gives, and can be sent back as it is.
     current: bool,
@@ -39,7 +39,7 @@ struct Entry {
 
 const EMPTY: Entry = Entry {
     value: [0; SIGNED_LEN],
-    key: [0; ENCODED_LEN],
+    key: [0; KEY_LEN],
     current: false,
 };
 
@@ -125,7 +125,7 @@ impl VerifiedIds {
     /// `key`: the request that brings it back is answered from the table. The caller vouches
     /// for both; a value or key of another length is ignored.
     pub(crate) fn remember(&self, value: &str, key: &StorageKey) {
-        if value.len() == SIGNED_LEN && key.as_str().len() == ENCODED_LEN {
+        if value.len() == SIGNED_LEN && key.as_str().len() == KEY_LEN {
             self.store(value.as_bytes(), key, true);
         }
     }

@@ -103,7 +103,7 @@ impl Store {
         self.fsync
     }
 
-    /// The shard folder of a key. A [`StorageKey`] holds exactly 43 characters of
+    /// The shard folder of a key. A [`StorageKey`] holds exactly 22 characters of
     /// `[A-Za-z0-9_-]`, so neither the shard nor the file names below can hold `/`, `.` or `..`:
     /// every path stays inside the root.
     pub(crate) fn shard_dir(&self, key: &StorageKey) -> PathBuf {

@@ -1,87 +1,95 @@
-//! The stored value of a session: `s2:<version>:<active>:<expires>:<record>`, each number in 20
-//! decimal digits (see `scripts.rs` for why one string, and what the scripts do with it).
+//! The stored value of a session: `s3<version><active><expires><created><data>`, each number in
+//! 16 lowercase hex digits, the data as JSON (see `scripts.rs` for why one string, and what the
+//! scripts do with it).
 
+use serde_json::{Map, Value};
 use session_core::Record;
 
-/// The header's tag, the first bytes of every value this driver writes. (`s1:` was an earlier
-/// development layout whose header held the creation time instead of the expiry.)
-pub(crate) const TAG: &[u8] = b"s2:";
+/// The header's tag, the first bytes of every value this driver writes. (`s1:` and `s2:` were
+/// earlier development layouts, which repeated the numbers in a JSON envelope after the header;
+/// such a value reads as no session, and its key expires with its TTL.)
+pub(crate) const TAG: &[u8] = b"s3";
 
-/// Digits of each number in the header: any `u64` fits in 20.
-pub(crate) const DIGITS: usize = 20;
+/// Hex digits of each number in the header: any `u64` fits in 16.
+pub(crate) const DIGITS: usize = 16;
 
-/// Where the activity mark starts (0-based, as `SETRANGE` counts), followed by `:` and the expiry:
-/// a refresh rewrites both with one `SETRANGE`. The scripts hold it as `ACTIVE_AT`, which a test
+/// Where the activity mark starts (0-based, as `SETRANGE` counts), followed by the expiry: a
+/// refresh rewrites both with one `SETRANGE`. The scripts hold it as `ACTIVE_AT`, which a test
 /// compares with this.
 #[cfg(test)]
-pub(crate) const ACTIVE_AT: usize = TAG.len() + DIGITS + 1;
+pub(crate) const ACTIVE_AT: usize = TAG.len() + DIGITS;
 
-/// The header's size: the tag and three numbers, each followed by `:`.
-pub(crate) const HEAD: usize = TAG.len() + 3 * (DIGITS + 1);
+/// Where the expiry starts (0-based).
+#[cfg(test)]
+pub(crate) const EXPIRES_AT: usize = ACTIVE_AT + DIGITS;
 
-/// What the header of a stored value says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Head {
-    pub(crate) version: u64,
-    pub(crate) active: u64,
-    pub(crate) expires: u64,
-}
+/// The header's size: the tag and four numbers.
+pub(crate) const HEAD: usize = TAG.len() + 4 * DIGITS;
 
-/// `n` in the header's [`DIGITS`] zero-padded decimal digits, as the header stores it and the
-/// scripts take a version or a time to compare or to store.
-pub(crate) fn number(mut n: u64) -> [u8; DIGITS] {
+/// `n` in the header's [`DIGITS`] zero-padded lowercase hex digits, as the header stores it and
+/// the scripts take a version or a time to compare or to store (zero-padded to one width,
+/// lowercase hex numbers compare as text the way they compare as numbers).
+pub(crate) fn number(n: u64) -> [u8; DIGITS] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut digits = [b'0'; DIGITS];
-    for d in digits.iter_mut().rev() {
-        *d = b'0' + (n % 10) as u8;
-        n /= 10;
+    for (i, d) in digits.iter_mut().enumerate() {
+        *d = HEX[((n >> (4 * (DIGITS - 1 - i))) & 0xf) as usize];
     }
     digits
 }
 
-/// The bytes a refresh writes at the activity mark: `<active>:<expires>`, in the header's digits.
-pub(crate) fn times(active: u64, expires: u64) -> [u8; 2 * DIGITS + 1] {
-    let mut out = [b':'; 2 * DIGITS + 1];
+/// The bytes a refresh writes at the activity mark: `<active><expires>`, in the header's digits.
+pub(crate) fn times(active: u64, expires: u64) -> [u8; 2 * DIGITS] {
+    let mut out = [0u8; 2 * DIGITS];
     out[..DIGITS].copy_from_slice(&number(active));
-    out[DIGITS + 1..].copy_from_slice(&number(expires));
+    out[DIGITS..].copy_from_slice(&number(expires));
     out
 }
 
-/// The value stored for `record`: the header, then the record's encoding, in one allocation for
-/// a small session.
+/// The value stored for `record`: the header, then the data as JSON, in one allocation for a
+/// small session. Each number is stored once, in the header.
 pub(crate) fn value(record: &Record) -> Vec<u8> {
-    let mut out = Vec::with_capacity(HEAD + 192);
+    let mut out = Vec::with_capacity(HEAD + 64);
     out.extend_from_slice(TAG);
-    for n in [record.version, record.last_active, record.expires_at] {
+    for n in [
+        record.version,
+        record.last_active,
+        record.expires_at,
+        record.created_at,
+    ] {
         out.extend_from_slice(&number(n));
-        out.push(b':');
     }
-    record.encode_into(&mut out);
+    // Serializing a map of JSON values cannot fail; if it ever did, the value would hold no
+    // data and read as no session (the JSON is checked on read).
+    if serde_json::to_writer(&mut out, &record.data).is_err() {
+        out.truncate(HEAD);
+    }
     out
 }
 
-/// The header of a stored value and the encoded record after it; `None` for a value this driver
-/// did not write. The scripts' `head` checks the same shape (tag, 20 digits, separators); a
-/// number beyond `u64` passes there but not here, where it reads as no session.
-pub(crate) fn split(stored: &[u8]) -> Option<(Head, &[u8])> {
+/// The record a stored value holds; `None` for a value this driver did not write (another tag,
+/// a header that is not 64 lowercase hex digits, data that is not a JSON object). The scripts'
+/// `head` checks the tag and the length.
+pub(crate) fn decode(stored: &[u8]) -> Option<Record> {
     if stored.len() < HEAD || !stored.starts_with(TAG) {
         return None;
     }
     let field = |i: usize| {
-        let at = TAG.len() + i * (DIGITS + 1);
-        let digits = &stored[at..at + DIGITS];
-        if stored[at + DIGITS] != b':' || !digits.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        digits.iter().try_fold(0u64, |n, d| {
-            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        let at = TAG.len() + i * DIGITS;
+        stored[at..at + DIGITS].iter().try_fold(0u64, |n, &d| {
+            let digit = match d {
+                b'0'..=b'9' => d - b'0',
+                b'a'..=b'f' => d - b'a' + 10,
+                _ => return None,
+            };
+            Some(n << 4 | u64::from(digit))
         })
     };
-    let head = Head {
-        version: field(0)?,
-        active: field(1)?,
-        expires: field(2)?,
-    };
-    Some((head, &stored[HEAD..]))
+    let data: Map<String, Value> = serde_json::from_slice(&stored[HEAD..]).ok()?;
+    let mut record = Record::new(data, field(3)?, field(2)?);
+    record.version = field(0)?;
+    record.last_active = field(1)?;
+    Some(record)
 }
 
 #[cfg(test)]
@@ -89,68 +97,61 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_value_splits_back_into_its_header_and_record() {
+    fn a_value_holds_each_number_once_and_decodes_back() {
         let mut record = Record::new(Default::default(), 1_764_000_000_123, 1_764_007_200_999);
         record.version = u64::MAX;
         record.last_active = 1_764_000_000_999;
-        record.data.insert("n".into(), serde_json::json!(7));
+        record.data.insert("n".into(), serde_json::json!(1));
         let stored = value(&record);
         assert_eq!(
-            std::str::from_utf8(&stored[..HEAD]).expect("ASCII"),
-            "s2:18446744073709551615:00000001764000000999:00000001764007200999:"
+            std::str::from_utf8(&stored).expect("ASCII"),
+            "s3ffffffffffffffff0000019ab697ebe70000019ab705c8e70000019ab697e87b{\"n\":1}"
         );
-        let (head, rest) = split(&stored).expect("our own value");
+        assert_eq!(stored.len(), HEAD + 7);
+        assert_eq!(decode(&stored), Some(record));
         assert_eq!(
-            head,
-            Head {
-                version: u64::MAX,
-                active: 1_764_000_000_999,
-                expires: 1_764_007_200_999,
-            }
-        );
-        assert_eq!(Record::decode(rest), Some(record));
-        assert_eq!(
-            &stored[ACTIVE_AT..HEAD - 1],
+            &stored[ACTIVE_AT..ACTIVE_AT + 2 * DIGITS],
             &times(1_764_000_000_999, 1_764_007_200_999)
+        );
+        assert_eq!(
+            &stored[EXPIRES_AT..EXPIRES_AT + DIGITS],
+            &number(1_764_007_200_999)
         );
     }
 
     #[test]
     fn a_refresh_rewrites_the_activity_mark_and_the_expiry_in_place() {
-        let record = Record::new(Default::default(), 5_000, 65_000);
+        let mut record = Record::new(Default::default(), 5_000, 65_000);
+        record.data.insert("cart".into(), serde_json::json!([1, 2]));
         let mut stored = value(&record);
         let new = times(9_000, 69_000);
         stored[ACTIVE_AT..ACTIVE_AT + new.len()].copy_from_slice(&new);
-        let (head, rest) = split(&stored).expect("still our value");
-        assert_eq!((head.active, head.expires), (9_000, 69_000));
-        assert_eq!(
-            Record::decode(rest),
-            Some(record),
-            "the record is untouched"
-        );
+        let read = decode(&stored).expect("still our value");
+        assert_eq!((read.last_active, read.expires_at), (9_000, 69_000));
+        assert_eq!((read.created_at, read.data), (5_000, record.data));
     }
 
     #[test]
-    fn anything_else_has_no_header() {
+    fn anything_else_is_no_record() {
         let good = value(&Record::new(Default::default(), 5, 10));
         let mut cases: Vec<Vec<u8>> = vec![
             Vec::new(),
             b"not a session".to_vec(),
             good[..HEAD - 1].to_vec(),
-            [b"s1:", &good[3..]].concat(),
+            [b"s2", &good[2..]].concat(),
+            [&good[..HEAD], b"[1]".as_slice()].concat(),
+            [&good[..HEAD], b"{".as_slice()].concat(),
         ];
-        for at in [3, 10, 22, 23, 44, 65] {
-            let mut bad = good.clone();
-            bad[at] = b'x';
-            cases.push(bad);
+        for at in [2, 17, 18, 40, 65] {
+            for bad in [b'x', b'A'] {
+                let mut case = good.clone();
+                case[at] = bad;
+                cases.push(case);
+            }
         }
-        // 20 digits over u64::MAX.
-        let mut over = good.clone();
-        over[3..23].copy_from_slice(b"99999999999999999999");
-        cases.push(over);
         for case in cases {
-            assert_eq!(split(&case), None, "{:?}", String::from_utf8_lossy(&case));
+            assert_eq!(decode(&case), None, "{:?}", String::from_utf8_lossy(&case));
         }
-        assert!(split(&good).is_some());
+        assert!(decode(&good).is_some());
     }
 }

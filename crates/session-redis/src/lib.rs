@@ -86,13 +86,13 @@
 //! # Key layout
 //!
 //! One Redis string per session at `<prefix>{<storage key>}` (default prefix `session:`), where
-//! the storage key is the 43-character digest of the session id that session-core derives: the
+//! the storage key is the 22-character digest of the session id that session-core derives: the
 //! raw id never reaches Redis. The braces are a Redis Cluster hash tag, so every key of a session
-//! lives in one slot. The value is a 66-byte header, `s2:<version>:<active>:<expires>:` with each
-//! number in 20 decimal digits (times in ms since the Unix epoch), then the record in
-//! session-core's versioned JSON encoding. The header has a fixed size so that the scripts read
-//! only the header (`GETRANGE`) to compare versions and expiry, and a refresh rewrites the
-//! activity mark and the expiry in place (`SETRANGE`); a read takes both from the header.
+//! lives in one slot. The value is a 66-byte header, `s3<version><active><expires><created>` with
+//! each number in 16 lowercase hex digits (times in ms since the Unix epoch), then the session's
+//! values as a JSON object: each number is stored once. The header has a fixed size so that the
+//! scripts read only the header (`GETRANGE`) to compare versions and expiry, and a refresh
+//! rewrites the activity mark and the expiry in place (`SETRANGE`).
 //!
 //! # Expiry and TTL
 //!
@@ -175,11 +175,10 @@ mod tls;
 pub mod fuzzing {
     use session_core::Record;
 
-    /// The header of a stored value (`[version, active, expires]`) and the encoded record after
-    /// it, as the driver reads them; `None` for a value the driver did not write.
-    pub fn split(stored: &[u8]) -> Option<([u64; 3], &[u8])> {
-        crate::layout::split(stored)
-            .map(|(head, rest)| ([head.version, head.active, head.expires], rest))
+    /// The record a stored value holds, as the driver reads it (before the expiry check);
+    /// `None` for a value the driver did not write.
+    pub fn read(stored: &[u8]) -> Option<Record> {
+        crate::layout::decode(stored)
     }
 
     /// The value the driver stores for `record`.
@@ -798,20 +797,10 @@ impl RedisDriver {
     /// warning. The header's activity mark and expiry are the record's (a refresh moves only
     /// them).
     fn decode_value(&self, key: &StorageKey, stored: &[u8], now: u64) -> Option<Record> {
-        let Some((head, encoded)) = layout::split(stored) else {
+        let Some(record) = layout::decode(stored) else {
             return reject(key, "the key holds a value this driver did not write");
         };
-        if head.expires <= now {
-            return None;
-        }
-        let Some(mut record) = Record::decode(encoded) else {
-            return reject(key, "the record is not in a known format");
-        };
-        if record.version != head.version {
-            return reject(key, "the header's version disagrees with the record");
-        }
-        (record.last_active, record.expires_at) = (head.active, head.expires);
-        Some(record)
+        (record.expires_at > now).then_some(record)
     }
 }
 

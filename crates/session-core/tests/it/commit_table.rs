@@ -3,9 +3,12 @@
 use serde_json::json;
 use std::time::Duration;
 
-use session_core::{Refresh, SessionConfig, SessionId, SessionStore};
+use std::sync::Arc;
 
-use crate::common::{recording, recording_with, Call};
+use session_core::{Refresh, SessionConfig, SessionId, SessionManager, SessionStore};
+use session_testkit::Browser;
+
+use crate::common::{recording, recording_with, Call, SECRET};
 
 #[tokio::test]
 async fn readonly_requests_call_nothing_and_set_no_cookie() {
@@ -197,18 +200,28 @@ async fn a_last_writer_wins_store_gets_the_same_calls() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_last_writer_wins_driver_loses_concurrent_increments_which_is_why_the_atomic_update_exists(
 ) {
-    // The same 50 concurrent increments: exact with the atomic update, lossy without it. This
-    // shows the conformance case can fail.
+    // The same 50 concurrent increments, from two processes (two managers on one driver): exact
+    // with the atomic update, lossy without it. This shows the conformance case can fail.
+    // (Within one process the group commit orders them whatever the driver.)
     for atomic in [true, false] {
-        let (mut b, _, _) = recording(atomic);
+        let (mut b, driver, clock) = recording(atomic);
         b.request(|s| s.put("n", 0)).await.expect("seed");
-        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(50));
+        let other = SessionManager::builder(SessionConfig::new().with_key(SECRET))
+            .with_clock(Arc::new(clock.clone()))
+            .driver(driver.clone())
+            .build()
+            .expect("valid configuration");
+        let mut b2 = Browser::new(other);
+        for (name, value) in b.cookies() {
+            b2.set_cookie(name, value);
+        }
+        let barrier = Arc::new(tokio::sync::Barrier::new(50));
         let mut tasks = Vec::new();
-        for _ in 0..50 {
-            let b = b.clone();
+        for i in 0..50 {
+            let b = if i % 2 == 0 { b.clone() } else { b2.clone() };
             let barrier = barrier.clone();
             tasks.push(tokio::spawn(async move {
                 let s = b.begin().session().await?;
@@ -229,6 +242,88 @@ async fn a_last_writer_wins_driver_loses_concurrent_increments_which_is_why_the_
                 "last writer wins should have lost updates, got {n:?}"
             );
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_commits_of_one_session_are_grouped_into_fewer_writes_without_conflicts() {
+    let (mut b, driver, _) = recording(true);
+    b.request(|s| s.put("n", 0)).await.expect("seed");
+    driver.take();
+    let barrier = Arc::new(tokio::sync::Barrier::new(50));
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let b = b.clone();
+        let barrier = barrier.clone();
+        tasks.push(tokio::spawn(async move {
+            let s = b.begin().session().await?;
+            s.increment("n")?;
+            s.put(&format!("seen.r{i}"), true)?;
+            barrier.wait().await;
+            s.commit().await
+        }));
+    }
+    for t in tasks {
+        t.await.expect("join").expect("commit");
+    }
+    let calls = driver.take();
+    let reads = calls.iter().filter(|c| matches!(c, Call::Read(_))).count();
+    let writes = calls
+        .iter()
+        .filter(|c| matches!(c, Call::Write(..)))
+        .count();
+    assert!(
+        (1..50).contains(&writes),
+        "50 commits written in fewer writes, got {writes}: {calls:?}"
+    );
+    // One read per request, and at most one more per write: a commit whose read predates a
+    // group that ended before it joined conflicts once and reads again.
+    assert!(
+        (50..=50 + writes).contains(&reads),
+        "{reads} reads for {writes} writes: {calls:?}"
+    );
+    // Every change is there: 50 increments, 50 keys.
+    let all = b.request(|s| Ok(s.all())).await.expect("read");
+    assert_eq!(all["n"], json!(50));
+    assert_eq!(all["seen"].as_object().map(|o| o.len()), Some(50));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_grouped_with_concurrent_commits_is_not_undone_by_the_commits_after_it() {
+    for _ in 0..20 {
+        let (mut b, _, _) = recording(true);
+        b.request(|s| s.put("user", 7)).await.expect("login");
+        let old = b.cookies()["id"].clone();
+        let barrier = Arc::new(tokio::sync::Barrier::new(9));
+        let mut tasks = Vec::new();
+        for i in 0..9 {
+            let b = b.clone();
+            let barrier = barrier.clone();
+            tasks.push(tokio::spawn(async move {
+                let s = b.begin().session().await?;
+                if i == 4 {
+                    s.flush()?;
+                } else {
+                    s.increment("n")?;
+                }
+                barrier.wait().await;
+                s.commit().await
+            }));
+        }
+        for t in tasks {
+            t.await.expect("join").expect("commit");
+        }
+        // The logged-out cookie opens nothing, whatever order the commits took.
+        let mut replay = b.clone();
+        replay.set_cookie("id", &old);
+        let (fresh, user) = replay
+            .request(|s| Ok((s.is_fresh(), s.get::<u64>("user")?)))
+            .await
+            .expect("replay");
+        assert!(
+            fresh && user.is_none(),
+            "the session came back after the logout"
+        );
     }
 }
 

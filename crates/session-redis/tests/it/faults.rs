@@ -122,46 +122,53 @@ async fn values_that_do_not_decode_read_as_no_session() {
     let prefix = section["prefix"].as_str().unwrap_or_default().to_owned();
     let mut b = Browser::new(common::simple_manager(section));
     // Far in the future, so that only the value's shape decides.
-    let late = format!("{:020}", 99_999_999_999_999u64);
-    let header = |version: &str| format!("s2:{version}:{late}:{late}:");
+    let late = format!("{:016x}", 99_999_999_999_999u64);
+    let header = |version: &str| format!("s3{version}{late}{late}{late}");
+    let data = r#"{"secret":"s3"}"#;
+    let two = format!("{:016x}", 2);
+    let late20 = format!("{:020}", 99_999_999_999_999u64);
     let envelope = format!(
-        r#"{{"format":1,"data":{{"secret":"s3"}},"version":2,"created_at":{late},"last_active":{late},"expires_at":{late}}}"#,
+        r#"{{"format":1,"data":{data},"version":2,"created_at":{late},"last_active":{late},"expires_at":{late}}}"#,
         late = 99_999_999_999_999u64
     );
-    let two = format!("{:020}", 2);
     let garbage: Vec<Vec<String>> = [
         vec!["SET", "{key}", "not a session"],
-        vec!["SET", "{key}", "s2:00000000000000000001"],
-        // The previous layout: a hash with a field each.
+        vec!["SET", "{key}", "s30000000000000001"],
+        // An early development layout: a hash with a field each.
         vec!["HSET", "{key}", "v", "1", "c", "1", "a", "1", "d", "{}"],
         vec!["RPUSH", "{key}", "a list"],
     ]
     .into_iter()
     .map(|c| c.into_iter().map(str::to_owned).collect())
     .chain([
-        // The earlier layout's header (creation time and activity mark), a good record.
+        // The `s2:` development layout: a decimal header, then the JSON envelope.
         vec![
             "SET".into(),
             "{key}".into(),
-            format!("s1:{two}:{late}:{late}:{envelope}"),
+            format!("s2:{:020}:{late20}:{late20}:{envelope}", 2),
         ],
-        // A good header, a record that does not decode.
+        // A good header, data that is not JSON.
         vec![
             "SET".into(),
             "{key}".into(),
             format!("{}{{broken json", header(&two)),
         ],
-        // A header with a letter in a number.
+        // A good header, data that is not an object.
         vec![
             "SET".into(),
             "{key}".into(),
-            format!("{}{envelope}", header("0000000000000000000x")),
+            format!("{}[1,2]", header(&two)),
         ],
-        // A header whose version disagrees with the record's.
+        // A header with a letter out of the hex digits, and one in upper case.
         vec![
             "SET".into(),
             "{key}".into(),
-            format!("{}{envelope}", header(&format!("{:020}", 1))),
+            format!("{}{data}", header("000000000000000x")),
+        ],
+        vec![
+            "SET".into(),
+            "{key}".into(),
+            format!("{}{data}", header("000000000000000A")),
         ],
     ])
     .collect();
@@ -190,7 +197,7 @@ async fn values_that_do_not_decode_read_as_no_session() {
     b.request(|s| s.put("other", 1)).await.expect("write");
     let key = b.storage_key().await.expect("key");
     let redis_key = format!("{prefix}{{{}}}", key.as_str());
-    server.cli(&["SET", &redis_key, &format!("{}{envelope}", header(&two))]);
+    server.cli(&["SET", &redis_key, &format!("{}{data}", header(&two))]);
     let read = common::store(b.manager())
         .read(&key)
         .await
@@ -217,12 +224,11 @@ async fn concurrent_increments_through_a_small_pool_are_all_counted() {
         b.request(|s| s.get("n")).await.expect("read"),
         Some(json!(200))
     );
-    // Every increment cost at least its conditional write (a script); conflicts cost a re-read
-    // (a plain GET) and a retry.
-    assert!(
-        stats.get("evalsha").copied().unwrap_or(0) >= 200,
-        "{stats:?}"
-    );
+    // One process: the group commit writes the increments queued behind each write together,
+    // so far fewer conditional writes (scripts) than increments, and no conflict storm.
+    let scripts =
+        stats.get("evalsha").copied().unwrap_or(0) + stats.get("eval").copied().unwrap_or(0);
+    assert!((1..200).contains(&scripts), "{stats:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
