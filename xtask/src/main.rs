@@ -4,8 +4,10 @@
 //! - `ci`: formatting, clippy, docs, tidy checks and the test suite, as CI runs them.
 //! - `tidy`: repository hygiene checks (also run as a plain `#[test]`).
 //! - `bench`: the HTTP benchmarks against tower-sessions and actix-session (`crates/session-bench`,
-//!   built in release mode), written to `docs/benchmarks.md` and `docs/benchmarks.svg`; extra
-//!   arguments go to `session-bench run` (`--duration 5 --warmup 1 --rounds 3 --servers …`).
+//!   built in release mode) and the stores' footprint (bytes per session), written to
+//!   `docs/benchmarks.md` and `docs/benchmarks.svg`; extra arguments go to `session-bench run`
+//!   (`--duration 5 --warmup 1 --rounds 3 --servers …`; with `--servers` or `--workloads` the
+//!   footprint is left out unless `--footprint true`).
 //!   `bench micro` runs the criterion micro-benchmarks instead and writes their figures to
 //!   `docs/micro-benchmarks.md`; extra arguments go to `cargo bench`.
 //! - `fuzz [--seconds N] [target…]`: builds the fuzz targets of `fuzz/` with coverage

@@ -2,16 +2,25 @@
 //!
 //! `cargo xtask bench` builds this binary in release mode and runs `session-bench run`, which
 //! starts every server as a child process (`session-bench serve <server>`), a private
-//! `redis-server` on a free loopback port, and the load generator, then writes
-//! `docs/benchmarks.md` and `docs/benchmarks.svg`.
+//! `redis-server` on a free loopback port, and the load generator, then measures the stores'
+//! footprint (bytes per session, `session-bench footprint`) and writes `docs/benchmarks.md` and
+//! `docs/benchmarks.svg`.
 //!
 //! ```text
 //! session-bench run [--duration S] [--warmup S] [--rounds N] [--connections N]
 //!                   [--concurrent N] [--servers a,b] [--workloads read,write]
+//!                   [--footprint true|false] [--sessions N]
 //!                   [--workers N] [--out FILE] [--svg FILE] [--notes FILE] [--root DIR]
 //! session-bench serve <server> --addr HOST:PORT [--redis-url URL] [--dir DIR] [--workers N]
+//! session-bench footprint [--sessions N]
 //! session-bench list
 //! ```
+//!
+//! `run` measures the footprint unless `--servers` or `--workloads` picks a part of the run;
+//! `--footprint true|false` decides either way, and `--sessions` sets the sessions written per
+//! store (100,000). `footprint` measures it alone and prints its section of the page; it runs
+//! each memory store's measurement in a child process, `session-bench footprint-memory
+//! ours|tower --sessions N`.
 //!
 //! `callgrind.sh`, beside this crate's manifest, runs the same servers under valgrind's callgrind
 //! and counts the instructions they execute per request: figures that do not move with the
@@ -24,6 +33,7 @@
 #![forbid(unsafe_code)]
 
 mod client;
+mod footprint;
 mod redis;
 mod report;
 mod run;
@@ -42,6 +52,11 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("run") => run_command(&args[1..]),
         Some("serve") => serve_command(&args[1..]),
+        Some("footprint") => footprint_command(&args[1..]),
+        Some("footprint-memory") => match args.get(1) {
+            Some(which) => sessions(&args[2..]).and_then(|n| footprint::memory_child(which, n)),
+            None => Err("footprint-memory needs a store: ours or tower".to_owned()),
+        },
         Some("list") => {
             for s in Server::ALL {
                 println!("{:<24} {}", s.slug(), s.label());
@@ -49,7 +64,8 @@ fn main() -> ExitCode {
             Ok(())
         }
         _ => Err(
-            "usage: session-bench run [flags] | serve <server> --addr HOST:PORT | list\
+            "usage: session-bench run [flags] | serve <server> --addr HOST:PORT \
+                 | footprint [--sessions N] | list\
                   \n(see the crate documentation for the flags)"
                 .to_owned(),
         ),
@@ -117,7 +133,11 @@ fn run_command(args: &[String]) -> Result<(), String> {
         servers: Server::ALL.to_vec(),
         workloads: Workload::ALL.to_vec(),
         server_workers: cpus(),
+        footprint: None,
     };
+    let mut footprint = None;
+    let mut sessions = footprint::DEFAULT_SESSIONS;
+    let mut filtered = false;
     let mut out = None;
     let mut svg = None;
     let mut notes = None;
@@ -131,12 +151,14 @@ fn run_command(args: &[String]) -> Result<(), String> {
             "concurrent" => options.concurrent = number(&name, &value, 1000)?,
             "workers" => options.server_workers = number(&name, &value, 256)?,
             "servers" => {
+                filtered = true;
                 options.servers = value
                     .split(',')
                     .map(|s| Server::from_slug(s).ok_or_else(|| format!("unknown server {s:?}")))
                     .collect::<Result<_, _>>()?;
             }
             "workloads" => {
+                filtered = true;
                 options.workloads = value
                     .split(',')
                     .map(|s| {
@@ -144,6 +166,14 @@ fn run_command(args: &[String]) -> Result<(), String> {
                     })
                     .collect::<Result<_, _>>()?;
             }
+            "footprint" => {
+                footprint = Some(
+                    value
+                        .parse::<bool>()
+                        .map_err(|_| format!("--footprint: {value:?} is not true or false"))?,
+                );
+            }
+            "sessions" => sessions = number(&name, &value, MAX_SESSIONS)?,
             "out" => out = Some(PathBuf::from(value)),
             "svg" => svg = Some(PathBuf::from(value)),
             "notes" => notes = Some(PathBuf::from(value)),
@@ -151,6 +181,7 @@ fn run_command(args: &[String]) -> Result<(), String> {
             _ => return Err(format!("unknown flag --{name}")),
         }
     }
+    options.footprint = footprint.unwrap_or(!filtered).then_some(sessions);
     let load_before = loadavg();
     // The load generator gets two threads, like wrk's default.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -195,6 +226,35 @@ fn run_command(args: &[String]) -> Result<(), String> {
             .map_err(|e| format!("{}: {e}", path.display()))?;
         eprintln!("session-bench: wrote {}", path.display());
     }
+    Ok(())
+}
+
+/// The most sessions the footprint writes per store.
+const MAX_SESSIONS: usize = 10_000_000;
+
+/// The `--sessions N` flag, the only one of `footprint` and `footprint-memory`.
+fn sessions(args: &[String]) -> Result<usize, String> {
+    let mut sessions = footprint::DEFAULT_SESSIONS;
+    for (name, value) in flags(args)? {
+        match name.as_str() {
+            "sessions" => sessions = number(&name, &value, MAX_SESSIONS)?,
+            _ => return Err(format!("unknown flag --{name}")),
+        }
+    }
+    Ok(sessions)
+}
+
+fn footprint_command(args: &[String]) -> Result<(), String> {
+    let sessions = sessions(args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("runtime: {e}"))?;
+    let footprint = runtime.block_on(footprint::measure(sessions))?;
+    let mut md = String::new();
+    report::footprint_section(&mut md, &footprint);
+    print!("{md}");
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! A private `redis-server` on a free loopback port, and the few commands the benchmark sends to
-//! it (`CONFIG RESETSTAT`, `INFO commandstats`, `FLUSHALL`) over a minimal RESP client.
+//! it (`CONFIG RESETSTAT`, `INFO commandstats`, `FLUSHALL`, and for the footprint `INFO memory`,
+//! `DBSIZE`, `RANDOMKEY`, `GET`, `MEMORY USAGE`) over a minimal RESP client.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -74,6 +75,13 @@ impl RedisServer {
 
     /// Sends one command on a fresh connection and returns the reply as text (bounded by 5 s).
     pub(crate) async fn command(&self, args: &[&str]) -> io::Result<String> {
+        let reply = self.command_bytes(args).await?;
+        Ok(String::from_utf8_lossy(&reply).into_owned())
+    }
+
+    /// [`RedisServer::command`], with the reply as the bytes Redis sent (a stored value may not
+    /// be text).
+    pub(crate) async fn command_bytes(&self, args: &[&str]) -> io::Result<Vec<u8>> {
         tokio::time::timeout(Duration::from_secs(5), command(self.addr, args))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "redis command timed out"))?
@@ -174,7 +182,7 @@ impl Drop for RedisServer {
     }
 }
 
-async fn command(addr: SocketAddr, args: &[&str]) -> io::Result<String> {
+async fn command(addr: SocketAddr, args: &[&str]) -> io::Result<Vec<u8>> {
     let mut stream = TcpStream::connect(addr).await?;
     let mut out = format!("*{}\r\n", args.len());
     for a in args {
@@ -194,22 +202,20 @@ async fn command(addr: SocketAddr, args: &[&str]) -> io::Result<String> {
         let Some(line_end) = buf.windows(2).position(|w| w == b"\r\n") else {
             continue;
         };
-        let line = String::from_utf8_lossy(&buf[1..line_end]).into_owned();
+        let line = &buf[1..line_end];
         match buf[0] {
-            b'+' | b':' => return Ok(line),
-            b'-' => return Err(io::Error::other(line)),
+            b'+' | b':' => return Ok(line.to_vec()),
+            b'-' => return Err(io::Error::other(String::from_utf8_lossy(line).into_owned())),
             b'$' => {
-                let len: i64 = line
-                    .parse()
-                    .map_err(|_| io::Error::other("bad bulk length"))?;
+                let len: i64 = std::str::from_utf8(line)
+                    .ok()
+                    .and_then(|l| l.parse().ok())
+                    .ok_or_else(|| io::Error::other("bad bulk length"))?;
                 let Ok(len) = usize::try_from(len) else {
-                    return Ok(String::new());
+                    return Ok(Vec::new());
                 };
                 if buf.len() >= line_end + 2 + len {
-                    return Ok(
-                        String::from_utf8_lossy(&buf[line_end + 2..line_end + 2 + len])
-                            .into_owned(),
-                    );
+                    return Ok(buf[line_end + 2..line_end + 2 + len].to_vec());
                 }
             }
             _ => return Err(io::Error::other("unexpected redis reply")),

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
+use crate::footprint::{Footprint, Store};
 use crate::run::{Results, RunOptions, Sample, Workload};
 use crate::servers::{Framework, Server, Side};
 
@@ -167,8 +168,8 @@ pub(crate) fn markdown(results: &Results, options: &RunOptions, env: &Environmen
     let _ = writeln!(
         md,
         "- Per run: {} s warm-up, then {} s measured; {} round{}; {} keep-alive connections, each \
-         with its own session cookie obtained by a first `/write`; servers run {} worker threads, \
-         the load generator 2.",
+         with its own session cookie obtained by a first `/write` (on `hot`, all with one); \
+         servers run {} worker threads, the load generator 2.",
         options.warmup.as_secs_f64(),
         options.duration.as_secs_f64(),
         options.rounds,
@@ -220,11 +221,24 @@ pub(crate) fn markdown(results: &Results, options: &RunOptions, env: &Environmen
     let _ = writeln!(md, "## Results\n");
     for workload in &options.workloads {
         let _ = writeln!(md, "### `{}`: {}\n", workload.slug(), workload.describe());
+        let hot = *workload == Workload::Hot;
+        if hot {
+            hot_explanation(&mut md, options);
+        }
         let _ = writeln!(
             md,
-            "| server | req/s | p50 ms | p99 ms | server CPU µs/req | errors | Redis per req: cmds sent (by command); cmds run; CPU | vs no sessions | vs peer (which) |"
+            "| server | req/s | p50 ms | p99 ms | server CPU µs/req | errors | Redis per req: cmds sent (by command); cmds run; CPU | vs no sessions | vs peer (which) |{}",
+            if hot {
+                " lost updates (of increments answered 200) |"
+            } else {
+                ""
+            }
         );
-        let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---|---:|---|");
+        let _ = writeln!(
+            md,
+            "|---|---:|---:|---:|---:|---:|---|---:|---|{}",
+            if hot { "---:|" } else { "" }
+        );
         for server in &options.servers {
             let Some(f) = lookup(results, *server, *workload) else {
                 continue;
@@ -265,9 +279,14 @@ pub(crate) fn markdown(results: &Results, options: &RunOptions, env: &Environmen
                 }
                 None => "—".to_owned(),
             };
+            let lost = if hot {
+                format!(" {} |", lost_updates(results, *server))
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |{lost}",
                 server.label(),
                 thousands(f.rps),
                 ms(f.p50_us),
@@ -283,6 +302,9 @@ pub(crate) fn markdown(results: &Results, options: &RunOptions, env: &Environmen
         let _ = writeln!(md);
     }
     concurrency_table(&mut md, results, options);
+    if let Some(footprint) = &results.footprint {
+        footprint_section(&mut md, footprint);
+    }
     targets(&mut md, results, options);
     if let Some(notes) = &env.notes {
         let _ = writeln!(md, "{}", notes.trim_end());
@@ -298,6 +320,114 @@ pub(crate) fn markdown(results: &Results, options: &RunOptions, env: &Environmen
          and writes their figures to [micro-benchmarks.md](micro-benchmarks.md)."
     );
     md
+}
+
+/// What the `hot` table shows, above it.
+fn hot_explanation(md: &mut String, options: &RunOptions) {
+    let _ = writeln!(
+        md,
+        "Every one of the {} connections sends the cookie of one session, made by a first \
+         `/write`, and every request is the write: the requests add one to the same counter, as \
+         many at once as there are connections. The counter is read with `/read` before and \
+         after the run; an update is lost when its request was answered 200 but its increment is \
+         not in the counter: lost = answered − (after − before), warm-up included. Ours writes \
+         with a version check and, on a conflict, reads the session again and replays the \
+         request's changes on it; the peers read the counter, add one and write the whole \
+         session back, so concurrent requests overwrite each other's increments and the peers \
+         lose updates. With a cookie store every answer carries its own copy of the session, so \
+         the connections' cookies part ways and the count does not apply (client-side state). \
+         Median of the rounds, every round's lost updates in brackets.\n",
+        options.connections
+    );
+}
+
+/// The `hot` table's lost-update cell of `server`: the medians over the rounds, and every
+/// round's count.
+fn lost_updates(results: &Results, server: Server) -> String {
+    let Some(runs) = results.samples(server, Workload::Hot) else {
+        return "—".to_owned();
+    };
+    // The rounds whose counter could be read before and after.
+    let counts: Vec<_> = runs
+        .iter()
+        .filter_map(|s| s.hot)
+        .filter(|c| c.applied.is_some())
+        .collect();
+    let lost: Vec<i64> = counts.iter().filter_map(|c| c.lost()).collect();
+    if lost.is_empty() {
+        return "—".to_owned();
+    }
+    let answered = median_f(counts.iter().map(|c| c.answered as f64).collect());
+    let median = median_f(lost.iter().map(|l| *l as f64).collect());
+    let every: Vec<String> = lost.iter().map(|l| thousands_signed(*l)).collect();
+    let note = if server.client_side() {
+        " (client-side state)"
+    } else {
+        ""
+    };
+    format!(
+        "{} of {}{note} [{}]",
+        thousands_signed(median.round() as i64),
+        thousands(answered),
+        every.join(", ")
+    )
+}
+
+fn thousands_signed(n: i64) -> String {
+    let sign = if n < 0 { "−" } else { "" };
+    format!("{sign}{}", thousands(n.unsigned_abs() as f64))
+}
+
+/// The footprint section: bytes per session of each store, and what one session looks like.
+pub(crate) fn footprint_section(md: &mut String, footprint: &Footprint) {
+    let _ = writeln!(md, "## Footprint\n");
+    let _ = writeln!(
+        md,
+        "Bytes per session in storage, for the same data: {} sessions per store, each holding \
+         the object `{{\"n\": 1}}` with a lifetime of 2 hours, created through each library's \
+         own store API (no HTTP) with its default key prefix (`session-bench footprint`). \
+         actix-session keeps each value as its JSON text, so its sessions hold `{{\"n\": \"1\"}}`, \
+         what its `insert(\"n\", 1)` stores. Redis: a private `redis-server`, emptied with \
+         `FLUSHALL` before each library; the figure is the growth of `used_memory` (`INFO \
+         memory`) over the sessions, from a reading taken after a first session opened the \
+         library's connections; the sample is one key (`RANDOMKEY`), its value (`GET`) and its \
+         `MEMORY USAGE`. Memory stores: the growth of the resident set (`VmRSS`) of a fresh \
+         process while it writes the sessions (ours `MemoryDriver::write`, tower-sessions \
+         `MemoryStore::create`), after a first session warmed up the runtime and the store; the \
+         sample is the key and the record held, as `Debug` prints them. The resident set counts \
+         whole pages, and memory the allocator keeps after a free (a grown table's old buckets) \
+         counts too, for both stores alike. Bytes outside printable ASCII (and `\\`, `` ` ``, `|`) are shown as \
+         `\\xNN`.\n",
+        thousands(footprint.sessions as f64)
+    );
+    for why in &footprint.skipped {
+        let _ = writeln!(md, "Skipped: {why}.\n");
+    }
+    let _ = writeln!(
+        md,
+        "| store | bytes per session | ours ÷ this | `MEMORY USAGE` of the sample | sample key | sample value |"
+    );
+    let _ = writeln!(md, "|---|---:|---:|---:|---|---|");
+    for row in &footprint.rows {
+        let ratio = row
+            .store
+            .ours()
+            .and_then(|ours| footprint.row(ours))
+            .filter(|_| row.bytes_per_session > 0.0)
+            .map_or("—".to_owned(), |ours| {
+                format!("{:.2}×", ours.bytes_per_session / row.bytes_per_session)
+            });
+        let _ = writeln!(
+            md,
+            "| {} | {:.1} | {ratio} | {} | `{}` | `{}` |",
+            row.store.label(),
+            row.bytes_per_session,
+            row.memory_usage.map_or("—".to_owned(), |m| m.to_string()),
+            row.sample_key,
+            row.sample_value
+        );
+    }
+    let _ = writeln!(md);
 }
 
 fn concurrency_table(md: &mut String, results: &Results, options: &RunOptions) {
@@ -366,7 +496,8 @@ fn targets(md: &mut String, results: &Results, options: &RunOptions) {
         "Each target compares figures of this run. With Redis: at least 1.3× the peer's req/s on \
          `read` and `write`. With the cookie and memory drivers: within 10% of the framework \
          without sessions on `read` and within 20% on `write`, and never below the peer. No lost \
-         increments where the peers lose them.\n"
+         increments where the peers lose them, on `hot` too. Footprint: in Redis at most 1.25× \
+         the bytes per session of each peer's store; in memory, at most the peer's.\n"
     );
     let _ = writeln!(
         md,
@@ -472,8 +603,60 @@ fn targets(md: &mut String, results: &Results, options: &RunOptions) {
                 yes(ours_lost == 0)
             );
         }
+        if server.client_side() {
+            continue;
+        }
+        if let Some(ours_lost) = most_lost(results, *server) {
+            let peer_lost = server.peer().and_then(|p| most_lost(results, p));
+            let _ = writeln!(
+                md,
+                "| {} | no lost updates on `hot` (peer lost up to {}) | {} lost at most | — | {} |",
+                server.label(),
+                peer_lost.map_or("—".to_owned(), thousands_signed),
+                thousands_signed(ours_lost),
+                yes(ours_lost <= 0)
+            );
+        }
+    }
+    if let Some(footprint) = &results.footprint {
+        footprint_targets(md, footprint);
     }
     let _ = writeln!(md);
+}
+
+/// The most updates `server` lost in a round of `hot`.
+fn most_lost(results: &Results, server: Server) -> Option<i64> {
+    results
+        .samples(server, Workload::Hot)?
+        .iter()
+        .filter_map(|s| s.hot?.lost())
+        .max()
+}
+
+/// The footprint's rows of the targets table.
+fn footprint_targets(md: &mut String, footprint: &Footprint) {
+    for (ours, peer, limit) in [
+        (Store::OursRedis, Store::TowerRedis, 1.25),
+        (Store::OursRedis, Store::ActixRedis, 1.25),
+        (Store::OursMemory, Store::TowerMemory, 1.0),
+    ] {
+        let (Some(o), Some(p)) = (footprint.row(ours), footprint.row(peer)) else {
+            continue;
+        };
+        if p.bytes_per_session <= 0.0 {
+            continue;
+        }
+        let r = o.bytes_per_session / p.bytes_per_session;
+        let _ = writeln!(
+            md,
+            "| {} | bytes per session ≤ {limit:.2}× {} | {r:.2}× ({:.0} / {:.0}) | — | {} |",
+            ours.label(),
+            peer.label(),
+            o.bytes_per_session,
+            p.bytes_per_session,
+            if r <= limit { "yes" } else { "**no**" }
+        );
+    }
 }
 
 /// A hand-written SVG: one panel per workload, one horizontal bar per server (req/s), grey for
@@ -600,8 +783,9 @@ pub(crate) fn versions(root: &Path) -> Vec<(String, String)> {
 mod tests {
     use std::time::Duration;
 
-    use super::svg;
-    use crate::run::{Results, RunOptions, Sample, Workload};
+    use super::{footprint_section, lost_updates, svg};
+    use crate::footprint::{Footprint, Row, Store};
+    use crate::run::{Increments, Results, RunOptions, Sample, Workload};
     use crate::servers::Server;
 
     fn sample(rps: f64) -> Sample {
@@ -614,6 +798,7 @@ mod tests {
             redis_executed: None,
             server_cpu_us: Some(5.0),
             redis_cpu_us: None,
+            hot: None,
         }
     }
 
@@ -645,6 +830,7 @@ mod tests {
             servers,
             workloads: vec![Workload::Read],
             server_workers: 2,
+            footprint: None,
         };
         let chart = svg(&results, &options);
         assert!(chart.contains(r#"class="floor""#));
@@ -660,5 +846,57 @@ mod tests {
             .and_then(|h| h.parse().ok())
             .unwrap();
         assert!(ys.iter().all(|&y| y + 16.0 <= height), "{ys:?} in {height}");
+    }
+
+    #[test]
+    fn the_hot_table_counts_lost_updates_per_round() {
+        let mut results = Results::default();
+        let index = |s: Server| Server::ALL.iter().position(|x| *x == s).unwrap();
+        let hot = |answered, applied| Sample {
+            hot: Some(Increments { answered, applied }),
+            ..sample(1000.0)
+        };
+        results.samples.insert(
+            (index(Server::TowerRedis), Workload::Hot),
+            vec![hot(5000, Some(40)), hot(4000, Some(30)), hot(4500, None)],
+        );
+        results.samples.insert(
+            (index(Server::AxumRedis), Workload::Hot),
+            vec![hot(3000, Some(3000))],
+        );
+        assert_eq!(
+            lost_updates(&results, Server::TowerRedis),
+            "4,465 of 4,500 [4,960, 3,970]"
+        );
+        assert_eq!(lost_updates(&results, Server::AxumRedis), "0 of 3,000 [0]");
+        assert_eq!(lost_updates(&results, Server::AxumMemory), "—");
+    }
+
+    #[test]
+    fn the_footprint_table_compares_each_peer_with_ours() {
+        let row = |store, bytes, value: &str| Row {
+            store,
+            bytes_per_session: bytes,
+            sample_key: "k".to_owned(),
+            sample_value: value.to_owned(),
+            memory_usage: None,
+        };
+        let footprint = Footprint {
+            sessions: 1000,
+            rows: vec![
+                row(Store::OursRedis, 120.0, "s3{\"n\":1}"),
+                row(Store::TowerRedis, 100.0, "\\x93"),
+            ],
+            skipped: vec!["the memory stores: a test".to_owned()],
+        };
+        let mut md = String::new();
+        footprint_section(&mut md, &footprint);
+        assert!(md.contains("1,000 sessions per store"), "{md}");
+        assert!(md.contains("Skipped: the memory stores: a test."), "{md}");
+        assert!(
+            md.contains("| ours, Redis (`RedisDriver`) | 120.0 | — | — | `k` | `s3{\"n\":1}` |"),
+            "{md}"
+        );
+        assert!(md.contains("| 100.0 | 1.20× |"), "{md}");
     }
 }

@@ -1,6 +1,6 @@
 //! The benchmark run: start the servers as child processes, put load on each in turn, one
 //! workload at a time, read Redis's command counters, repeat over several rounds, and keep every
-//! sample.
+//! sample; then measure the stores' footprint (`footprint.rs`).
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpStream};
@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Barrier;
 
 use crate::client::Conn;
+use crate::footprint::Footprint;
 use crate::redis::RedisServer;
 use crate::servers::{Server, Side};
 
@@ -27,10 +28,17 @@ pub(crate) enum Workload {
     Write,
     Login,
     Untouched,
+    Hot,
 }
 
 impl Workload {
-    pub(crate) const ALL: [Workload; 4] = [Self::Read, Self::Write, Self::Login, Self::Untouched];
+    pub(crate) const ALL: [Workload; 5] = [
+        Self::Read,
+        Self::Write,
+        Self::Login,
+        Self::Untouched,
+        Self::Hot,
+    ];
 
     pub(crate) fn slug(self) -> &'static str {
         match self {
@@ -38,6 +46,7 @@ impl Workload {
             Self::Write => "write",
             Self::Login => "login",
             Self::Untouched => "untouched",
+            Self::Hot => "hot",
         }
     }
 
@@ -47,6 +56,7 @@ impl Workload {
             Self::Write => "add one to an integer in the session (ours: `increment`; peers: get, add one, insert)",
             Self::Login => "regenerate the id (tower-sessions `cycle_id`, actix-session `renew`), then the write",
             Self::Untouched => "a route that never uses the session; the client sends its session cookie",
+            Self::Hot => "every connection on one session, each request the write",
         }
     }
 
@@ -56,6 +66,7 @@ impl Workload {
             Self::Write => "/write",
             Self::Login => "/login",
             Self::Untouched => "/untouched",
+            Self::Hot => "/write",
         }
     }
 
@@ -75,6 +86,8 @@ pub(crate) struct RunOptions {
     pub(crate) servers: Vec<Server>,
     pub(crate) workloads: Vec<Workload>,
     pub(crate) server_workers: usize,
+    /// Sessions per store of the footprint measurement; `None` skips it.
+    pub(crate) footprint: Option<usize>,
 }
 
 /// One measured run of one server on one workload.
@@ -95,6 +108,25 @@ pub(crate) struct Sample {
     pub(crate) server_cpu_us: Option<f64>,
     /// CPU time `redis-server` used per answered request, in µs, when the server uses Redis.
     pub(crate) redis_cpu_us: Option<f64>,
+    /// On `hot`, the increments the server answered and how far the counter moved.
+    pub(crate) hot: Option<Increments>,
+}
+
+/// The increments of a `hot` run: every request answered 200 (warm-up included) added one to
+/// the session's counter, as far as the client can tell.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Increments {
+    pub(crate) answered: u64,
+    /// The counter after the run minus the counter before it, when both could be read.
+    pub(crate) applied: Option<i64>,
+}
+
+impl Increments {
+    /// Increments answered 200 that the counter does not hold.
+    pub(crate) fn lost(&self) -> Option<i64> {
+        self.applied
+            .map(|applied| i64::try_from(self.answered).unwrap_or(i64::MAX) - applied)
+    }
 }
 
 /// One concurrency run: `sent` concurrent increments on one session that held 1.
@@ -113,6 +145,7 @@ pub(crate) struct Results {
     pub(crate) concurrency: BTreeMap<usize, Vec<Concurrent>>,
     pub(crate) skipped: Vec<(Server, String)>,
     pub(crate) redis_version: Option<String>,
+    pub(crate) footprint: Option<Footprint>,
 }
 
 impl Results {
@@ -216,12 +249,17 @@ pub(crate) async fn run(options: &RunOptions) -> Result<Results, String> {
                 let redis = redis.as_ref().filter(|_| server.uses_redis());
                 let sample = load(child, route, options, redis).await?;
                 eprintln!(
-                    "session-bench:   {:.0} req/s, p50 {} µs, p99 {} µs, server CPU {:.1} µs/req, {} errors{}",
+                    "session-bench:   {:.0} req/s, p50 {} µs, p99 {} µs, server CPU {:.1} µs/req, {} errors{}{}",
                     sample.rps,
                     sample.p50_us,
                     sample.p99_us,
                     sample.server_cpu_us.unwrap_or(0.0),
                     sample.errors,
+                    sample.hot.map_or(String::new(), |h| format!(
+                        ", {} increments answered 200, lost {}",
+                        h.answered,
+                        h.lost().map_or("unknown".to_owned(), |l| l.to_string())
+                    )),
                     sample
                         .redis
                         .as_ref()
@@ -265,6 +303,15 @@ pub(crate) async fn run(options: &RunOptions) -> Result<Results, String> {
         drop(children);
     }
     let _ = std::fs::remove_dir_all(&dir);
+    drop(redis);
+    if let Some(sessions) = options.footprint {
+        // After the measured runs, so that it cannot slow them down; a failure here costs the
+        // section, not the run.
+        match crate::footprint::measure(sessions).await {
+            Ok(footprint) => results.footprint = Some(footprint),
+            Err(e) => eprintln!("session-bench: footprint: {e}"),
+        }
+    }
     Ok(results)
 }
 
@@ -338,10 +385,37 @@ impl Drop for ServerProcess {
 struct ConnTally {
     latencies: Vec<u32>,
     errors: u64,
+    /// Answers 200, warm-up included.
+    answered: u64,
+}
+
+/// A new connection to `addr` whose session is made by a first `/write`.
+async fn with_session(addr: SocketAddr) -> Result<Conn, String> {
+    let mut conn = Conn::open(addr)
+        .await
+        .map_err(|e| format!("connect {addr}: {e}"))?;
+    let reply = tokio::time::timeout(REQUEST_TIMEOUT, conn.get("/write"))
+        .await
+        .map_err(|_| "the first request timed out".to_owned())?
+        .map_err(|e| format!("first request: {e}"))?;
+    if reply.status != 200 {
+        return Err(format!("first request answered {}", reply.status));
+    }
+    Ok(conn)
+}
+
+/// The session's counter, read with `/read`.
+async fn counter(conn: &mut Conn) -> Option<i64> {
+    let reply = tokio::time::timeout(REQUEST_TIMEOUT, conn.get("/read"))
+        .await
+        .ok()?
+        .ok()?;
+    Some(reply).filter(|r| r.status == 200)?.number()
 }
 
 /// One run: `connections` keep-alive connections, each with its own session (made by a first
-/// `/write`), ask for the workload's route for the warm-up and then the measured duration.
+/// `/write`; on `hot`, one session made by the first connection, whose cookie every connection
+/// sends), ask for the workload's route for the warm-up and then the measured duration.
 async fn load(
     server: &ServerProcess,
     workload: Workload,
@@ -349,20 +423,29 @@ async fn load(
     redis: Option<&RedisServer>,
 ) -> Result<Sample, String> {
     let addr = server.addr;
+    let hot = workload == Workload::Hot;
     let mut conns = Vec::with_capacity(options.connections);
-    for _ in 0..options.connections {
-        let mut conn = Conn::open(addr)
-            .await
-            .map_err(|e| format!("connect {addr}: {e}"))?;
-        let reply = tokio::time::timeout(REQUEST_TIMEOUT, conn.get("/write"))
-            .await
-            .map_err(|_| "the first request timed out".to_owned())?
-            .map_err(|e| format!("first request: {e}"))?;
-        if reply.status != 200 {
-            return Err(format!("first request answered {}", reply.status));
+    if hot {
+        let first = with_session(addr).await?;
+        let jar = first.jar().to_vec();
+        conns.push(first);
+        for _ in 1..options.connections {
+            conns.push(
+                Conn::with_jar(addr, jar.clone())
+                    .await
+                    .map_err(|e| format!("connect {addr}: {e}"))?,
+            );
         }
-        conns.push(conn);
+    } else {
+        for _ in 0..options.connections {
+            conns.push(with_session(addr).await?);
+        }
     }
+    let counter_before = if hot {
+        counter(&mut conns[0]).await
+    } else {
+        None
+    };
     let start = Instant::now();
     let measure_from = start + options.warmup;
     let until = measure_from + options.duration;
@@ -383,6 +466,7 @@ async fn load(
                 let measured = t0 >= measure_from && t1 <= until;
                 match outcome {
                     Ok(Ok(reply)) if reply.status == 200 => {
+                        tally.answered += 1;
                         if measured {
                             let us = t1.duration_since(t0).as_micros();
                             tally.latencies.push(u32::try_from(us).unwrap_or(u32::MAX));
@@ -429,13 +513,28 @@ async fn load(
     };
     let mut latencies = Vec::new();
     let mut errors = 0;
+    let mut answered = 0;
     let mut conns = Vec::with_capacity(tasks.len());
     for task in tasks {
         let (tally, conn) = task.await.map_err(|e| format!("load task: {e}"))?;
         latencies.extend(tally.latencies);
         errors += tally.errors;
+        answered += tally.answered;
         conns.push(conn);
     }
+    // Read before the Redis sample below sends more increments.
+    let increments = match (hot, conns.first_mut()) {
+        (true, Some(first)) => {
+            let after = counter(first).await;
+            Some(Increments {
+                answered,
+                applied: counter_before
+                    .zip(after)
+                    .map(|(before, after)| after - before),
+            })
+        }
+        _ => None,
+    };
     let sent = match redis {
         Some(redis) => Some(round_trips(redis, conns, path).await?),
         None => None,
@@ -459,6 +558,7 @@ async fn load(
         redis_cpu_us: per_request(redis_before, redis_after, ok),
         redis: sent,
         redis_executed: calls.map(|calls| calls.values().sum::<u64>() as f64 / requests),
+        hot: increments,
     })
 }
 

@@ -276,9 +276,9 @@ mod minimal {
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::{Mutex, OnceLock, PoisonError};
 
-    /// The length of our id cookie's value (43 characters of id, a dot, 43 of MAC), so that
-    /// requests and responses carry as many bytes as ours.
-    const ID_LEN: usize = 87;
+    /// The length of our id cookie's value (43 characters of id, a separator, 8 of stamp, a dot,
+    /// 43 of MAC), so that requests and responses carry as many bytes as ours.
+    const ID_LEN: usize = 96;
     /// Our id cookie's attributes with the default configuration.
     const ATTRIBUTES: &str = "; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=7200";
     /// The `Cache-Control` value ours adds to a response that sets a session cookie.
