@@ -36,12 +36,12 @@ pub fn redis(data: &[u8]) {
         record.created_at,
     ]
     .iter()
-    .map(|n| format!("{n:016x}"))
+    .map(|n| format!("{n:012x}"))
     .collect::<String>();
     assert_eq!(
-        &data[2..66],
+        &data[2..50],
         header.as_bytes(),
-        "the header holds each number once, in 16 lowercase hex digits"
+        "the header holds each number once, in 12 lowercase hex digits"
     );
     round_trip(&record, redis::value, redis::read);
 }

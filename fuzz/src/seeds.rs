@@ -264,7 +264,7 @@ fn records(out: &mut Vec<Seed>) {
     out.push(seed(t, "extremes", redis::value(&max)));
     out.push(seed(t, "flash", redis::value(&flashed)));
     let mut upper = redis::value(&flashed);
-    upper[17] = b'F';
+    upper[13] = b'F';
     out.push(seed(t, "upper-case-digit", upper));
 
     let t = "record_decode_cookie";

@@ -88,8 +88,8 @@
 //! One Redis string per session at `<prefix>{<storage key>}` (default prefix `session:`), where
 //! the storage key is the 22-character digest of the session id that session-core derives: the
 //! raw id never reaches Redis. The braces are a Redis Cluster hash tag, so every key of a session
-//! lives in one slot. The value is a 66-byte header, `s3<version><active><expires><created>` with
-//! each number in 16 lowercase hex digits (times in ms since the Unix epoch), then the session's
+//! lives in one slot. The value is a 50-byte header, `s3<version><active><expires><created>` with
+//! each number in 12 lowercase hex digits (times in ms since the Unix epoch), then the session's
 //! values as a JSON object: each number is stored once. The header has a fixed size so that the
 //! scripts read only the header (`GETRANGE`) to compare versions and expiry, and a refresh
 //! rewrites the activity mark and the expiry in place (`SETRANGE`).
