@@ -200,8 +200,12 @@ pub(crate) fn markdown(results: &Results, options: &RunOptions, env: &Environmen
          handler reads an unsigned id from the `Cookie` header, looks it up in one map under a \
          lock and answers with the same `Set-Cookie` and `Cache-Control` bytes as ours, with no \
          signature, expiry, middleware or change tracking; their row shows what about the least \
-         a session that sends its cookie on every response costs. Servers of ours use the defaults of `SessionConfig` (signed id cookie, \
-         Set-Cookie with a refreshed Max-Age on every response, as AdonisJS does), and those \
+         a session that sends its cookie on every response costs. Servers of ours use the defaults of `SessionConfig`: a signed id cookie, \
+         and the default refresh threshold (`refresh = 0.2`: an unchanged session's cookie and \
+         storage expiry are refreshed once 20% of its 2-hour idle age has passed, so within a \
+         run a `read` or `untouched` request sends no cookie and touches no storage, as with \
+         tower-sessions; `refresh = always` would send the cookie on every response, as AdonisJS \
+         does). Those \
          marked \"local cache\" the Redis driver's `local_cache` of 10,000 sessions; \
          the peers use their defaults with `secure` off for plain HTTP. tower-sessions' Redis store is \
          `tower-sessions-redis-store` with a fred pool of 6 (its documentation's example); \
