@@ -18,8 +18,8 @@ use actix_web::{web, App, HttpResponse, ResponseError};
 use minijinja::Environment;
 use serde::Deserialize;
 use serde_json::Value;
-use session::actix::SessionMiddleware;
-use session::{Error, FlashMessages, Session, SessionManager};
+use session_kit::actix::SessionMiddleware;
+use session_kit::{Error, FlashMessages, Session, SessionManager};
 
 /// What every page handler shares: the templates and the driver's name.
 struct Pages {

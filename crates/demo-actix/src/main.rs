@@ -8,7 +8,7 @@
 //! | `SESSION_FILE_LOCATION` | folder of the file driver | `./tmp/sessions` |
 //! | `REDIS_URL` | the Redis driver's server | `redis://127.0.0.1:6379` |
 //!
-//! Every other variable of `session::config_from_env` works too.
+//! Every other variable of `session_kit::config_from_env` works too.
 //!
 //! With the file driver, the folder's sweeper runs beside the server: at start and then every
 //! 15 minutes it removes expired sessions, temporary files of crashed writes and orphan lock

@@ -17,8 +17,8 @@ use axum::{Form, Json, Router};
 use minijinja::{context, Environment};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use session::axum::SessionLayer;
-use session::{
+use session_kit::axum::SessionLayer;
+use session_kit::{
     ConfigError, Error, ErrorKind, FlashMessages, Session, SessionConfig, SessionManager,
 };
 
@@ -49,7 +49,7 @@ pub fn start_up() -> Result<(SessionManager, std::net::SocketAddr), String> {
         for note in notes {
             tracing::warn!("{note}");
         }
-        let manager = session::builder(config)
+        let manager = session_kit::builder(config)
             .build()
             .map_err(|e| e.to_string())?;
         let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".to_owned());
@@ -74,9 +74,9 @@ pub fn config_from_env(
 ) -> Result<(SessionConfig, Vec<String>), ConfigError> {
     let get = |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let mut notes = Vec::new();
-    let mut config = session::config_from_vars(vars.clone())?;
+    let mut config = session_kit::config_from_vars(vars.clone())?;
     if get("APP_KEY").is_none_or(|k| k.trim().is_empty()) {
-        config = config.with_key(session::SecretKey::generate_encoded());
+        config = config.with_key(session_kit::SecretKey::generate_encoded());
         notes.push(
             "APP_KEY is not set: using a random development key, so sessions will not survive a restart"
                 .to_owned(),
@@ -206,7 +206,7 @@ fn render(app: &App, name: &str, session: &Session) -> Result<Response, PageErro
 pub fn render_page(
     templates: &Environment<'_>,
     name: &str,
-    session: &session::Session,
+    session: &session_kit::Session,
     driver: &str,
 ) -> Result<String, PageError> {
     let flash = session.flash_messages();
@@ -466,9 +466,9 @@ pub const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(15 *
 /// the manager's `file` section and clock sweeps what the manager's own driver writes.
 /// Both demos call it at start-up and keep the handle until they stop.
 pub fn start_sweeper(
-    manager: &session::SessionManager,
-) -> Result<Option<session::file_driver::SweeperHandle>, String> {
-    use session::file_driver::{FileConfig, FileDriver};
+    manager: &session_kit::SessionManager,
+) -> Result<Option<session_kit::file_driver::SweeperHandle>, String> {
+    use session_kit::file_driver::{FileConfig, FileDriver};
 
     if manager.driver().name() != "file" {
         return Ok(None);

@@ -18,9 +18,9 @@ use axum::http::Request;
 use axum::routing::get;
 use axum::Router;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use session::axum::SessionLayer;
-use session::SessionConfig;
-use session::{Error, Session};
+use session_kit::axum::SessionLayer;
+use session_kit::SessionConfig;
+use session_kit::{Error, Session};
 use tower_service::Service;
 
 const KEY: &str = "a benchmark secret of at least thirty-two bytes";
@@ -42,7 +42,7 @@ fn bare() -> Router {
 
 fn ours(driver: &str) -> Router {
     #[allow(clippy::expect_used)]
-    let manager = session::builder(SessionConfig::new().with_driver(driver).with_key(KEY))
+    let manager = session_kit::builder(SessionConfig::new().with_driver(driver).with_key(KEY))
         .build()
         .expect("valid configuration");
     Router::new()

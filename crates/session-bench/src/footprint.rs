@@ -13,9 +13,9 @@ use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_session::storage::{RedisSessionStore, SessionStore as _};
-use session::driver::{Record, SessionStore as _};
-use session::redis_driver::RedisDriver;
-use session::{MemoryDriver, SessionId};
+use session_kit::driver::{Record, SessionStore as _};
+use session_kit::redis_driver::RedisDriver;
+use session_kit::{MemoryDriver, SessionId};
 use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
 use tower_sessions::session::{Id, Record as TowerRecord};
 use tower_sessions::{MemoryStore, SessionStore as _};
@@ -366,7 +366,7 @@ pub(crate) fn memory_child(which: &str, sessions: usize) -> Result<(), String> {
                 // Room for every session: the default cap (100,000, spread over 64 shards)
                 // would evict some.
                 let driver = MemoryDriver::new().with_max_sessions(sessions.saturating_mul(2));
-                let fail = |e: session::driver::DriverError| format!("memory driver: {e}");
+                let fail = |e: session_kit::driver::DriverError| format!("memory driver: {e}");
                 // One first session warms up the runtime, the random source and the store.
                 let key = SessionId::generate().storage_key();
                 let record = our_record();

@@ -16,7 +16,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use session::{SessionConfig, SessionManager};
+use session_kit::{SessionConfig, SessionManager};
 
 /// The secret the servers sign and seal with (a benchmark needs no real secret).
 const KEY: &str = "session-bench secret key of more than thirty-two bytes";
@@ -257,7 +257,7 @@ fn manager(driver: &str, options: &ServeOptions) -> Result<SessionManager, Strin
         }
         _ => {}
     }
-    session::builder(config)
+    session_kit::builder(config)
         .build()
         .map_err(|e| format!("session manager: {e}"))
 }
@@ -356,8 +356,8 @@ mod axum_servers {
     use axum::response::IntoResponse;
     use axum::routing::get;
     use axum::Router;
-    use session::axum::SessionLayer;
-    use session::{Error, Session};
+    use session_kit::axum::SessionLayer;
+    use session_kit::{Error, Session};
     use tower_sessions::{MemoryStore, SessionManagerLayer, SessionStore};
     use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
     use tower_sessions_redis_store::RedisStore;
@@ -427,7 +427,7 @@ mod axum_servers {
         ))
     }
 
-    fn ours(manager: session::SessionManager) -> Router {
+    fn ours(manager: session_kit::SessionManager) -> Router {
         Router::new()
             .route("/read", get(read))
             .route("/write", get(write))
@@ -485,8 +485,8 @@ mod actix_servers {
     use actix_web::cookie::Key;
     use actix_web::http::header::{self, HeaderValue};
     use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-    use session::actix::SessionMiddleware;
-    use session::{Error, Session};
+    use session_kit::actix::SessionMiddleware;
+    use session_kit::{Error, Session};
 
     use super::minimal::Route;
     use super::{manager, ServeOptions, Server, KEY};

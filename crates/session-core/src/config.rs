@@ -604,7 +604,7 @@ impl SessionConfig {
     /// | `APP_KEY` | `keys` (comma-separated, current key first) |
     ///
     /// The driver stays unchosen without `SESSION_DRIVER`, and the drivers' own variables are
-    /// theirs to read: the `session` facade crate reads the chosen driver's variables into its
+    /// theirs to read: the `session-kit` facade crate reads the chosen driver's variables into its
     /// section and picks the default driver. Any other variable starting with `SESSION_` is a
     /// misspelling when it is one or two edits away from one of [`ENV_VARS`], and fails, naming
     /// it; other `SESSION_*` variables (a driver's, or `SESSION_MANAGER` of Linux desktops) are

@@ -3,7 +3,7 @@
 //!
 //! This crate is what the adapters (`session-axum`, `session-actix`) and the drivers
 //! (`session-cookie`, `session-file`, `session-redis`) share. Applications usually depend on the
-//! `session` facade crate, which re-exports it.
+//! `session-kit` facade crate, which re-exports it.
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {

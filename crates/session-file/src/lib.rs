@@ -193,7 +193,7 @@ pub const ENV_VARS: &[&str] = &["SESSION_FILE_LOCATION"];
 
 /// Reads the file driver's variables into `config`'s `file` section: `SESSION_FILE_LOCATION`
 /// sets `file.location`. Other variables are left alone (the core reads its own with
-/// `SessionConfig::from_vars`; the `session` facade calls both).
+/// `SessionConfig::from_vars`; the `session-kit` facade calls both).
 ///
 /// ```
 /// use session_core::SessionConfig;

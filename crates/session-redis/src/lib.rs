@@ -266,7 +266,7 @@ pub const ENV_VARS: &[&str] = &[
 /// | `SESSION_REDIS_LOCAL_CACHE` | `redis.local_cache` (a number of sessions, 0: off) |
 ///
 /// Call it only when the Redis driver is chosen: `REDIS_URL` is often set for other parts of an
-/// app (the `session` facade does so). A bad value fails naming the option.
+/// app (the `session-kit` facade does so). A bad value fails naming the option.
 ///
 /// ```
 /// use session_core::SessionConfig;
@@ -653,7 +653,7 @@ impl RedisDriver {
                             && !e.is_timeout()
                             && pool::breaks_connection(&e) =>
                     {
-                        tracing::debug!(target: "session::redis", op, key = key.short(), error = %e, "shared connection was dead; retrying on a fresh one");
+                        tracing::debug!(target: "session_kit::redis", op, key = key.short(), error = %e, "shared connection was dead; retrying on a fresh one");
                     }
                     // Only the plain `GET` of a read can meet a key of another type (the
                     // scripts check with `pcall`): it reads as no session, like in the script.
@@ -681,7 +681,7 @@ impl RedisDriver {
             }),
         };
         if let Err(e) = &outcome {
-            tracing::warn!(target: "session::redis", op, key = key.short(), error = %e, "redis call failed");
+            tracing::warn!(target: "session_kit::redis", op, key = key.short(), error = %e, "redis call failed");
         }
         outcome
     }
@@ -703,7 +703,7 @@ impl RedisDriver {
                 Err(e)
                     if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
                 {
-                    tracing::debug!(target: "session::redis", op, key = key.short(), "script not cached on the server; sending it again");
+                    tracing::debug!(target: "session_kit::redis", op, key = key.short(), "script not cached on the server; sending it again");
                     conn.query(&eval_of(by_sha, code)).await
                 }
                 other => other,
@@ -818,7 +818,7 @@ fn outcome(reply: &str) -> Result<WriteOutcome, DriverError> {
 
 /// A warning for a stored value that does not decode, which reads as no session.
 fn reject<T>(key: &StorageKey, why: &str) -> Option<T> {
-    tracing::warn!(target: "session::redis", key = key.short(), why, "stored session does not decode; treating it as no session");
+    tracing::warn!(target: "session_kit::redis", key = key.short(), why, "stored session does not decode; treating it as no session");
     None
 }
 

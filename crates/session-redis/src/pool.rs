@@ -372,7 +372,7 @@ impl managed::Manager for Connector {
                     Some(caching) if caching.copies.is_enabled() => match caching.open().await {
                         Ok(conn) => Some(conn),
                         Err(e) if refuses_tracking(&e) => {
-                            tracing::warn!(target: "session::redis", error = %e, "the server does not support client tracking over RESP3; the local cache is off");
+                            tracing::warn!(target: "session_kit::redis", error = %e, "the server does not support client tracking over RESP3; the local cache is off");
                             caching.copies.disable();
                             None
                         }

@@ -1,7 +1,7 @@
 //! The HTML pages on actix-web: the seed's examples, clicked through over HTTP, with the same
 //! assertions as the axum demo's.
 
-use session::SessionConfig;
+use session_kit::SessionConfig;
 use session_testkit::pages;
 
 use crate::server::serve;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use session::{CookieOptions, SessionConfig};
+use session_kit::{CookieOptions, SessionConfig};
 use session_testkit::http::HttpScenarios;
 
 use crate::server::{serve, serve_with_backend};

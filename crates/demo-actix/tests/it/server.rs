@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use session::{ManualClock, SessionConfig};
+use session_kit::{ManualClock, SessionConfig};
 use session_testkit::http::{Backend, Target};
 
 pub(crate) const SECRET: &str = "demo test secret key, at least 32 bytes";
@@ -39,14 +39,14 @@ pub(crate) async fn serve_with_backend(
 ) -> Running {
     let clock = ManualClock::starting_now();
     let config = config.with_key(SECRET).with_age(AGE);
-    let manager = session::builder(config)
+    let manager = session_kit::builder(config)
         .with_clock(Arc::new(clock.clone()))
         .build()
         .expect("valid demo configuration");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
     let addr = listener.local_addr().expect("address");
     // Every server-side driver of the workspace compares versions; the cookie driver cannot.
-    let atomic = matches!(manager.driver(), session::Driver::Server(_));
+    let atomic = matches!(manager.driver(), session_kit::Driver::Server(_));
     let driver = manager.driver().name().to_owned();
     let server_side = driver != "cookie";
     let cookie_name = manager.config().cookie_name().to_owned();

@@ -1,6 +1,6 @@
 //! The HTML pages: the seed's examples, clicked through over HTTP.
 
-use session::SessionConfig;
+use session_kit::SessionConfig;
 use session_testkit::pages;
 
 use crate::server::serve;
@@ -44,7 +44,7 @@ async fn the_demo_configuration_from_the_environment() {
         notes.iter().any(|n| n.contains("APP_KEY is not set")),
         "{notes:?}"
     );
-    assert!(session::builder(config).build().is_ok());
+    assert!(session_kit::builder(config).build().is_ok());
 
     let (config, notes) = demo::config_from_env(vars(&[
         ("APP_KEY", "an application key that is long enough"),
@@ -56,7 +56,7 @@ async fn the_demo_configuration_from_the_environment() {
     assert!(notes.is_empty(), "{notes:?}");
 
     let (config, _) = demo::config_from_env(vars(&[("SESSION_DRIVER", "nosql")])).expect("parsed");
-    let err = session::builder(config)
+    let err = session_kit::builder(config)
         .build()
         .expect_err("unknown driver");
     assert_eq!(err.option(), "driver");

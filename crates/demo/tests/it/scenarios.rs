@@ -1,7 +1,7 @@
 //! The HTTP scenario suite against the demo, for every driver.
 
 use serde_json::json;
-use session::{CookieOptions, SessionConfig};
+use session_kit::{CookieOptions, SessionConfig};
 use session_testkit::http::HttpScenarios;
 
 use crate::server::serve;

@@ -8,7 +8,7 @@
 //! ```
 //! # #[cfg(feature = "axum")] {
 //! use axum::{routing::post, Router};
-//! use session::{Error, Session};
+//! use session_kit::{Error, Session};
 //!
 //! async fn login(session: Session) -> Result<&'static str, Error> {
 //!     session.regenerate()?; // a new id at login: session fixation defence
@@ -18,11 +18,11 @@
 //! }
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let config = session::config_from_vars([("APP_KEY".to_owned(), "a secret of at least thirty-two bytes!!".to_owned())])?;
-//! let manager = session::builder(config).build()?;
+//! let config = session_kit::config_from_vars([("APP_KEY".to_owned(), "a secret of at least thirty-two bytes!!".to_owned())])?;
+//! let manager = session_kit::builder(config).build()?;
 //! let app: Router = Router::new()
 //!     .route("/login", post(login))
-//!     .layer(session::axum::SessionLayer::new(manager));
+//!     .layer(session_kit::axum::SessionLayer::new(manager));
 //! # let _ = app; Ok(()) }
 //! # main().unwrap(); }
 //! ```
@@ -115,7 +115,7 @@ pub mod redis_driver {
 /// A driver registry holding `memory` and every driver enabled by cargo feature.
 ///
 /// ```
-/// let names: Vec<String> = session::registry().names().map(str::to_owned).collect();
+/// let names: Vec<String> = session_kit::registry().names().map(str::to_owned).collect();
 /// assert!(names.contains(&"memory".to_owned()));
 /// # #[cfg(feature = "cookie")]
 /// assert!(names.contains(&"cookie".to_owned()));
@@ -132,7 +132,7 @@ pub fn registry() -> DriverRegistry {
     registry
 }
 
-/// A manager builder with [`registry`] installed: `session::builder(config).build()?`.
+/// A manager builder with [`registry`] installed: `session_kit::builder(config).build()?`.
 pub fn builder(config: SessionConfig) -> SessionManagerBuilder {
     SessionManager::builder(config).with_registry(registry())
 }
@@ -142,7 +142,7 @@ pub fn builder(config: SessionConfig) -> SessionManagerBuilder {
 ///
 /// ```
 /// # #[cfg(feature = "cookie")]
-/// assert_eq!(session::DEFAULT_DRIVER, "cookie");
+/// assert_eq!(session_kit::DEFAULT_DRIVER, "cookie");
 /// ```
 #[cfg(feature = "cookie")]
 pub const DEFAULT_DRIVER: &str = session_cookie::DRIVER_NAME;
@@ -155,7 +155,7 @@ pub const DEFAULT_DRIVER: &str = "memory";
 /// Reads the configuration from the process environment: see [`config_from_vars`].
 ///
 /// ```
-/// match session::config_from_env() {
+/// match session_kit::config_from_env() {
 ///     Ok(config) => println!("sessions use the {} driver", config.driver()),
 ///     // A misspelt SESSION_ variable or a bad value is named in the error.
 ///     Err(e) => eprintln!("bad session configuration: {e}"),
@@ -175,11 +175,11 @@ pub fn config_from_env() -> Result<SessionConfig, ConfigError> {
 /// let vars = |pairs: &[(&str, &str)]| {
 ///     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>()
 /// };
-/// let config = session::config_from_vars(vars(&[("SESSION_AGE", "30m")]))?;
-/// assert_eq!(config.driver(), session::DEFAULT_DRIVER);
-/// let typo = session::config_from_vars(vars(&[("SESSION_DRIVR", "memory")])).unwrap_err();
+/// let config = session_kit::config_from_vars(vars(&[("SESSION_AGE", "30m")]))?;
+/// assert_eq!(config.driver(), session_kit::DEFAULT_DRIVER);
+/// let typo = session_kit::config_from_vars(vars(&[("SESSION_DRIVR", "memory")])).unwrap_err();
 /// assert_eq!(typo.option(), "SESSION_DRIVR");
-/// # Ok::<(), session::ConfigError>(())
+/// # Ok::<(), session_kit::ConfigError>(())
 /// ```
 pub fn config_from_vars(
     vars: impl IntoIterator<Item = (String, String)>,

@@ -10,14 +10,14 @@ fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 
 #[test]
 fn the_default_driver_is_chosen_without_session_driver() {
-    let config = session::config_from_vars(vars(&[("APP_KEY", "k")])).expect("config");
-    assert_eq!(config.driver(), session::DEFAULT_DRIVER);
+    let config = session_kit::config_from_vars(vars(&[("APP_KEY", "k")])).expect("config");
+    assert_eq!(config.driver(), session_kit::DEFAULT_DRIVER);
 }
 
 #[cfg(all(feature = "file", feature = "redis"))]
 #[test]
 fn only_the_chosen_driver_reads_its_variables() {
-    let config = session::config_from_vars(vars(&[
+    let config = session_kit::config_from_vars(vars(&[
         ("REDIS_URL", "redis://elsewhere"),
         ("SESSION_DRIVER", "file"),
         ("SESSION_FILE_LOCATION", "/tmp/s"),
@@ -26,7 +26,7 @@ fn only_the_chosen_driver_reads_its_variables() {
     assert!(config.section("redis").is_none());
     assert_eq!(config.section("file").expect("file")["location"], "/tmp/s");
 
-    let config = session::config_from_vars(vars(&[
+    let config = session_kit::config_from_vars(vars(&[
         ("SESSION_DRIVER", "redis"),
         ("REDIS_URL", "redis://127.0.0.1:7000"),
         ("SESSION_REDIS_CLUSTER", "true"),
@@ -40,7 +40,7 @@ fn only_the_chosen_driver_reads_its_variables() {
     assert_eq!(redis["local_cache"], 5000);
     assert!(config.section("file").is_none());
 
-    let err = session::config_from_vars(vars(&[
+    let err = session_kit::config_from_vars(vars(&[
         ("SESSION_DRIVER", "redis"),
         ("SESSION_REDIS_LOCAL_CACHE", "lots"),
     ]))
@@ -48,6 +48,6 @@ fn only_the_chosen_driver_reads_its_variables() {
     assert_eq!(err.option(), "redis.local_cache");
     // A misspelling of a driver's variable is caught too.
     let err =
-        session::config_from_vars(vars(&[("SESSION_REDIS_PRFIX", "app:")])).expect_err("misspelt");
+        session_kit::config_from_vars(vars(&[("SESSION_REDIS_PRFIX", "app:")])).expect_err("misspelt");
     assert_eq!(err.option(), "SESSION_REDIS_PRFIX");
 }
