@@ -47,7 +47,7 @@ fn only_the_chosen_driver_reads_its_variables() {
     .expect_err("not a number");
     assert_eq!(err.option(), "redis.local_cache");
     // A misspelling of a driver's variable is caught too.
-    let err =
-        session_kit::config_from_vars(vars(&[("SESSION_REDIS_PRFIX", "app:")])).expect_err("misspelt");
+    let err = session_kit::config_from_vars(vars(&[("SESSION_REDIS_PRFIX", "app:")]))
+        .expect_err("misspelt");
     assert_eq!(err.option(), "SESSION_REDIS_PRFIX");
 }
