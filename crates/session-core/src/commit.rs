@@ -344,10 +344,7 @@ impl Session {
             base = match manager.call(store.read(&key)).await {
                 Ok(read) => read.filter(|r| !r.is_expired_at(now)),
                 Err(e) => {
-                    for follower in followers {
-                        follower.tell(Turn::Alone);
-                    }
-                    guard.hand_over(None);
+                    guard.give_up(followers, None);
                     return Err(e);
                 }
             };
@@ -374,10 +371,7 @@ impl Session {
             let mut data = match plan.data(Some(&current.data)) {
                 Ok(data) => data,
                 Err(e) => {
-                    for follower in pending {
-                        follower.tell(Turn::Alone);
-                    }
-                    guard.hand_over(base);
+                    guard.give_up(pending, base);
                     return Err(e);
                 }
             };
@@ -417,10 +411,7 @@ impl Session {
             let outcome = match self.put_same(store, &key, record, base.as_ref()).await {
                 Ok(outcome) => outcome,
                 Err(e) => {
-                    for member in members {
-                        member.tell(Turn::Alone);
-                    }
-                    guard.hand_over(None);
+                    guard.give_up(members, None);
                     return Err(e);
                 }
             };
@@ -438,10 +429,7 @@ impl Session {
                 }
                 WriteOutcome::Gone => base = None,
                 WriteOutcome::Conflict if attempt >= attempts => {
-                    for member in members {
-                        member.tell(Turn::Alone);
-                    }
-                    guard.hand_over(None);
+                    guard.give_up(members, None);
                     return Err(Error::Conflict { attempts });
                 }
                 // Another process wrote: read what it left, and replay every change on it.
@@ -450,10 +438,7 @@ impl Session {
                     base = match manager.call(store.read(&key)).await {
                         Ok(read) => read.filter(|r| !r.is_expired_at(now)),
                         Err(e) => {
-                            for member in members {
-                                member.tell(Turn::Alone);
-                            }
-                            guard.hand_over(None);
+                            guard.give_up(members, None);
                             return Err(e);
                         }
                     };

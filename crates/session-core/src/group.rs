@@ -109,6 +109,15 @@ impl LeadGuard {
             .is_some_and(|queue| !queue.is_empty())
     }
 
+    /// Gives up the shared write: each of `waiters` commits on its own, and the turn passes on
+    /// with `base`.
+    pub(crate) fn give_up(self, waiters: Vec<Waiter>, base: Option<Record>) {
+        for waiter in waiters {
+            waiter.tell(Turn::Alone);
+        }
+        self.hand_over(base);
+    }
+
     /// Passes the turn on, with `base` as the record the next writer builds on.
     pub(crate) fn hand_over(mut self, base: Option<Record>) {
         self.armed = false;
