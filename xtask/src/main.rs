@@ -17,9 +17,12 @@
 //! - `package`: packages every crate that is published (`publish` not `false`), in dependency
 //!   order, and builds each package as crates.io would (`cargo package --workspace`, the
 //!   unpublished demos, benchmark and xtask excluded).
+//! - `features`: the facade built with every combination of its cargo features and tested with
+//!   none, and the published crates' dependencies checked against the claimed `rust-version`.
 
 #![forbid(unsafe_code)]
 
+mod features;
 mod fuzz;
 mod micro;
 mod tidy;
@@ -38,8 +41,9 @@ fn main() -> ExitCode {
         Some("bench") => bench(&args[1..]),
         Some("fuzz") => fuzz::fuzz(&args[1..]),
         Some("package") => package(),
+        Some("features") => features::features(),
         _ => Err(
-            "usage: cargo xtask <test|ci|tidy|bench|fuzz|package> [extra cargo test / session-bench run arguments]\n       cargo xtask fuzz [--seconds N] [--write-seeds] [target…] [-- libFuzzer options]"
+            "usage: cargo xtask <test|ci|tidy|bench|fuzz|package|features> [extra cargo test / session-bench run arguments]\n       cargo xtask fuzz [--seconds N] [--write-seeds] [target…] [-- libFuzzer options]"
                 .to_owned(),
         ),
     };
@@ -324,6 +328,7 @@ fn ci() -> Result<(), String> {
         .env("RUSTDOCFLAGS", "-D warnings"))?;
     tidy::run(&root()).map_err(|problems| problems.join("\n"))?;
     package()?;
+    features::features()?;
     test(&[])
 }
 

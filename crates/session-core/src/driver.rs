@@ -883,6 +883,8 @@ pub struct DriverRegistry {
     factories: Vec<(String, Factory)>,
     /// Top-level configuration sections that drivers claimed beside their names.
     sections: Vec<String>,
+    /// What to tell a user who asks for a driver that is not registered, by name.
+    hints: Vec<(String, String)>,
 }
 
 impl fmt::Debug for DriverRegistry {
@@ -910,6 +912,7 @@ impl DriverRegistry {
         let mut registry = Self {
             factories: Vec::new(),
             sections: Vec::new(),
+            hints: Vec::new(),
         };
         registry.extend("memory", |setup| {
             let mut driver = crate::memory::MemoryDriver::new().with_clock(setup.clock());
@@ -961,6 +964,35 @@ impl DriverRegistry {
         if !self.sections.contains(&section) {
             self.sections.push(section);
         }
+        self
+    }
+
+    /// Says how to get a driver that is not registered, for the start-up error of a configuration
+    /// that names it. A facade with drivers behind cargo features registers a hint for each
+    /// feature left off, so `SESSION_DRIVER=redis` without the feature names the feature.
+    ///
+    /// ```
+    /// use session_core::{DriverRegistry, SessionConfig, SessionManager};
+    ///
+    /// let mut registry = DriverRegistry::new();
+    /// registry.hint_missing("redis", "enable the `redis` feature of my-sessions");
+    /// let err = SessionManager::builder(
+    ///     SessionConfig::new().with_driver("redis").with_key("a secret of at least thirty-two bytes!!"),
+    /// )
+    /// .with_registry(registry)
+    /// .build()
+    /// .unwrap_err();
+    /// assert_eq!(err.option(), "driver");
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "invalid session option `driver`: the driver \"redis\" is not compiled in: \
+    ///      enable the `redis` feature of my-sessions (drivers compiled in: memory)"
+    /// );
+    /// ```
+    pub fn hint_missing(&mut self, name: impl Into<String>, hint: impl Into<String>) -> &mut Self {
+        let name = name.into();
+        self.hints.retain(|(n, _)| *n != name);
+        self.hints.push((name, hint.into()));
         self
     }
 
@@ -1023,6 +1055,16 @@ impl DriverRegistry {
             .ok_or_else(|| {
                 let mut known: Vec<&str> = self.names().collect();
                 known.sort_unstable();
+                let known = known.join(", ");
+                if let Some((_, hint)) = self.hints.iter().find(|(n, _)| n == setup.name()) {
+                    return ConfigError::new(
+                        "driver",
+                        format!(
+                            "the driver \"{}\" is not compiled in: {hint} (drivers compiled in: {known})",
+                            setup.name()
+                        ),
+                    );
+                }
                 let shown = if setup.name().is_empty() {
                     "no driver was chosen".to_owned()
                 } else {
@@ -1030,7 +1072,7 @@ impl DriverRegistry {
                 };
                 ConfigError::new(
                     "driver",
-                    format!("{shown}; known drivers: {}", known.join(", ")),
+                    format!("{shown}; known drivers: {known}"),
                 )
             })?;
         factory(setup)

@@ -366,7 +366,16 @@ impl StdError for DriverError {
 ///     "invalid session option `age`: Invalid duration expression \"soon\""
 /// );
 /// ```
-#[derive(Debug)]
+///
+/// Its `Debug` form is the same sentence (with the underlying error, if any), so a `main` that
+/// returns `Result<(), Box<dyn Error>>` prints a readable line when start-up fails:
+///
+/// ```
+/// use session_core::ConfigError;
+///
+/// let e = ConfigError::new("keys", "at least one secret key is required");
+/// assert_eq!(format!("{e:?}"), "invalid session option `keys`: at least one secret key is required");
+/// ```
 pub struct ConfigError {
     option: String,
     message: String,
@@ -429,6 +438,16 @@ impl fmt::Display for ConfigError {
             "invalid session option `{}`: {}",
             self.option, self.message
         )
+    }
+}
+
+impl fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)?;
+        if let Some(source) = &self.source {
+            write!(f, " ({source})")?;
+        }
+        Ok(())
     }
 }
 

@@ -420,7 +420,8 @@ impl KeyRing {
         if keys.is_empty() {
             return Err(ConfigError::new(
                 "keys",
-                "at least one secret key is required (set APP_KEY)",
+                "at least one secret key is required: set APP_KEY to 32 or more random bytes, \
+                 such as the output of `openssl rand -base64 32`",
             ));
         }
         Ok(Self { keys })

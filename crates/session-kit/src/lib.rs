@@ -121,7 +121,6 @@ pub mod redis_driver {
 /// assert!(names.contains(&"cookie".to_owned()));
 /// ```
 pub fn registry() -> DriverRegistry {
-    #[allow(unused_mut)]
     let mut registry = DriverRegistry::new();
     #[cfg(feature = "cookie")]
     session_cookie::register(&mut registry);
@@ -129,6 +128,21 @@ pub fn registry() -> DriverRegistry {
     session_file::register(&mut registry);
     #[cfg(feature = "redis")]
     session_redis::register(&mut registry);
+    for (driver, enabled) in [
+        ("cookie", cfg!(feature = "cookie")),
+        ("file", cfg!(feature = "file")),
+        ("redis", cfg!(feature = "redis")),
+    ] {
+        if !enabled {
+            registry.hint_missing(
+                driver,
+                format!(
+                    "enable the cargo feature `{driver}` of session-kit \
+                     (session-kit = {{ version = \"0.1\", features = [\"{driver}\"] }})"
+                ),
+            );
+        }
+    }
     registry
 }
 

@@ -51,3 +51,23 @@ fn only_the_chosen_driver_reads_its_variables() {
         .expect_err("misspelt");
     assert_eq!(err.option(), "SESSION_REDIS_PRFIX");
 }
+
+/// Run by the feature matrix (`cargo xtask features`), which tests the facade without drivers.
+#[cfg(not(feature = "redis"))]
+#[test]
+fn a_driver_left_out_names_its_cargo_feature() {
+    let config = session_kit::config_from_vars(vars(&[
+        ("SESSION_DRIVER", "redis"),
+        ("APP_KEY", "a secret of at least thirty-two bytes!!"),
+    ]))
+    .expect("config");
+    let err = session_kit::builder(config)
+        .build()
+        .expect_err("no redis driver");
+    assert_eq!(err.option(), "driver");
+    let message = format!("{err:?}");
+    assert!(
+        message.contains("enable the cargo feature `redis` of session-kit"),
+        "{message}"
+    );
+}
