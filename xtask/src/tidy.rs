@@ -32,6 +32,9 @@ pub(crate) fn run(root: &Path) -> Result<(), Vec<String>> {
                 "crates/{name}: a published crate needs a CHANGELOG.md"
             ));
         }
+        if publish {
+            problems.extend(crates_io_page(&name, &dir, &manifest));
+        }
         for root_file in ["src/lib.rs", "src/main.rs"] {
             if let Ok(text) = fs::read_to_string(dir.join(root_file)) {
                 if !text.contains("#![forbid(unsafe_code)]") {
@@ -75,6 +78,7 @@ pub(crate) fn run(root: &Path) -> Result<(), Vec<String>> {
             problems.push(format!("{required} is missing"));
         }
     }
+    problems.extend(guide_compiles(root));
     let ci = fs::read_to_string(root.join(".ci/run")).unwrap_or_default();
     let readme = fs::read_to_string(root.join("README.md")).unwrap_or_default();
     if !(ci.contains("cargo xtask test") && readme.contains("cargo xtask test")) {
@@ -85,6 +89,89 @@ pub(crate) fn run(root: &Path) -> Result<(), Vec<String>> {
     } else {
         Err(problems)
     }
+}
+
+/// What crates.io and docs.rs show of a published crate: its README, the manifest keys that
+/// link and classify it, and docs.rs's feature settings.
+fn crates_io_page(name: &str, dir: &Path, manifest: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    if !dir.join("README.md").exists() {
+        problems.push(format!("crates/{name}: a published crate needs a README.md"));
+    }
+    let documentation = format!("documentation = \"https://docs.rs/{name}\"");
+    for key in [
+        "readme = \"README.md\"",
+        documentation.as_str(),
+        "keywords = [",
+        "categories = [",
+        "[package.metadata.docs.rs]",
+    ] {
+        if !manifest.contains(key) {
+            problems.push(format!("crates/{name}/Cargo.toml: missing `{key}`"));
+        }
+    }
+    problems
+}
+
+/// Every Markdown file with Rust code (the README files and `docs/`) is compiled by the
+/// `doctests` crate, and a block it skips says why on its first line.
+fn guide_compiles(root: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    let included = fs::read_to_string(root.join("crates/doctests/src/lib.rs")).unwrap_or_default();
+    for file in markdown_files(root) {
+        let text = fs::read_to_string(&file).unwrap_or_default();
+        let shown = file
+            .strip_prefix(root)
+            .unwrap_or(&file)
+            .to_string_lossy()
+            .replace('\\', "/");
+        let mut lines = text.lines().enumerate().peekable();
+        let mut has_rust = false;
+        while let Some((n, line)) = lines.next() {
+            let Some(info) = line.trim_start().strip_prefix("```rust") else {
+                continue;
+            };
+            has_rust = true;
+            let first = lines.peek().map(|(_, l)| l.trim_start()).unwrap_or("");
+            if info.contains("ignore") && !first.starts_with("// Not compiled: ") {
+                problems.push(format!(
+                    "{shown}:{}: an ignored block starts with `// Not compiled: <why>`",
+                    n + 1
+                ));
+            }
+        }
+        if has_rust && !included.contains(&format!("\"{shown}\"")) {
+            problems.push(format!(
+                "{shown}: has Rust code; list it in crates/doctests/src/lib.rs"
+            ));
+        }
+    }
+    problems
+}
+
+/// `README.md`, the crates' README files and every Markdown file under `docs/`.
+fn markdown_files(root: &Path) -> Vec<PathBuf> {
+    let mut out = vec![root.join("README.md")];
+    if let Ok(entries) = fs::read_dir(root.join("crates")) {
+        out.extend(
+            entries
+                .flatten()
+                .map(|e| e.path().join("README.md"))
+                .filter(|p| p.exists()),
+        );
+    }
+    let mut stack = vec![root.join("docs")];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "md") {
+                out.push(path);
+            }
+        }
+    }
+    out
 }
 
 fn rust_files(root: &Path) -> Vec<PathBuf> {

@@ -97,6 +97,7 @@
 //! actix-web 4; the minimum supported Rust version is 1.89.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod extract;
 mod initiate;

@@ -73,6 +73,7 @@
 //! axum 0.8, tower 0.5; the minimum supported Rust version is 1.89.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod layer;
 

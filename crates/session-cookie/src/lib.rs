@@ -165,6 +165,7 @@
 //! The minimum supported Rust version is 1.89.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod chunk;
 mod config;

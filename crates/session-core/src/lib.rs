@@ -55,6 +55,7 @@
 //! The minimum supported Rust version is 1.89.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "actix")]
 mod actix;
@@ -106,11 +107,6 @@ pub use crate::verified::constant_time_eq;
 
 /// Re-exported so drivers and adapters use the same `cookie` version as the core.
 pub use cookie;
-
-/// The custom drivers guide (`docs/custom-drivers.md`), whose code blocks run as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../../../docs/custom-drivers.md")]
-pub struct CustomDriversGuide;
 
 /// The reserved key under which flash messages are stored inside a record.
 ///

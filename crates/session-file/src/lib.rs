@@ -146,6 +146,7 @@
 //! The minimum supported Rust version is 1.89 (`std::fs::File::lock`).
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod config;
 mod driver;

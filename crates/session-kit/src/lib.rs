@@ -54,14 +54,17 @@
 //!
 //! # Guide
 //!
-//! The guide in the repository's `docs/` folder follows the AdonisJS session documentation
-//! section by section.
+//! [The guide](https://github.com/session-rs/session/tree/main/docs) follows the AdonisJS session
+//! documentation section by section (values, flash messages, lifecycle, configuration, drivers,
+//! security), and adds framework pages (axum, actix-web, with migrations from tower-sessions and
+//! actix-session), testing your handlers, custom drivers and a production checklist.
 //!
 //! # Supported Rust versions
 //!
 //! The minimum supported Rust version is 1.89.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use session_core::adapter::ErrorAnswer;
 pub use session_core::{
