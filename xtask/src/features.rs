@@ -7,7 +7,8 @@ const FACADE_FEATURES: [&str; 5] = ["cookie", "file", "redis", "axum", "actix"];
 
 /// Checks the facade with every combination of its features (32 builds, `--no-default-features`
 /// plus the subset), runs its tests with no feature at all (where a left-out driver's start-up
-/// error names its feature), then checks that no dependency of a published crate asks for a
+/// error names its feature), builds the docs of the crates with features as a user would, then
+/// checks that no dependency of a published crate asks for a
 /// newer Rust than the workspace's `rust-version`.
 pub(crate) fn features() -> Result<(), String> {
     for set in powerset(&FACADE_FEATURES) {
@@ -33,6 +34,21 @@ pub(crate) fn features() -> Result<(), String> {
         "session-kit",
         "--no-default-features",
     ]))?;
+    // The docs of a crate built alone, as a user's `cargo doc` builds them: no link may point
+    // to an item behind a feature that is off.
+    for (package, features) in [
+        ("session-kit", None),
+        ("session-kit", Some("--no-default-features")),
+        ("session-core", None),
+        ("session-testkit", None),
+    ] {
+        let mut command = cargo();
+        command
+            .args(["doc", "--locked", "--quiet", "--no-deps", "-p", package])
+            .args(features)
+            .env("RUSTDOCFLAGS", "-D warnings");
+        run(&mut command)?;
+    }
     msrv()
 }
 

@@ -17,6 +17,9 @@
 //! - `package`: packages every crate that is published (`publish` not `false`), in dependency
 //!   order, and builds each package as crates.io would (`cargo package --workspace`, the
 //!   unpublished demos, benchmark and xtask excluded).
+//! - `quickstart`: each README quick start made into a new project (its TOML and Rust blocks as
+//!   written, `session-kit` from this repository), built, started with a fresh `APP_KEY` and
+//!   asked for `/` twice with the cookies of the first answer.
 //! - `features`: the facade built with every combination of its cargo features and tested with
 //!   none, and the published crates' dependencies checked against the claimed `rust-version`.
 
@@ -25,6 +28,7 @@
 mod features;
 mod fuzz;
 mod micro;
+mod quickstart;
 mod tidy;
 
 use std::env;
@@ -42,8 +46,9 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz::fuzz(&args[1..]),
         Some("package") => package(),
         Some("features") => features::features(),
+        Some("quickstart") => quickstart::quickstart(),
         _ => Err(
-            "usage: cargo xtask <test|ci|tidy|bench|fuzz|package|features> [extra cargo test / session-bench run arguments]\n       cargo xtask fuzz [--seconds N] [--write-seeds] [target…] [-- libFuzzer options]"
+            "usage: cargo xtask <test|ci|tidy|bench|fuzz|package|features|quickstart> [extra cargo test / session-bench run arguments]\n       cargo xtask fuzz [--seconds N] [--write-seeds] [target…] [-- libFuzzer options]"
                 .to_owned(),
         ),
     };
@@ -329,6 +334,7 @@ fn ci() -> Result<(), String> {
     tidy::run(&root()).map_err(|problems| problems.join("\n"))?;
     package()?;
     features::features()?;
+    quickstart::quickstart()?;
     test(&[])
 }
 

@@ -96,7 +96,9 @@ pub(crate) fn run(root: &Path) -> Result<(), Vec<String>> {
 fn crates_io_page(name: &str, dir: &Path, manifest: &str) -> Vec<String> {
     let mut problems = Vec::new();
     if !dir.join("README.md").exists() {
-        problems.push(format!("crates/{name}: a published crate needs a README.md"));
+        problems.push(format!(
+            "crates/{name}: a published crate needs a README.md"
+        ));
     }
     let documentation = format!("documentation = \"https://docs.rs/{name}\"");
     for key in [

@@ -62,7 +62,34 @@
 //! # Supported Rust versions
 //!
 //! The minimum supported Rust version is 1.89.
-
+//!
+// The links to feature-gated modules: to the module when its feature is on, to docs.rs (built
+// with every feature) when it is off, so the front page has no broken link in any build.
+#![cfg_attr(feature = "axum", doc = "[`axum`]: crate::axum")]
+#![cfg_attr(
+    not(feature = "axum"),
+    doc = "[`axum`]: https://docs.rs/session-kit/latest/session_kit/axum/"
+)]
+#![cfg_attr(feature = "actix", doc = "[`actix`]: crate::actix")]
+#![cfg_attr(
+    not(feature = "actix"),
+    doc = "[`actix`]: https://docs.rs/session-kit/latest/session_kit/actix/"
+)]
+#![cfg_attr(feature = "cookie", doc = "[`cookie_driver`]: crate::cookie_driver")]
+#![cfg_attr(
+    not(feature = "cookie"),
+    doc = "[`cookie_driver`]: https://docs.rs/session-kit/latest/session_kit/cookie_driver/"
+)]
+#![cfg_attr(feature = "file", doc = "[`file_driver`]: crate::file_driver")]
+#![cfg_attr(
+    not(feature = "file"),
+    doc = "[`file_driver`]: https://docs.rs/session-kit/latest/session_kit/file_driver/"
+)]
+#![cfg_attr(feature = "redis", doc = "[`redis_driver`]: crate::redis_driver")]
+#![cfg_attr(
+    not(feature = "redis"),
+    doc = "[`redis_driver`]: https://docs.rs/session-kit/latest/session_kit/redis_driver/"
+)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
