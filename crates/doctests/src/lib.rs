@@ -31,6 +31,7 @@ markdown! {
     Actix => "docs/actix.md",
     CustomDrivers => "docs/custom-drivers.md",
     Production => "docs/production.md",
+    Testing => "docs/testing.md",
     CookieDriver => "docs/drivers/cookie.md",
     FileDriver => "docs/drivers/file.md",
     RedisDriver => "docs/drivers/redis.md",
