@@ -1,8 +1,9 @@
 //! The demo app on actix-web: the same HTML pages as the axum demo (a cart total, a page-view
 //! counter, login with id regeneration, the flash-message example, a sign-up form that flashes
 //! its input and errors back) and the same JSON API over the session, which the HTTP scenario
-//! suite drives. The templates, the configuration from the environment and the form validation
-//! come from the `demo` crate.
+//! suite drives. The templates (each page names the session calls it shows; the footer shows the
+//! id shortened and whether it was regenerated), the configuration from the environment and the
+//! form validation come from the `demo` crate.
 //!
 //! `cargo run -p demo-actix` starts it; [`app`] builds the application for tests.
 
@@ -61,6 +62,7 @@ pub fn app(
                 .route(web::get().to(signup_form))
                 .route(web::post().to(signup)),
         )
+        .route("/api", web::get().to(api_index))
         .route("/api/health", web::get().to(|| async { "ok" }))
         .service(
             web::resource("/api/session")
@@ -196,16 +198,20 @@ async fn login(session: Session, form: web::Form<LoginForm>) -> PageResult {
         return Ok(redirect("/"));
     }
     // A new id at login: an id planted before login (fixation) is worthless afterwards.
+    let before = demo::short_id(&session.session_id());
     session.regenerate()?;
     session.put("user", name)?;
     session.flash("message", format!("Welcome, {name}"))?;
+    session.flash(demo::REGENERATED_FROM, before)?;
     Ok(redirect("/"))
 }
 
 async fn logout(session: Session) -> PageResult {
     // Clears the store and regenerates the id: the old cookie opens nothing afterwards.
+    let before = demo::short_id(&session.session_id());
     session.flush()?;
     session.flash("message", "You have been logged out")?;
+    session.flash(demo::REGENERATED_FROM, before)?;
     Ok(redirect("/"))
 }
 
@@ -231,19 +237,26 @@ async fn signup_form(pages: web::Data<Pages>, session: Session) -> PageResult {
     render(&pages, "signup.html", &session)
 }
 
+async fn api_index(pages: web::Data<Pages>, session: Session) -> PageResult {
+    render(&pages, "api.html", &session)
+}
+
 async fn signup(session: Session, input: web::Form<BTreeMap<String, String>>) -> PageResult {
     let input = input.into_inner();
     let errors = demo::signup_errors(&input);
     if !errors.is_empty() {
         // The input goes back to pre-fill the form, except the password.
-        session.flash_except(&input, &["password"])?;
+        // The form cannot pose as the demo's own note of a regenerated id.
+        session.flash_except(&input, &["password", demo::REGENERATED_FROM])?;
         session.flash_errors(errors)?;
         return Ok(redirect("/signup"));
     }
     let username = input.get("username").map(|v| v.trim()).unwrap_or("");
+    let before = demo::short_id(&session.session_id());
     session.regenerate()?;
     session.put("user", username)?;
     session.flash("message", format!("Account created. Welcome, {username}"))?;
+    session.flash(demo::REGENERATED_FROM, before)?;
     Ok(redirect("/"))
 }
 

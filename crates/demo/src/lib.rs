@@ -2,11 +2,15 @@
 //! login with id regeneration, the flash-message example, a sign-up form that flashes its input
 //! and errors back), plus a JSON API over the session that the HTTP scenario suite drives.
 //!
+//! Every page says which session calls it shows, and its footer shows the session id shortened
+//! ([`short_id`]) and whether this request regenerated it; `/api` lists the JSON API.
+//!
 //! `cargo run -p demo` starts it; [`app`] builds the router for tests.
 
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
@@ -19,13 +23,14 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use session_kit::axum::SessionLayer;
 use session_kit::{
-    ConfigError, Error, ErrorKind, FlashMessages, Session, SessionConfig, SessionManager,
+    ConfigError, Error, ErrorKind, FlashMessages, Session, SessionConfig, SessionId, SessionManager,
 };
 
 /// What both demo binaries (`demo`, `demo-actix`) do before serving: `tracing` output (filtered
 /// by `RUST_LOG`, `info` by default), the configuration from the environment with its notes
 /// logged as warnings, the session manager, and the address from `HOST` and `PORT` (default
-/// `127.0.0.1:3000`). An error is logged and returned.
+/// `127.0.0.1:3000`). With the file driver, the folder of the session files is logged too. An
+/// error is logged and returned.
 ///
 /// ```no_run
 /// # #[tokio::main] async fn main() -> std::process::ExitCode {
@@ -52,6 +57,9 @@ pub fn start_up() -> Result<(SessionManager, std::net::SocketAddr), String> {
         let manager = session_kit::builder(config)
             .build()
             .map_err(|e| e.to_string())?;
+        if let Some(location) = file_location(manager.config()) {
+            tracing::info!("the file driver stores sessions in {}", location.display());
+        }
         let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".to_owned());
         let port = std::env::var("PORT").unwrap_or_else(|_| "3000".to_owned());
         let addr = format!("{host}:{port}")
@@ -67,8 +75,9 @@ pub fn start_up() -> Result<(SessionManager, std::net::SocketAddr), String> {
 
 /// Builds the configuration from environment variables, with the demo's conveniences: a random
 /// development key when `APP_KEY` is unset, cookies without `Secure` when serving plain HTTP on
-/// loopback and `SESSION_COOKIE_SECURE` is unset, and `tmp/sessions` for the file driver. Returns
-/// the notes to log as warnings.
+/// loopback and `SESSION_COOKIE_SECURE` is unset, and [`default_file_location`] (outside the
+/// repository) for the file driver when `SESSION_FILE_LOCATION` is unset. Returns the notes to
+/// log as warnings.
 pub fn config_from_env(
     vars: Vec<(String, String)>,
 ) -> Result<(SessionConfig, Vec<String>), ConfigError> {
@@ -96,10 +105,45 @@ pub fn config_from_env(
         );
     }
     if config.driver() == "file" && config.section("file").is_none() {
-        config = config.with_section("file", json!({"location": "tmp/sessions"}));
-        notes.push("SESSION_FILE_LOCATION is not set: storing sessions in tmp/sessions".to_owned());
+        let location = default_file_location();
+        let Some(path) = location.to_str() else {
+            return Err(ConfigError::new(
+                "file.location",
+                format!(
+                    "the default folder {} is not a UTF-8 path; set SESSION_FILE_LOCATION",
+                    location.display()
+                ),
+            ));
+        };
+        config = config.with_section("file", json!({ "location": path }));
+        notes.push(format!(
+            "SESSION_FILE_LOCATION is not set: storing sessions in {path}"
+        ));
     }
     Ok((config, notes))
+}
+
+/// Where the demos' file driver keeps sessions when `SESSION_FILE_LOCATION` is unset:
+/// `session-demo/sessions` in the system's temporary folder ([`std::env::temp_dir`]), outside
+/// the repository.
+///
+/// ```
+/// let location = demo::default_file_location();
+/// assert!(location.starts_with(std::env::temp_dir()));
+/// assert!(location.ends_with("session-demo/sessions"));
+/// ```
+pub fn default_file_location() -> PathBuf {
+    std::env::temp_dir().join("session-demo").join("sessions")
+}
+
+/// The file driver's folder as an absolute path when `config` chooses the file driver and sets
+/// its `location`; `None` otherwise.
+fn file_location(config: &SessionConfig) -> Option<PathBuf> {
+    if config.driver() != "file" {
+        return None;
+    }
+    let location = config.section("file")?.get("location")?.as_str()?;
+    Some(std::path::absolute(location).unwrap_or_else(|_| location.into()))
 }
 
 #[derive(Clone)]
@@ -122,6 +166,7 @@ pub fn app(manager: SessionManager) -> Router {
         .route("/flash", get(flash_form).post(flash_message))
         .route("/see-message", get(see_message))
         .route("/signup", get(signup_form).post(signup))
+        .route("/api", get(api_index))
         .route("/api/health", get(|| async { "ok" }))
         .route("/api/session", get(api_all).delete(api_clear))
         .route("/api/session/regenerate", post(api_regenerate))
@@ -153,6 +198,7 @@ pub fn templates() -> Environment<'static> {
             include_str!("templates/see_message.html"),
         ),
         ("signup.html", include_str!("templates/signup.html")),
+        ("api.html", include_str!("templates/api.html")),
     ] {
         if let Err(e) = env.add_template(name, source) {
             // The templates are compiled into the binary; a syntax error is a bug caught by the
@@ -202,7 +248,10 @@ fn render(app: &App, name: &str, session: &Session) -> Result<Response, PageErro
 }
 
 /// Renders the page template `name` (from [`templates`]) for an initiated session: its values,
-/// the previous request's flash messages, the driver's name and the signed-in user.
+/// the previous request's flash messages, the driver's name, the signed-in user, and for the
+/// footer the id shortened ([`short_id`] of `session.session_id()`) with whether the id is new
+/// in this request (`session.is_fresh()`) or was regenerated in it
+/// (`session.is_regenerated()`).
 pub fn render_page(
     templates: &Environment<'_>,
     name: &str,
@@ -216,8 +265,31 @@ pub fn render_page(
         __flash => minijinja::Value::from_serialize(flash.all()),
         driver => driver,
         user => session.get_value("user")?,
+        session_id => short_id(&session.session_id()),
+        fresh => session.is_fresh(),
+        regenerated => session.is_regenerated(),
     })?)
 }
+
+/// A session id as the pages show it: its first 8 characters followed by `…`. The whole id is a
+/// credential (whoever has it has the session), so no page shows more.
+///
+/// ```
+/// let id = session_kit::SessionId::generate();
+/// let short = demo::short_id(&id);
+/// assert_eq!(short.chars().count(), 9);
+/// assert!(short.ends_with('…'));
+/// assert!(id.expose().starts_with(short.trim_end_matches('…')));
+/// ```
+pub fn short_id(id: &SessionId) -> String {
+    let head: String = id.expose().chars().take(8).collect();
+    format!("{head}…")
+}
+
+/// The flash key under which the handlers that regenerate the id (login, sign-up, logout) pass
+/// the old id, shortened, to the next page, whose footer then shows the change (the layout
+/// template reads the same key).
+pub const REGENERATED_FROM: &str = "id_regenerated_from";
 
 /// Errors of the HTML pages.
 #[derive(Debug)]
@@ -289,16 +361,20 @@ async fn login(session: Session, Form(form): Form<LoginForm>) -> Result<Redirect
         return Ok(Redirect::to("/"));
     }
     // A new id at login: an id planted before login (fixation) is worthless afterwards.
+    let before = short_id(&session.session_id());
     session.regenerate()?;
     session.put("user", name)?;
     session.flash("message", format!("Welcome, {name}"))?;
+    session.flash(REGENERATED_FROM, before)?;
     Ok(Redirect::to("/"))
 }
 
 async fn logout(session: Session) -> Result<Redirect, PageError> {
     // Clears the store and regenerates the id: the old cookie opens nothing afterwards.
+    let before = short_id(&session.session_id());
     session.flush()?;
     session.flash("message", "You have been logged out")?;
+    session.flash(REGENERATED_FROM, before)?;
     Ok(Redirect::to("/"))
 }
 
@@ -327,6 +403,10 @@ async fn signup_form(State(app): State<App>, session: Session) -> Result<Respons
     render(&app, "signup.html", &session)
 }
 
+async fn api_index(State(app): State<App>, session: Session) -> Result<Response, PageError> {
+    render(&app, "api.html", &session)
+}
+
 async fn signup(
     session: Session,
     Form(input): Form<BTreeMap<String, String>>,
@@ -335,16 +415,19 @@ async fn signup(
     let errors = signup_errors(&input);
     if !errors.is_empty() {
         // The input goes back to pre-fill the form, except the password.
-        session.flash_except(&input, &["password"])?;
+        // The form cannot pose as the demo's own note of a regenerated id.
+        session.flash_except(&input, &["password", REGENERATED_FROM])?;
         session.flash_errors(errors)?;
         return Ok(Redirect::to("/signup"));
     }
+    let before = short_id(&session.session_id());
     session.regenerate()?;
     session.put("user", field("username"))?;
     session.flash(
         "message",
         format!("Account created. Welcome, {}", field("username")),
     )?;
+    session.flash(REGENERATED_FROM, before)?;
     Ok(Redirect::to("/"))
 }
 

@@ -5,7 +5,7 @@
 //! | `HOST`, `PORT` | where to listen | `127.0.0.1`, `3000` |
 //! | `SESSION_DRIVER` | `cookie`, `file`, `memory` or `redis` | `cookie` |
 //! | `APP_KEY` | secret key(s), comma-separated, current first | a random development key |
-//! | `SESSION_FILE_LOCATION` | folder of the file driver | `./tmp/sessions` |
+//! | `SESSION_FILE_LOCATION` | folder of the file driver (logged at start-up) | `session-demo/sessions` in the system's temporary folder (`std::env::temp_dir()`), outside the repository |
 //! | `REDIS_URL` | the Redis driver's server | `redis://127.0.0.1:6379` |
 //!
 //! Every other variable of `session_kit::config_from_env` works too.

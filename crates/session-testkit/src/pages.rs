@@ -1,5 +1,7 @@
 //! The demo's HTML pages (the AdonisJS guide's examples), clicked through over HTTP. Both demos
-//! (axum and actix-web) serve the same pages; their tests run these checks.
+//! (axum and actix-web) serve the same pages; their tests run these checks. Each page names the
+//! session calls behind it, and its footer shows the session id shortened and whether it was
+//! regenerated.
 
 use crate::http::HttpClient;
 
@@ -189,4 +191,175 @@ pub async fn signup_errors_flash_the_input_back_without_the_password(base: &str)
         "{}",
         r.body
     );
+}
+
+/// The text of the first element whose opening tag contains `marker` (such as
+/// `id="session-id"`), up to the next `<` (the element's leading text).
+fn element_text<'a>(body: &'a str, marker: &str) -> Option<&'a str> {
+    let start = body.find(marker)?;
+    let rest = &body[start..];
+    let text = &rest[rest.find('>')? + 1..];
+    Some(&text[..text.find('<')?])
+}
+
+/// The paragraph whose opening tag contains `marker`, markup included, up to its `</p>`.
+fn paragraph<'a>(body: &'a str, marker: &str) -> Option<&'a str> {
+    let rest = &body[body.find(marker)?..];
+    Some(&rest[..rest.find("</p>")?])
+}
+
+/// The shortened session id in a page's footer: 8 characters and `…`, a prefix of the id the id
+/// cookie carries (the signed cookie value starts with the id), never more of it.
+fn footer_id(body: &str, id_cookie: Option<&String>, page: &str) -> String {
+    let short = element_text(body, r#"id="session-id""#)
+        .unwrap_or_else(|| panic!("{page}: no shortened session id in the footer: {body}"));
+    let head = short
+        .strip_suffix('…')
+        .unwrap_or_else(|| panic!("{page}: the shortened id ends with …: {short:?}"));
+    assert_eq!(head.chars().count(), 8, "{page}: 8 characters: {short:?}");
+    let cookie = id_cookie.unwrap_or_else(|| panic!("{page}: no id cookie"));
+    assert!(
+        cookie.starts_with(head),
+        "{page}: {short:?} is the start of the id in the cookie {cookie:?}"
+    );
+    let longer = cookie
+        .get(..9)
+        .expect("an id cookie longer than 9 characters");
+    assert!(
+        !body.contains(longer),
+        "{page}: more than 8 characters of the id are shown: {body}"
+    );
+    short.to_owned()
+}
+
+/// Every page's footer shows the session id shortened (8 characters and `…`, never the whole
+/// id) and whether it is new, kept or regenerated in this request; at login the id changes and
+/// the next page says it was regenerated, from which id, for that one request.
+///
+/// # Panics
+///
+/// Panics when the app does not behave so (a test failure).
+///
+/// ```no_run
+/// # async fn example() {
+/// // With the demo listening on 127.0.0.1:3000:
+/// session_testkit::pages::every_page_shows_the_short_id_and_login_regenerates_it("http://127.0.0.1:3000").await;
+/// # }
+/// ```
+pub async fn every_page_shows_the_short_id_and_login_regenerates_it(base: &str) {
+    let mut c = HttpClient::new(base);
+    let r = c.send("GET", "/", None).await;
+    assert_eq!(r.status, 200);
+    let first = footer_id(&r.body, c.cookies().get("id"), "the first visit");
+    assert!(
+        r.body.contains(r#"id="id-status" data-status="new""#),
+        "a first visit gets a new id: {}",
+        r.body
+    );
+    for page in ["/", "/flash", "/see-message", "/signup", "/api"] {
+        let r = c.send("GET", page, None).await;
+        assert_eq!(r.status, 200, "{page}");
+        assert_eq!(footer_id(&r.body, c.cookies().get("id"), page), first);
+        assert!(
+            r.body.contains(r#"id="id-status" data-status="kept""#),
+            "{page}: the id is kept: {}",
+            r.body
+        );
+        assert!(!r.body.contains(r#"id="id-regenerated""#), "{page}");
+    }
+
+    let r = c.send_form("/login", &[("username", "ada")]).await;
+    assert_eq!(r.status, 303);
+    let r = c.send("GET", "/", None).await;
+    let second = footer_id(&r.body, c.cookies().get("id"), "after login");
+    assert_ne!(second, first, "login gives a new id");
+    let note = paragraph(&r.body, r#"id="id-regenerated""#).unwrap_or_else(|| {
+        panic!(
+            "the page after login says the id was regenerated: {}",
+            r.body
+        )
+    });
+    assert!(note.contains("regenerated"), "{note}");
+    assert!(
+        note.contains(&format!("it was <code>{first}</code>")),
+        "the old id: {note}"
+    );
+    assert!(
+        note.contains(&format!("is now <code>{second}</code>")),
+        "the new id: {note}"
+    );
+    let r = c.send("GET", "/", None).await;
+    assert_eq!(footer_id(&r.body, c.cookies().get("id"), "reload"), second);
+    assert!(
+        !r.body.contains(r#"id="id-regenerated""#),
+        "the note lives one request: {}",
+        r.body
+    );
+
+    c.send_form("/logout", &[]).await;
+    let r = c.send("GET", "/", None).await;
+    let third = footer_id(&r.body, c.cookies().get("id"), "after logout");
+    assert_ne!(third, second, "logout gives a new id");
+    assert!(
+        r.body.contains(&format!("it was <code>{second}</code>")),
+        "{}",
+        r.body
+    );
+}
+
+/// Each page names the session calls behind what it shows, and the JSON API's page (`/api`)
+/// lists the endpoints with their calls and links back to the home page.
+///
+/// # Panics
+///
+/// Panics when the app does not behave so (a test failure).
+///
+/// ```no_run
+/// # async fn example() {
+/// // With the demo listening on 127.0.0.1:3000:
+/// session_testkit::pages::every_page_names_its_session_calls("http://127.0.0.1:3000").await;
+/// # }
+/// ```
+pub async fn every_page_names_its_session_calls(base: &str) {
+    let mut c = HttpClient::new(base);
+    for (page, calls) in [
+        (
+            "/",
+            &[
+                r#"session.increment("page_views")"#,
+                r#"session.get_or("cart_total", 0)"#,
+                "session.put(...)",
+                "session.regenerate()",
+            ][..],
+        ),
+        ("/flash", &[r#"session.flash("message", ...)"#][..]),
+        ("/see-message", &["session.flash_messages()"][..]),
+        (
+            "/signup",
+            &[
+                "session.flash_except(",
+                "session.flash_errors(errors)",
+                "session.regenerate()",
+            ][..],
+        ),
+        ("/api", &["session.all()", "session.flash_object(body)"][..]),
+    ] {
+        let r = c.send("GET", page, None).await;
+        assert_eq!(r.status, 200, "{page}");
+        assert!(r.body.contains(r#"class="explain""#), "{page}: {}", r.body);
+        for call in calls {
+            assert!(r.body.contains(call), "{page} names {call}: {}", r.body);
+        }
+        assert!(r.body.contains(r#"<a href="/api">"#), "{page}: the nav");
+    }
+    let r = c.send("GET", "/api", None).await;
+    assert!(
+        r.body
+            .contains(r#"<a href="/" id="back-home">Back to the home page</a>"#),
+        "{}",
+        r.body
+    );
+    c.send_form("/login", &[("username", "ada")]).await;
+    let r = c.send("GET", "/", None).await;
+    assert!(r.body.contains("session.flush()"), "{}", r.body);
 }

@@ -29,3 +29,17 @@ async fn signup_errors_flash_the_input_back_without_the_password() {
     let app = serve(SessionConfig::new().with_driver("memory")).await;
     pages::signup_errors_flash_the_input_back_without_the_password(app.base()).await;
 }
+
+#[tokio::test]
+async fn every_page_shows_the_short_id_and_login_regenerates_it() {
+    let app = serve(SessionConfig::new().with_driver("cookie")).await;
+    pages::every_page_shows_the_short_id_and_login_regenerates_it(app.base()).await;
+    let app = serve(SessionConfig::new().with_driver("memory")).await;
+    pages::every_page_shows_the_short_id_and_login_regenerates_it(app.base()).await;
+}
+
+#[tokio::test]
+async fn every_page_names_its_session_calls() {
+    let app = serve(SessionConfig::new().with_driver("memory")).await;
+    pages::every_page_names_its_session_calls(app.base()).await;
+}

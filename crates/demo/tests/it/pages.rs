@@ -30,6 +30,20 @@ async fn signup_errors_flash_the_input_back_without_the_password() {
 }
 
 #[tokio::test]
+async fn every_page_shows_the_short_id_and_login_regenerates_it() {
+    let app = serve(SessionConfig::new().with_driver("cookie")).await;
+    pages::every_page_shows_the_short_id_and_login_regenerates_it(app.base()).await;
+    let app = serve(SessionConfig::new().with_driver("memory")).await;
+    pages::every_page_shows_the_short_id_and_login_regenerates_it(app.base()).await;
+}
+
+#[tokio::test]
+async fn every_page_names_its_session_calls() {
+    let app = serve(SessionConfig::new().with_driver("memory")).await;
+    pages::every_page_names_its_session_calls(app.base()).await;
+}
+
+#[tokio::test]
 async fn the_demo_configuration_from_the_environment() {
     let vars = |pairs: &[(&str, &str)]| {
         pairs
@@ -54,6 +68,40 @@ async fn the_demo_configuration_from_the_environment() {
     .expect("explicit");
     assert!(config.cookie().secure());
     assert!(notes.is_empty(), "{notes:?}");
+
+    // The file driver's default folder is outside the repository, in the temporary folder.
+    let (config, notes) = demo::config_from_env(vars(&[("SESSION_DRIVER", "file")])).expect("file");
+    let location = config.section("file").expect("a file section")["location"]
+        .as_str()
+        .expect("a location")
+        .to_owned();
+    assert_eq!(
+        std::path::Path::new(&location),
+        std::env::temp_dir().join("session-demo").join("sessions")
+    );
+    assert_eq!(
+        std::path::PathBuf::from(&location),
+        demo::default_file_location()
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("SESSION_FILE_LOCATION is not set") && n.contains(&location)),
+        "{notes:?}"
+    );
+    let (config, notes) = demo::config_from_env(vars(&[
+        ("SESSION_DRIVER", "file"),
+        ("SESSION_FILE_LOCATION", "/var/lib/app/sessions"),
+    ]))
+    .expect("file with a location");
+    assert_eq!(
+        config.section("file").expect("a file section")["location"],
+        "/var/lib/app/sessions"
+    );
+    assert!(
+        !notes.iter().any(|n| n.contains("SESSION_FILE_LOCATION")),
+        "{notes:?}"
+    );
 
     let (config, _) = demo::config_from_env(vars(&[("SESSION_DRIVER", "nosql")])).expect("parsed");
     let err = session_kit::builder(config)
