@@ -15,8 +15,8 @@
 //!   (default 60) from a copy of its seed corpus; fails with the crashing input's path
 //!   (`docs/fuzzing.md`). `--write-seeds` writes the seed corpus again.
 //! - `package`: packages every crate that is published (`publish` not `false`), in dependency
-//!   order, and builds each package as crates.io would (`cargo package --workspace`, the
-//!   unpublished demos, benchmark and xtask excluded).
+//!   order, and builds each package as crates.io would (`cargo publish --workspace --dry-run`,
+//!   the unpublished demos, benchmark, doctests and xtask excluded).
 //! - `quickstart`: each README quick start made into a new project (its TOML and Rust blocks as
 //!   written, `session-kit` from this repository), built, started with a fresh `APP_KEY` and
 //!   asked for `/` twice with the cookies of the first answer.
@@ -248,14 +248,16 @@ fn package() -> Result<(), String> {
     }
     forget_packaged_sources(&metadata, &unpublished)?;
     let mut command = cargo();
-    command.args(["package", "--workspace", "--allow-dirty"]);
+    // What `cargo publish --workspace` would do, up to the upload: package each crate in
+    // dependency order and build it from its package alone.
+    command.args(["publish", "--workspace", "--dry-run", "--allow-dirty"]);
     for name in &unpublished {
         command.args(["--exclude", name]);
     }
     run(&mut command)
 }
 
-/// `cargo package --workspace` verifies each crate against the others through a local registry,
+/// `cargo publish --workspace --dry-run` verifies each crate against the others through a local registry,
 /// whose sources cargo extracts into `$CARGO_HOME/registry/src/-<hash>/<name>-<version>` and does
 /// not extract again while that folder exists. On a machine that packaged an earlier commit of the
 /// same versions, the verification would build against those stale sources (and fail on any API
