@@ -1,6 +1,7 @@
 //! Project automation, run as `cargo xtask <command>`:
 //!
-//! - `test`: the whole test suite (makes sure `redis-server` is installed first).
+//! - `test`: the whole test suite (makes sure `redis-server` is installed first, and that
+//!   PostgreSQL and MariaDB run on their usual loopback ports, starting or installing them).
 //! - `ci`: formatting, clippy, docs, tidy checks and the test suite, as CI runs them.
 //! - `tidy`: repository hygiene checks (also run as a plain `#[test]`).
 //! - `bench`: the HTTP benchmarks against tower-sessions and actix-session (`crates/session-bench`,
@@ -25,6 +26,7 @@
 
 #![forbid(unsafe_code)]
 
+mod databases;
 mod features;
 mod fuzz;
 mod micro;
@@ -135,6 +137,7 @@ fn ensure_redis() -> Result<(), String> {
 
 fn test(extra: &[String]) -> Result<(), String> {
     ensure_redis()?;
+    databases::ensure_databases()?;
     // The benchmark crate builds the peers (tower-sessions, actix-session and their Redis
     // clients); the default test run does not need them.
     run(cargo()

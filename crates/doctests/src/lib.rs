@@ -43,4 +43,5 @@ markdown! {
     AxumReadme => "crates/session-axum/README.md",
     ActixReadme => "crates/session-actix/README.md",
     TestkitReadme => "crates/session-testkit/README.md",
+    SqlReadme => "crates/session-sql/README.md",
 }

@@ -4,6 +4,7 @@
 //! - [`Conformance`]: the driver suite, through the public [`session_core`] API.
 //! - [`Browser`]: a cookie-keeping client that runs "requests" through a
 //!   [`SessionManager`](session_core::SessionManager) without HTTP.
+//! - [`proxy::TcpProxy`]: a TCP forwarder a test can cut, to take a backend "down".
 //!
 //! ```
 //! # tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap().block_on(async {
@@ -32,6 +33,7 @@ mod conformance;
 pub mod http;
 #[cfg(feature = "http")]
 pub mod pages;
+pub mod proxy;
 pub mod readback;
 pub mod redis_server;
 
