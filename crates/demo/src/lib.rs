@@ -54,9 +54,7 @@ pub fn start_up() -> Result<(SessionManager, std::net::SocketAddr), String> {
         for note in notes {
             tracing::warn!("{note}");
         }
-        let manager = session_kit::builder(config)
-            .build()
-            .map_err(|e| e.to_string())?;
+        let manager = builder(config).build().map_err(|e| e.to_string())?;
         if let Some(location) = file_location(manager.config()) {
             tracing::info!("the file driver stores sessions in {}", location.display());
         }
@@ -73,6 +71,26 @@ pub fn start_up() -> Result<(SessionManager, std::net::SocketAddr), String> {
     result
 }
 
+/// The demos' drivers: those of `session-kit` (`memory`, `cookie`, `file`, `redis`) and the SQL
+/// drivers of `session-sql` (`postgres`, `mysql`, `sqlite`), registered as an application
+/// registers a driver crate of its choice.
+///
+/// ```
+/// let registry = demo::registry();
+/// let names: Vec<&str> = registry.names().collect();
+/// assert!(names.contains(&"postgres") && names.contains(&"cookie"));
+/// ```
+pub fn registry() -> session_kit::DriverRegistry {
+    let mut registry = session_kit::registry();
+    session_sql::register(&mut registry);
+    registry
+}
+
+/// A manager builder with [`registry`] installed.
+pub fn builder(config: SessionConfig) -> session_kit::SessionManagerBuilder {
+    SessionManager::builder(config).with_registry(registry())
+}
+
 /// Builds the configuration from environment variables, with the demo's conveniences: a random
 /// development key when `APP_KEY` is unset, cookies without `Secure` when serving plain HTTP on
 /// loopback and `SESSION_COOKIE_SECURE` is unset, and [`default_file_location`] (outside the
@@ -84,6 +102,8 @@ pub fn config_from_env(
     let get = |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let mut notes = Vec::new();
     let mut config = session_kit::config_from_vars(vars.clone())?;
+    // `DATABASE_URL` and `SESSION_SQL_TABLE`, for the SQL drivers only.
+    config = session_sql::config_from_vars(config, &vars)?;
     if get("APP_KEY").is_none_or(|k| k.trim().is_empty()) {
         config = config.with_key(session_kit::SecretKey::generate_encoded());
         notes.push(
@@ -118,6 +138,19 @@ pub fn config_from_env(
         config = config.with_section("file", json!({ "location": path }));
         notes.push(format!(
             "SESSION_FILE_LOCATION is not set: storing sessions in {path}"
+        ));
+    }
+    if config.driver() == "sqlite"
+        && config
+            .section("sqlite")
+            .is_none_or(|s| s.get("url").is_none())
+    {
+        let file = std::env::temp_dir().join("session-demo-sessions.db");
+        let url = format!("sqlite://{}", file.display());
+        config = config.with_section_option("sqlite", "url", url.as_str());
+        notes.push(format!(
+            "DATABASE_URL is not set: storing sessions in {}",
+            file.display()
         ));
     }
     Ok((config, notes))
@@ -544,15 +577,34 @@ async fn api_flash_messages(flash: FlashMessages) -> Json<Map<String, Value>> {
 /// How often the file driver's folder is swept while a demo runs.
 pub const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
-/// Starts the file driver's sweeper (every [`SWEEP_EVERY`]) when the manager uses the file
-/// driver; `None` with any other driver. The sweeper works on the folder, so a driver opened on
-/// the manager's `file` section and clock sweeps what the manager's own driver writes.
-/// Both demos call it at start-up and keep the handle until they stop.
-pub fn start_sweeper(
-    manager: &session_kit::SessionManager,
-) -> Result<Option<session_kit::file_driver::SweeperHandle>, String> {
+/// What runs beside a demo for its driver: the file driver's or the SQL driver's sweeper.
+/// Dropping it stops the sweeper.
+#[derive(Debug)]
+pub enum Sweeper {
+    /// Sweeps the file driver's folder.
+    File(session_kit::file_driver::SweeperHandle),
+    /// Deletes the SQL table's expired rows.
+    Sql(session_sql::SweeperHandle),
+}
+
+/// Prepares the manager's storage and starts its sweeper (every [`SWEEP_EVERY`]): with the file
+/// driver, a sweeper of its folder; with a SQL driver, the table (created if missing) and a
+/// sweeper of its expired rows; `None` with any other driver. Both demos call it at start-up and
+/// keep the handle until they stop. The sweepers work on the storage, so a driver opened on the
+/// manager's section and clock sweeps what the manager's own driver writes.
+pub async fn prepare_storage(manager: &SessionManager) -> Result<Option<Sweeper>, String> {
     use session_kit::file_driver::{FileConfig, FileDriver};
 
+    if let Some(sql) = session_sql::driver_for(manager).map_err(|e| e.to_string())? {
+        sql.migrate().await.map_err(|e| e.to_string())?;
+        tracing::info!(
+            driver = sql.backend().name(),
+            table = sql.table(),
+            every = ?SWEEP_EVERY,
+            "the session table is ready; sweeping its expired rows"
+        );
+        return Ok(Some(Sweeper::Sql(sql.spawn_sweeper(SWEEP_EVERY, 1_000))));
+    }
     if manager.driver().name() != "file" {
         return Ok(None);
     }
@@ -570,5 +622,5 @@ pub fn start_sweeper(
         every = ?SWEEP_EVERY,
         "sweeping the session folder"
     );
-    Ok(Some(driver.spawn_sweeper(SWEEP_EVERY)))
+    Ok(Some(Sweeper::File(driver.spawn_sweeper(SWEEP_EVERY))))
 }

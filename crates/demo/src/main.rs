@@ -3,10 +3,11 @@
 //! | variable | meaning | default |
 //! |---|---|---|
 //! | `HOST`, `PORT` | where to listen | `127.0.0.1`, `3000` |
-//! | `SESSION_DRIVER` | `cookie`, `file`, `memory` or `redis` | `cookie` |
+//! | `SESSION_DRIVER` | `cookie`, `file`, `memory`, `redis`, `postgres`, `mysql` or `sqlite` | `cookie` |
 //! | `APP_KEY` | secret key(s), comma-separated, current first | a random development key |
 //! | `SESSION_FILE_LOCATION` | folder of the file driver (logged at start-up) | `session-demo/sessions` in the system's temporary folder (`std::env::temp_dir()`), outside the repository |
 //! | `REDIS_URL` | the Redis driver's server | `redis://127.0.0.1:6379` |
+//! | `DATABASE_URL` | the SQL drivers' database (`postgres://…`, `mysql://…`, `sqlite://…`) | required for `postgres` and `mysql`; `session-demo-sessions.db` in the system's temporary folder for `sqlite` |
 //!
 //! Every other variable of `session_kit::config_from_env` works too.
 //!
@@ -24,10 +25,10 @@ async fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
     // Kept until the server stops: dropping the handle stops the sweeper.
-    let _sweeper = match demo::start_sweeper(&manager) {
+    let _sweeper = match demo::prepare_storage(&manager).await {
         Ok(sweeper) => sweeper,
         Err(e) => {
-            tracing::error!("cannot start the session sweeper: {e}");
+            tracing::error!("cannot prepare the session storage: {e}");
             return ExitCode::FAILURE;
         }
     };

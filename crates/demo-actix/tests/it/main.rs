@@ -4,3 +4,5 @@
 mod pages;
 mod scenarios;
 mod server;
+#[path = "../../../demo/tests/it/sql.rs"]
+mod sql;

@@ -102,3 +102,38 @@ async fn an_oversized_cookie_session_answers_413_and_keeps_the_old_one() {
     let r = c.send("GET", "/api/session", None).await;
     assert_eq!(r.json(), json!({"n": 1}), "the stored session is untouched");
 }
+
+/// The SQL drivers, each on a database of its own; PostgreSQL and MariaDB through a proxy the
+/// outage scenario cuts.
+async fn sql_driver_over_http(driver: &'static str) {
+    let database = crate::sql::Database::create(driver).await;
+    let app = serve_with_backend(
+        SessionConfig::new()
+            .with_driver(driver)
+            .with_section(driver, database.section.clone()),
+        database.backend(),
+    )
+    .await;
+    let ran = HttpScenarios::new(app.target.clone()).run().await;
+    assert!(ran.contains(&"concurrent_increments"), "{ran:?}");
+    assert_eq!(
+        ran.contains(&"backend_outage"),
+        database.proxy.is_some(),
+        "{ran:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_driver_over_http_with_an_outage() {
+    sql_driver_over_http("postgres").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_driver_over_http_with_an_outage() {
+    sql_driver_over_http("mysql").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_driver_over_http() {
+    sql_driver_over_http("sqlite").await;
+}

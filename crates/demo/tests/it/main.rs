@@ -4,3 +4,4 @@
 mod pages;
 mod scenarios;
 mod server;
+mod sql;

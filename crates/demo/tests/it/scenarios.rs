@@ -79,3 +79,39 @@ async fn redis_cluster_over_http() {
     let ran = HttpScenarios::new(app.target.clone()).run().await;
     assert!(ran.contains(&"concurrent_increments"), "{ran:?}");
 }
+
+/// The SQL drivers, each on a database of its own; PostgreSQL and MariaDB through a proxy the
+/// outage scenario cuts.
+async fn sql_driver_over_http(driver: &'static str) {
+    let database = crate::sql::Database::create(driver).await;
+    let app = serve(
+        SessionConfig::new()
+            .with_driver(driver)
+            .with_section(driver, database.section.clone()),
+    )
+    .await;
+    let mut target = app.target.clone();
+    target.backend = database.backend();
+    let ran = HttpScenarios::new(target).run().await;
+    assert!(ran.contains(&"concurrent_increments"), "{ran:?}");
+    assert_eq!(
+        ran.contains(&"backend_outage"),
+        database.proxy.is_some(),
+        "{ran:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_driver_over_http_with_an_outage() {
+    sql_driver_over_http("postgres").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_driver_over_http_with_an_outage() {
+    sql_driver_over_http("mysql").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_driver_over_http() {
+    sql_driver_over_http("sqlite").await;
+}

@@ -30,10 +30,14 @@ pub(crate) async fn serve(config: SessionConfig) -> Running {
         .try_init();
     let clock = ManualClock::starting_now();
     let config = config.with_key(SECRET).with_age(AGE);
-    let manager = session_kit::builder(config)
+    let manager = demo::builder(config)
         .with_clock(Arc::new(clock.clone()))
         .build()
         .expect("valid demo configuration");
+    // The SQL drivers' table (and any driver's sweeper, dropped here: tests sweep nothing).
+    demo::prepare_storage(&manager)
+        .await
+        .expect("the session storage");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a free loopback port");
