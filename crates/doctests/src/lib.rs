@@ -35,6 +35,7 @@ markdown! {
     CookieDriver => "docs/drivers/cookie.md",
     FileDriver => "docs/drivers/file.md",
     RedisDriver => "docs/drivers/redis.md",
+    SqlDriver => "docs/drivers/sql.md",
     CoreReadme => "crates/session-core/README.md",
     KitReadme => "crates/session-kit/README.md",
     CookieReadme => "crates/session-cookie/README.md",

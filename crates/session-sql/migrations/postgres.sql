@@ -1,4 +1,4 @@
--- The session table of session-sql for PostgreSQL (12 or later).
+-- The session table of session-sql for PostgreSQL (9.5 or later).
 -- `SqlDriver::migrate()` runs this with the configured table name in place of `sessions`.
 CREATE TABLE IF NOT EXISTS sessions (
     -- The storage key: a 22-character hash of the session id, never the id.

@@ -78,8 +78,8 @@
 //!
 //! # Supported versions
 //!
-//! PostgreSQL 12 or later, MySQL 8 or MariaDB 10.5 or later, SQLite 3.24 or later (sqlx bundles
-//! one). The minimum supported Rust version is that of sqlx 0.8 and session-core (1.89).
+//! PostgreSQL 9.5 or later, MySQL or MariaDB with InnoDB, SQLite 3.24 or later (sqlx bundles
+//! one); tested with PostgreSQL 15, MariaDB 10.11 and sqlx's SQLite. The minimum supported Rust version is that of sqlx 0.8 and session-core (1.89).
 
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
