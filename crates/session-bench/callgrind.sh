@@ -12,7 +12,9 @@
 #
 #   crates/session-bench/callgrind.sh [N] [server:workload ...]
 #
-# Defaults: N = 2000 and every server with the read and write workloads. PORT and REDIS_PORT
+# Defaults: N = 2000 and every server with the read and write workloads; the PostgreSQL servers
+# only when POSTGRES_URL names a database they may create their tables in (passed to each server
+# as --postgres-url; the script neither creates nor empties it). PORT and REDIS_PORT
 # (3901 and 6390) choose the loopback ports; KEEP=<dir> keeps each profile there as
 # <server>.<workload>.callgrind, for callgrind_annotate. Under callgrind, ring's SHA-256 runs without the
 # SHA extensions, so the HMAC and storage key of our servers count for more than they cost
@@ -37,6 +39,7 @@ if [ $# -eq 0 ]; then
     set --
     for server in $("$bin" list | awk '{print $1}'); do
         case $server in
+            *-postgres) if [ -n "${POSTGRES_URL:-}" ]; then set -- "$@" "$server:read" "$server:write"; fi ;;
             *-bare) set -- "$@" "$server:read" ;;
             *) set -- "$@" "$server:read" "$server:write" ;;
         esac
@@ -57,7 +60,7 @@ for item in "$@"; do
     redis-cli -p "$redis_port" flushall >/dev/null
     valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" serve "$server" \
         --addr "127.0.0.1:$port" --redis-url "redis://127.0.0.1:$redis_port/" --dir "$work/files" \
-        >/dev/null 2>"$work/valgrind.log" &
+        ${POSTGRES_URL:+--postgres-url "$POSTGRES_URL"} >/dev/null 2>"$work/valgrind.log" &
     pid=$!
     up=""
     for _ in $(seq 150); do

@@ -5,8 +5,12 @@ use crate::{cargo, run};
 /// The facade's cargo features (`crates/session-kit/Cargo.toml`), in the order its docs list them.
 const FACADE_FEATURES: [&str; 5] = ["cookie", "file", "redis", "axum", "actix"];
 
-/// Checks the facade with every combination of its features (32 builds, `--no-default-features`
-/// plus the subset), runs its tests with no feature at all (where a left-out driver's start-up
+/// The SQL driver's cargo features (`crates/session-sql/Cargo.toml`).
+const SQL_FEATURES: [&str; 3] = ["postgres", "mysql", "sqlite"];
+
+/// Lints (clippy, warnings denied) the facade with every combination of its features (32 builds, `--no-default-features`
+/// plus the subset) and the SQL driver with every combination of its databases (8), runs the
+/// facade's tests with no feature at all (where a left-out driver's start-up
 /// error names its feature), builds the docs of the crates with features as a user would, then
 /// checks that no dependency of a published crate asks for a
 /// newer Rust than the workspace's `rust-version`.
@@ -14,7 +18,7 @@ pub(crate) fn features() -> Result<(), String> {
     for set in powerset(&FACADE_FEATURES) {
         let mut command = cargo();
         command.args([
-            "check",
+            "clippy",
             "--locked",
             "--quiet",
             "-p",
@@ -25,7 +29,25 @@ pub(crate) fn features() -> Result<(), String> {
         if !set.is_empty() {
             command.args(["--features", &set.join(",")]);
         }
-        run(&mut command)?;
+        run(command.args(["--", "-D", "warnings"]))?;
+    }
+    // The SQL driver's databases, each set on its own (the crate builds with none, too).
+    for set in powerset(&SQL_FEATURES) {
+        let mut command = cargo();
+        command.args([
+            "clippy",
+            "--locked",
+            "--quiet",
+            "-p",
+            "session-sql",
+            "--lib",
+            "--no-deps",
+            "--no-default-features",
+        ]);
+        if !set.is_empty() {
+            command.args(["--features", &set.join(",")]);
+        }
+        run(command.args(["--", "-D", "warnings"]))?;
     }
     run(cargo().args([
         "test",

@@ -21,8 +21,9 @@
 //! - `quickstart`: each README quick start made into a new project (its TOML and Rust blocks as
 //!   written, `session-kit` from this repository), built, started with a fresh `APP_KEY` and
 //!   asked for `/` twice with the cookies of the first answer.
-//! - `features`: the facade built with every combination of its cargo features and tested with
-//!   none, and the published crates' dependencies checked against the claimed `rust-version`.
+//! - `features`: the facade (and the SQL driver) built with every combination of its cargo
+//!   features, the facade tested with none, and the published crates' dependencies checked
+//!   against the claimed `rust-version`.
 
 #![forbid(unsafe_code)]
 

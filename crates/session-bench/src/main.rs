@@ -2,7 +2,8 @@
 //!
 //! `cargo xtask bench` builds this binary in release mode and runs `session-bench run`, which
 //! starts every server as a child process (`session-bench serve <server>`), a private
-//! `redis-server` on a free loopback port, and the load generator, then measures the stores'
+//! `redis-server` on a free loopback port, a database per PostgreSQL server on a running
+//! PostgreSQL, and the load generator, then measures the stores'
 //! footprint (bytes per session, `session-bench footprint`) and writes `docs/benchmarks.md` and
 //! `docs/benchmarks.svg`.
 //!
@@ -11,7 +12,8 @@
 //!                   [--concurrent N] [--servers a,b] [--workloads read,write]
 //!                   [--footprint true|false] [--sessions N]
 //!                   [--workers N] [--out FILE] [--svg FILE] [--notes FILE] [--root DIR]
-//! session-bench serve <server> --addr HOST:PORT [--redis-url URL] [--dir DIR] [--workers N]
+//! session-bench serve <server> --addr HOST:PORT [--redis-url URL] [--postgres-url URL]
+//!                    [--dir DIR] [--workers N]
 //! session-bench footprint [--sessions N]
 //! session-bench list
 //! ```
@@ -26,6 +28,14 @@
 //! and counts the instructions they execute per request: figures that do not move with the
 //! machine's load, as requests per second do.
 //!
+//! The PostgreSQL servers (`axum-postgres`, ours with the SQL driver, and
+//! `tower-sessions-postgres`) need a PostgreSQL server that already runs: by default
+//! `postgres://postgres@127.0.0.1:5432/postgres` (trust authentication, as `cargo xtask test`
+//! starts it), or the URL in `BENCH_POSTGRES_URL`, whose user may create databases. `run`
+//! stops with an error when it is not reachable. Each server gets a database of its own
+//! (`session_bench_ours`, `session_bench_tower`), created fresh every round and dropped at the
+//! end of the run (`postgres.rs`); `serve` takes that database's URL as `--postgres-url`.
+//!
 //! `BENCH_DURATION`, `BENCH_WARMUP` and `BENCH_ROUNDS` set the defaults of the first three
 //! flags (3 s, 1 s, 3: about ten minutes for every server and workload on 2 cores). `BENCH_REDIS_POOL` sets the pool size of our Redis driver (its default
 //! otherwise), for experiments; the published figures use the default.
@@ -34,6 +44,7 @@
 
 mod client;
 mod footprint;
+mod postgres;
 mod redis;
 mod report;
 mod run;
@@ -207,6 +218,9 @@ fn run_command(args: &[String]) -> Result<(), String> {
             if let Some(r) = &results.redis_version {
                 v.push(("redis-server".to_owned(), r.clone()));
             }
+            if let Some(p) = &results.postgres_version {
+                v.push(("PostgreSQL".to_owned(), p.clone()));
+            }
             v
         },
         notes: notes
@@ -266,6 +280,7 @@ fn serve_command(args: &[String]) -> Result<(), String> {
     let mut options = ServeOptions {
         addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
         redis_url: None,
+        postgres_url: None,
         dir: std::env::temp_dir().join("session-bench"),
         workers: cpus(),
     };
@@ -280,6 +295,7 @@ fn serve_command(args: &[String]) -> Result<(), String> {
                 }
             }
             "redis-url" => options.redis_url = Some(value),
+            "postgres-url" => options.postgres_url = Some(value),
             "dir" => options.dir = PathBuf::from(value),
             "workers" => options.workers = number(&flag, &value, 256)?,
             _ => return Err(format!("unknown flag --{flag}")),

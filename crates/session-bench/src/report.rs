@@ -155,7 +155,7 @@ pub(crate) fn markdown(results: &Results, options: &RunOptions, env: &Environmen
     let _ = writeln!(
         md,
         "- Load average (1, 5, 15 min) before the run: {}; after: {} (the run itself keeps about \
-         four threads busy: server, load generator and Redis)",
+         four threads busy: server, load generator and Redis or PostgreSQL)",
         env.load_before, env.load_after
     );
     let _ = writeln!(md, "- Compiler: {}, release profile", env.rustc);
@@ -209,7 +209,15 @@ pub(crate) fn markdown(results: &Results, options: &RunOptions, env: &Environmen
          marked \"local cache\" the Redis driver's `local_cache` of 10,000 sessions; \
          the peers use their defaults with `secure` off for plain HTTP. tower-sessions' Redis store is \
          `tower-sessions-redis-store` with a fred pool of 6 (its documentation's example); \
-         actix-session's is `RedisSessionStore::new` (one multiplexed redis-rs connection).\n"
+         actix-session's is `RedisSessionStore::new` (one multiplexed redis-rs connection). \
+         PostgreSQL: both servers use the same running server, each in a database of its own, \
+         dropped and created empty at the start of every round and dropped at the end of the \
+         run. Ours is the SQL driver (`session-sql`) with its defaults: a pool of at most 10 \
+         connections, the table made by its `migrate`. tower-sessions' is \
+         `tower-sessions-sqlx-store`'s `PostgresStore` as its documentation sets it up: \
+         `PgPool::connect` with sqlx's defaults (at most 10 connections, each pinged when taken \
+         from the pool), `PostgresStore::new` and its `migrate`. Neither runs its deletion of \
+         expired rows during the run (no session expires within it).\n"
     );
     if !results.skipped.is_empty() {
         let _ = writeln!(md, "Skipped:\n");
@@ -758,7 +766,9 @@ pub(crate) fn versions(root: &Path) -> Vec<(String, String)> {
         "actix-web",
         "tower-sessions",
         "tower-sessions-redis-store",
+        "tower-sessions-sqlx-store",
         "fred",
+        "sqlx",
         "actix-session",
         "redis",
         "tokio",

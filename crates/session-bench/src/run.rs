@@ -1,10 +1,11 @@
 //! The benchmark run: start the servers as child processes, put load on each in turn, one
 //! workload at a time, read Redis's command counters, repeat over several rounds, and keep every
-//! sample; then measure the stores' footprint (`footprint.rs`).
+//! sample; then measure the stores' footprint (`footprint.rs`). The PostgreSQL servers' databases
+//! are made fresh every round and dropped at the end, whether the run succeeded or not.
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,6 +14,7 @@ use tokio::sync::Barrier;
 
 use crate::client::Conn;
 use crate::footprint::Footprint;
+use crate::postgres::Postgres;
 use crate::redis::RedisServer;
 use crate::servers::{Server, Side};
 
@@ -145,6 +147,8 @@ pub(crate) struct Results {
     pub(crate) concurrency: BTreeMap<usize, Vec<Concurrent>>,
     pub(crate) skipped: Vec<(Server, String)>,
     pub(crate) redis_version: Option<String>,
+    /// The PostgreSQL server's version, when the run used it.
+    pub(crate) postgres_version: Option<String>,
     pub(crate) footprint: Option<Footprint>,
 }
 
@@ -184,6 +188,14 @@ fn measuring_order(servers: &[Server]) -> Vec<Server> {
 /// Runs every round and returns the samples.
 pub(crate) async fn run(options: &RunOptions) -> Result<Results, String> {
     let mut results = Results::default();
+    // First, so that a missing PostgreSQL stops the run before anything was started.
+    let postgres = if options.servers.iter().any(|s| s.uses_postgres()) {
+        let postgres = Postgres::connect(&options.servers).await?;
+        results.postgres_version = Some(postgres.version().to_owned());
+        Some(postgres)
+    } else {
+        None
+    };
     let redis = if options.servers.iter().any(|s| s.uses_redis()) {
         match RedisServer::start().await {
             Ok(r) => {
@@ -200,6 +212,42 @@ pub(crate) async fn run(options: &RunOptions) -> Result<Results, String> {
     };
     let dir = std::env::temp_dir().join(format!("session-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let measured = rounds(
+        options,
+        &mut results,
+        redis.as_ref(),
+        postgres.as_ref(),
+        &dir,
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    drop(redis);
+    // Every server process has ended (each round's are killed at its end, or on its error).
+    let dropped = match &postgres {
+        Some(postgres) => postgres.drop_databases().await,
+        None => Ok(()),
+    };
+    measured?;
+    dropped?;
+    if let Some(sessions) = options.footprint {
+        // After the measured runs, so that it cannot slow them down; a failure here costs the
+        // section, not the run.
+        match crate::footprint::measure(sessions).await {
+            Ok(footprint) => results.footprint = Some(footprint),
+            Err(e) => eprintln!("session-bench: footprint: {e}"),
+        }
+    }
+    Ok(results)
+}
+
+/// The rounds of the run, their samples into `results`.
+async fn rounds(
+    options: &RunOptions,
+    results: &mut Results,
+    redis: Option<&RedisServer>,
+    postgres: Option<&Postgres>,
+    dir: &Path,
+) -> Result<(), String> {
     let order = measuring_order(&options.servers);
     for round in 0..options.rounds {
         // Every server of the round is started first and stays up (idle) while the others are
@@ -208,11 +256,14 @@ pub(crate) async fn run(options: &RunOptions) -> Result<Results, String> {
         // speed drifts by tens of percent over a minute). Rotating the order spreads what drift
         // is left over every server.
         let n = order.len();
-        if let Some(redis) = &redis {
+        if let Some(redis) = redis {
             redis
                 .command(&["FLUSHALL"])
                 .await
                 .map_err(|e| format!("FLUSHALL: {e}"))?;
+        }
+        if let Some(postgres) = postgres {
+            postgres.reset().await?;
         }
         let mut children = Vec::with_capacity(n);
         for k in 0..n {
@@ -227,7 +278,7 @@ pub(crate) async fn run(options: &RunOptions) -> Result<Results, String> {
             }
             children.push((
                 server,
-                ServerProcess::start(server, redis.as_ref(), &dir, options)?,
+                ServerProcess::start(server, redis, postgres, dir, options)?,
             ));
         }
         for &workload in &options.workloads {
@@ -246,7 +297,7 @@ pub(crate) async fn run(options: &RunOptions) -> Result<Results, String> {
                     server.slug(),
                     workload.slug()
                 );
-                let redis = redis.as_ref().filter(|_| server.uses_redis());
+                let redis = redis.filter(|_| server.uses_redis());
                 let sample = load(child, route, options, redis).await?;
                 eprintln!(
                     "session-bench:   {:.0} req/s, p50 {} µs, p99 {} µs, server CPU {:.1} µs/req, {} errors{}{}",
@@ -302,17 +353,7 @@ pub(crate) async fn run(options: &RunOptions) -> Result<Results, String> {
         }
         drop(children);
     }
-    let _ = std::fs::remove_dir_all(&dir);
-    drop(redis);
-    if let Some(sessions) = options.footprint {
-        // After the measured runs, so that it cannot slow them down; a failure here costs the
-        // section, not the run.
-        match crate::footprint::measure(sessions).await {
-            Ok(footprint) => results.footprint = Some(footprint),
-            Err(e) => eprintln!("session-bench: footprint: {e}"),
-        }
-    }
-    Ok(results)
+    Ok(())
 }
 
 fn redis_version() -> Option<String> {
@@ -337,7 +378,8 @@ impl ServerProcess {
     fn start(
         server: Server,
         redis: Option<&RedisServer>,
-        dir: &std::path::Path,
+        postgres: Option<&Postgres>,
+        dir: &Path,
         options: &RunOptions,
     ) -> Result<Self, String> {
         let port = crate::free_port().map_err(|e| format!("free port: {e}"))?;
@@ -353,6 +395,9 @@ impl ServerProcess {
             .stderr(Stdio::inherit());
         if let Some(redis) = redis {
             cmd.args(["--redis-url", &redis.url()]);
+        }
+        if let (Some(postgres), Some(database)) = (postgres, server.postgres_database()) {
+            cmd.args(["--postgres-url", &postgres.url(database)]);
         }
         let child = cmd
             .spawn()
@@ -702,6 +747,8 @@ mod tests {
                 AxumRedis,
                 TowerRedis,
                 AxumRedisCached,
+                AxumPostgres,
+                TowerPostgres,
                 ActixBare,
                 ActixFloor,
                 ActixCookie,

@@ -51,8 +51,12 @@ pub(crate) enum Server {
     AxumFile,
     AxumRedis,
     AxumRedisCached,
+    /// Ours with the SQL driver (`session-sql`) on PostgreSQL, its default options.
+    AxumPostgres,
     TowerMemory,
     TowerRedis,
+    /// tower-sessions with `tower-sessions-sqlx-store`'s `PostgresStore`, as documented.
+    TowerPostgres,
     ActixBare,
     ActixFloor,
     ActixCookie,
@@ -64,7 +68,7 @@ pub(crate) enum Server {
 
 impl Server {
     /// All servers, in report order.
-    pub(crate) const ALL: [Server; 16] = [
+    pub(crate) const ALL: [Server; 18] = [
         Self::AxumBare,
         Self::AxumFloor,
         Self::AxumCookie,
@@ -72,8 +76,10 @@ impl Server {
         Self::AxumFile,
         Self::AxumRedis,
         Self::AxumRedisCached,
+        Self::AxumPostgres,
         Self::TowerMemory,
         Self::TowerRedis,
+        Self::TowerPostgres,
         Self::ActixBare,
         Self::ActixFloor,
         Self::ActixCookie,
@@ -93,8 +99,10 @@ impl Server {
             Self::AxumFile => "axum-file",
             Self::AxumRedis => "axum-redis",
             Self::AxumRedisCached => "axum-redis-cached",
+            Self::AxumPostgres => "axum-postgres",
             Self::TowerMemory => "tower-sessions-memory",
             Self::TowerRedis => "tower-sessions-redis",
+            Self::TowerPostgres => "tower-sessions-postgres",
             Self::ActixBare => "actix-bare",
             Self::ActixFloor => "actix-minimal",
             Self::ActixCookie => "actix-cookie",
@@ -115,8 +123,10 @@ impl Server {
             Self::AxumFile => "axum + ours, file",
             Self::AxumRedis => "axum + ours, Redis",
             Self::AxumRedisCached => "axum + ours, Redis, local cache",
+            Self::AxumPostgres => "axum + ours, PostgreSQL",
             Self::TowerMemory => "tower-sessions, MemoryStore",
             Self::TowerRedis => "tower-sessions, RedisStore",
+            Self::TowerPostgres => "tower-sessions, PostgresStore",
             Self::ActixBare => "actix-web, no sessions",
             Self::ActixFloor => "actix-web, minimal session (reference)",
             Self::ActixCookie => "actix-web + ours, cookie",
@@ -140,8 +150,10 @@ impl Server {
             | Self::AxumFile
             | Self::AxumRedis
             | Self::AxumRedisCached
+            | Self::AxumPostgres
             | Self::TowerMemory
-            | Self::TowerRedis => Framework::Axum,
+            | Self::TowerRedis
+            | Self::TowerPostgres => Framework::Axum,
             _ => Framework::Actix,
         }
     }
@@ -152,6 +164,7 @@ impl Server {
             Self::AxumFloor | Self::ActixFloor => Side::Floor,
             Self::TowerMemory
             | Self::TowerRedis
+            | Self::TowerPostgres
             | Self::ActixSessionCookie
             | Self::ActixSessionRedis => Side::Peer,
             _ => Side::Ours,
@@ -169,6 +182,22 @@ impl Server {
                 | Self::ActixRedisCached
                 | Self::ActixSessionRedis
         )
+    }
+
+    /// The PostgreSQL database of the server, when it keeps its sessions there: each of the
+    /// two has its own, which the run creates at the start of every round and drops at the end
+    /// (`postgres.rs`).
+    pub(crate) fn postgres_database(self) -> Option<&'static str> {
+        match self {
+            Self::AxumPostgres => Some("session_bench_ours"),
+            Self::TowerPostgres => Some("session_bench_tower"),
+            _ => None,
+        }
+    }
+
+    /// Whether the server needs the benchmark's PostgreSQL.
+    pub(crate) fn uses_postgres(self) -> bool {
+        self.postgres_database().is_some()
     }
 
     /// Whether the session lives in the cookie (concurrent increments cannot merge there).
@@ -194,6 +223,7 @@ impl Server {
         match self {
             Self::AxumCookie | Self::AxumMemory => Some(Self::TowerMemory),
             Self::AxumRedis | Self::AxumRedisCached => Some(Self::TowerRedis),
+            Self::AxumPostgres => Some(Self::TowerPostgres),
             Self::ActixCookie => Some(Self::ActixSessionCookie),
             Self::ActixRedis | Self::ActixRedisCached => Some(Self::ActixSessionRedis),
             _ => None,
@@ -206,6 +236,8 @@ impl Server {
 pub(crate) struct ServeOptions {
     pub(crate) addr: SocketAddr,
     pub(crate) redis_url: Option<String>,
+    /// The URL of the server's own PostgreSQL database (`--postgres-url`).
+    pub(crate) postgres_url: Option<String>,
     pub(crate) dir: std::path::PathBuf,
     pub(crate) workers: usize,
 }
@@ -227,7 +259,9 @@ pub(crate) fn serve(server: Server, options: &ServeOptions) -> Result<(), String
     }
 }
 
-/// A manager of ours for `driver` (`redis-cached`: the Redis driver with its local cache).
+/// A manager of ours for `driver` (`redis-cached`: the Redis driver with its local cache;
+/// `postgres`: the SQL driver on `--postgres-url`, with its default options). The facade's
+/// registry, with the SQL driver's registered on top of it.
 fn manager(driver: &str, options: &ServeOptions) -> Result<SessionManager, String> {
     let name = driver.strip_suffix("-cached").unwrap_or(driver);
     let mut config = SessionConfig::new().with_driver(name).with_key(KEY);
@@ -255,9 +289,19 @@ fn manager(driver: &str, options: &ServeOptions) -> Result<SessionManager, Strin
             }
             config = config.with_section("redis", section);
         }
+        "postgres" => {
+            let url = options
+                .postgres_url
+                .clone()
+                .ok_or("the postgres driver needs --postgres-url")?;
+            config = config.with_section("postgres", serde_json::json!({ "url": url }));
+        }
         _ => {}
     }
-    session_kit::builder(config)
+    let mut registry = session_kit::registry();
+    session_sql::register(&mut registry);
+    SessionManager::builder(config)
+        .with_registry(registry)
         .build()
         .map_err(|e| format!("session manager: {e}"))
 }
@@ -361,6 +405,8 @@ mod axum_servers {
     use tower_sessions::{MemoryStore, SessionManagerLayer, SessionStore};
     use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
     use tower_sessions_redis_store::RedisStore;
+    use tower_sessions_sqlx_store::sqlx::PgPool;
+    use tower_sessions_sqlx_store::PostgresStore;
 
     use super::minimal::Route;
     use super::{manager, ServeOptions, Server};
@@ -378,6 +424,18 @@ mod axum_servers {
             Server::AxumFile => ours(manager("file", options)?),
             Server::AxumRedis => ours(manager("redis", options)?),
             Server::AxumRedisCached => ours(manager("redis-cached", options)?),
+            Server::AxumPostgres => {
+                let manager = manager("postgres", options)?;
+                // The SQL driver's documented start-up: create the table if it is missing.
+                let driver = session_sql::driver_for(&manager)
+                    .map_err(|e| format!("SQL driver: {e}"))?
+                    .ok_or("the postgres manager has no SQL driver")?;
+                driver
+                    .migrate()
+                    .await
+                    .map_err(|e| format!("SQL driver migrate: {e}"))?;
+                ours(manager)
+            }
             Server::TowerMemory => tower(MemoryStore::default()),
             Server::TowerRedis => {
                 let url = options.redis_url.as_deref().ok_or("no --redis-url")?;
@@ -390,6 +448,20 @@ mod axum_servers {
                     .await
                     .map_err(|e| format!("fred connect: {e}"))?;
                 tower(RedisStore::new(pool))
+            }
+            Server::TowerPostgres => {
+                let url = options.postgres_url.as_deref().ok_or("no --postgres-url")?;
+                // The store's documented set-up: a pool with sqlx's defaults (10 connections),
+                // the default schema and table, and its migration.
+                let pool = PgPool::connect(url)
+                    .await
+                    .map_err(|e| format!("PostgreSQL pool: {e}"))?;
+                let store = PostgresStore::new(pool);
+                store
+                    .migrate()
+                    .await
+                    .map_err(|e| format!("PostgresStore migrate: {e}"))?;
+                tower(store)
             }
             other => return Err(format!("{} is not an axum server", other.slug())),
         };
@@ -654,6 +726,7 @@ mod tests {
             &super::ServeOptions {
                 addr: "127.0.0.1:0".parse().unwrap(),
                 redis_url: None,
+                postgres_url: None,
                 dir: std::env::temp_dir(),
                 workers: 1,
             },
