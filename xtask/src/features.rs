@@ -15,40 +15,9 @@ const SQL_FEATURES: [&str; 3] = ["postgres", "mysql", "sqlite"];
 /// checks that no dependency of a published crate asks for a
 /// newer Rust than the workspace's `rust-version`.
 pub(crate) fn features() -> Result<(), String> {
-    for set in powerset(&FACADE_FEATURES) {
-        let mut command = cargo();
-        command.args([
-            "clippy",
-            "--locked",
-            "--quiet",
-            "-p",
-            "session-kit",
-            "--all-targets",
-            "--no-default-features",
-        ]);
-        if !set.is_empty() {
-            command.args(["--features", &set.join(",")]);
-        }
-        run(command.args(["--", "-D", "warnings"]))?;
-    }
+    lint_every_set("session-kit", &FACADE_FEATURES, &["--all-targets"])?;
     // The SQL driver's databases, each set on its own (the crate builds with none, too).
-    for set in powerset(&SQL_FEATURES) {
-        let mut command = cargo();
-        command.args([
-            "clippy",
-            "--locked",
-            "--quiet",
-            "-p",
-            "session-sql",
-            "--lib",
-            "--no-deps",
-            "--no-default-features",
-        ]);
-        if !set.is_empty() {
-            command.args(["--features", &set.join(",")]);
-        }
-        run(command.args(["--", "-D", "warnings"]))?;
-    }
+    lint_every_set("session-sql", &SQL_FEATURES, &["--lib", "--no-deps"])?;
     run(cargo().args([
         "test",
         "--locked",
@@ -72,6 +41,23 @@ pub(crate) fn features() -> Result<(), String> {
         run(&mut command)?;
     }
     msrv()
+}
+
+/// Runs clippy, warnings denied, on `package` with `--no-default-features` and each subset of
+/// `features`.
+fn lint_every_set(package: &str, features: &[&str], targets: &[&str]) -> Result<(), String> {
+    for set in powerset(features) {
+        let mut command = cargo();
+        command
+            .args(["clippy", "--locked", "--quiet", "-p", package])
+            .args(targets)
+            .arg("--no-default-features");
+        if !set.is_empty() {
+            command.args(["--features", &set.join(",")]);
+        }
+        run(command.args(["--", "-D", "warnings"]))?;
+    }
+    Ok(())
 }
 
 /// Every subset of `items`, the empty one first.
