@@ -68,6 +68,26 @@ struct Envelope {
 }
 
 impl Record {
+    /// The session's tag ([`Session::tag`](crate::Session::tag)), stored in the data under
+    /// [`TAG_KEY`](crate::TAG_KEY): what a driver indexes to list the sessions of a user.
+    ///
+    /// ```
+    /// use session_core::Record;
+    ///
+    /// let data = serde_json::json!({ "__tag__": "user-42", "cart": 3 });
+    /// let record = Record {
+    ///     data: data.as_object().cloned().unwrap(),
+    ///     version: 1,
+    ///     created_at: 0,
+    ///     last_active: 0,
+    ///     expires_at: 1,
+    /// };
+    /// assert_eq!(record.tag(), Some("user-42"));
+    /// ```
+    pub fn tag(&self) -> Option<&str> {
+        self.data.get(crate::TAG_KEY).and_then(Value::as_str)
+    }
+
     /// A new record at version 0 (never written), created and active at `now_ms`, expiring at
     /// `expires_at`.
     ///

@@ -62,7 +62,8 @@ pub enum Error {
         /// The path as given, cut to its first 64 characters.
         path: String,
     },
-    /// User code tried to read or write the reserved flash key through the store API.
+    /// User code tried to read or write a reserved key (the flash messages' or the tag's)
+    /// through the store API.
     ReservedKey {
         /// The reserved key.
         key: String,
@@ -110,6 +111,12 @@ pub enum Error {
         limit: usize,
         /// The path as given, cut to its first 64 characters.
         path: String,
+    },
+    /// A tag given to [`Session::tag`](crate::Session::tag) is empty or longer than
+    /// [`MAX_TAG_LEN`](crate::MAX_TAG_LEN) bytes.
+    InvalidTag {
+        /// Its length in bytes.
+        length: usize,
     },
     /// A value that must be a JSON object (flashed messages or input) is of another type.
     NotAnObject {
@@ -170,6 +177,7 @@ impl Error {
             | Error::NotANumber { .. }
             | Error::Deserialize { .. }
             | Error::LimitExceeded { .. }
+            | Error::InvalidTag { .. }
             | Error::NotAnObject { .. } => ErrorKind::Data,
             Error::Driver(DriverError::TooLarge { .. }) => ErrorKind::TooLarge,
             Error::Driver(_) | Error::Conflict { .. } => ErrorKind::Backend,
@@ -191,9 +199,18 @@ impl fmt::Display for Error {
                 "The session was opened read-only in this request; a read-write session is not available",
             ),
             Error::InvalidPath { path } => write!(f, "Invalid session key path \"{path}\""),
+            Error::ReservedKey { key } if key == crate::TAG_KEY => write!(
+                f,
+                "\"{key}\" is reserved for the session's tag; use tag() and untag() instead"
+            ),
             Error::ReservedKey { key } => write!(
                 f,
                 "\"{key}\" is reserved for flash messages; use the flash methods instead"
+            ),
+            Error::InvalidTag { length } => write!(
+                f,
+                "a session tag must be 1 to {} bytes long, got {length}",
+                crate::MAX_TAG_LEN
             ),
             Error::PathConflict { path } => write!(
                 f,

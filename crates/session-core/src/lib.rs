@@ -119,6 +119,22 @@ pub use cookie;
 /// ```
 pub const FLASH_KEY: &str = "__flash__";
 
+/// The reserved key under which the session's tag ([`Session::tag`]) is stored inside a record.
+/// The store API refuses it, and [`Session::all`] leaves it out; drivers read it with
+/// [`Record::tag`].
+///
+/// ```
+/// use session_core::{Error, TAG_KEY};
+///
+/// # let session = session_core::Session::for_tests();
+/// assert_eq!(TAG_KEY, "__tag__");
+/// assert!(matches!(session.put(TAG_KEY, 1), Err(Error::ReservedKey { .. })));
+/// ```
+pub const TAG_KEY: &str = "__tag__";
+
+/// The longest tag [`Session::tag`] accepts, in bytes: a tag is usually a user id.
+pub const MAX_TAG_LEN: usize = 256;
+
 /// What a driver factory returns.
 ///
 /// ```

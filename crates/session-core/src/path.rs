@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::error::Error;
 use crate::limits::Limits;
-use crate::FLASH_KEY;
+use crate::{FLASH_KEY, TAG_KEY};
 
 /// A parsed key path into the values store.
 ///
@@ -170,15 +170,26 @@ impl KeyPath {
         })
     }
 
-    /// Parses a path of the user-facing store, refusing the reserved flash key.
+    /// Parses a path of the user-facing store, refusing the reserved flash and tag keys.
     pub(crate) fn parse_user(text: &str, limits: &Limits) -> Result<Self, Error> {
         let path = Self::parse_within(text, limits)?;
-        if path.segments[0] == FLASH_KEY {
+        if let Some(key) = [FLASH_KEY, TAG_KEY]
+            .into_iter()
+            .find(|k| path.segments[0] == *k)
+        {
             return Err(Error::ReservedKey {
-                key: FLASH_KEY.to_owned(),
+                key: key.to_owned(),
             });
         }
         Ok(path)
+    }
+
+    /// The path of the session's tag.
+    pub(crate) fn tag() -> Self {
+        Self {
+            text: TAG_KEY.to_owned(),
+            segments: vec![TAG_KEY.to_owned()],
+        }
     }
 
     /// The segments of the path, outermost first.

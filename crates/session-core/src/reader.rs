@@ -120,6 +120,19 @@ impl SessionReader {
         self.0.all()
     }
 
+    /// [`Session::current_tag`]: the session's tag, if it has one.
+    ///
+    /// ```
+    /// let session = session_core::Session::for_tests();
+    /// session.tag("user-7")?;
+    /// let reader = session_core::SessionReader::new(session);
+    /// assert_eq!(reader.current_tag().as_deref(), Some("user-7"));
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
+    pub fn current_tag(&self) -> Option<String> {
+        self.0.current_tag()
+    }
+
     /// [`Session::flash_messages`]: the messages flashed by the previous request (not consumed
     /// by a readonly session).
     ///

@@ -16,7 +16,7 @@ use crate::limits::Limits;
 use crate::manager::SessionManager;
 use crate::path::{is_plain, KeyPath};
 use crate::store::{self, Op};
-use crate::FLASH_KEY;
+use crate::{FLASH_KEY, TAG_KEY};
 
 /// How a request uses its session: the argument of [`RequestSession::initiate`](crate::RequestSession::initiate).
 ///
@@ -387,7 +387,11 @@ impl Session {
     /// Runs `f` on the value at `path` (`None` when missing or `null`) under the state lock, so
     /// reading needs no copy. A plain top-level key skips building a `KeyPath`.
     fn with_value<R>(&self, path: &str, f: impl FnOnce(Option<&Value>) -> R) -> Result<R, Error> {
-        if path != FLASH_KEY && is_plain(path) && path.len() <= self.limits().max_segment_length() {
+        if path != FLASH_KEY
+            && path != TAG_KEY
+            && is_plain(path)
+            && path.len() <= self.limits().max_segment_length()
+        {
             return Ok(self.read_state(|s| f(s.values.get(path).filter(|v| !v.is_null()))));
         }
         let path = self.user_path(path)?;
@@ -458,7 +462,79 @@ impl Session {
     /// # Ok::<(), session_core::Error>(())
     /// ```
     pub fn all(&self) -> Map<String, Value> {
-        self.read_state(|s| s.values.clone())
+        self.read_state(|s| {
+            let mut values = s.values.clone();
+            values.shift_remove(TAG_KEY);
+            values
+        })
+    }
+
+    /// Tags the session, usually with the id of the user who logs in, so that the sessions of
+    /// a user can be found later. The tag is stored with the session: it survives
+    /// [`regenerate`](Self::regenerate) (login usually tags and regenerates in one request) and
+    /// goes with [`clear`](Self::clear) and [`flush`](Self::flush) (logout). Tagging again
+    /// replaces it. A tag is 1 to [`MAX_TAG_LEN`](crate::MAX_TAG_LEN) bytes
+    /// ([`Error::InvalidTag`] otherwise).
+    ///
+    /// ```
+    /// # let session = session_core::Session::for_tests();
+    /// session.regenerate()?;
+    /// session.tag(42)?;
+    /// assert_eq!(session.current_tag().as_deref(), Some("42"));
+    /// assert!(session.all().is_empty()); // the tag is not one of the values
+    /// session.flush()?; // logout
+    /// assert_eq!(session.current_tag(), None);
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
+    pub fn tag(&self, tag: impl std::fmt::Display) -> Result<(), Error> {
+        let tag = tag.to_string();
+        if tag.is_empty() || tag.len() > crate::MAX_TAG_LEN {
+            return Err(Error::InvalidTag { length: tag.len() });
+        }
+        let path = KeyPath::tag();
+        let value = Value::String(tag);
+        self.write_state(|s| {
+            if store::put(&mut s.values, &path, value.clone())? {
+                s.ops.push(Op::Put(path, value));
+            }
+            Ok(())
+        })
+    }
+
+    /// Removes the session's tag, keeping its values.
+    ///
+    /// ```
+    /// # let session = session_core::Session::for_tests();
+    /// session.tag("ada")?;
+    /// session.untag()?;
+    /// assert_eq!(session.current_tag(), None);
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
+    pub fn untag(&self) -> Result<(), Error> {
+        self.write_state(|s| {
+            if s.values.shift_remove(TAG_KEY).is_some() {
+                s.ops.push(Op::Forget(KeyPath::tag()));
+            }
+            Ok(())
+        })
+    }
+
+    /// The session's tag, if it has one.
+    ///
+    /// ```
+    /// # let session = session_core::Session::for_tests();
+    /// assert_eq!(session.current_tag(), None);
+    /// session.tag("user-7")?;
+    /// assert_eq!(session.current_tag().as_deref(), Some("user-7"));
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
+    pub fn current_tag(&self) -> Option<String> {
+        self.read_state(|s| {
+            s.values
+                .get(TAG_KEY)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
     }
 
     /// Whether a value is present and not `null` at `path`. Unlike AdonisJS, `0`, `""` and

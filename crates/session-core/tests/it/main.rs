@@ -8,3 +8,4 @@ mod flash;
 mod limits;
 mod model;
 mod readback;
+mod tags;
