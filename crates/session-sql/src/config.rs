@@ -112,16 +112,13 @@ fn text(value: &Value) -> Result<String, String> {
         .ok_or_else(|| format!("expected a string, got {value}"))
 }
 
-/// A duration: a number of seconds or a string such as `"500ms"`; more than zero.
+/// A duration: a number of seconds or a string such as `"500ms"` (session-core's syntax, as
+/// the other drivers read it); more than zero.
 fn duration(value: &Value) -> Result<Duration, String> {
     let parsed = match value {
-        Value::Number(n) => n
-            .as_f64()
-            .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
-            .map(Duration::from_secs_f64)
-            .ok_or_else(|| format!("expected a duration, got {value}")),
         Value::String(s) => session_core::parse_duration(s),
-        _ => Err(format!("expected a duration, got {value}")),
+        Value::Number(n) => session_core::parse_duration(&n.to_string()),
+        _ => Err(format!("expected a duration such as \"500ms\" or \"2s\", got {value}")),
     }?;
     if parsed.is_zero() {
         return Err("must be more than zero".to_owned());
