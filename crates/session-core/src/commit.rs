@@ -13,6 +13,7 @@ use crate::id::{IdKind, SessionId, StorageKey};
 use crate::session::{Loaded, Session, State};
 use crate::store;
 use crate::store::Op;
+use crate::tags::Mark;
 use crate::FLASH_KEY;
 
 impl Session {
@@ -203,7 +204,17 @@ impl Session {
         }
         let read = match &manager.inner().driver {
             Driver::Server(store) => manager.call(store.read(&key)).await,
-            Driver::Client(store) => Ok(store.read(cx, &key)),
+            Driver::Client(store) => match store.read(cx, &key) {
+                // A session of a tag logged out everywhere since: its cookies go.
+                Some(record) => match manager.check_mark(&key, &record).await {
+                    Ok(Mark::Revoked) => {
+                        manager.apply_cookie_changes(cx, store.clear(cx), now, now);
+                        Ok(None)
+                    }
+                    mark => mark.map(|_| Some(record)),
+                },
+                None => Ok(None),
+            },
         };
         let mut created_at = now;
         match read {

@@ -13,6 +13,7 @@ use crate::config::SessionConfig;
 use crate::context::SessionContext;
 use crate::error::{ConfigError, DriverError};
 use crate::id::{KeyRing, StorageKey};
+use crate::tags::TaggedStore;
 
 /// What a driver keeps for one session: the store (flash messages included, under `__flash__`),
 /// a version for the conditional write, its times, and when it expires.
@@ -69,23 +70,26 @@ struct Envelope {
 
 impl Record {
     /// The session's tag ([`Session::tag`](crate::Session::tag)), stored in the data under
-    /// [`TAG_KEY`](crate::TAG_KEY): what a driver indexes to list the sessions of a user.
+    /// [`TAG_KEY`](crate::TAG_KEY) with the time it was set: what a driver indexes to list the
+    /// sessions of a user.
     ///
     /// ```
     /// use session_core::Record;
     ///
-    /// let data = serde_json::json!({ "__tag__": "user-42", "cart": 3 });
-    /// let record = Record {
-    ///     data: data.as_object().cloned().unwrap(),
-    ///     version: 1,
-    ///     created_at: 0,
-    ///     last_active: 0,
-    ///     expires_at: 1,
-    /// };
+    /// let data = serde_json::json!({ "__tag__": { "value": "user-42", "at": 1_000 }, "cart": 3 });
+    /// let record = Record::new(data.as_object().cloned().unwrap(), 0, 60_000);
     /// assert_eq!(record.tag(), Some("user-42"));
+    /// assert_eq!(record.tagged_at(), Some(1_000));
+    /// assert_eq!(Record::new(Default::default(), 0, 60_000).tag(), None);
     /// ```
     pub fn tag(&self) -> Option<&str> {
-        self.data.get(crate::TAG_KEY).and_then(Value::as_str)
+        self.data.get(crate::TAG_KEY)?.get("value")?.as_str()
+    }
+
+    /// When the session was tagged (ms since the Unix epoch), usually its login; see
+    /// [`Record::tag`].
+    pub fn tagged_at(&self) -> Option<u64> {
+        self.data.get(crate::TAG_KEY)?.get("at")?.as_u64()
     }
 
     /// A new record at version 0 (never written), created and active at `now_ms`, expiring at
@@ -433,6 +437,19 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
         expires_at: u64,
     ) -> Result<(), DriverError>;
 
+    /// The store's tag index, when it implements the optional [`TaggedStore`] capability
+    /// (return `Some(self)`); `None` by default, and the manager's tag methods then answer
+    /// [`Error::TaggingNotSupported`](crate::Error::TaggingNotSupported).
+    ///
+    /// ```
+    /// use session_core::{MemoryDriver, SessionStore};
+    ///
+    /// assert!(MemoryDriver::new().as_tagged().is_some());
+    /// ```
+    fn as_tagged(&self) -> Option<&dyn TaggedStore> {
+        None
+    }
+
     /// The store's name, for errors and logs. Defaults to the type's name.
     ///
     /// ```
@@ -485,6 +502,10 @@ impl<S: SessionStore + ?Sized> SessionStore for Arc<S> {
         expires_at: u64,
     ) -> Result<(), DriverError> {
         (**self).refresh(key, last_active, expires_at).await
+    }
+
+    fn as_tagged(&self) -> Option<&dyn TaggedStore> {
+        (**self).as_tagged()
     }
 
     fn name(&self) -> &'static str {

@@ -118,6 +118,25 @@ pub enum Error {
         /// Its length in bytes.
         length: usize,
     },
+    /// The driver cannot do what was asked with tags: tagging itself on a driver without the
+    /// capability (a client-side driver without a tag store, a store that does not implement
+    /// [`TaggedStore`](crate::TaggedStore)), or listing and destroying one session on the
+    /// cookie driver, which only supports logging a tag out everywhere.
+    ///
+    /// ```
+    /// use session_core::{Error, ErrorKind};
+    ///
+    /// let err = Error::TaggingNotSupported { driver: "cookie", operation: "list sessions" };
+    /// assert_eq!(err.kind(), ErrorKind::Usage);
+    /// assert!(err.to_string().starts_with("the cookie session driver cannot list sessions"));
+    /// ```
+    TaggingNotSupported {
+        /// The driver's name.
+        driver: &'static str,
+        /// What was asked: `tag sessions`, `list sessions`, `read a tagged session`,
+        /// `destroy one session`.
+        operation: &'static str,
+    },
     /// A value that must be a JSON object (flashed messages or input) is of another type.
     NotAnObject {
         /// What the value was given as: `messages`, `input` or `errors`.
@@ -169,7 +188,8 @@ impl Error {
             Error::Committed
             | Error::MissingLayer { .. }
             | Error::Readonly
-            | Error::Serialize { .. } => ErrorKind::Usage,
+            | Error::Serialize { .. }
+            | Error::TaggingNotSupported { .. } => ErrorKind::Usage,
             // A path may come from the client (a URL, a form key): a bad one is bad input.
             Error::InvalidPath { .. }
             | Error::ReservedKey { .. }
@@ -211,6 +231,10 @@ impl fmt::Display for Error {
                 f,
                 "a session tag must be 1 to {} bytes long, got {length}",
                 crate::MAX_TAG_LEN
+            ),
+            Error::TaggingNotSupported { driver, operation } => write!(
+                f,
+                "the {driver} session driver cannot {operation}: tagging needs a store that implements TaggedStore, or for a client-side driver a tag store (SessionManagerBuilder::tag_store), with which it can log a tag out everywhere but not list its sessions"
             ),
             Error::PathConflict { path } => write!(
                 f,

@@ -172,6 +172,16 @@ impl StorageKey {
         Self(key.to_owned())
     }
 
+    /// The key under which a tag's "valid from" time is kept for a client-side driver (see
+    /// `tags.rs`): the same shape as a session's key, from SHA-256 of the tag with a prefix no
+    /// session id has, so it never meets a session's key and does not show the tag.
+    pub(crate) fn for_tag(tag: &str) -> Self {
+        let mut context = digest::Context::new(&digest::SHA256);
+        context.update(b"session tag\0");
+        context.update(tag.as_bytes());
+        Self(URL_SAFE_NO_PAD.encode(&context.finish().as_ref()[..KEY_BYTES]))
+    }
+
     /// The key as text (22 characters of `[A-Za-z0-9_-]`).
     ///
     /// ```

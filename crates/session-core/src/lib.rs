@@ -79,6 +79,7 @@ mod reader;
 mod request;
 mod session;
 mod store;
+mod tags;
 mod verified;
 
 pub use crate::clock::{Clock, ManualClock, SystemClock};
@@ -103,6 +104,7 @@ pub use crate::path::KeyPath;
 pub use crate::reader::SessionReader;
 pub use crate::request::RequestSession;
 pub use crate::session::{Access, Session};
+pub use crate::tags::{TaggedSession, TaggedStore};
 pub use crate::verified::constant_time_eq;
 
 /// Re-exported so drivers and adapters use the same `cookie` version as the core.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{CookieOptions, SessionConfig, ValidConfig};
 use crate::context::SessionContext;
-use crate::driver::{CookieChange, Driver, DriverRegistry, DriverSetup, Lifetimes};
+use crate::driver::{CookieChange, Driver, DriverRegistry, DriverSetup, Lifetimes, SessionStore};
 use crate::error::{ConfigError, DriverError, Error};
 use crate::group::Groups;
 use crate::id::{IdKind, IdSigner, KeyRing, SessionId, SignedId, StorageKey};
@@ -68,6 +68,8 @@ pub(crate) struct ManagerInner {
     pub(crate) valid: ValidConfig,
     pub(crate) lifetimes: Lifetimes,
     pub(crate) driver: Driver,
+    /// Where a client-side driver keeps each tag's "valid from" time (see `tags.rs`).
+    pub(crate) tag_store: Option<Arc<dyn SessionStore>>,
     pub(crate) signer: IdSigner,
     /// Id cookie values verified lately, with their ids and storage keys.
     verified: VerifiedIds,
@@ -110,6 +112,7 @@ pub struct SessionManagerBuilder {
     config: SessionConfig,
     registry: DriverRegistry,
     driver: Option<Driver>,
+    tag_store: Option<Arc<dyn SessionStore>>,
     clock: Arc<dyn Clock>,
 }
 
@@ -171,6 +174,29 @@ impl SessionManagerBuilder {
     /// ```
     pub fn with_registry(mut self, registry: DriverRegistry) -> Self {
         self.registry = registry;
+        self
+    }
+
+    /// Gives a client-side driver (the cookie driver) a server-side store for tags, so that
+    /// [`Session::tag`] works and [`SessionManager::destroy_tagged_sessions`] can log a tag out
+    /// everywhere: the store keeps one small record per tag logged out (a "valid from" time,
+    /// for an idle age), and every request of a tagged cookie session reads it. Use a store
+    /// all the application's instances share (Redis, SQL) when there are several. A
+    /// server-side driver keeps its tags itself: giving it a tag store fails at
+    /// [`build`](Self::build), naming `tag_store`.
+    ///
+    /// ```
+    /// use session_core::{MemoryDriver, SessionConfig, SessionManager};
+    ///
+    /// let err = SessionManager::builder(SessionConfig::new().with_key("a secret of at least thirty-two bytes!!"))
+    ///     .driver(MemoryDriver::new())
+    ///     .tag_store(MemoryDriver::new())
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(err.option(), "tag_store");
+    /// ```
+    pub fn tag_store(mut self, store: impl SessionStore) -> Self {
+        self.tag_store = Some(Arc::new(store));
         self
     }
 
@@ -248,6 +274,15 @@ impl SessionManagerBuilder {
                 self.clock.clone(),
             ))?,
         };
+        if let (Driver::Server(_), Some(_)) = (&driver, &self.tag_store) {
+            return Err(ConfigError::new(
+                "tag_store",
+                format!(
+                    "only a client-side driver uses a tag store; the {} driver keeps its sessions, and their tags, itself",
+                    driver.name()
+                ),
+            ));
+        }
         let signer = valid.keys.id_signer(self.config.cookie_name());
         let prefix = Arc::from(self.config.cookie_name());
         let cookie_options = Arc::new(self.config.cookie().clone());
@@ -259,6 +294,7 @@ impl SessionManagerBuilder {
                 valid,
                 lifetimes,
                 driver,
+                tag_store: self.tag_store,
                 signer,
                 verified: VerifiedIds::default(),
                 groups: Arc::default(),
@@ -287,6 +323,7 @@ impl SessionManager {
             config,
             registry: DriverRegistry::new(),
             driver: None,
+            tag_store: None,
             clock: Arc::new(SystemClock),
         }
     }

@@ -12,6 +12,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::driver::{Record, SessionStore, WriteOutcome};
 use crate::error::DriverError;
 use crate::id::StorageKey;
+use crate::tags::TaggedStore;
 
 /// How many locks the sessions are spread over, by storage key. Requests for different sessions
 /// on different threads then take different locks, instead of all waiting for one and passing
@@ -491,8 +492,40 @@ impl SessionStore for MemoryDriver {
         Ok(())
     }
 
+    fn as_tagged(&self) -> Option<&dyn TaggedStore> {
+        Some(self)
+    }
+
     fn name(&self) -> &'static str {
         "memory"
+    }
+}
+
+/// A scan of every shard: no index to keep up to date, and a listing is rare (an account page,
+/// a log-out everywhere). Only the entries whose JSON holds the tag's JSON are decoded.
+#[async_trait]
+impl TaggedStore for MemoryDriver {
+    async fn tagged(&self, tag: &str) -> Result<Vec<(StorageKey, Record)>, DriverError> {
+        let now = self.clock.now_ms();
+        let needle = serde_json::to_vec(tag).unwrap_or_default();
+        let mut found = Vec::new();
+        for shard in self.shards.iter() {
+            let state = Self::lock(shard);
+            for (key, entry) in &state.records {
+                if !entry.is_expired_at(now)
+                    && entry
+                        .data
+                        .windows(needle.len())
+                        .any(|w| w == needle.as_slice())
+                {
+                    let record = entry.record();
+                    if record.tag() == Some(tag) {
+                        found.push((key.clone(), record));
+                    }
+                }
+            }
+        }
+        Ok(found)
     }
 }
 

@@ -10,6 +10,7 @@ use crate::id::{IdKind, SessionId, SignedId};
 use crate::manager::SessionManager;
 use crate::reader::SessionReader;
 use crate::session::{Access, Loaded, Session};
+use crate::tags::Mark;
 use crate::FLASH_KEY;
 
 /// The session of one request as the adapter holds it: created by
@@ -138,6 +139,7 @@ impl RequestSession {
         let now = inner.clock.now_ms();
         let mut found = None;
         let mut adopted = None;
+        let mut kept = None;
         let incoming = manager.incoming_id(&self.session.inner.cx);
         let cookie = incoming
             .as_ref()
@@ -155,7 +157,22 @@ impl RequestSession {
                 }
                 match read? {
                     Some(record) if !record.is_expired_at(now) => {
-                        found = Some((id, Loaded { key, record }));
+                        // A client-side session of a tag logged out everywhere since.
+                        let mark = manager.check_mark(&key, &record).await;
+                        if mark.is_err() {
+                            self.session.inner.state().failed = true;
+                        }
+                        match mark? {
+                            Mark::Revoked => {
+                                tracing::info!(target: "session", event = "logged-out", key = key.short(), "the session's tag was logged out everywhere; starting a fresh session");
+                            }
+                            mark => {
+                                kept = (mark == Mark::Kept)
+                                    .then(|| record.tag().map(str::to_owned))
+                                    .flatten();
+                                found = Some((id, Loaded { key, record }));
+                            }
+                        }
                     }
                     Some(_) => {
                         tracing::info!(target: "session", event = "expired", key = key.short(), "session expired; starting a fresh one");
@@ -200,6 +217,12 @@ impl RequestSession {
         }
         state.readonly = readonly;
         state.initiated = true;
+        drop(state);
+        // The session kept by a log-out of its tag is tagged again now, so that it passes by
+        // its time from this commit on (see `tags.rs`).
+        if let (Some(tag), false) = (kept, readonly) {
+            self.session.set_tag(tag, now)?;
+        }
         Ok(())
     }
 

@@ -491,8 +491,20 @@ impl Session {
         if tag.is_empty() || tag.len() > crate::MAX_TAG_LEN {
             return Err(Error::InvalidTag { length: tag.len() });
         }
+        let manager = &self.inner.manager;
+        if !manager.supports_tagging() {
+            return Err(Error::TaggingNotSupported {
+                driver: manager.driver().name(),
+                operation: "tag sessions",
+            });
+        }
+        self.set_tag(tag, manager.clock().now_ms())
+    }
+
+    /// Stores the tag with the time it was set.
+    pub(crate) fn set_tag(&self, tag: String, now: u64) -> Result<(), Error> {
         let path = KeyPath::tag();
-        let value = Value::String(tag);
+        let value = serde_json::json!({ "value": tag, "at": now });
         self.write_state(|s| {
             if store::put(&mut s.values, &path, value.clone())? {
                 s.ops.push(Op::Put(path, value));
@@ -532,9 +544,73 @@ impl Session {
         self.read_state(|s| {
             s.values
                 .get(TAG_KEY)
+                .and_then(|tag| tag.get("value"))
                 .and_then(Value::as_str)
                 .map(str::to_owned)
         })
+    }
+
+    /// The handle under which this session appears in the listings of its tag
+    /// ([`SessionManager::tagged_sessions`]): its storage key, a hash of its id that does not
+    /// open the session. An account page compares it with each listed handle to mark the
+    /// current session.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use session_core::{SessionConfig, SessionManager};
+    /// # let manager = SessionManager::builder(
+    /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// # ).build()?;
+    /// let session = manager.start_request(std::iter::empty()).session().await?;
+    /// session.tag("ada")?;
+    /// session.commit().await?;
+    /// let listed = manager.tagged_sessions("ada").await?;
+    /// assert_eq!(listed[0].handle, session.handle());
+    /// assert_eq!(session.handle(), session.session_id().storage_key());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn handle(&self) -> StorageKey {
+        self.session_id().storage_key()
+    }
+
+    /// Logs out every other session of this session's tag ("log out everywhere else"), keeping
+    /// this one: [`SessionManager::destroy_tagged_sessions`] with this session's tag and
+    /// handle. Returns how many were destroyed (`None` on the cookie driver, which cannot
+    /// count them); `Some(0)` for an untagged session.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use session_core::{SessionConfig, SessionManager};
+    /// # let manager = SessionManager::builder(
+    /// #     SessionConfig::new().with_driver("memory").with_key("a secret of at least thirty-two bytes!!"),
+    /// # ).build()?;
+    /// let phone = manager.start_request(std::iter::empty()).session().await?;
+    /// phone.tag("ada")?;
+    /// phone.commit().await?;
+    ///
+    /// let laptop = manager.start_request(std::iter::empty()).session().await?;
+    /// laptop.tag("ada")?;
+    /// assert_eq!(laptop.destroy_other_sessions().await?, Some(1));
+    /// laptop.commit().await?;
+    /// assert_eq!(manager.tagged_sessions("ada").await?[0].handle, laptop.handle());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn destroy_other_sessions(&self) -> Result<Option<usize>, Error> {
+        let Some(tag) = self.current_tag() else {
+            return Ok(Some(0));
+        };
+        let manager = &self.inner.manager;
+        let destroyed = manager
+            .destroy_tagged_sessions(&tag, Some(&self.handle()))
+            .await?;
+        // On a client-side driver this session was tagged before the new "valid from" time:
+        // tagged again now, it stays valid by its time after this request's commit.
+        if destroyed.is_none() {
+            self.set_tag(tag, manager.clock().now_ms())?;
+        }
+        Ok(destroyed)
     }
 
     /// Whether a value is present and not `null` at `path`. Unlike AdonisJS, `0`, `""` and
