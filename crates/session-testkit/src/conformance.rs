@@ -9,8 +9,8 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRng, TestRunner};
 use serde_json::{json, Map, Value};
 use session_core::{
-    Driver, DriverError, ManualClock, Record, SessionConfig, SessionContext, SessionId,
-    SessionManager, SessionStore, StorageKey, WriteOutcome,
+    Driver, DriverError, Error, ManualClock, Record, SessionConfig, SessionContext, SessionId,
+    SessionManager, SessionStore, StorageKey, WriteOutcome, TAG_KEY,
 };
 
 use crate::Browser;
@@ -197,6 +197,41 @@ pub const CASES: &[&str] = &[
     "tampered_and_foreign_cookies_give_fresh_sessions",
 ];
 
+/// The tagging cases (sessions per user), which run in every mode. Each first asks the manager
+/// what the driver supports: a store that implements `TaggedStore` must pass all of them; a
+/// client-side driver with a tag store must log a tag out everywhere and refuse the rest with
+/// `Error::TaggingNotSupported`; a driver without either must refuse `Session::tag` with it.
+///
+/// ```
+/// use session_testkit::{Mode, TAG_CASES};
+///
+/// assert!(TAG_CASES.iter().all(|case| Mode::Client.runs(case) && Mode::Atomic.runs(case)));
+/// ```
+///
+/// | case | what it checks | how storage is set up |
+/// |---|---|---|
+/// | `tagged_sessions_are_listed` | exactly the live sessions of a tag are listed, with their handles, times and values; a handle reads back under its tag only | two logins (regenerate and tag) of one tag, one of another, one untagged |
+/// | `ended_sessions_are_never_listed` | logged out, expired, untagged, retagged and destroyed sessions are not listed, twice in a row (an index that still names them cleans up); a later login is | five tagged sessions ended five ways, one tagged record written to expire in 300 ms |
+/// | `one_tagged_session_is_destroyed` | a session is destroyed by its handle under its own tag only; its next request is fresh, the others keep their data | two sessions of one tag |
+/// | `log_out_everywhere_else` | `destroy_other_sessions` ends every other session of the tag and keeps the caller, which can still regenerate; other tags, and a login made after, stay; `destroy_tagged_sessions(tag, None)` ends the rest | three sessions of one tag, one of another, one anonymous session that logs in after |
+pub const TAG_CASES: &[&str] = &[
+    "tagged_sessions_are_listed",
+    "ended_sessions_are_never_listed",
+    "one_tagged_session_is_destroyed",
+    "log_out_everywhere_else",
+];
+
+/// What a manager's driver supports of tagging.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tagging {
+    /// A `TaggedStore`: everything.
+    Listing,
+    /// A client-side driver with a tag store: log a tag out everywhere.
+    LogOutOnly,
+    /// Nothing: `Session::tag` is refused.
+    None,
+}
+
 /// What kind of driver is under test; see [`conformance_tests!`](crate::conformance_tests).
 ///
 /// ```
@@ -229,6 +264,7 @@ impl Mode {
     /// ```
     pub fn runs(self, case: &str) -> bool {
         CASES.contains(&case)
+            || TAG_CASES.contains(&case)
             || (self != Mode::Client && SERVER_CASES.contains(&case))
             || (self == Mode::Atomic && ATOMIC_CASES.contains(&case))
     }
@@ -289,6 +325,10 @@ macro_rules! conformance_tests {
             concurrent_increments_are_all_counted
             concurrent_writes_to_different_keys_all_survive
             conditional_write_follows_the_contract
+            tagged_sessions_are_listed
+            ended_sessions_are_never_listed
+            one_tagged_session_is_destroyed
+            log_out_everywhere_else
         }
     };
 }
@@ -318,6 +358,7 @@ macro_rules! __conformance_cases {
                 .iter()
                 .chain($crate::SERVER_CASES)
                 .chain($crate::ATOMIC_CASES)
+                .chain($crate::TAG_CASES)
                 .copied()
                 .collect();
             listed.sort_unstable();
@@ -427,7 +468,12 @@ impl Conformance {
                 self.name
             );
         }
-        for case in CASES.iter().chain(SERVER_CASES).chain(ATOMIC_CASES) {
+        for case in CASES
+            .iter()
+            .chain(SERVER_CASES)
+            .chain(ATOMIC_CASES)
+            .chain(TAG_CASES)
+        {
             if mode.runs(case) && !self.skipped.iter().any(|(c, _)| c == case) {
                 self.case(case).await;
                 report.passed.push(case);
@@ -507,6 +553,10 @@ impl Conformance {
             "conditional_write_follows_the_contract" => {
                 self.conditional_write_follows_the_contract().await
             }
+            "tagged_sessions_are_listed" => self.tagged_sessions_are_listed().await,
+            "ended_sessions_are_never_listed" => self.ended_sessions_are_never_listed().await,
+            "one_tagged_session_is_destroyed" => self.one_tagged_session_is_destroyed().await,
+            "log_out_everywhere_else" => self.log_out_everywhere_else().await,
             other => panic!("[{}] no conformance case is named {other:?}", self.name),
         }
     }
@@ -965,6 +1015,425 @@ impl Conformance {
             .unwrap_or_else(|e| self.fail(case, e));
         if !fresh {
             self.fail(case, "a cookie signed with another key opened a session");
+        }
+    }
+
+    // ----- tagging ---------------------------------------------------------------------------
+
+    /// One manager shared by several browsers (devices of one user), and a tag no other test
+    /// uses, for stores shared between tests.
+    fn devices(&self, clock: &ManualClock) -> (SessionManager, String) {
+        let manager = self.manager(SessionConfig::new().with_age(IDLE), clock);
+        let tag = format!("user-{}", SessionId::generate().storage_key().short());
+        (manager, tag)
+    }
+
+    /// What the driver supports of tagging, checking the typed errors of what it does not.
+    async fn tagging(&self, case: &str, manager: &SessionManager) -> Tagging {
+        let support = match (manager.driver(), manager.supports_tagging()) {
+            (Driver::Server(_), true) => Tagging::Listing,
+            (Driver::Client(_), true) => Tagging::LogOutOnly,
+            (_, false) => Tagging::None,
+        };
+        let not_supported = |result: Result<(), Error>, what: &str| {
+            match result {
+            Err(Error::TaggingNotSupported { .. }) => {}
+            other => self.fail(
+                case,
+                format!("{what} on a driver that does not support it answered {other:?}, not Error::TaggingNotSupported"),
+            ),
+        }
+        };
+        let key = SessionId::generate().storage_key();
+        if support != Tagging::Listing {
+            not_supported(
+                manager.tagged_sessions("t").await.map(drop),
+                "listing a tag",
+            );
+            not_supported(
+                manager.tagged_session("t", &key).await.map(drop),
+                "reading a tagged session",
+            );
+            not_supported(
+                manager.destroy_tagged_session("t", &key).await.map(drop),
+                "destroying one session",
+            );
+        }
+        if support == Tagging::None {
+            let mut b = Browser::new(manager.clone());
+            not_supported(b.request(|s| s.tag("t")).await, "Session::tag");
+            not_supported(
+                manager.destroy_tagged_sessions("t", None).await.map(drop),
+                "logging a tag out",
+            );
+        }
+        support
+    }
+
+    /// A login: an anonymous request that stores `agent`, then one that regenerates and tags.
+    /// Returns the handle after the login and the one before.
+    async fn log_in(
+        &self,
+        case: &str,
+        b: &mut Browser,
+        tag: &str,
+        agent: &str,
+    ) -> (StorageKey, StorageKey) {
+        let before = b
+            .request(|s| {
+                s.put("agent", agent)?;
+                Ok(s.handle())
+            })
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        let after = b
+            .request(|s| {
+                s.regenerate()?;
+                s.tag(tag)?;
+                Ok(s.handle())
+            })
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        (after, before)
+    }
+
+    /// The handles listed for `tag`, sorted.
+    async fn listed(&self, case: &str, manager: &SessionManager, tag: &str) -> Vec<StorageKey> {
+        let mut handles: Vec<StorageKey> = manager
+            .tagged_sessions(tag)
+            .await
+            .unwrap_or_else(|e| self.fail(case, e))
+            .into_iter()
+            .map(|s| s.handle)
+            .collect();
+        handles.sort();
+        handles
+    }
+
+    async fn tagged_sessions_are_listed(&self) {
+        let case = "tagged_sessions_are_listed";
+        let clock = ManualClock::starting_now();
+        let (manager, tag) = self.devices(&clock);
+        if self.tagging(case, &manager).await != Tagging::Listing {
+            return;
+        }
+        let other = format!("{tag}-other");
+        let (mut phone, mut laptop, mut stranger, mut visitor) = (
+            Browser::new(manager.clone()),
+            Browser::new(manager.clone()),
+            Browser::new(manager.clone()),
+            Browser::new(manager.clone()),
+        );
+        let (p, p_before) = self.log_in(case, &mut phone, &tag, "phone").await;
+        clock.advance(Duration::from_secs(5));
+        let (l, _) = self.log_in(case, &mut laptop, &tag, "laptop").await;
+        let (s, _) = self.log_in(case, &mut stranger, &other, "stranger").await;
+        visitor
+            .request(|s| s.put("agent", "visitor"))
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+
+        let listed = manager
+            .tagged_sessions(&tag)
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        let handles: Vec<&StorageKey> = listed.iter().map(|s| &s.handle).collect();
+        // The most recently active first: the laptop logged in 5 s after the phone.
+        if handles != [&l, &p] {
+            self.fail(case, format!("listed {handles:?} for a tag whose sessions are [{l:?}, {p:?}] (the phone's key before login: {p_before:?})"));
+        }
+        let now = clock.now();
+        for (session, agent) in listed.iter().zip(["laptop", "phone"]) {
+            let values = Value::Object(session.values.clone());
+            if values != json!({ "agent": agent }) {
+                self.fail(
+                    case,
+                    format!("the listed {agent} has values {values}, expected only its own"),
+                );
+            }
+            if !(session.created_at <= session.tagged_at
+                && session.tagged_at <= session.last_active
+                && session.last_active <= now
+                && session.expires_at > now)
+            {
+                self.fail(
+                    case,
+                    format!("the listed {agent} has times out of order: {session:?} at {now}"),
+                );
+            }
+        }
+        if self.listed(case, &manager, &other).await != [s.clone()] {
+            self.fail(case, "the other tag's listing is not its one session");
+        }
+        let read = |tag: String, handle: StorageKey| {
+            let manager = manager.clone();
+            async move { manager.tagged_session(&tag, &handle).await }
+        };
+        match read(tag.clone(), p.clone()).await {
+            Ok(Some(session)) if session.get::<String>("agent").as_deref() == Some("phone") => {}
+            other => self.fail(case, format!("the phone's handle read back as {other:?}")),
+        }
+        for (t, h, what) in [
+            (other.clone(), p.clone(), "a handle under another tag"),
+            (tag.clone(), s, "another tag's handle"),
+            (tag.clone(), p_before, "the key from before the login"),
+        ] {
+            match read(t, h).await {
+                Ok(None) => {}
+                found => self.fail(
+                    case,
+                    format!("{what} read back as {found:?}, expected none"),
+                ),
+            }
+        }
+    }
+
+    async fn ended_sessions_are_never_listed(&self) {
+        let case = "ended_sessions_are_never_listed";
+        let clock = ManualClock::starting_now();
+        let (manager, tag) = self.devices(&clock);
+        if self.tagging(case, &manager).await != Tagging::Listing {
+            return;
+        }
+        let Driver::Server(store) = manager.driver().clone() else {
+            self.fail(case, "a listing driver is server-side");
+        };
+        let mut devices = Vec::new();
+        for agent in ["logged out", "untagged", "retagged", "destroyed"] {
+            let mut b = Browser::new(manager.clone());
+            let (handle, _) = self.log_in(case, &mut b, &tag, agent).await;
+            devices.push((b, handle));
+        }
+        // One more, written directly to expire in 300 ms.
+        let now = clock.now();
+        let expiring = SessionId::generate().storage_key();
+        let mut record = Self::record(1, now, now, now + 300, 1);
+        record
+            .data
+            .insert(TAG_KEY.to_owned(), json!({ "value": tag, "at": now }));
+        store
+            .write(&expiring, &record, None)
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        let mut all = self.listed(case, &manager, &tag).await;
+        let mut expected: Vec<StorageKey> = devices.iter().map(|(_, h)| h.clone()).collect();
+        expected.push(expiring);
+        expected.sort();
+        if all != expected {
+            self.fail(
+                case,
+                format!("before anything ended, listed {all:?}, expected {expected:?}"),
+            );
+        }
+
+        let [(logged_out, _), (untagged, _), (retagged, _), (_, destroyed)] = &mut devices[..]
+        else {
+            unreachable!("four devices");
+        };
+        logged_out
+            .request(|s| s.flush())
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        untagged
+            .request(|s| s.untag())
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        let elsewhere = format!("{tag}-elsewhere");
+        retagged
+            .request(|s| s.tag(&elsewhere))
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        let version = store
+            .read(destroyed)
+            .await
+            .unwrap_or_else(|e| self.fail(case, e))
+            .map(|r| r.version)
+            .unwrap_or_else(|| self.fail(case, "the session to destroy is not stored"));
+        store
+            .destroy(destroyed, version)
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        clock.advance(Duration::from_millis(600));
+        tokio::time::sleep(Duration::from_millis(600)).await;
+
+        for attempt in ["first", "second"] {
+            all = self.listed(case, &manager, &tag).await;
+            if !all.is_empty() {
+                self.fail(
+                    case,
+                    format!("the {attempt} listing after every session ended still shows {all:?}"),
+                );
+            }
+        }
+        if self.listed(case, &manager, &elsewhere).await.len() != 1 {
+            self.fail(case, "the retagged session is not listed under its new tag");
+        }
+        let mut late = Browser::new(manager.clone());
+        let (handle, _) = self.log_in(case, &mut late, &tag, "late").await;
+        if self.listed(case, &manager, &tag).await != [handle] {
+            self.fail(case, "a login after the others ended is not listed alone");
+        }
+    }
+
+    async fn one_tagged_session_is_destroyed(&self) {
+        let case = "one_tagged_session_is_destroyed";
+        let clock = ManualClock::starting_now();
+        let (manager, tag) = self.devices(&clock);
+        if self.tagging(case, &manager).await != Tagging::Listing {
+            return;
+        }
+        let (mut phone, mut laptop) =
+            (Browser::new(manager.clone()), Browser::new(manager.clone()));
+        let (p, _) = self.log_in(case, &mut phone, &tag, "phone").await;
+        let (l, _) = self.log_in(case, &mut laptop, &tag, "laptop").await;
+        let destroy = |tag: String, handle: StorageKey| {
+            let manager = manager.clone();
+            async move { manager.destroy_tagged_session(&tag, &handle).await }
+        };
+        match destroy(format!("{tag}-other"), l.clone()).await {
+            Ok(false) => {}
+            other => self.fail(
+                case,
+                format!("destroying under another tag answered {other:?}, expected Ok(false)"),
+            ),
+        }
+        match destroy(tag.clone(), l.clone()).await {
+            Ok(true) => {}
+            other => self.fail(
+                case,
+                format!("destroying the laptop answered {other:?}, expected Ok(true)"),
+            ),
+        }
+        match destroy(tag.clone(), l).await {
+            Ok(false) => {}
+            other => self.fail(
+                case,
+                format!("destroying it again answered {other:?}, expected Ok(false)"),
+            ),
+        }
+        let (fresh, agent) = laptop
+            .request(|s| Ok((s.is_fresh(), s.get::<String>("agent")?)))
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        if !fresh || agent.is_some() {
+            self.fail(
+                case,
+                "the destroyed session's next request was not a fresh session",
+            );
+        }
+        let (fresh, agent) = phone
+            .request(|s| Ok((s.is_fresh(), s.get::<String>("agent")?)))
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        if fresh || agent.as_deref() != Some("phone") {
+            self.fail(case, "the other session of the tag lost its data");
+        }
+        if self.listed(case, &manager, &tag).await != [p] {
+            self.fail(
+                case,
+                "the listing after destroying one session is not the other",
+            );
+        }
+    }
+
+    async fn log_out_everywhere_else(&self) {
+        let case = "log_out_everywhere_else";
+        let clock = ManualClock::starting_now();
+        let (manager, tag) = self.devices(&clock);
+        let support = self.tagging(case, &manager).await;
+        if support == Tagging::None {
+            return;
+        }
+        let other = format!("{tag}-other");
+        let mut devices: Vec<Browser> = (0..4).map(|_| Browser::new(manager.clone())).collect();
+        for (i, b) in devices.iter_mut().enumerate() {
+            let tag = if i < 3 { &tag } else { &other };
+            self.log_in(case, b, tag, &format!("device {i}")).await;
+        }
+        let mut anonymous = Browser::new(manager.clone());
+        anonymous
+            .request(|s| s.put("agent", "anonymous"))
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        // The log-out comes later than the logins (a client-side driver compares times).
+        clock.advance(Duration::from_secs(1));
+
+        let request = devices[0].begin();
+        let session = request
+            .session()
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        let destroyed = session
+            .destroy_other_sessions()
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        devices[0]
+            .finish(&session)
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        let expected = if support == Tagging::Listing {
+            Some(2)
+        } else {
+            None
+        };
+        if destroyed != expected {
+            self.fail(
+                case,
+                format!("destroy_other_sessions answered {destroyed:?}, expected {expected:?}"),
+            );
+        }
+        // A login made after the log-out, from a session created before it.
+        self.log_in(case, &mut anonymous, &tag, "anonymous").await;
+
+        let mut logged_in = Vec::new();
+        for b in devices.iter_mut().chain([&mut anonymous]) {
+            let agent = b
+                .request(|s| s.get::<String>("agent"))
+                .await
+                .unwrap_or_else(|e| self.fail(case, e));
+            logged_in.push(agent.is_some());
+        }
+        if logged_in != [true, false, false, true, true] {
+            self.fail(case, format!("after logging out everywhere else from device 0, logged in are {logged_in:?} of devices 0-2 (the tag), 3 (another tag) and a later login; expected [true, false, false, true, true]"));
+        }
+        // The kept session can still regenerate (a privilege change) and stay logged in.
+        clock.advance(Duration::from_secs(1));
+        devices[0]
+            .request(|s| s.regenerate())
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        let kept = devices[0]
+            .request(|s| s.get::<String>("agent"))
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        if kept.as_deref() != Some("device 0") {
+            self.fail(case, "the kept session lost its login when it regenerated");
+        }
+
+        // Logging out everywhere ends the kept session and the later login too.
+        clock.advance(Duration::from_secs(1));
+        manager
+            .destroy_tagged_sessions(&tag, None)
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        for (b, what) in [
+            (&mut devices[0], "the kept session"),
+            (&mut anonymous, "the later login"),
+        ] {
+            let agent = b
+                .request(|s| s.get::<String>("agent"))
+                .await
+                .unwrap_or_else(|e| self.fail(case, e));
+            if agent.is_some() {
+                self.fail(case, format!("{what} survived logging out everywhere"));
+            }
+        }
+        let agent = devices[3]
+            .request(|s| s.get::<String>("agent"))
+            .await
+            .unwrap_or_else(|e| self.fail(case, e));
+        if agent.as_deref() != Some("device 3") {
+            self.fail(case, "another tag's session was logged out");
         }
     }
 

@@ -39,7 +39,7 @@ pub mod redis_server;
 
 pub use crate::browser::Browser;
 pub use crate::conformance::{
-    Conformance, MakeManager, Mode, Report, ATOMIC_CASES, CASES, SERVER_CASES,
+    Conformance, MakeManager, Mode, Report, ATOMIC_CASES, CASES, SERVER_CASES, TAG_CASES,
 };
 
 /// The `Cookie` header a browser sends after a response that applied `changes` (what a

@@ -6,4 +6,5 @@ mod conformance;
 mod fuzz;
 mod lifecycle;
 mod readback;
+mod tags;
 mod tamper;

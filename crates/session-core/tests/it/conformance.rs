@@ -25,7 +25,7 @@ mod defective {
 
     use async_trait::async_trait;
     use session_core::{
-        DriverError, Record, SessionManager, SessionStore, StorageKey, WriteOutcome,
+        DriverError, Record, SessionManager, SessionStore, StorageKey, TaggedStore, WriteOutcome,
     };
     use session_testkit::{Conformance, MakeManager};
 
@@ -34,13 +34,35 @@ mod defective {
         IgnoresExpiry,
         RefreshRevives,
         WrongVersion,
+        /// Indexes a session under the tag it had when first written, and never again.
+        IndexesOnCreation,
     }
 
     /// A last-writer-wins map on the system clock, as a third-party author would write it.
     #[derive(Debug)]
     struct MapStore {
         records: Mutex<BTreeMap<StorageKey, Record>>,
+        /// The tag each key had when first written.
+        first_tags: Mutex<BTreeMap<StorageKey, Option<String>>>,
         defect: Defect,
+    }
+
+    #[async_trait]
+    impl TaggedStore for MapStore {
+        async fn tagged(&self, tag: &str) -> Result<Vec<(StorageKey, Record)>, DriverError> {
+            let records = self.records.lock().expect("lock");
+            let first_tags = self.first_tags.lock().expect("lock");
+            Ok(records
+                .iter()
+                .filter(|(key, record)| match self.defect {
+                    Defect::IndexesOnCreation => {
+                        first_tags.get(*key).and_then(Option::as_deref) == Some(tag)
+                    }
+                    _ => record.tag() == Some(tag),
+                })
+                .map(|(key, record)| (key.clone(), record.clone()))
+                .collect())
+        }
     }
 
     impl MapStore {
@@ -54,6 +76,9 @@ mod defective {
 
     #[async_trait]
     impl SessionStore for MapStore {
+        fn as_tagged(&self) -> Option<&dyn TaggedStore> {
+            Some(self)
+        }
         async fn read(&self, key: &StorageKey) -> Result<Option<Record>, DriverError> {
             let records = self.records.lock().expect("lock");
             Ok(records.get(key).filter(|r| !self.expired(r)).cloned())
@@ -64,6 +89,11 @@ mod defective {
             record: &Record,
             _: Option<u64>,
         ) -> Result<WriteOutcome, DriverError> {
+            self.first_tags
+                .lock()
+                .expect("lock")
+                .entry(key.clone())
+                .or_insert_with(|| record.tag().map(str::to_owned));
             let mut record = record.clone();
             if matches!(self.defect, Defect::WrongVersion) {
                 record.version += 1;
@@ -101,6 +131,7 @@ mod defective {
                 .with_clock(Arc::new(clock))
                 .driver(MapStore {
                     records: Mutex::default(),
+                    first_tags: Mutex::default(),
                     defect,
                 })
                 .build()
@@ -174,5 +205,21 @@ mod defective {
             "{message}"
         );
         assert_eq!(outcome(Defect::WrongVersion, "round_trip"), None);
+    }
+
+    #[test]
+    fn a_tag_index_that_misses_a_retagged_session_fails_the_named_case() {
+        assert_eq!(
+            outcome(Defect::IndexesOnCreation, "tagged_sessions_are_listed"),
+            None
+        );
+        let message = outcome(Defect::IndexesOnCreation, "ended_sessions_are_never_listed")
+            .expect("the case fails");
+        assert!(
+            message.contains(
+                "ended_sessions_are_never_listed: the retagged session is not listed under its new tag"
+            ),
+            "{message}"
+        );
     }
 }
