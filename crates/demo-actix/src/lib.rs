@@ -13,9 +13,9 @@ use std::collections::BTreeMap;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::http::header::{ContentType, LOCATION};
+use actix_web::http::header::{ContentType, LOCATION, USER_AGENT};
 use actix_web::http::StatusCode;
-use actix_web::{web, App, HttpResponse, ResponseError};
+use actix_web::{web, App, HttpRequest, HttpResponse, ResponseError};
 use minijinja::Environment;
 use serde::Deserialize;
 use serde_json::Value;
@@ -51,6 +51,9 @@ pub fn app(
         .route("/cart", web::post().to(add_to_cart))
         .route("/login", web::post().to(login))
         .route("/logout", web::post().to(logout))
+        .route("/account", web::get().to(account))
+        .route("/account/logout-others", web::post().to(logout_others))
+        .route("/account/logout-session", web::post().to(logout_session))
         .service(
             web::resource("/flash")
                 .route(web::get().to(flash_form))
@@ -191,19 +194,53 @@ struct LoginForm {
     username: String,
 }
 
-async fn login(session: Session, form: web::Form<LoginForm>) -> PageResult {
+async fn login(request: HttpRequest, session: Session, form: web::Form<LoginForm>) -> PageResult {
     let name = form.username.trim();
     if name.is_empty() {
         session.flash("message", "Enter a user name")?;
         return Ok(redirect("/"));
     }
-    // A new id at login: an id planted before login (fixation) is worthless afterwards.
-    let before = demo::short_id(&session.session_id());
-    session.regenerate()?;
-    session.put("user", name)?;
-    session.flash("message", format!("Welcome, {name}"))?;
-    session.flash(demo::REGENERATED_FROM, before)?;
+    demo::sign_in(&session, name, agent(&request), format!("Welcome, {name}"))?;
     Ok(redirect("/"))
+}
+
+fn agent(request: &HttpRequest) -> Option<&str> {
+    request
+        .headers()
+        .get(USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+}
+
+async fn account(pages: web::Data<Pages>, session: Session) -> PageResult {
+    let Some(extra) = demo::account_context(&session).await? else {
+        session.flash("message", "Sign in to see your sessions")?;
+        return Ok(redirect("/"));
+    };
+    let html = demo::render_page_with(
+        &pages.templates,
+        "account.html",
+        &session,
+        pages.driver,
+        extra,
+    )?;
+    Ok(HttpResponse::Ok()
+        .content_type(ContentType::html())
+        .body(html))
+}
+
+async fn logout_others(session: Session) -> PageResult {
+    demo::log_out_others(&session).await?;
+    Ok(redirect("/account"))
+}
+
+#[derive(Deserialize)]
+struct HandleForm {
+    handle: String,
+}
+
+async fn logout_session(session: Session, form: web::Form<HandleForm>) -> PageResult {
+    demo::log_out_session(&session, &form.handle).await?;
+    Ok(redirect("/account"))
 }
 
 async fn logout(session: Session) -> PageResult {
@@ -241,7 +278,11 @@ async fn api_index(pages: web::Data<Pages>, session: Session) -> PageResult {
     render(&pages, "api.html", &session)
 }
 
-async fn signup(session: Session, input: web::Form<BTreeMap<String, String>>) -> PageResult {
+async fn signup(
+    request: HttpRequest,
+    session: Session,
+    input: web::Form<BTreeMap<String, String>>,
+) -> PageResult {
     let input = input.into_inner();
     let errors = demo::signup_errors(&input);
     if !errors.is_empty() {
@@ -252,11 +293,8 @@ async fn signup(session: Session, input: web::Form<BTreeMap<String, String>>) ->
         return Ok(redirect("/signup"));
     }
     let username = input.get("username").map(|v| v.trim()).unwrap_or("");
-    let before = demo::short_id(&session.session_id());
-    session.regenerate()?;
-    session.put("user", username)?;
-    session.flash("message", format!("Account created. Welcome, {username}"))?;
-    session.flash(demo::REGENERATED_FROM, before)?;
+    let welcome = format!("Account created. Welcome, {username}");
+    demo::sign_in(&session, username, agent(&request), welcome)?;
     Ok(redirect("/"))
 }
 

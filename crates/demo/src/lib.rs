@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
@@ -86,9 +86,17 @@ pub fn registry() -> session_kit::DriverRegistry {
     registry
 }
 
-/// A manager builder with [`registry`] installed.
+/// A manager builder with [`registry`] installed. With the cookie driver, a memory store keeps
+/// the tags logged out everywhere (the account page's "log out everywhere else"): enough for one
+/// process; an application with several instances gives them a shared store (Redis, SQL).
 pub fn builder(config: SessionConfig) -> session_kit::SessionManagerBuilder {
-    SessionManager::builder(config).with_registry(registry())
+    let cookie = config.driver() == "cookie";
+    let builder = SessionManager::builder(config).with_registry(registry());
+    if cookie {
+        builder.tag_store(session_kit::MemoryDriver::new())
+    } else {
+        builder
+    }
 }
 
 /// Builds the configuration from environment variables, with the demo's conveniences: a random
@@ -199,6 +207,9 @@ pub fn app(manager: SessionManager) -> Router {
         .route("/flash", get(flash_form).post(flash_message))
         .route("/see-message", get(see_message))
         .route("/signup", get(signup_form).post(signup))
+        .route("/account", get(account))
+        .route("/account/logout-others", post(logout_others))
+        .route("/account/logout-session", post(logout_session))
         .route("/api", get(api_index))
         .route("/api/health", get(|| async { "ok" }))
         .route("/api/session", get(api_all).delete(api_clear))
@@ -232,6 +243,7 @@ pub fn templates() -> Environment<'static> {
         ),
         ("signup.html", include_str!("templates/signup.html")),
         ("api.html", include_str!("templates/api.html")),
+        ("account.html", include_str!("templates/account.html")),
     ] {
         if let Err(e) = env.add_template(name, source) {
             // The templates are compiled into the binary; a syntax error is a bug caught by the
@@ -291,6 +303,17 @@ pub fn render_page(
     session: &session_kit::Session,
     driver: &str,
 ) -> Result<String, PageError> {
+    render_page_with(templates, name, session, driver, context! {})
+}
+
+/// [`render_page`] with more variables for the template (the account page's sessions).
+pub fn render_page_with(
+    templates: &Environment<'_>,
+    name: &str,
+    session: &session_kit::Session,
+    driver: &str,
+    extra: minijinja::Value,
+) -> Result<String, PageError> {
     let flash = session.flash_messages();
     let template = templates.get_template(name)?;
     Ok(template.render(context! {
@@ -301,6 +324,7 @@ pub fn render_page(
         session_id => short_id(&session.session_id()),
         fresh => session.is_fresh(),
         regenerated => session.is_regenerated(),
+        ..extra
     })?)
 }
 
@@ -387,18 +411,17 @@ struct LoginForm {
     username: String,
 }
 
-async fn login(session: Session, Form(form): Form<LoginForm>) -> Result<Redirect, PageError> {
+async fn login(
+    session: Session,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Result<Redirect, PageError> {
     let name = form.username.trim();
     if name.is_empty() {
         session.flash("message", "Enter a user name")?;
         return Ok(Redirect::to("/"));
     }
-    // A new id at login: an id planted before login (fixation) is worthless afterwards.
-    let before = short_id(&session.session_id());
-    session.regenerate()?;
-    session.put("user", name)?;
-    session.flash("message", format!("Welcome, {name}"))?;
-    session.flash(REGENERATED_FROM, before)?;
+    sign_in(&session, name, agent(&headers), format!("Welcome, {name}"))?;
     Ok(Redirect::to("/"))
 }
 
@@ -442,6 +465,7 @@ async fn api_index(State(app): State<App>, session: Session) -> Result<Response,
 
 async fn signup(
     session: Session,
+    headers: HeaderMap,
     Form(input): Form<BTreeMap<String, String>>,
 ) -> Result<Redirect, PageError> {
     let field = |name: &str| input.get(name).map(|v| v.trim()).unwrap_or("");
@@ -453,14 +477,9 @@ async fn signup(
         session.flash_errors(errors)?;
         return Ok(Redirect::to("/signup"));
     }
-    let before = short_id(&session.session_id());
-    session.regenerate()?;
-    session.put("user", field("username"))?;
-    session.flash(
-        "message",
-        format!("Account created. Welcome, {}", field("username")),
-    )?;
-    session.flash(REGENERATED_FROM, before)?;
+    let name = field("username");
+    let welcome = format!("Account created. Welcome, {name}");
+    sign_in(&session, name, agent(&headers), welcome)?;
     Ok(Redirect::to("/"))
 }
 
@@ -482,6 +501,159 @@ pub fn signup_errors(input: &BTreeMap<String, String>) -> Map<String, Value> {
         );
     }
     errors
+}
+
+// ----- account: sessions per user ----------------------------------------------------------------
+
+/// The longest `User-Agent` the demo keeps with a login, in characters.
+pub const MAX_AGENT_LEN: usize = 120;
+
+/// Signs `name` in (login and sign-up): a new id (an id planted before login opens nothing
+/// afterwards), the session tagged with the user name so that the account page finds the
+/// user's sessions, the user and the browser's `User-Agent` (cut to [`MAX_AGENT_LEN`]) stored
+/// for that page, `welcome` and the old short id flashed to the next page.
+pub fn sign_in(
+    session: &Session,
+    name: &str,
+    user_agent: Option<&str>,
+    welcome: String,
+) -> Result<(), Error> {
+    let before = short_id(&session.session_id());
+    session.regenerate()?;
+    session.tag(name)?;
+    session.put("user", name)?;
+    let agent: String = user_agent
+        .unwrap_or("unknown browser")
+        .chars()
+        .take(MAX_AGENT_LEN)
+        .collect();
+    session.put("agent", agent)?;
+    session.flash("message", welcome)?;
+    session.flash(REGENERATED_FROM, before)
+}
+
+fn agent(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+}
+
+/// "12 s ago", "3 min ago", "2 h ago" from a time in ms since the Unix epoch.
+fn ago(now: u64, then: u64) -> String {
+    let seconds = now.saturating_sub(then) / 1000;
+    match seconds {
+        0..=119 => format!("{seconds} s ago"),
+        120..=7199 => format!("{} min ago", seconds / 60),
+        _ => format!("{} h ago", seconds / 3600),
+    }
+}
+
+/// The variables of the account page for a signed-in session: `sessions`, the user's sessions
+/// (the current one marked) when the driver can list them, or `None` (the cookie driver, whose
+/// sessions live in the browsers); `listing` says which. `None` for a visitor who is not signed
+/// in.
+pub async fn account_context(session: &Session) -> Result<Option<minijinja::Value>, Error> {
+    let Some(tag) = session.current_tag() else {
+        return Ok(None);
+    };
+    let manager = session.manager();
+    let now = manager.clock().now_ms();
+    let current = session.handle();
+    let sessions = match manager.tagged_sessions(&tag).await {
+        Ok(list) => Some(
+            list.iter()
+                .map(|s| {
+                    json!({
+                        "handle": s.handle.as_str(),
+                        "short": s.handle.short(),
+                        "agent": s.get::<String>("agent").unwrap_or_else(|| "unknown browser".into()),
+                        "signed_in": ago(now, s.tagged_at),
+                        "last_active": ago(now, s.last_active),
+                        "expires_in_min": s.expires_at.saturating_sub(now) / 60_000,
+                        "current": s.handle == current,
+                    })
+                })
+                .collect::<Vec<_>>(),
+        ),
+        Err(Error::TaggingNotSupported { .. }) => None,
+        Err(e) => return Err(e),
+    };
+    Ok(Some(context! {
+        listing => sessions.is_some(),
+        sessions => minijinja::Value::from_serialize(sessions.unwrap_or_default()),
+        current_short => current.short(),
+    }))
+}
+
+/// "Log out everywhere else": every other session of the user ends
+/// ([`Session::destroy_other_sessions`]); a flash message says how many.
+pub async fn log_out_others(session: &Session) -> Result<(), Error> {
+    if session.current_tag().is_none() {
+        return session.flash("message", "Sign in first");
+    }
+    let message = match session.destroy_other_sessions().await? {
+        Some(0) => "No other session of yours was open".to_owned(),
+        Some(1) => "Logged out 1 other session".to_owned(),
+        Some(n) => format!("Logged out {n} other sessions"),
+        None => "Logged out everywhere else: the cookies your other browsers hold open nothing now"
+            .to_owned(),
+    };
+    session.flash("message", message)
+}
+
+/// "Log out that device": the session `handle` names ends if it is one of the user's
+/// ([`SessionManager::destroy_tagged_session`] with the user's tag, so a handle of another
+/// user's session does nothing); a flash message says what happened.
+pub async fn log_out_session(session: &Session, handle: &str) -> Result<(), Error> {
+    let Some(tag) = session.current_tag() else {
+        return session.flash("message", "Sign in first");
+    };
+    let message = match session_kit::StorageKey::parse(handle) {
+        Some(handle) if handle == session.handle() => {
+            "That is this browser: use Log out this device".to_owned()
+        }
+        Some(handle) => match session
+            .manager()
+            .destroy_tagged_session(&tag, &handle)
+            .await
+        {
+            Ok(true) => format!("Logged out the session {}", handle.short()),
+            Ok(false) => "That session had already ended".to_owned(),
+            Err(Error::TaggingNotSupported { .. }) => {
+                "This driver cannot log out one session; use Log out everywhere else".to_owned()
+            }
+            Err(e) => return Err(e),
+        },
+        None => "No such session".to_owned(),
+    };
+    session.flash("message", message)
+}
+
+async fn account(State(app): State<App>, session: Session) -> Result<Response, PageError> {
+    let Some(extra) = account_context(&session).await? else {
+        session.flash("message", "Sign in to see your sessions")?;
+        return Ok(Redirect::to("/").into_response());
+    };
+    let html = render_page_with(&app.templates, "account.html", &session, app.driver, extra)?;
+    Ok(Html(html).into_response())
+}
+
+async fn logout_others(session: Session) -> Result<Redirect, PageError> {
+    log_out_others(&session).await?;
+    Ok(Redirect::to("/account"))
+}
+
+#[derive(Deserialize)]
+struct HandleForm {
+    handle: String,
+}
+
+async fn logout_session(
+    session: Session,
+    Form(form): Form<HandleForm>,
+) -> Result<Redirect, PageError> {
+    log_out_session(&session, &form.handle).await?;
+    Ok(Redirect::to("/account"))
 }
 
 // ----- JSON API -------------------------------------------------------------------------------

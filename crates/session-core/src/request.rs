@@ -218,10 +218,10 @@ impl RequestSession {
         state.readonly = readonly;
         state.initiated = true;
         drop(state);
-        // The session kept by a log-out of its tag is tagged again now, so that it passes by
-        // its time from this commit on (see `tags.rs`).
+        // The session kept by a log-out of its tag is tagged again, past the log-out, so that
+        // it passes by its time from this commit on, whatever id it has next (see `tags.rs`).
         if let (Some(tag), false) = (kept, readonly) {
-            self.session.set_tag(tag, now)?;
+            self.session.retag(tag)?;
         }
         Ok(())
     }

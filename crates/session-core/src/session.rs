@@ -605,12 +605,19 @@ impl Session {
         let destroyed = manager
             .destroy_tagged_sessions(&tag, Some(&self.handle()))
             .await?;
-        // On a client-side driver this session was tagged before the new "valid from" time:
-        // tagged again now, it stays valid by its time after this request's commit.
+        // On a client-side driver this session was tagged before the new "valid from" time;
+        // tagged again past it, it stays valid by its time, whatever id it has next.
         if destroyed.is_none() {
-            self.set_tag(tag, manager.clock().now_ms())?;
+            self.retag(tag)?;
         }
         Ok(destroyed)
+    }
+
+    /// Tags the session again one millisecond from now, past a log-out of its tag that kept it
+    /// (a log-out counts the tags of its own millisecond as before it).
+    pub(crate) fn retag(&self, tag: String) -> Result<(), Error> {
+        let now = self.inner.manager.clock().now_ms();
+        self.set_tag(tag, now.saturating_add(1))
     }
 
     /// Whether a value is present and not `null` at `path`. Unlike AdonisJS, `0`, `""` and

@@ -6,7 +6,7 @@
 //! which live in the browsers; with a *tag store* (any [`SessionStore`], given to
 //! [`SessionManagerBuilder::tag_store`](crate::SessionManagerBuilder::tag_store)) it can still
 //! log a tag out everywhere: the tag store keeps, per tag, a "valid from" time, and a cookie
-//! session of that tag tagged before it reads as a fresh session.
+//! session of that tag tagged before it (or in its millisecond) reads as a fresh session.
 
 use std::fmt;
 
@@ -196,7 +196,8 @@ pub(crate) enum Mark {
     /// No "valid from" time applies: the session is valid.
     Valid,
     /// Tagged before the tag's "valid from" time, but the session kept by that log-out: it is
-    /// valid and re-tagged at once, so that it passes by its time from its next write on.
+    /// valid, and tagged again past that time at once, so that it passes by its time from its
+    /// next write on, whatever id it has then.
     Kept,
     /// Tagged before the tag's "valid from" time: it reads as a fresh session.
     Revoked,
@@ -471,7 +472,8 @@ impl SessionManager {
         let valid_from = mark.data.get(VALID_FROM).and_then(Value::as_u64);
         let tagged_at = record.tagged_at().unwrap_or(record.created_at);
         Ok(match valid_from {
-            Some(from) if tagged_at < from => {
+            // The same millisecond counts as before: a login racing the log-out is logged out.
+            Some(from) if tagged_at <= from => {
                 if mark.data.get(KEEP).and_then(Value::as_str) == Some(key.as_str()) {
                     Mark::Kept
                 } else {

@@ -98,7 +98,7 @@ pub use session_core::{
     Access, Clock, ConfigError, CookieOptions, Driver, DriverRegistry, DurationSetting, Error,
     ErrorKind, FlashMessages, KeyRing, Limits, ManualClock, MemoryDriver, Refresh, RequestSession,
     SecretKey, Session, SessionConfig, SessionId, SessionManager, SessionManagerBuilder,
-    SessionReader, SystemClock, ENV_VARS,
+    SessionReader, StorageKey, SystemClock, TaggedSession, ENV_VARS,
 };
 
 /// The driver contract, for a driver written in the application (see the guide's custom drivers
@@ -106,7 +106,7 @@ pub use session_core::{
 pub mod driver {
     pub use session_core::{
         BoxError, ClientStore, CookieChange, DerivedKey, DriverError, DriverSetup, Lifetimes,
-        Record, SessionContext, SessionStore, StorageKey, WriteOutcome,
+        Record, SessionContext, SessionStore, StorageKey, TaggedStore, WriteOutcome,
     };
 }
 

@@ -213,7 +213,7 @@ pub const CASES: &[&str] = &[
 /// | `tagged_sessions_are_listed` | exactly the live sessions of a tag are listed, with their handles, times and values; a handle reads back under its tag only | two logins (regenerate and tag) of one tag, one of another, one untagged |
 /// | `ended_sessions_are_never_listed` | logged out, expired, untagged, retagged and destroyed sessions are not listed, twice in a row (an index that still names them cleans up); a later login is | five tagged sessions ended five ways, one tagged record written to expire in 300 ms |
 /// | `one_tagged_session_is_destroyed` | a session is destroyed by its handle under its own tag only; its next request is fresh, the others keep their data | two sessions of one tag |
-/// | `log_out_everywhere_else` | `destroy_other_sessions` ends every other session of the tag and keeps the caller, which can still regenerate; other tags, and a login made after, stay; `destroy_tagged_sessions(tag, None)` ends the rest | three sessions of one tag, one of another, one anonymous session that logs in after |
+/// | `log_out_everywhere_else` | `destroy_other_sessions` ends every other session of the tag and keeps the caller, which can regenerate in that request and later; other tags, and a login made after, stay; `destroy_tagged_sessions(tag, None)` ends the rest | three sessions of one tag, one of another, one anonymous session that logs in after |
 pub const TAG_CASES: &[&str] = &[
     "tagged_sessions_are_listed",
     "ended_sessions_are_never_listed",
@@ -1367,6 +1367,8 @@ impl Conformance {
             .destroy_other_sessions()
             .await
             .unwrap_or_else(|e| self.fail(case, e));
+        // A password change: log out the others, then a new id for this one.
+        session.regenerate().unwrap_or_else(|e| self.fail(case, e));
         devices[0]
             .finish(&session)
             .await
@@ -1383,6 +1385,7 @@ impl Conformance {
             );
         }
         // A login made after the log-out, from a session created before it.
+        clock.advance(Duration::from_secs(1));
         self.log_in(case, &mut anonymous, &tag, "anonymous").await;
 
         let mut logged_in = Vec::new();

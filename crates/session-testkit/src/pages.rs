@@ -363,3 +363,152 @@ pub async fn every_page_names_its_session_calls(base: &str) {
     let r = c.send("GET", "/", None).await;
     assert!(r.body.contains("session.flush()"), "{}", r.body);
 }
+
+/// The handles of the sessions an account page lists, and which one it marks as this browser's.
+fn listed_sessions(body: &str) -> (Vec<String>, Option<String>) {
+    let mut handles = Vec::new();
+    let mut current = None;
+    for row in body.split(r#"<tr class="session" data-handle=""#).skip(1) {
+        let Some((handle, rest)) = row.split_once('"') else {
+            continue;
+        };
+        let tag_end = rest.find('>').unwrap_or(rest.len());
+        if rest[..tag_end].contains(r#"data-current="yes""#) {
+            current = Some(handle.to_owned());
+        }
+        handles.push(handle.to_owned());
+    }
+    (handles, current)
+}
+
+/// The user a browser is signed in as, asked through the JSON API.
+async fn signed_in_as(c: &mut HttpClient) -> Option<String> {
+    let r = c.send("GET", "/api/session/user", None).await;
+    r.json().as_str().map(str::to_owned)
+}
+
+/// The account page, with three browsers signed in as one user and one as another: it lists the
+/// user's sessions and marks this browser's (when the driver can list them: every server-side
+/// driver), logs out one device by its handle (but not another user's), logs out everywhere
+/// else (on every driver, the cookie driver through its tag store), and "log out this device"
+/// ends the browser's own session. A visitor is sent home.
+///
+/// # Panics
+///
+/// Panics when the app does not behave so (a test failure).
+///
+/// ```no_run
+/// # async fn example() {
+/// // With the demo listening on 127.0.0.1:3000:
+/// session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else("http://127.0.0.1:3000").await;
+/// # }
+/// ```
+pub async fn the_account_page_lists_devices_and_logs_out_everywhere_else(base: &str) {
+    // Storage may be shared between tests: a user name of this run only.
+    let id = session_core::SessionId::generate().storage_key();
+    let user = format!("ada-{}", id.short());
+    let stranger = format!("bob-{}", id.short());
+
+    let r = HttpClient::new(base).send("GET", "/account", None).await;
+    assert_eq!(
+        (r.status, r.location.as_deref()),
+        (303, Some("/")),
+        "a visitor is sent home"
+    );
+
+    let mut devices: Vec<HttpClient> = (0..3).map(|_| HttpClient::new(base)).collect();
+    for c in &mut devices {
+        let r = c.send_form("/login", &[("username", &user)]).await;
+        assert_eq!(r.status, 303);
+    }
+    let mut other = HttpClient::new(base);
+    other.send_form("/login", &[("username", &stranger)]).await;
+
+    let page = devices[0].send("GET", "/account", None).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let listing = page.body.contains(r#"data-listing="yes""#);
+    if listing {
+        let (handles, current) = listed_sessions(&page.body);
+        assert_eq!(handles.len(), 3, "the user's three sessions: {}", page.body);
+        let laptop = current.expect("this browser's session is marked");
+        // The phone's handle, as its own account page marks it.
+        let phone_page = devices[1].send("GET", "/account", None).await;
+        let phone = listed_sessions(&phone_page.body).1.expect("marked");
+        assert!(handles.contains(&phone) && phone != laptop);
+        let other_page = other.send("GET", "/account", None).await;
+        let (other_handles, other_current) = listed_sessions(&other_page.body);
+        assert_eq!(
+            other_handles.len(),
+            1,
+            "another user sees only their own session"
+        );
+        let other_handle = other_current.expect("marked");
+
+        // Another user's handle does nothing.
+        devices[0]
+            .send_form("/account/logout-session", &[("handle", &other_handle)])
+            .await;
+        let page = devices[0].send("GET", "/account", None).await;
+        assert!(
+            page.body.contains("That session had already ended"),
+            "{}",
+            page.body
+        );
+        assert_eq!(
+            signed_in_as(&mut other).await.as_deref(),
+            Some(stranger.as_str())
+        );
+
+        // Log out the phone.
+        let r = devices[0]
+            .send_form("/account/logout-session", &[("handle", &phone)])
+            .await;
+        assert_eq!((r.status, r.location.as_deref()), (303, Some("/account")));
+        let page = devices[0].send("GET", "/account", None).await;
+        assert!(
+            page.body.contains("Logged out the session"),
+            "{}",
+            page.body
+        );
+        assert_eq!(listed_sessions(&page.body).0.len(), 2, "{}", page.body);
+        assert_eq!(
+            signed_in_as(&mut devices[1]).await,
+            None,
+            "the phone is logged out"
+        );
+        // The phone signs in again, for the next step.
+        devices[1].send_form("/login", &[("username", &user)]).await;
+    } else {
+        assert!(page.body.contains(r#"data-listing="no""#), "{}", page.body);
+    }
+
+    // Log out everywhere else.
+    let r = devices[0].send_form("/account/logout-others", &[]).await;
+    assert_eq!((r.status, r.location.as_deref()), (303, Some("/account")));
+    let page = devices[0].send("GET", "/account", None).await;
+    assert!(page.body.contains("Logged out"), "{}", page.body);
+    if listing {
+        assert!(
+            page.body.contains("Logged out 2 other sessions"),
+            "{}",
+            page.body
+        );
+        assert_eq!(listed_sessions(&page.body).0.len(), 1, "{}", page.body);
+    }
+    let mut signed_in = Vec::new();
+    for c in devices.iter_mut().chain([&mut other]) {
+        signed_in.push(signed_in_as(c).await);
+    }
+    assert_eq!(
+        signed_in,
+        [Some(user.clone()), None, None, Some(stranger.clone())],
+        "after log out everywhere else from the first browser"
+    );
+
+    // Log out this device.
+    let r = devices[0].send_form("/logout", &[]).await;
+    assert_eq!(r.status, 303);
+    assert_eq!(signed_in_as(&mut devices[0]).await, None);
+    let r = devices[0].send("GET", "/account", None).await;
+    assert_eq!(r.status, 303, "signed out, the account page sends home");
+}

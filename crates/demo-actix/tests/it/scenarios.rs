@@ -13,6 +13,9 @@ use session_testkit::redis_server::{RedisCluster, RedisServer};
 async fn memory_driver_over_http() {
     let app = serve(SessionConfig::new().with_driver("memory")).await;
     let ran = HttpScenarios::new(app.target.clone()).run().await;
+    // Sessions per user: the account page, with several browsers.
+    session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
+        .await;
     assert!(ran.contains(&"concurrent_increments"), "{ran:?}");
     assert!(ran.contains(&"expired_cookies"), "{ran:?}");
 }
@@ -21,6 +24,9 @@ async fn memory_driver_over_http() {
 async fn cookie_driver_over_http() {
     let app = serve(SessionConfig::new().with_driver("cookie")).await;
     let ran = HttpScenarios::new(app.target.clone()).run().await;
+    // Sessions per user: the account page, with several browsers.
+    session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
+        .await;
     assert!(!app.target.atomic, "client-side state has no atomic update");
     assert!(ran.contains(&"expired_cookies"), "{ran:?}");
     assert!(ran.contains(&"tampered_cookies"), "{ran:?}");
@@ -36,6 +42,9 @@ async fn file_driver_over_http() {
     )
     .await;
     let ran = HttpScenarios::new(app.target.clone()).run().await;
+    // Sessions per user: the account page, with several browsers.
+    session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
+        .await;
     assert!(ran.contains(&"concurrent_increments"), "{ran:?}");
 }
 
@@ -66,6 +75,9 @@ async fn redis_driver_over_http() {
     )
     .await;
     let ran = HttpScenarios::new(app.target.clone()).run().await;
+    // Sessions per user: the account page, with several browsers.
+    session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
+        .await;
     assert!(ran.contains(&"concurrent_increments"), "{ran:?}");
     assert!(ran.contains(&"backend_outage"), "{ran:?}");
 }
@@ -79,6 +91,9 @@ async fn redis_cluster_over_http() {
     ))
     .await;
     let ran = HttpScenarios::new(app.target.clone()).run().await;
+    // Sessions per user: the account page, with several browsers.
+    session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
+        .await;
     assert!(ran.contains(&"concurrent_increments"), "{ran:?}");
 }
 
@@ -115,6 +130,9 @@ async fn sql_driver_over_http(driver: &'static str) {
     )
     .await;
     let ran = HttpScenarios::new(app.target.clone()).run().await;
+    // Sessions per user: the account page, with several browsers.
+    session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
+        .await;
     assert!(ran.contains(&"concurrent_increments"), "{ran:?}");
     assert_eq!(
         ran.contains(&"backend_outage"),

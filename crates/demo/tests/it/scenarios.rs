@@ -10,6 +10,9 @@ use crate::server::serve;
 async fn memory_driver_over_http() {
     let app = serve(SessionConfig::new().with_driver("memory")).await;
     let ran = HttpScenarios::new(app.target.clone()).run().await;
+    // Sessions per user: the account page, with several browsers.
+    session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
+        .await;
     assert!(ran.contains(&"concurrent_increments"), "{ran:?}");
     assert!(ran.contains(&"expired_cookies"), "{ran:?}");
 }
@@ -18,6 +21,9 @@ async fn memory_driver_over_http() {
 async fn cookie_driver_over_http() {
     let app = serve(SessionConfig::new().with_driver("cookie")).await;
     let ran = HttpScenarios::new(app.target.clone()).run().await;
+    // Sessions per user: the account page, with several browsers.
+    session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
+        .await;
     assert!(!app.target.atomic, "client-side state has no atomic update");
     assert!(ran.contains(&"expired_cookies"), "{ran:?}");
     assert!(ran.contains(&"tampered_cookies"), "{ran:?}");
@@ -33,6 +39,9 @@ async fn file_driver_over_http() {
     )
     .await;
     let ran = HttpScenarios::new(app.target.clone()).run().await;
+    // Sessions per user: the account page, with several browsers.
+    session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
+        .await;
     assert!(ran.contains(&"concurrent_increments"), "{ran:?}");
 }
 
@@ -63,6 +72,9 @@ async fn redis_driver_over_http_with_an_outage() {
     let mut target = app.target.clone();
     target.backend = Some(std::sync::Arc::new(std::sync::Mutex::new(redis)));
     let ran = HttpScenarios::new(target).run().await;
+    // Sessions per user: the account page, with several browsers.
+    session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
+        .await;
     assert!(ran.contains(&"concurrent_increments"), "{ran:?}");
     assert!(ran.contains(&"backend_outage"), "{ran:?}");
 }
@@ -77,6 +89,9 @@ async fn redis_cluster_over_http() {
     )
     .await;
     let ran = HttpScenarios::new(app.target.clone()).run().await;
+    // Sessions per user: the account page, with several browsers.
+    session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
+        .await;
     assert!(ran.contains(&"concurrent_increments"), "{ran:?}");
 }
 
@@ -93,6 +108,9 @@ async fn sql_driver_over_http(driver: &'static str) {
     let mut target = app.target.clone();
     target.backend = database.backend();
     let ran = HttpScenarios::new(target).run().await;
+    // Sessions per user: the account page, with several browsers.
+    session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
+        .await;
     assert!(ran.contains(&"concurrent_increments"), "{ran:?}");
     assert_eq!(
         ran.contains(&"backend_outage"),
