@@ -32,6 +32,7 @@ markdown! {
     CustomDrivers => "docs/custom-drivers.md",
     Production => "docs/production.md",
     Testing => "docs/testing.md",
+    Tags => "docs/tags.md",
     CookieDriver => "docs/drivers/cookie.md",
     FileDriver => "docs/drivers/file.md",
     RedisDriver => "docs/drivers/redis.md",
