@@ -12,5 +12,11 @@ CREATE TABLE IF NOT EXISTS sessions (
     expires_at BIGINT NOT NULL,
     -- The session's values and flash messages, as a JSON object.
     data LONGTEXT CHARACTER SET utf8mb4 NOT NULL,
-    INDEX sessions_expires_at (expires_at)
+    -- The session's tag (`Session::tag`, usually the user's id) as UTF-8 bytes, or NULL: what
+    -- lists the sessions of a user. VARBINARY compares byte for byte, without the case folding
+    -- or the trailing-space padding of text collations (`_bin` ones included); 256 bytes is
+    -- session-core's MAX_TAG_LEN.
+    tag VARBINARY(256) NULL,
+    INDEX sessions_expires_at (expires_at),
+    INDEX sessions_tag (tag)
 ) ENGINE = InnoDB;

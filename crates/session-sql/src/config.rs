@@ -118,7 +118,9 @@ fn duration(value: &Value) -> Result<Duration, String> {
     let parsed = match value {
         Value::String(s) => session_core::parse_duration(s),
         Value::Number(n) => session_core::parse_duration(&n.to_string()),
-        _ => Err(format!("expected a duration such as \"500ms\" or \"2s\", got {value}")),
+        _ => Err(format!(
+            "expected a duration such as \"500ms\" or \"2s\", got {value}"
+        )),
     }?;
     if parsed.is_zero() {
         return Err("must be more than zero".to_owned());

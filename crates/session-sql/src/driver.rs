@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 use session_core::{
     Clock, ConfigError, DriverError, DriverSetup, Record, SessionStore, StorageKey, SystemClock,
-    WriteOutcome,
+    TaggedStore, WriteOutcome, MAX_TAG_LEN,
 };
 
 use crate::config::{
@@ -266,14 +266,18 @@ impl fmt::Debug for SqlDriver {
     }
 }
 
-/// A statement parameter: every column is a 64-bit integer or text.
+/// A statement parameter: every column is a 64-bit integer or text, but the tag: bytes or NULL.
 enum Arg<'a> {
     Int(i64),
     Text(&'a str),
+    Bytes(Option<&'a [u8]>),
 }
 
 /// A row as read: version, created_at, last_active, expires_at, data.
 type Row = (i64, i64, i64, i64, String);
+
+/// A row of a tag's listing: id, version, created_at, last_active, expires_at, data.
+type TaggedRow = (String, i64, i64, i64, i64, String);
 
 /// Milliseconds and versions as the database stores them (`BIGINT`, signed).
 fn int(n: u64) -> i64 {
@@ -303,9 +307,12 @@ impl SqlDriver {
         &self.inner.table
     }
 
-    /// Creates the table and its index on `expires_at` if they are missing (the statements of
-    /// this crate's `migrations/<database>.sql`, with the configured table name). Safe to run at
-    /// every start and from several processes.
+    /// Creates the table and its indexes on `expires_at` and `tag` if they are missing (the
+    /// statements of this crate's `migrations/<database>.sql`, with the configured table name).
+    /// Safe to run at every start and from several processes.
+    ///
+    /// It does not alter a table that exists: a table created before the `tag` column needs
+    /// it added (see the migration file of the database) or to be dropped.
     pub async fn migrate(&self) -> Result<(), DriverError> {
         for statement in &self.inner.statements.migration {
             self.execute(statement, &[]).await?;
@@ -445,6 +452,24 @@ impl SqlDriver {
         Ok(WriteOutcome::Conflict)
     }
 
+    /// The value of the `tag` column for `record`: its tag's UTF-8 bytes, or NULL. A tag
+    /// longer than [`MAX_TAG_LEN`] (which [`Session::tag`](session_core::Session::tag) refuses,
+    /// so only a record written through the store itself has one) is refused rather than cut
+    /// or left out of the column, either of which would leave the session out of its tag's
+    /// listing.
+    fn tag_of<'r>(&self, record: &'r Record) -> Result<Option<&'r [u8]>, DriverError> {
+        match record.tag() {
+            Some(tag) if tag.len() > MAX_TAG_LEN => Err(DriverError::unavailable(
+                self.inner.backend.name(),
+                format!(
+                    "the session's tag is {} bytes, more than session_core::MAX_TAG_LEN ({MAX_TAG_LEN})",
+                    tag.len()
+                ),
+            )),
+            tag => Ok(tag.map(str::as_bytes)),
+        }
+    }
+
     /// A row into a record; a row that does not decode reads as no session.
     fn decode(&self, row: Row) -> Option<Record> {
         let (version, created_at, last_active, expires_at, data) = row;
@@ -491,6 +516,7 @@ impl SessionStore for SqlDriver {
         let now = int(self.inner.clock.now_ms());
         let data = serde_json::to_string(&record.data)
             .map_err(|e| DriverError::unavailable(self.inner.backend.name(), e))?;
+        let tag = self.tag_of(record)?;
         let statements = &self.inner.statements;
         let (version, created, active, expires) = (
             int(record.version),
@@ -506,6 +532,7 @@ impl SessionStore for SqlDriver {
                 Arg::Int(active),
                 Arg::Int(expires),
                 Arg::Text(&data),
+                Arg::Bytes(tag),
                 Arg::Int(now),
             ];
             return match &statements.insert_or_replace_expired {
@@ -513,7 +540,7 @@ impl SessionStore for SqlDriver {
                     0 => WriteOutcome::Conflict,
                     _ => WriteOutcome::Written,
                 }),
-                None => self.insert_new(&args[..6], key, now).await,
+                None => self.insert_new(&args[..7], key, now).await,
             };
         };
         let args = [
@@ -522,6 +549,7 @@ impl SessionStore for SqlDriver {
             Arg::Int(active),
             Arg::Int(expires),
             Arg::Text(&data),
+            Arg::Bytes(tag),
             Arg::Text(key.as_str()),
             Arg::Int(int(expected)),
             Arg::Int(now),
@@ -562,8 +590,44 @@ impl SessionStore for SqlDriver {
         Ok(())
     }
 
+    fn as_tagged(&self) -> Option<&dyn TaggedStore> {
+        Some(self)
+    }
+
     fn name(&self) -> &'static str {
         self.inner.backend.name()
+    }
+}
+
+/// One `SELECT … WHERE tag = ? AND expires_at > now` through the index on `tag`: the column is
+/// written by the same statement as the record, so it never lags behind it.
+#[async_trait]
+impl TaggedStore for SqlDriver {
+    async fn tagged(&self, tag: &str) -> Result<Vec<(StorageKey, Record)>, DriverError> {
+        let now = int(self.inner.clock.now_ms());
+        let args = [Arg::Bytes(Some(tag.as_bytes())), Arg::Int(now)];
+        let rows = self
+            .timed(
+                self.pool()
+                    .fetch_tagged(&self.inner.statements.tagged, &args),
+            )
+            .await?
+            .map_err(|e| self.failed(e))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, version, created_at, last_active, expires_at, data)| {
+                let key = StorageKey::parse(&id);
+                if key.is_none() {
+                    tracing::warn!(
+                        driver = self.inner.backend.name(),
+                        event = "undecodable-record",
+                        "a session row's id is not a storage key; it is left out"
+                    );
+                }
+                let record = self.decode((version, created_at, last_active, expires_at, data))?;
+                Some((key?, record))
+            })
+            .collect())
     }
 }
 
@@ -689,6 +753,7 @@ macro_rules! bound {
             query = match arg {
                 Arg::Int(n) => query.bind(*n),
                 Arg::Text(s) => query.bind(*s),
+                Arg::Bytes(b) => query.bind(*b),
             };
         }
         query
@@ -726,6 +791,34 @@ impl Pool {
             Pool::MySql(p) => bound!(sqlx::query_as(sql), args).fetch_optional(p).await,
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(p) => bound!(sqlx::query_as(sql), args).fetch_optional(p).await,
+        }
+    }
+
+    async fn fetch_tagged(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> Result<Vec<TaggedRow>, sqlx::Error> {
+        match self {
+            Pool::Disabled(never) => match *never {},
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(p) => bound!(sqlx::query_as(sql), args).fetch_all(p).await,
+            // sqlx reads an `ascii_bin` column as VARBINARY, which does not decode into a
+            // `String`: the id comes as bytes, and a storage key is ASCII.
+            #[cfg(feature = "mysql")]
+            Pool::MySql(p) => {
+                let rows: Vec<(Vec<u8>, i64, i64, i64, i64, String)> =
+                    bound!(sqlx::query_as(sql), args).fetch_all(p).await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, version, created, active, expires, data)| {
+                        let id = String::from_utf8_lossy(&id).into_owned();
+                        (id, version, created, active, expires, data)
+                    })
+                    .collect())
+            }
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(p) => bound!(sqlx::query_as(sql), args).fetch_all(p).await,
         }
     }
 

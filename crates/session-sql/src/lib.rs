@@ -43,8 +43,9 @@
 //! | `version` | 64-bit integer | incremented by every write; writes and deletes compare it |
 //! | `created_at`, `last_active`, `expires_at` | 64-bit integers | milliseconds since the Unix epoch |
 //! | `data` | text | the values and flash messages, as a JSON object |
+//! | `tag` | bytes, nullable | the session's tag as UTF-8 bytes (see [Tags](#tags)) |
 //!
-//! with an index on `expires_at`. The statements are in `migrations/postgres.sql`,
+//! with an index on `expires_at` and one on `tag`. The statements are in `migrations/postgres.sql`,
 //! `migrations/mysql.sql` and `migrations/sqlite.sql`; [`SqlDriver::migrate`] runs them with the
 //! configured table name (`table`, default `sessions`, a schema allowed: `auth.sessions`).
 //!
@@ -60,7 +61,35 @@
 //! | regenerate (login) | the new row's `INSERT`, then the old row's conditional `DELETE` |
 //!
 //! "now" is the session manager's clock, passed as a parameter, so an expired row reads as no
-//! session whatever the database's clock says, and tests can move time.
+//! session whatever the database's clock says, and tests can move time. A tagged session costs
+//! the same statements as an untagged one (see [Tags](#tags)).
+//!
+//! # Tags
+//!
+//! [`SqlDriver`] implements [`TaggedStore`](session_core::TaggedStore), so
+//! [`Session::tag`](session_core::Session::tag) and the manager's
+//! [`tagged_sessions`](session_core::SessionManager::tagged_sessions),
+//! [`destroy_tagged_sessions`](session_core::SessionManager::destroy_tagged_sessions) and the
+//! others work. The tag is kept in the `tag` column, as its UTF-8 bytes (PostgreSQL `BYTEA`,
+//! MySQL `VARBINARY(256)`, SQLite `BLOB`): bytes compare exactly (no case folding, no
+//! trailing-space padding, a NUL allowed), whatever the database's collations.
+//!
+//! - **Written with the record.** Every `INSERT` and `UPDATE` that writes a record sets `tag`
+//!   from the record's tag (`NULL` without one) in the same statement, so the column never
+//!   disagrees with the data and needs no clean-up: untagging clears it, a logout's `DELETE`
+//!   and the sweeper remove it with the row. A refresh does not touch it.
+//! - **Listed through an index.** [`tagged`](session_core::TaggedStore::tagged) is one
+//!   `SELECT id, version, created_at, last_active, expires_at, data … WHERE tag = ? AND
+//!   expires_at > now`, through the index `<table>_tag`. On PostgreSQL and SQLite the index is
+//!   partial (`WHERE tag IS NOT NULL`): untagged rows are not in it. MySQL has no partial
+//!   indexes; there an untagged row has a `NULL` entry in it.
+//! - **Cost.** None in statements: a login that regenerates and tags is the `SELECT`, the new
+//!   row's `INSERT` and the old row's `DELETE`, tagged or not; reads, writes, refreshes and
+//!   logouts are unchanged. Listing a tag is one `SELECT`; logging it out everywhere is that
+//!   `SELECT` and one conditional `DELETE` per session.
+//! - **Length.** A tag is at most [`MAX_TAG_LEN`](session_core::MAX_TAG_LEN) (256) bytes, as
+//!   `Session::tag` checks; a record written through the store with a longer one is refused
+//!   (`DriverError::Unavailable`) rather than cut, which would leave it out of its listing.
 //!
 //! # Failures
 //!

@@ -7,17 +7,18 @@ use crate::Backend;
 pub(crate) struct Statements {
     /// `key, now` → `version, created_at, last_active, expires_at, data` of a live row.
     pub(crate) read: String,
-    /// `key, version, created_at, last_active, expires_at, data, now`: inserts a new row, or
-    /// replaces an expired one; affects no row when a live one is there. PostgreSQL and SQLite
-    /// do it in one statement (an upsert whose update is conditional).
+    /// `key, version, created_at, last_active, expires_at, data, tag, now`: inserts a new row,
+    /// or replaces an expired one; affects no row when a live one is there. PostgreSQL and
+    /// SQLite do it in one statement (an upsert whose update is conditional).
     pub(crate) insert_or_replace_expired: Option<String>,
-    /// `key, version, created_at, last_active, expires_at, data`: a plain insert (MySQL, where a
-    /// duplicate key is answered by [`Statements::delete_expired_key`] and a second try).
+    /// `key, version, created_at, last_active, expires_at, data, tag`: a plain insert (MySQL,
+    /// where a duplicate key is answered by [`Statements::delete_expired_key`] and a second
+    /// try).
     pub(crate) insert: String,
     /// `key, now`: removes the row under `key` if it has expired.
     pub(crate) delete_expired_key: String,
-    /// `version, created_at, last_active, expires_at, data, key, expected, now`: the conditional
-    /// write of a live row.
+    /// `version, created_at, last_active, expires_at, data, tag, key, expected, now`: the
+    /// conditional write of a live row.
     pub(crate) update: String,
     /// `key, now` → the version of a live row: tells a conflict from a gone row.
     pub(crate) version: String,
@@ -27,6 +28,9 @@ pub(crate) struct Statements {
     pub(crate) refresh: String,
     /// `now, batch`: deletes at most `batch` expired rows.
     pub(crate) sweep: String,
+    /// `tag, now` → `id, version, created_at, last_active, expires_at, data` of the live rows of
+    /// a tag, through the index on `tag`.
+    pub(crate) tagged: String,
     /// The migration, one statement per entry.
     pub(crate) migration: Vec<String>,
 }
@@ -38,8 +42,8 @@ impl Statements {
             Backend::Postgres => format!("${n}"),
             Backend::MySql | Backend::Sqlite => "?".to_owned(),
         };
-        let columns = "id, version, created_at, last_active, expires_at, data";
-        let values = (1..=6).map(p).collect::<Vec<_>>().join(", ");
+        let columns = "id, version, created_at, last_active, expires_at, data, tag";
+        let values = (1..=7).map(p).collect::<Vec<_>>().join(", ");
         let insert = format!("INSERT INTO {table} ({columns}) VALUES ({values})");
         let insert_or_replace_expired = match backend {
             // The alias names the existing row in the update's condition, also when the table
@@ -48,15 +52,15 @@ impl Statements {
                 "INSERT INTO {table} AS t ({columns}) VALUES ({values}) ON CONFLICT (id) DO UPDATE \
                  SET version = excluded.version, created_at = excluded.created_at, \
                  last_active = excluded.last_active, expires_at = excluded.expires_at, \
-                 data = excluded.data WHERE t.expires_at <= {}",
-                p(7)
+                 data = excluded.data, tag = excluded.tag WHERE t.expires_at <= {}",
+                p(8)
             )),
             Backend::Sqlite => Some(format!(
                 "INSERT INTO {table} ({columns}) VALUES ({values}) ON CONFLICT (id) DO UPDATE \
                  SET version = excluded.version, created_at = excluded.created_at, \
                  last_active = excluded.last_active, expires_at = excluded.expires_at, \
-                 data = excluded.data WHERE {table}.expires_at <= {}",
-                p(7)
+                 data = excluded.data, tag = excluded.tag WHERE {table}.expires_at <= {}",
+                p(8)
             )),
             // MySQL's `ON DUPLICATE KEY UPDATE` has no condition on the whole update.
             Backend::MySql => None,
@@ -86,7 +90,8 @@ impl Statements {
             ),
             update: format!(
                 "UPDATE {table} SET version = {}, created_at = {}, last_active = {}, \
-                 expires_at = {}, data = {} WHERE id = {} AND version = {} AND expires_at > {}",
+                 expires_at = {}, data = {}, tag = {} \
+                 WHERE id = {} AND version = {} AND expires_at > {}",
                 p(1),
                 p(2),
                 p(3),
@@ -94,7 +99,8 @@ impl Statements {
                 p(5),
                 p(6),
                 p(7),
-                p(8)
+                p(8),
+                p(9)
             ),
             version: format!(
                 "SELECT version FROM {table} WHERE id = {} AND expires_at > {}",
@@ -116,13 +122,20 @@ impl Statements {
                 p(4)
             ),
             sweep,
+            tagged: format!(
+                "SELECT id, version, created_at, last_active, expires_at, data FROM {table} \
+                 WHERE tag = {} AND expires_at > {}",
+                p(1),
+                p(2)
+            ),
             migration: migration(backend, table),
         }
     }
 }
 
 /// The statements of `migrations/<backend>.sql` with `table` in place of `sessions`: the table,
-/// and its index on `expires_at`, named `<table>_expires_at` (without the schema).
+/// and its indexes on `expires_at` and `tag`, named `<table>_expires_at` and `<table>_tag`
+/// (without the schema).
 fn migration(backend: Backend, table: &str) -> Vec<String> {
     let file = match backend {
         Backend::Postgres => include_str!("../migrations/postgres.sql"),
@@ -130,7 +143,6 @@ fn migration(backend: Backend, table: &str) -> Vec<String> {
         Backend::Sqlite => include_str!("../migrations/sqlite.sql"),
     };
     let unqualified = table.rsplit('.').next().unwrap_or(table);
-    let index = format!("{unqualified}_expires_at");
     let sql: String = file
         .lines()
         .filter(|line| !line.trim_start().starts_with("--"))
@@ -140,9 +152,11 @@ fn migration(backend: Backend, table: &str) -> Vec<String> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| {
-            s.replace("sessions_expires_at", "\u{0}")
+            // The index names first, out of the way of the table's, then back with the table
+            // name without its schema.
+            s.replace("sessions_", "\u{0}")
                 .replace("sessions", table)
-                .replace('\u{0}', &index)
+                .replace('\u{0}', &format!("{unqualified}_"))
         })
         .collect()
 }
@@ -154,16 +168,61 @@ mod tests {
     #[test]
     fn the_migration_names_the_table_and_its_index() {
         let m = migration(Backend::Postgres, "auth.web_sessions");
-        assert_eq!(m.len(), 2);
+        assert_eq!(m.len(), 3);
         assert!(m[0].starts_with("CREATE TABLE IF NOT EXISTS auth.web_sessions ("));
+        assert!(m[0].contains("tag BYTEA"));
         assert_eq!(
             m[1],
             "CREATE INDEX IF NOT EXISTS web_sessions_expires_at ON auth.web_sessions (expires_at)"
         );
+        assert_eq!(
+            m[2],
+            "CREATE INDEX IF NOT EXISTS web_sessions_tag ON auth.web_sessions (tag) \
+             WHERE tag IS NOT NULL"
+        );
         let m = migration(Backend::MySql, "sessions");
         assert_eq!(m.len(), 1);
         assert!(m[0].contains("INDEX sessions_expires_at (expires_at)"));
+        assert!(m[0].contains("tag VARBINARY(256) NULL"));
+        assert!(m[0].contains("INDEX sessions_tag (tag)"));
         assert!(!m[0].contains("--"));
+        let m = migration(Backend::Sqlite, "app_sessions");
+        assert_eq!(m.len(), 3);
+        assert!(m[0].contains("tag BLOB"));
+        assert_eq!(
+            m[2],
+            "CREATE INDEX IF NOT EXISTS app_sessions_tag ON app_sessions (tag) WHERE tag IS NOT NULL"
+        );
+    }
+
+    #[test]
+    fn every_write_sets_the_tag_and_the_refresh_leaves_it() {
+        for backend in [Backend::Postgres, Backend::MySql, Backend::Sqlite] {
+            let s = Statements::new(backend, "sessions");
+            assert!(
+                s.insert
+                    .starts_with("INSERT INTO sessions (id, version, created_at, last_active, expires_at, data, tag) VALUES"),
+                "{}",
+                s.insert
+            );
+            assert!(s.update.contains(", tag = "), "{}", s.update);
+            if let Some(upsert) = &s.insert_or_replace_expired {
+                assert!(upsert.contains("tag = excluded.tag"), "{upsert}");
+            }
+            assert!(!s.refresh.contains("tag"), "{}", s.refresh);
+        }
+        let pg = Statements::new(Backend::Postgres, "sessions");
+        assert!(pg
+            .update
+            .ends_with("WHERE id = $7 AND version = $8 AND expires_at > $9"));
+        assert!(pg
+            .insert_or_replace_expired
+            .as_deref()
+            .is_some_and(|s| s.ends_with("WHERE t.expires_at <= $8")));
+        assert_eq!(
+            pg.tagged,
+            "SELECT id, version, created_at, last_active, expires_at, data FROM sessions WHERE tag = $1 AND expires_at > $2"
+        );
     }
 
     #[test]

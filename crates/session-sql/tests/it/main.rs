@@ -5,3 +5,5 @@
 mod behaviour;
 mod common;
 mod conformance;
+mod statements;
+mod tags;
