@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use session_core::{
     Clock, ConfigError, DriverError, DriverSetup, Record, SessionStore, StorageKey, SystemClock,
-    WriteOutcome,
+    TaggedStore, WriteOutcome,
 };
 
 use crate::config::FileConfig;
@@ -237,10 +237,31 @@ impl FileDriver {
         self.store.data_path(key)
     }
 
+    /// The folder of the index of `tag`: `<location>/tags/<h2>/<h64>`, where `<h64>` is SHA-256
+    /// of the tag in lowercase hex and `<h2>` its first two characters. It holds an empty file
+    /// named after the storage key of each session of the tag (see [Tags](crate#tags)). The tag
+    /// itself never reaches a path. Useful for operations and tests.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let driver = session_file::FileDriver::new(dir.path())?;
+    /// let folder = driver.tag_path("../../etc");
+    /// assert!(folder.starts_with(driver.location().join("tags")));
+    /// let name = folder.file_name().unwrap().to_str().unwrap();
+    /// assert_eq!(name.len(), 64);
+    /// assert!(name.bytes().all(|b| b.is_ascii_hexdigit()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn tag_path(&self, tag: &str) -> PathBuf {
+        self.store.tag_dir(tag)
+    }
+
     /// Removes session files whose record's `expires_at` has come (by the driver's clock),
     /// unreadable session files older than
     /// [`UNREADABLE_FILE_MIN_AGE`](crate::UNREADABLE_FILE_MIN_AGE), temporary files of
-    /// interrupted writes and lock files of sessions that no longer exist.
+    /// interrupted writes, lock files of sessions that no longer exist, and tag index entries
+    /// whose session is gone, expired, untagged or tagged otherwise (with the folders of tags
+    /// left empty). A live tagged session whose entry is missing gets it back.
     ///
     /// A live session is never removed: a file is only deleted after the session's lock is taken
     /// (without waiting: a busy session is left for the next sweep) and its expiry checked again
@@ -260,6 +281,9 @@ impl FileDriver {
     ///   still waiting on the removed file can therefore never believe it holds the lock while
     ///   another holds the new one. Without inode numbers that check is impossible, so on other
     ///   platforms lock files are never removed. They are counted in [`SweepReport::locks`].
+    /// - **Tag index entries** go under their session's lock, taken without waiting, once the
+    ///   record is checked under it; see [Tags](crate#tags). They are counted in
+    ///   [`SweepReport::tags`].
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -448,8 +472,47 @@ impl SessionStore for FileDriver {
         .await
     }
 
+    fn as_tagged(&self) -> Option<&dyn TaggedStore> {
+        Some(self)
+    }
+
     fn name(&self) -> &'static str {
         NAME
+    }
+}
+
+/// The sessions of a tag, from the tag's index folder (see [Tags](crate#tags)): each entry's
+/// record is read, the live ones of the tag returned, and the entries found stale removed.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use session_core::{SessionConfig, SessionManager};
+/// use session_file::FileDriver;
+///
+/// let dir = tempfile::tempdir()?;
+/// let manager = SessionManager::builder(
+///     SessionConfig::new().with_key("a secret of at least thirty-two bytes!!"),
+/// )
+/// .driver(FileDriver::new(dir.path())?)
+/// .build()?;
+/// let login = manager.start_request(std::iter::empty()).session().await?;
+/// login.regenerate()?;
+/// login.tag("user-7")?;
+/// login.commit().await?;
+///
+/// let listed = manager.tagged_sessions("user-7").await?;
+/// assert_eq!(listed.len(), 1);
+/// assert_eq!(listed[0].handle, login.handle());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[async_trait]
+impl TaggedStore for FileDriver {
+    async fn tagged(&self, tag: &str) -> Result<Vec<(StorageKey, Record)>, DriverError> {
+        let now = self.clock.now_ms();
+        let tag = tag.to_owned();
+        self.blocking("list a tag", None, move |s| s.tagged(&tag, now))
+            .await
     }
 }
 

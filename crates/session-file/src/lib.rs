@@ -58,6 +58,7 @@
 //! <location>/Qx/Qx3v…w8.session   the record (session-core's versioned JSON)
 //! <location>/Qx/Qx3v…w8.lock      the session's lock (empty)
 //! <location>/Qx/.Qx3v…w8.aB3d.tmp a write in progress
+//! <location>/tags/9f/9f86…08/Qx3v…w8  the tag index: a session of a tag (empty; see Tags)
 //! ```
 //!
 //! The folder is created with owner-only permissions at start-up; a missing, non-folder or
@@ -83,14 +84,46 @@
 //!   `tracing` warning; never a panic.
 //! - **No blocking on the runtime**: every file operation runs on tokio's blocking pool.
 //!
+//! # Tags
+//!
+//! [`FileDriver`] implements [`TaggedStore`](session_core::TaggedStore), so
+//! [`Session::tag`](session_core::Session::tag) and the manager's
+//! [`tagged_sessions`](session_core::SessionManager::tagged_sessions),
+//! [`destroy_tagged_sessions`](session_core::SessionManager::destroy_tagged_sessions) and the
+//! others work. The index of a tag is a folder of empty files, one per session, named after the
+//! session's storage key:
+//!
+//! ```text
+//! <location>/tags/<h2>/<h64>/<key>
+//! ```
+//!
+//! where `<h64>` is SHA-256 of the tag in lowercase hex and `<h2>` its first two characters
+//! ([`FileDriver::tag_path`]): no tag reaches a path, whatever its bytes, and neither does a
+//! session id.
+//!
+//! - **Never missing a session.** A write of a tagged record adds the entry, under the
+//!   session's lock, *before* the record (flushed to disk first with `fsync` on), so a crash in
+//!   between leaves an entry too many, never a tagged session its listing would miss. An entry
+//!   is removed only under the session's lock, once its record is checked to be gone, expired,
+//!   untagged or tagged otherwise; so "log out everywhere" reaches every session.
+//! - **Kept tidy.** A write that untags or re-tags a session, a destroy (logout) and the
+//!   sweeper's removal of an expired file remove the entry at once; a listing removes the stale
+//!   entries it meets; the sweeper removes those nobody lists and the folders of tags left
+//!   without sessions (a writer that finds its tag's folder gone makes it again).
+//! - **Cost.** An untagged session costs nothing more. A write of a tagged session costs one
+//!   more `open` (the entry, usually there already), plus a folder flush when the entry is new
+//!   and `fsync` is on; reads and refreshes cost nothing more. A listing reads the tag's folder
+//!   and each record in it.
+//!
 //! # Sweeping
 //!
 //! Expired files stay on disk until swept: call [`FileDriver::sweep`], start
 //! [`FileDriver::spawn_sweeper`] beside the server, or run the `sweep` example from cron
 //! (`cargo run -p session-file --example sweep -- /var/lib/app/sessions`). A sweep also
 //! removes the temporary files of writes that a crash interrupted, once they are older than
-//! [`TEMP_FILE_MIN_AGE`], unreadable session files older than [`UNREADABLE_FILE_MIN_AGE`], and
-//! the lock files of sessions that no longer exist. See
+//! [`TEMP_FILE_MIN_AGE`], unreadable session files older than [`UNREADABLE_FILE_MIN_AGE`],
+//! the lock files of sessions that no longer exist, and the tag index's entries whose session is
+//! gone, expired, untagged or tagged otherwise. See
 //! [`FileDriver::sweep`] for the rules and [`SweepReport`] for the counts.
 //!
 //! The sweeper works on the folder, not on one driver value: any [`FileDriver`] on the same
@@ -152,6 +185,7 @@ mod config;
 mod driver;
 mod store;
 mod sweep;
+mod tags;
 
 pub use crate::config::FileConfig;
 pub use crate::driver::{FileDriver, SweeperHandle};

@@ -66,6 +66,16 @@ pub(crate) enum Found {
     Record(Record, Stored),
 }
 
+/// What is under a key's data path, read by the holder of its lock.
+pub(crate) struct Loaded {
+    /// The live record.
+    pub(crate) live: Option<Record>,
+    /// Whether there is no data file at all.
+    pub(crate) missing: bool,
+    /// The tag of the record in the file, live or expired: whose index entry goes with it.
+    pub(crate) tag: Option<String>,
+}
+
 /// The data file a record was read from, kept open so that a refresh can set its time.
 #[derive(Debug)]
 pub(crate) struct Stored {
@@ -217,6 +227,26 @@ impl Store {
         self.load(key, now_ms).map(|(record, _)| record)
     }
 
+    /// [`Store::load`], plus the tag of an expired record.
+    fn load_locked(&self, key: &StorageKey, now_ms: u64) -> io::Result<Loaded> {
+        let mut loaded = Loaded {
+            live: None,
+            missing: false,
+            tag: None,
+        };
+        match self.inspect(&self.data_path(key))? {
+            Found::Missing => loaded.missing = true,
+            Found::Bad { reason, .. } => warn_unreadable(key, reason),
+            Found::Record(record, _) => {
+                loaded.tag = record.tag().map(str::to_owned);
+                if !record.is_expired_at(now_ms) {
+                    loaded.live = Some(record);
+                }
+            }
+        }
+        Ok(loaded)
+    }
+
     /// Stores `record` if the live record's version is `expected` (`None`: if there is no live
     /// record; an expired or unreadable file counts as none and is replaced).
     pub(crate) fn write(
@@ -238,11 +268,20 @@ impl Store {
         let Some(locked) = self.lock(key, true)? else {
             return Err(io::Error::other("the shard folder vanished"));
         };
-        let (current, missing) = self.load(key, now_ms)?;
-        let outcome = compare(expected, current.map(|r| r.version));
+        let loaded = self.load_locked(key, now_ms)?;
+        let outcome = compare(expected, loaded.live.map(|r| r.version));
         if outcome == WriteOutcome::Written {
+            // The index entry comes first: a crash between the two leaves an entry without its
+            // record, which a listing or the sweeper removes, never a tagged record that its
+            // tag's listing would miss.
+            if let Some(tag) = record.tag() {
+                self.add_tag_entry(tag, key)?;
+            }
             self.replace(key, &bytes, record.last_active)?;
-        } else if missing {
+            if let Some(old) = loaded.tag.filter(|old| Some(old.as_str()) != record.tag()) {
+                self.drop_tag_entry(&old, key);
+            }
+        } else if loaded.missing {
             // Nothing was written and no data file exists: the lock file would be an orphan.
             locked.remove()?;
         }
@@ -259,13 +298,16 @@ impl Store {
         let Some(locked) = self.lock(key, false)? else {
             return Ok(WriteOutcome::Gone);
         };
-        let (current, missing) = self.load(key, now_ms)?;
-        let outcome = compare(Some(version), current.map(|r| r.version));
-        if outcome == WriteOutcome::Written || (outcome == WriteOutcome::Gone && !missing) {
+        let loaded = self.load_locked(key, now_ms)?;
+        let outcome = compare(Some(version), loaded.live.map(|r| r.version));
+        if outcome == WriteOutcome::Written || (outcome == WriteOutcome::Gone && !loaded.missing) {
             // The record goes, and so does an expired or unreadable file in its place: nobody
-            // can use it any more.
+            // can use it any more. Its tag's index entry follows it.
             remove_if_present(&self.data_path(key))?;
             self.sync_dir(key)?;
+            if let Some(tag) = &loaded.tag {
+                self.drop_tag_entry(tag, key);
+            }
         }
         if outcome != WriteOutcome::Conflict {
             locked.remove()?;
@@ -430,7 +472,7 @@ fn slide(mut record: Record, mtime_ms: u64) -> Record {
     record
 }
 
-fn warn_unreadable(key: &StorageKey, reason: &'static str) {
+pub(crate) fn warn_unreadable(key: &StorageKey, reason: &'static str) {
     tracing::warn!(
         target: "session",
         driver = "file",
@@ -488,12 +530,18 @@ fn ms_to_time(ms: u64) -> SystemTime {
 
 /// Creates a folder readable by its owner only; an existing one is fine.
 pub(crate) fn create_private_dir(path: &Path) -> io::Result<()> {
+    create_private_dir_new(path).map(drop)
+}
+
+/// [`create_private_dir`], telling whether the folder is new.
+pub(crate) fn create_private_dir_new(path: &Path) -> io::Result<bool> {
     let mut builder = fs::DirBuilder::new();
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     match builder.create(path) {
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        other => other,
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
     }
 }
 
@@ -540,13 +588,13 @@ fn same_file(_: &Metadata, _: &Metadata) -> bool {
 }
 
 #[cfg(unix)]
-fn sync_dir(path: &Path) -> io::Result<()> {
+pub(crate) fn sync_dir(path: &Path) -> io::Result<()> {
     File::open(path)?.sync_all()
 }
 
 // Folders cannot be opened for syncing on every platform; the rename itself is atomic anyway.
 #[cfg(not(unix))]
-fn sync_dir(_: &Path) -> io::Result<()> {
+pub(crate) fn sync_dir(_: &Path) -> io::Result<()> {
     Ok(())
 }
 

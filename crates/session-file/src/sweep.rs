@@ -6,7 +6,7 @@ use std::io;
 use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
-use session_core::StorageKey;
+use session_core::{Record, StorageKey};
 
 use crate::store::{
     remove_if_present, Found, Store, DATA_EXT, LOCK_EXT, PROBE_PREFIX, PROBE_RANDOM_CHARS,
@@ -66,7 +66,11 @@ pub const UNREADABLE_FILE_MIN_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 ///
 /// let report = SweepReport::default();
 /// assert_eq!(report.removed(), 0);
-/// assert_eq!(report.to_string(), "0 session files checked, 0 expired and 0 unreadable removed, 0 temporary and 0 lock files removed, 0 busy, 0 errors");
+/// assert_eq!(
+///     report.to_string(),
+///     "0 session files checked, 0 expired and 0 unreadable removed, \
+///      0 temporary, 0 lock and 0 tag index files removed, 0 busy, 0 errors"
+/// );
 /// ```
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -85,6 +89,10 @@ pub struct SweepReport {
     /// Lock files of sessions without a data file removed (on Unix only; see
     /// [`FileDriver::sweep`](crate::FileDriver::sweep) for why that is safe).
     pub locks: usize,
+    /// Tag index entries removed because their session is gone, expired, untagged or tagged
+    /// otherwise (see [Tags](crate#tags)); an expired session's entry removed with its file is
+    /// counted here too.
+    pub tags: usize,
     /// Files skipped because a writer held the session's lock; the next sweep gets them.
     pub busy: usize,
     /// Files that could not be handled (logged with `tracing::warn!`).
@@ -100,12 +108,12 @@ impl SweepReport {
     /// let report = driver.sweep_blocking()?;
     /// assert_eq!(
     ///     report.removed(),
-    ///     report.expired + report.unreadable + report.temporary + report.locks
+    ///     report.expired + report.unreadable + report.temporary + report.locks + report.tags
     /// );
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn removed(&self) -> usize {
-        self.expired + self.unreadable + self.temporary + self.locks
+        self.expired + self.unreadable + self.temporary + self.locks + self.tags
     }
 }
 
@@ -113,8 +121,8 @@ impl std::fmt::Display for SweepReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} session files checked, {} expired and {} unreadable removed, {} temporary and {} lock files removed, {} busy, {} errors",
-            self.checked, self.expired, self.unreadable, self.temporary, self.locks, self.busy, self.errors
+            "{} session files checked, {} expired and {} unreadable removed, {} temporary, {} lock and {} tag index files removed, {} busy, {} errors",
+            self.checked, self.expired, self.unreadable, self.temporary, self.locks, self.tags, self.busy, self.errors
         )
     }
 }
@@ -238,6 +246,11 @@ impl Store {
                 }
             }
         }
+        // After the records: the entries of the sessions just removed are stale by now.
+        if let Err(e) = self.sweep_tags(now_ms, &mut report) {
+            report.errors += 1;
+            tracing::warn!(target: "session", driver = "file", error = %e, "cannot list the tag index");
+        }
         Ok(report)
     }
 
@@ -251,7 +264,10 @@ impl Store {
         match name {
             Name::Data(key) => {
                 report.checked += 1;
-                if self.removable(&key, now_ms)?.is_none() {
+                if let Verdict::Keep(tag) = self.removable(&key, now_ms)? {
+                    if let Some(tag) = tag {
+                        self.restore_entry_logged(&tag, &key);
+                    }
                     return Ok(());
                 }
                 let Some(lock) = self.try_lock(&key, true)? else {
@@ -260,16 +276,28 @@ impl Store {
                 };
                 // Checked again under the lock: a writer may have renewed it meanwhile.
                 match self.removable(&key, now_ms)? {
-                    Some(expired) => {
+                    Verdict::Expired(tag) => {
+                        remove_if_present(&self.data_path(&key))?;
+                        if let Some(tag) = tag {
+                            if self
+                                .tag_dir(&tag)
+                                .join(key.as_str())
+                                .symlink_metadata()
+                                .is_ok()
+                            {
+                                self.drop_tag_entry(&tag, &key);
+                                report.tags += 1;
+                            }
+                        }
+                        lock.remove()?;
+                        report.expired += 1;
+                    }
+                    Verdict::Unreadable => {
                         remove_if_present(&self.data_path(&key))?;
                         lock.remove()?;
-                        if expired {
-                            report.expired += 1;
-                        } else {
-                            report.unreadable += 1;
-                        }
+                        report.unreadable += 1;
                     }
-                    None => drop(lock),
+                    Verdict::Keep(_) => drop(lock),
                 }
             }
             Name::Lock(key) => {
@@ -311,24 +339,64 @@ impl Store {
         Ok(())
     }
 
-    /// `Some(true)` for an expired record (its `expires_at` has come), `Some(false)` for an
-    /// unreadable file last modified at least [`UNREADABLE_FILE_MIN_AGE`] ago, `None` for
-    /// anything to keep.
-    fn removable(&self, key: &StorageKey, now_ms: u64) -> io::Result<Option<bool>> {
+    /// [`Verdict::Expired`] for a record whose `expires_at` has come, [`Verdict::Unreadable`]
+    /// for an unreadable file last modified at least [`UNREADABLE_FILE_MIN_AGE`] ago,
+    /// [`Verdict::Keep`] for anything else.
+    fn removable(&self, key: &StorageKey, now_ms: u64) -> io::Result<Verdict> {
+        let tag = |record: &Record| record.tag().map(str::to_owned);
         Ok(match self.inspect(&self.data_path(key))? {
-            Found::Missing => None,
-            Found::Record(record, _) => record.is_expired_at(now_ms).then_some(true),
+            Found::Missing => Verdict::Keep(None),
+            Found::Record(record, _) if record.is_expired_at(now_ms) => {
+                Verdict::Expired(tag(&record))
+            }
+            Found::Record(record, _) => Verdict::Keep(tag(&record)),
             Found::Bad {
                 mtime_ms: Some(mtime),
                 ..
             } => {
                 let min_age =
                     u64::try_from(UNREADABLE_FILE_MIN_AGE.as_millis()).unwrap_or(u64::MAX);
-                (mtime.saturating_add(min_age) <= now_ms).then_some(false)
+                if mtime.saturating_add(min_age) <= now_ms {
+                    Verdict::Unreadable
+                } else {
+                    Verdict::Keep(None)
+                }
             }
-            Found::Bad { mtime_ms: None, .. } => None,
+            Found::Bad { mtime_ms: None, .. } => Verdict::Keep(None),
         })
     }
+
+    /// Gives a live tagged record its index entry if it lost it: the index must name every
+    /// live tagged session, and a crash with `fsync` off, or a folder restored without its
+    /// index, can leave one out.
+    fn restore_entry_logged(&self, tag: &str, key: &StorageKey) {
+        match self.restore_tag_entry(tag, key) {
+            Ok(false) => {}
+            Ok(true) => tracing::warn!(
+                target: "session",
+                driver = "file",
+                key = key.short(),
+                "a tagged session had no tag index entry; added it"
+            ),
+            Err(e) => tracing::warn!(
+                target: "session",
+                driver = "file",
+                key = key.short(),
+                error = %e,
+                "could not add a missing tag index entry"
+            ),
+        }
+    }
+}
+
+/// What the sweeper does with a data file.
+enum Verdict {
+    /// Nothing: missing, live (with its tag), or unreadable but recent.
+    Keep(Option<String>),
+    /// Remove it, and its tag's index entry: the record expired.
+    Expired(Option<String>),
+    /// Remove it: unreadable for [`UNREADABLE_FILE_MIN_AGE`].
+    Unreadable,
 }
 
 /// Removes a start-up probe file that a crash left in the root, once it is older than

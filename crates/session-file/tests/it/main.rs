@@ -7,4 +7,5 @@ mod processes;
 mod readback;
 mod startup;
 mod sweeper;
+mod tags;
 mod traversal;
