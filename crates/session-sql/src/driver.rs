@@ -222,7 +222,7 @@ impl SqlDriverBuilder {
 /// let dir = tempfile::tempdir()?;
 /// let url = format!("sqlite://{}", dir.path().join("sessions.db").display());
 /// let driver = SqlDriver::builder(Backend::Sqlite).with_url(url).build()?;
-/// driver.migrate().await?; // creates the table and its index if they are missing
+/// driver.migrate().await?; // creates the table and its indexes if they are missing
 ///
 /// let manager = SessionManager::builder(
 ///     SessionConfig::new().with_key("a secret of at least thirty-two bytes!!"),
