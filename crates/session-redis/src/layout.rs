@@ -3,7 +3,7 @@
 //! scripts do with it).
 
 use serde_json::{Map, Value};
-use session_core::Record;
+use session_core::{Record, TAG_KEY};
 
 /// The header's tag, the first bytes of every value this driver writes. (`s1:` and `s2:` were
 /// earlier development layouts, which repeated the numbers in a JSON envelope after the header;
@@ -45,6 +45,11 @@ pub(crate) fn number(n: u64) -> [u8; DIGITS] {
     digits
 }
 
+/// A version as the header stores it (its low 48 bits), as a tag's index scores it.
+pub(crate) fn stored_version(version: u64) -> u64 {
+    version & MASK
+}
+
 /// The bytes a refresh writes at the activity mark: `<active><expires>`, in the header's digits.
 pub(crate) fn times(active: u64, expires: u64) -> [u8; 2 * DIGITS] {
     let mut out = [0u8; 2 * DIGITS];
@@ -68,9 +73,56 @@ pub(crate) fn value(record: &Record) -> Vec<u8> {
     }
     // Serializing a map of JSON values cannot fail; if it ever did, the value would hold no
     // data and read as no session (the JSON is checked on read).
-    if serde_json::to_writer(&mut out, &record.data).is_err() {
+    if write_data(&mut out, &record.data).is_err() {
         out.truncate(HEAD);
     }
+    out
+}
+
+/// The data as a JSON object; a tagged record's tag goes first, its value first in it, so that
+/// the value starts with [`tag_start`] of its tag (see `tags.rs`). Any other record's data is
+/// written as it is. (With serde_json's `preserve_order`, the order of the other entries is kept;
+/// the order of a map's entries never changes what it means.)
+fn write_data(out: &mut Vec<u8>, data: &Map<String, Value>) -> serde_json::Result<()> {
+    let tag = match data.get(TAG_KEY) {
+        Some(Value::Object(tag)) if matches!(tag.get("value"), Some(Value::String(_))) => tag,
+        _ => return serde_json::to_writer(out, data),
+    };
+    out.extend_from_slice(TAG_OPENING);
+    serde_json::to_writer(&mut *out, &tag["value"])?;
+    for (name, value) in tag.iter().filter(|(name, _)| *name != "value") {
+        entry(out, name, value)?;
+    }
+    out.push(b'}');
+    for (name, value) in data.iter().filter(|(name, _)| *name != TAG_KEY) {
+        entry(out, name, value)?;
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// `,"name":value`, as serde_json writes a map's entry after the first.
+fn entry(out: &mut Vec<u8>, name: &str, value: &Value) -> serde_json::Result<()> {
+    out.push(b',');
+    serde_json::to_writer(&mut *out, name)?;
+    out.push(b':');
+    serde_json::to_writer(&mut *out, value)
+}
+
+/// How the data of a record tagged with anything starts.
+const TAG_OPENING: &[u8] = b"{\"__tag__\":{\"value\":";
+
+/// How the stored value of a record tagged `tag` goes on after the header: the JSON object's
+/// first entry is the tag, whose first entry is its value. This is only ever the top-level tag (a
+/// JSON object's first entry is at its very start), and the string's closing quote ends the
+/// match (the quotes inside a JSON string are escaped), so a stored value continuing with this is
+/// tagged `tag` and nothing else: the conditional write of a tagged record compares it, in its
+/// script, to know that the record it replaces already carried the same tag.
+pub(crate) fn tag_start(tag: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(TAG_OPENING.len() + tag.len() + 2);
+    out.extend_from_slice(TAG_OPENING);
+    // Serializing a string cannot fail.
+    let _ = serde_json::to_writer(&mut out, tag);
     out
 }
 
@@ -139,6 +191,59 @@ mod tests {
         let read = decode(&stored).expect("still our value");
         assert_eq!((read.last_active, read.expires_at), (9_000, 69_000));
         assert_eq!((read.created_at, read.data), (5_000, record.data));
+    }
+
+    #[test]
+    fn a_tagged_record_starts_with_its_tag() {
+        let mut record = Record::new(Default::default(), 5_000, 65_000);
+        record.data.insert("cart".into(), serde_json::json!([1, 2]));
+        record.data.insert(
+            TAG_KEY.into(),
+            serde_json::json!({ "at": 4_000, "value": "ada \"the\" \u{e9}", "x": null }),
+        );
+        record.data.insert("n".into(), serde_json::json!(1));
+        let stored = value(&record);
+        let start = tag_start("ada \"the\" \u{e9}");
+        assert_eq!(
+            std::str::from_utf8(&start).expect("UTF-8"),
+            "{\"__tag__\":{\"value\":\"ada \\\"the\\\" \u{e9}\""
+        );
+        assert_eq!(
+            std::str::from_utf8(&stored[HEAD..]).expect("UTF-8"),
+            "{\"__tag__\":{\"value\":\"ada \\\"the\\\" \u{e9}\",\"at\":4000,\"x\":null},\
+             \"cart\":[1,2],\"n\":1}"
+        );
+        assert_eq!(decode(&stored), Some(record.clone()), "the same record");
+        assert_eq!(
+            decode(&stored)
+                .and_then(|r| r.tag().map(str::to_owned))
+                .as_deref(),
+            record.tag()
+        );
+        // A prefix of the tag, or a longer one, does not match: the closing quote is compared.
+        assert!(!stored[HEAD..].starts_with(&tag_start("ada")));
+        let longer = tag_start("ada \"the\" \u{e9}!");
+        assert!(!stored[HEAD..].starts_with(&longer));
+
+        // Untagged records, or a tag of another shape, are written as they are.
+        for tag in [serde_json::json!("ada"), serde_json::json!({ "value": 7 })] {
+            let mut other = Record::new(Default::default(), 5_000, 65_000);
+            other.data.insert("n".into(), serde_json::json!(1));
+            other.data.insert(TAG_KEY.into(), tag);
+            let stored = value(&other);
+            assert_eq!(
+                &stored[HEAD..],
+                serde_json::to_vec(&other.data).expect("JSON").as_slice()
+            );
+            assert!(!stored[HEAD..].starts_with(TAG_OPENING));
+        }
+        // A nested `__tag__` is not the record's tag.
+        let mut nested = Record::new(Default::default(), 5_000, 65_000);
+        nested.data.insert(
+            "x".into(),
+            serde_json::json!({ "__tag__": { "value": "ada" } }),
+        );
+        assert!(!value(&nested)[HEAD..].starts_with(&tag_start("ada")));
     }
 
     #[test]

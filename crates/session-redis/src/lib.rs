@@ -67,7 +67,8 @@
 //!
 //! With the local cache on, the `GET` of a session held in the process is answered from its
 //! copy, and a new session's write is the conditional write's script (see the guide's "Round
-//! trips per request").
+//! trips per request"). A tagged session costs the same but when it is stored as new (a login):
+//! one `EVALSHA` more, before the `SET` (see [Tags](#tags)).
 //!
 //! Every command goes over one shared multiplexed connection while it stays healthy (or over the
 //! one of `connections` that the session's storage key picks; on a current-thread runtime, such
@@ -92,7 +93,38 @@
 //! each number in 12 lowercase hex digits (times in ms since the Unix epoch), then the session's
 //! values as a JSON object: each number is stored once. The header has a fixed size so that the
 //! scripts read only the header (`GETRANGE`) to compare versions and expiry, and a refresh
-//! rewrites the activity mark and the expiry in place (`SETRANGE`).
+//! rewrites the activity mark and the expiry in place (`SETRANGE`). A tagged session's values
+//! start with its tag (see [Tags](#tags)).
+//!
+//! # Tags
+//!
+//! The driver implements session-core's [`TaggedStore`]: the manager's `tagged_sessions`,
+//! `tagged_session`, `destroy_tagged_session` and `destroy_tagged_sessions` work on standalone
+//! Redis and on Redis Cluster. Each tag has an index, a sorted set at `<prefix>tag:<digest>`
+//! ([`RedisDriver::tag_key`]; the digest is base64url of SHA-256 of the tag, so the tag never
+//! appears in a key name), whose members are the storage keys of the tag's sessions.
+//!
+//! On Redis Cluster an index is in another slot than its sessions, so no script changes both:
+//! the index is updated first, by a command of its own, and the record written after; a write
+//! that then fails leaves an entry too many, never one too few. The scores say which write added
+//! an entry (minus its time for a new session, the version written for an update that gave a
+//! record the tag), so that the cleanup never removes an entry whose write may still be on its
+//! way. What each request costs:
+//!
+//! | request of a tagged session | commands |
+//! |---|---|
+//! | reads, refreshes, readonly and untouched requests, logout | as untagged |
+//! | modifies the session (same tag) | as untagged: the write's script checks that the stored record carries the same tag, whose index already names it |
+//! | stores a new session (a login: `regenerate` and `tag`) | one `EVALSHA` more (the index), before the `SET … NX PX` |
+//! | tags a session that keeps its id | two `EVALSHA` more (the script answers that the record is not tagged yet; the index; then the write) |
+//! | lists a tag | one `EVALSHA` (the index), one `MGET` (the records, from Redis, never from the local cache), one `EVALSHA` more when stale entries are removed |
+//!
+//! A listing removes the entries whose session is gone, expired, untagged or tagged otherwise
+//! (each only if nothing updated it since it was read). An index has no TTL, since a refresh
+//! (which carries no record) keeps a session alive without telling its tag; instead a new
+//! session whose index holds more than 32 entries checks up to 64 of them and removes the stale
+//! ones, so an index stays near the number of its live sessions whether or not anyone lists it.
+//! The guide's "Tags" section gives the rules and why "log out everywhere" never misses a session.
 //!
 //! # Expiry and TTL
 //!
@@ -167,6 +199,7 @@ mod config;
 mod layout;
 mod pool;
 mod scripts;
+mod tags;
 #[cfg(feature = "tls")]
 mod tls;
 
@@ -194,7 +227,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use redis::{Cmd, FromRedisValue, RedisError};
 use session_core::{
-    Clock, Driver, DriverError, DriverRegistry, Record, SessionStore, StorageKey, WriteOutcome,
+    Clock, Driver, DriverError, DriverRegistry, Record, SessionStore, StorageKey, TaggedStore,
+    WriteOutcome,
 };
 
 pub use crate::config::{
@@ -606,6 +640,21 @@ impl RedisDriver {
         key
     }
 
+    /// The Redis key of the index of `tag`'s sessions: `<prefix>tag:<digest>`, the digest being
+    /// base64url of SHA-256 of the tag (43 characters), so the tag never appears in a key name
+    /// (see the crate's "Tags").
+    ///
+    /// ```
+    /// let driver = session_redis::RedisDriver::builder().with_prefix("app:").build()?;
+    /// let key = driver.tag_key("ada@example.com");
+    /// assert!(key.starts_with("app:tag:") && !key.contains("ada"));
+    /// assert_eq!(key.len(), "app:tag:".len() + 43);
+    /// # Ok::<(), session_core::ConfigError>(())
+    /// ```
+    pub fn tag_key(&self, tag: &str) -> String {
+        tags::index_key(&self.prefix, tag)
+    }
+
     /// An `EVALSHA` of `lua` on the session's key; `args` appends the script's `ARGV` (numbers
     /// are written in decimal, as the scripts read them), `extra` bytes of them beyond the
     /// numbers (the encoded record of a write), so the command is allocated once.
@@ -616,8 +665,19 @@ impl RedisDriver {
         extra: usize,
         args: impl FnOnce(&mut Cmd),
     ) -> Request<'a> {
-        let mut cmd = Cmd::with_capacity(16, COMMAND_BYTES + self.prefix.len() + extra);
-        cmd.arg("EVALSHA").arg(&lua.sha).arg(1).arg(self.key(key));
+        Self::script_on(lua, &self.key(key), extra, args)
+    }
+
+    /// An `EVALSHA` of `lua` on the Redis key `on` (a tag's index, or a session's key); see
+    /// [`RedisDriver::script`].
+    fn script_on<'a>(
+        lua: &'a Lua,
+        on: &str,
+        extra: usize,
+        args: impl FnOnce(&mut Cmd),
+    ) -> Request<'a> {
+        let mut cmd = Cmd::with_capacity(16, COMMAND_BYTES + on.len() + extra);
+        cmd.arg("EVALSHA").arg(&lua.sha).arg(1).arg(on);
         args(&mut cmd);
         Request::Script {
             by_sha: cmd,
@@ -636,7 +696,7 @@ impl RedisDriver {
     async fn run<T: FromRedisValue>(
         &self,
         op: &'static str,
-        key: &StorageKey,
+        key: &str,
         slot: usize,
         request: Request<'_>,
         idempotent: bool,
@@ -654,10 +714,12 @@ impl RedisDriver {
                             && !e.is_timeout()
                             && pool::breaks_connection(&e) =>
                     {
-                        tracing::debug!(target: "session_kit::redis", op, key = key.short(), error = %e, "shared connection was dead; retrying on a fresh one");
+                        tracing::debug!(target: "session_kit::redis", op, key, error = %e, "shared connection was dead; retrying on a fresh one");
                     }
-                    // Only the plain `GET` of a read can meet a key of another type (the
+                    // The plain `GET` of a read can meet a key of another type (the session
                     // scripts check with `pcall`): it reads as no session, like in the script.
+                    // (A tag's index of another type fails its script: nil is not the count or
+                    // the list of members the caller expects, so the call is an error.)
                     Err(Failure::Redis(e)) if e.code() == Some("WRONGTYPE") => {
                         reject::<()>(key, "the key holds a value this driver did not write");
                         return T::from_redis_value(redis::Value::Nil)
@@ -682,7 +744,7 @@ impl RedisDriver {
             }),
         };
         if let Err(e) = &outcome {
-            tracing::warn!(target: "session_kit::redis", op, key = key.short(), error = %e, "redis call failed");
+            tracing::warn!(target: "session_kit::redis", op, key, error = %e, "redis call failed");
         }
         outcome
     }
@@ -690,7 +752,7 @@ impl RedisDriver {
     async fn try_once<T: FromRedisValue>(
         &self,
         op: &'static str,
-        key: &StorageKey,
+        key: &str,
         slot: usize,
         request: &Request<'_>,
     ) -> Result<T, Failure> {
@@ -704,7 +766,7 @@ impl RedisDriver {
                 Err(e)
                     if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
                 {
-                    tracing::debug!(target: "session_kit::redis", op, key = key.short(), "script not cached on the server; sending it again");
+                    tracing::debug!(target: "session_kit::redis", op, key, "script not cached on the server; sending it again");
                     conn.query(&eval_of(by_sha, code)).await
                 }
                 other => other,
@@ -780,7 +842,7 @@ impl RedisDriver {
             .arg("PX")
             .arg(ttl);
         let reply: redis::Value = self
-            .run("write", key, slot, Request::Plain(cmd), false)
+            .run("write", key.short(), slot, Request::Plain(cmd), false)
             .await?;
         match reply {
             redis::Value::Nil => Ok(false),
@@ -793,69 +855,17 @@ impl RedisDriver {
         }
     }
 
-    /// Turns a stored value into a record, with the scripts' checks: a record whose expiry has
-    /// come by `now` is no session, anything this driver did not write is no session with a
-    /// warning. The header's activity mark and expiry are the record's (a refresh moves only
-    /// them).
-    fn decode_value(&self, key: &StorageKey, stored: &[u8], now: u64) -> Option<Record> {
-        let Some(record) = layout::decode(stored) else {
-            return reject(key, "the key holds a value this driver did not write");
-        };
-        (record.expires_at > now).then_some(record)
-    }
-}
-
-fn outcome(reply: &str) -> Result<WriteOutcome, DriverError> {
-    match reply {
-        "written" => Ok(WriteOutcome::Written),
-        "conflict" => Ok(WriteOutcome::Conflict),
-        "gone" => Ok(WriteOutcome::Gone),
-        other => Err(DriverError::unavailable(
-            DRIVER_NAME,
-            format!("unexpected script reply {other:?}"),
-        )),
-    }
-}
-
-/// A warning for a stored value that does not decode, which reads as no session.
-fn reject<T>(key: &StorageKey, why: &str) -> Option<T> {
-    tracing::warn!(target: "session_kit::redis", key = key.short(), why, "stored session does not decode; treating it as no session");
-    None
-}
-
-#[async_trait]
-impl SessionStore for RedisDriver {
-    /// One `GET` (none when the local cache holds a live copy), checked by the driver: a record
-    /// whose expiry has come, a value this driver did not write or a key of another type is no
-    /// session.
-    async fn read(&self, key: &StorageKey) -> Result<Option<Record>, DriverError> {
-        let now = self.clock.now_ms();
-        let slot = self.current.index(key);
-        if let Some(record) = self.copy(key, slot, now) {
-            return Ok(Some(record));
-        }
-        let stamp = self.stamp(key, slot);
-        let mut cmd = Cmd::with_capacity(2, COMMAND_BYTES + self.prefix.len());
-        cmd.arg("GET").arg(self.key(key));
-        let stored: Option<Vec<u8>> = self
-            .run("read", key, slot, Request::Plain(cmd), true)
-            .await?;
-        let record = stored.and_then(|s| self.decode_value(key, &s, now));
-        self.keep(key, record.as_ref(), stamp);
-        Ok(record)
-    }
-
-    /// The conditional write's script (a new session's first try is a plain `SET … NX PX`),
-    /// with the key's TTL the time left until `record.expires_at`. A record already expired is
-    /// not stored: when the version check passes, the key is removed instead.
-    async fn write(
+    /// Writes `record` by the conditional write's script, a new session first by `SET … NX PX`
+    /// (see [`SessionStore::write`]), at `now` with `ttl` ms to live (0: the record is expired
+    /// as given, and removed).
+    async fn write_record(
         &self,
         key: &StorageKey,
         record: &Record,
         expected: Option<u64>,
+        now: u64,
+        ttl: u64,
     ) -> Result<WriteOutcome, DriverError> {
-        let now = self.clock.now_ms();
-        let ttl = record.expires_at.saturating_sub(now);
         let value = if ttl > 0 {
             layout::value(record)
         } else {
@@ -891,7 +901,7 @@ impl SessionStore for RedisDriver {
         let reply: String = self
             .run(
                 "write",
-                key,
+                key.short(),
                 slot,
                 self.script(&self.scripts.write, key, extra, args),
                 false,
@@ -903,6 +913,83 @@ impl SessionStore for RedisDriver {
             change.settle(stored.then_some(record));
         }
         Ok(outcome)
+    }
+
+    /// Turns a stored value into a record, with the scripts' checks: a record whose expiry has
+    /// come by `now` is no session, anything this driver did not write is no session with a
+    /// warning. The header's activity mark and expiry are the record's (a refresh moves only
+    /// them).
+    fn decode_value(&self, key: &StorageKey, stored: &[u8], now: u64) -> Option<Record> {
+        let Some(record) = layout::decode(stored) else {
+            return reject(
+                key.short(),
+                "the key holds a value this driver did not write",
+            );
+        };
+        (record.expires_at > now).then_some(record)
+    }
+}
+
+fn outcome(reply: &str) -> Result<WriteOutcome, DriverError> {
+    match reply {
+        "written" => Ok(WriteOutcome::Written),
+        "conflict" => Ok(WriteOutcome::Conflict),
+        "gone" => Ok(WriteOutcome::Gone),
+        other => Err(DriverError::unavailable(
+            DRIVER_NAME,
+            format!("unexpected script reply {other:?}"),
+        )),
+    }
+}
+
+/// A warning for a stored value that does not decode, which reads as no session.
+fn reject<T>(key: &str, why: &str) -> Option<T> {
+    tracing::warn!(target: "session_kit::redis", key, why, "stored session does not decode; treating it as no session");
+    None
+}
+
+#[async_trait]
+impl SessionStore for RedisDriver {
+    /// One `GET` (none when the local cache holds a live copy), checked by the driver: a record
+    /// whose expiry has come, a value this driver did not write or a key of another type is no
+    /// session.
+    async fn read(&self, key: &StorageKey) -> Result<Option<Record>, DriverError> {
+        let now = self.clock.now_ms();
+        let slot = self.current.index(key);
+        if let Some(record) = self.copy(key, slot, now) {
+            return Ok(Some(record));
+        }
+        let stamp = self.stamp(key, slot);
+        let mut cmd = Cmd::with_capacity(2, COMMAND_BYTES + self.prefix.len());
+        cmd.arg("GET").arg(self.key(key));
+        let stored: Option<Vec<u8>> = self
+            .run("read", key.short(), slot, Request::Plain(cmd), true)
+            .await?;
+        let record = stored.and_then(|s| self.decode_value(key, &s, now));
+        self.keep(key, record.as_ref(), stamp);
+        Ok(record)
+    }
+
+    /// The conditional write's script (a new session's first try is a plain `SET … NX PX`),
+    /// with the key's TTL the time left until `record.expires_at`. A record already expired is
+    /// not stored: when the version check passes, the key is removed instead. A tagged record
+    /// keeps its tag's index current (see the crate's "Tags"): a new session adds itself to the
+    /// index first, an update checks in its script that the record it replaces had the same tag.
+    async fn write(
+        &self,
+        key: &StorageKey,
+        record: &Record,
+        expected: Option<u64>,
+    ) -> Result<WriteOutcome, DriverError> {
+        let now = self.clock.now_ms();
+        let ttl = record.expires_at.saturating_sub(now);
+        if ttl > 0 {
+            if let Some(tag) = record.tag() {
+                // Boxed: the index's steps do not enlarge the future of every write.
+                return Box::pin(self.write_tagged(key, record, expected, tag, now, ttl)).await;
+            }
+        }
+        self.write_record(key, record, expected, now, ttl).await
     }
 
     /// The conditional delete's script: the key goes only while its record is live and at
@@ -917,7 +1004,7 @@ impl SessionStore for RedisDriver {
         let reply: String = self
             .run(
                 "destroy",
-                key,
+                key.short(),
                 slot,
                 self.script(&self.scripts.destroy, key, 0, args),
                 false,
@@ -956,7 +1043,7 @@ impl SessionStore for RedisDriver {
         let live: i64 = self
             .run(
                 "refresh",
-                key,
+                key.short(),
                 slot,
                 self.script(&self.scripts.refresh, key, 0, args),
                 true,
@@ -966,6 +1053,11 @@ impl SessionStore for RedisDriver {
             change.settle_refreshed(live == 1, last_active, expires_at);
         }
         Ok(())
+    }
+
+    /// The driver keeps an index per tag (see the crate's "Tags").
+    fn as_tagged(&self) -> Option<&dyn TaggedStore> {
+        Some(self)
     }
 
     fn name(&self) -> &'static str {

@@ -292,6 +292,16 @@ impl Current {
         }
     }
 
+    /// The slot of a call that concerns no one session (the listing of a tag): its thread's on a
+    /// current-thread runtime, otherwise the first.
+    pub(crate) fn any(&self) -> usize {
+        if on_current_thread_runtime() {
+            thread_number() % self.slots.len()
+        } else {
+            0
+        }
+    }
+
     /// Whether the connection of slot `index` is open and healthy: only then are the messages
     /// that keep the local copies it read current known to be arriving.
     pub(crate) fn serves(&self, index: usize) -> bool {

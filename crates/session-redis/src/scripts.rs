@@ -32,10 +32,11 @@
 //! is treated as absent and is never refreshed.
 //!
 //! The scripts call `GETRANGE`, `SET`, `SETRANGE`, `PEXPIRE`, `UNLINK` and (with the local
-//! cache) `STRLEN` only; the driver itself sends `EVALSHA`, `EVAL`, `GET` and, for a new session,
-//! `SET … NX PX` (which the write script stands behind when the key exists). Apart from that
-//! `SET`, those sets are apart, which lets tests count round trips in `INFO commandstats` (it
-//! counts the commands run inside scripts too).
+//! cache) `STRLEN` on sessions, and `ZSCORE`, `ZADD`, `ZCARD`, `ZRANGE` and `ZREM` on the tags'
+//! indexes (see `tags.rs`); the driver itself sends `EVALSHA`, `EVAL`, `GET`, `MGET` (a tag's
+//! listing) and, for a new session, `SET … NX PX` (which the write script stands behind when the
+//! key exists). Apart from that `SET`, those sets are apart, which lets tests count round trips
+//! in `INFO commandstats` (it counts the commands run inside scripts too).
 
 use redis::Script;
 
@@ -141,6 +142,71 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 ";
 
+/// The conditional write of a tagged record over a record that may carry the same tag: like
+/// [`WRITE`] with a version expected, and only if the stored value goes on, after its header,
+/// with the tag's start (`layout::tag_start`: the record it replaces carries the same tag, so the
+/// tag's index already names the session; see `tags.rs`). Otherwise it changes nothing and
+/// answers `index`: the driver adds the session to the index and writes with [`WRITE`].
+///
+/// `KEYS[1]` = the session key; `ARGV` = the expected version in the header's 12 digits, the
+/// new value, the TTL in ms (above 0), now in the header's 12 digits, the last byte to read
+/// (49 plus the length of the tag's start, in decimal), the tag's start. Returns `written`,
+/// `conflict`, `gone` or `index`.
+const WRITE_TAGGED: &str = r"
+local h = redis.pcall('GETRANGE', KEYS[1], '0', ARGV[5])
+if type(h) == 'table' then return 'gone' end
+local v, e = head(h)
+if not v or e <= ARGV[4] then return 'gone' end
+if v ~= ARGV[1] then return 'conflict' end
+if string.sub(h, 51) ~= ARGV[6] then return 'index' end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+--retrack
+return 'written'
+";
+
+/// Adds a session to a tag's index, or raises its score: never lowers it (see `tags.rs` for
+/// what the scores mean). Works on any Redis version (`ZADD GT` needs 6.2).
+///
+/// `KEYS[1]` = the tag's index; `ARGV` = the session's storage key, its score (a whole number in
+/// decimal). Returns how many sessions the index names.
+const INDEX: &str = r"
+local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not s or tonumber(s) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+end
+return redis.call('ZCARD', KEYS[1])
+";
+
+/// Reads a tag's index, whole or a window of it: the members of ranks `ARGV[1]` to `ARGV[2]`
+/// (`0`, `-1`: all), and, when `ARGV[3]` is not empty, those of ranks 0 to `ARGV[3]` (a window
+/// that goes past the end goes on at the start). Returns members and scores, one after the
+/// other, as `ZRANGE … WITHSCORES` does over RESP2 (a script answers so whatever the client
+/// speaks).
+const MEMBERS: &str = r"
+local got = redis.call('ZRANGE', KEYS[1], ARGV[1], ARGV[2], 'WITHSCORES')
+if ARGV[3] ~= '' then
+  local more = redis.call('ZRANGE', KEYS[1], '0', ARGV[3], 'WITHSCORES')
+  for i = 1, #more do got[#got + 1] = more[i] end
+end
+return got
+";
+
+/// Removes sessions from a tag's index, each only if its score is still the one it was read
+/// with: an index update since then (a write in flight) keeps it.
+///
+/// `KEYS[1]` = the tag's index; `ARGV` = pairs of a storage key and its score as read (a whole
+/// number in decimal). Returns how many were removed.
+const PRUNE: &str = r"
+local removed = 0
+for i = 1, #ARGV, 2 do
+  local s = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if s and tonumber(s) == tonumber(ARGV[i + 1]) then
+    removed = removed + redis.call('ZREM', KEYS[1], ARGV[i])
+  end
+end
+return removed
+";
+
 /// A script's source and its SHA-1 digest (what `EVALSHA` names it by).
 #[derive(Debug)]
 pub(crate) struct Lua {
@@ -151,18 +217,29 @@ pub(crate) struct Lua {
 impl Lua {
     fn new(retrack: bool, body: &str) -> Self {
         let body = body.replace(RETRACK_AT, if retrack { RETRACK } else { "" });
-        let code = format!("{PRELUDE}{body}");
-        let sha = Script::new(&code).get_hash().to_owned();
-        Self { code, sha }
+        Self::bare(&format!("{PRELUDE}{body}"))
+    }
+
+    /// A script of a tag's index, which reads no session header: without the prelude.
+    fn bare(code: &str) -> Self {
+        let sha = Script::new(code).get_hash().to_owned();
+        Self {
+            code: code.to_owned(),
+            sha,
+        }
     }
 }
 
-/// The three scripts, with their digests computed once.
+/// The scripts, with their digests computed once.
 #[derive(Debug)]
 pub(crate) struct Scripts {
     pub(crate) write: Lua,
     pub(crate) destroy: Lua,
     pub(crate) refresh: Lua,
+    pub(crate) write_tagged: Lua,
+    pub(crate) index: Lua,
+    pub(crate) members: Lua,
+    pub(crate) prune: Lua,
 }
 
 impl Scripts {
@@ -173,6 +250,10 @@ impl Scripts {
             write: with_prelude(WRITE),
             destroy: with_prelude(DESTROY),
             refresh: with_prelude(REFRESH),
+            write_tagged: with_prelude(WRITE_TAGGED),
+            index: Lua::bare(INDEX),
+            members: Lua::bare(MEMBERS),
+            prune: Lua::bare(PRUNE),
         }
     }
 }
@@ -206,6 +287,10 @@ mod tests {
         for script in [WRITE, DESTROY, REFRESH] {
             assert!(script.contains(&format!("'GETRANGE', KEYS[1], '0', '{}'", HEAD - 1)));
         }
+        // The tagged write reads the header and the tag's start after it (the driver sends
+        // the last byte to read: `HEAD - 1` plus the start's length).
+        assert!(WRITE_TAGGED.contains("'GETRANGE', KEYS[1], '0', ARGV[5]"));
+        assert!(WRITE_TAGGED.contains(&format!("string.sub(h, {}) ~= ARGV[6]", HEAD + 1)));
     }
 
     #[test]
@@ -215,6 +300,7 @@ mod tests {
         for (a, b) in [
             (&with.write, &without.write),
             (&with.refresh, &without.refresh),
+            (&with.write_tagged, &without.write_tagged),
         ] {
             assert!(a.code.contains(RETRACK) && !b.code.contains(RETRACK));
             assert!(!a.code.contains(RETRACK_AT) && !b.code.contains(RETRACK_AT));
@@ -224,5 +310,13 @@ mod tests {
             !with.destroy.code.contains(RETRACK),
             "a deleted key needs no tracking"
         );
+        for (a, b) in [
+            (&with.index, &without.index),
+            (&with.members, &without.members),
+            (&with.prune, &without.prune),
+        ] {
+            assert!(!a.code.contains("KEYS[2]") && !a.code.contains(RETRACK));
+            assert_eq!(a.sha, b.sha, "an index's scripts touch no session");
+        }
     }
 }

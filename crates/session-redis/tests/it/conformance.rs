@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use session_testkit::redis_server::{RedisCluster, RedisServer};
-use session_testkit::{Conformance, Mode, ATOMIC_CASES, CASES, SERVER_CASES};
+use session_testkit::{Conformance, Mode, ATOMIC_CASES, CASES, SERVER_CASES, TAG_CASES};
 
 use crate::common;
 
@@ -18,7 +18,7 @@ async fn run(name: &str, section: impl Fn() -> Value + Send + Sync + 'static) {
     assert!(report.skipped.is_empty(), "{report}");
     assert_eq!(
         report.passed.len(),
-        CASES.len() + SERVER_CASES.len() + ATOMIC_CASES.len(),
+        CASES.len() + SERVER_CASES.len() + ATOMIC_CASES.len() + TAG_CASES.len(),
         "{report}"
     );
 }

@@ -13,9 +13,11 @@ use session_testkit::Browser;
 use crate::common::{self, counted, one, ran, HARNESS};
 
 /// Commands the driver's scripts run inside Redis; `INFO commandstats` counts them too, but they
-/// are not round trips. The driver itself sends `GET`, `EVALSHA`, `EVAL` and, for a new session,
-/// `SET … NX PX` (counted with [`ran`] where it matters).
-const INSIDE_SCRIPTS: &[&str] = &["getrange", "set", "setrange", "pexpire", "unlink"];
+/// are not round trips. The driver itself sends `GET`, `EVALSHA`, `EVAL`, `MGET` (a tag's
+/// listing) and, for a new session, `SET … NX PX` (counted with [`ran`] where it matters).
+const INSIDE_SCRIPTS: &[&str] = &[
+    "getrange", "set", "setrange", "pexpire", "unlink", "zscore", "zadd", "zcard", "zrange", "zrem",
+];
 
 /// The commands clients sent since the last reset, by name.
 fn sent(server: &RedisServer) -> BTreeMap<String, u64> {
@@ -490,4 +492,227 @@ async fn a_new_session_is_created_without_a_script_unless_its_key_exists() {
         "a live record replaced by an expired one"
     );
     assert_eq!(server.cli(&["EXISTS", &redis_key(&key)]), "0");
+}
+
+/// One request's commands, as [`ran`] counts them (those inside scripts included).
+type Ran = BTreeMap<String, u64>;
+
+/// Runs the same requests on an untagged or a tagged session and counts each: a new session,
+/// reads, an update, an untouched request, a readonly one, a login (regenerate, and tag), a
+/// logout; for the tagged one also tagging without a new id, and a listing.
+async fn request_costs(
+    server: &RedisServer,
+    manager: &SessionManager,
+    clock: &ManualClock,
+    tagged: bool,
+) -> Vec<(&'static str, Ran)> {
+    let tag = |s: &session_core::Session| if tagged { s.tag("ada") } else { Ok(()) };
+    let due = || clock.advance(Duration::from_secs(130));
+    let later = || clock.advance(Duration::from_secs(2));
+    let mut costs = Vec::new();
+    let mut measure = |what: &'static str| {
+        costs.push((what, ran(server)));
+    };
+
+    let mut b = Browser::new(manager.clone());
+    server.reset_stats();
+    b.request(|s| {
+        s.put("n", 1)?;
+        tag(s)
+    })
+    .await
+    .expect("new session");
+    measure("new session");
+    later();
+    server.reset_stats();
+    b.request(|s| s.get_value("n")).await.expect("read");
+    measure("read, no refresh due");
+    due();
+    server.reset_stats();
+    b.request(|s| s.get_value("n")).await.expect("read");
+    measure("read, refresh due");
+    later();
+    server.reset_stats();
+    b.request(|s| s.increment("n")).await.expect("update");
+    measure("update");
+    due();
+    server.reset_stats();
+    b.untouched_request().await.expect("untouched");
+    measure("untouched, refresh due");
+    later();
+    server.reset_stats();
+    b.readonly_request(|s| s.get_value("n"))
+        .await
+        .expect("readonly");
+    measure("readonly");
+
+    let mut visitor = Browser::new(manager.clone());
+    visitor
+        .request(|s| s.put("n", 1))
+        .await
+        .expect("an anonymous session");
+    later();
+    server.reset_stats();
+    visitor
+        .request(|s| {
+            s.regenerate()?;
+            tag(s)
+        })
+        .await
+        .expect("login");
+    measure("login (regenerate, and tag)");
+
+    later();
+    server.reset_stats();
+    b.request(|s| s.clear()).await.expect("logout");
+    measure("logout");
+
+    if tagged {
+        let mut other = Browser::new(manager.clone());
+        other
+            .request(|s| s.put("n", 1))
+            .await
+            .expect("an anonymous session");
+        later();
+        server.reset_stats();
+        other.request(tag).await.expect("tag");
+        measure("tag without a new id");
+        later();
+        server.reset_stats();
+        let listed = manager.tagged_sessions("ada").await.expect("listing");
+        assert_eq!(listed.len(), 2);
+        measure("list 2 sessions");
+        other.request(|s| s.untag()).await.expect("untag");
+        server.reset_stats();
+        let listed = manager.tagged_sessions("ada").await.expect("listing");
+        assert_eq!(listed.len(), 1);
+        measure("list 1 session, removing 1 stale entry");
+    }
+    costs
+}
+
+/// A tagged session costs what an untagged one does on every request but those that store a
+/// new session (one `EVALSHA` more: the index update before the record) and the one that
+/// tags an existing session without a new id (two more). Printed for the release notes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tagged_session_costs_an_index_update_on_new_sessions_only() {
+    let server = RedisServer::spawn();
+    let clock = ManualClock::starting_now();
+    let manager = common::manager(
+        common::standalone(server.url()),
+        SessionConfig::new().with_age(Duration::from_secs(600)),
+        clock.clone(),
+    );
+    // Warm-up, not counted: the connection's handshake and each script's first `EVAL`, the
+    // cleanup's script included (an untagged session leaves its entry stale).
+    for tagged in [false, true] {
+        request_costs(&server, &manager, &clock, tagged).await;
+    }
+    // Every session of "ada" ends; the listing removes them from the index, so that the one
+    // counted below has nothing stale to remove.
+    clock.advance(Duration::from_secs(3600));
+    assert!(manager
+        .tagged_sessions("ada")
+        .await
+        .expect("listing")
+        .is_empty());
+
+    let untagged = request_costs(&server, &manager, &clock, false).await;
+    let tagged = request_costs(&server, &manager, &clock, true).await;
+    for (what, cost) in untagged.iter().chain(&tagged) {
+        println!("{what}: {cost:?}");
+    }
+    let untagged: BTreeMap<&str, Ran> = untagged.into_iter().collect();
+    let tagged: BTreeMap<&str, Ran> = tagged.into_iter().collect();
+
+    let index_update = [("evalsha", 1), ("zscore", 1), ("zadd", 1), ("zcard", 1)];
+    let with = |base: &Ran, more: &[(&str, u64)]| -> Ran {
+        let mut out = base.clone();
+        for &(name, n) in more {
+            *out.entry(name.to_owned()).or_default() += n;
+        }
+        out
+    };
+    let expected_untagged = [
+        ("new session", counted(&[("set", 1)])),
+        ("read, no refresh due", one("get", 1)),
+        (
+            "read, refresh due",
+            counted(&[
+                ("get", 1),
+                ("evalsha", 1),
+                ("getrange", 1),
+                ("setrange", 1),
+                ("pexpire", 1),
+            ]),
+        ),
+        (
+            "update",
+            counted(&[("get", 1), ("evalsha", 1), ("getrange", 1), ("set", 1)]),
+        ),
+        (
+            "untouched, refresh due",
+            counted(&[
+                ("evalsha", 1),
+                ("getrange", 1),
+                ("setrange", 1),
+                ("pexpire", 1),
+            ]),
+        ),
+        ("readonly", one("get", 1)),
+        (
+            "login (regenerate, and tag)",
+            counted(&[
+                ("get", 1),
+                ("set", 1),
+                ("evalsha", 1),
+                ("getrange", 1),
+                ("unlink", 1),
+            ]),
+        ),
+        (
+            "logout",
+            counted(&[("get", 1), ("evalsha", 1), ("getrange", 1), ("unlink", 1)]),
+        ),
+    ];
+    for (what, expected) in &expected_untagged {
+        assert_eq!(&untagged[what], expected, "untagged: {what}");
+        let extra: &[(&str, u64)] = match *what {
+            "new session" | "login (regenerate, and tag)" => &index_update,
+            _ => &[],
+        };
+        assert_eq!(tagged[what], with(expected, extra), "tagged: {what}");
+    }
+    // Tagging a session that keeps its id: the write's script finds the record untagged and
+    // writes nothing, the index is updated, then the plain conditional write.
+    assert_eq!(
+        tagged["tag without a new id"],
+        with(
+            &untagged["update"],
+            &[
+                ("evalsha", 2),
+                ("getrange", 1),
+                ("zscore", 1),
+                ("zadd", 1),
+                ("zcard", 1)
+            ]
+        )
+    );
+    // A listing: the index, the records in one `MGET`; nothing stale to remove here (the
+    // logged-out session's entry stays 5 minutes: a new session's write could be in flight).
+    assert_eq!(
+        tagged["list 2 sessions"],
+        counted(&[("evalsha", 1), ("zrange", 1), ("mget", 1)])
+    );
+    // With a stale entry (a session untagged since): the cleanup's script after.
+    assert_eq!(
+        tagged["list 1 session, removing 1 stale entry"],
+        counted(&[
+            ("evalsha", 2),
+            ("zrange", 1),
+            ("mget", 1),
+            ("zscore", 1),
+            ("zrem", 1)
+        ])
+    );
 }

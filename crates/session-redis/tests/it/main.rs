@@ -8,4 +8,5 @@ mod counts;
 mod faults;
 mod local_cache;
 mod readback;
+mod tags;
 mod tls;
