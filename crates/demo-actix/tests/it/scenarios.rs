@@ -12,10 +12,11 @@ use session_testkit::redis_server::{RedisCluster, RedisServer};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_driver_over_http() {
     let app = serve(SessionConfig::new().with_driver("memory")).await;
-    let ran = HttpScenarios::new(app.target.clone()).run().await;
-    // Sessions per user: the account page, with several browsers.
+    // Sessions per user: the account page, with several browsers (before the
+    // scenarios, whose outage leaves pooled connections to be replaced).
     session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
         .await;
+    let ran = HttpScenarios::new(app.target.clone()).run().await;
     assert!(ran.contains(&"concurrent_increments"), "{ran:?}");
     assert!(ran.contains(&"expired_cookies"), "{ran:?}");
 }
@@ -23,10 +24,11 @@ async fn memory_driver_over_http() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cookie_driver_over_http() {
     let app = serve(SessionConfig::new().with_driver("cookie")).await;
-    let ran = HttpScenarios::new(app.target.clone()).run().await;
-    // Sessions per user: the account page, with several browsers.
+    // Sessions per user: the account page, with several browsers (before the
+    // scenarios, whose outage leaves pooled connections to be replaced).
     session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
         .await;
+    let ran = HttpScenarios::new(app.target.clone()).run().await;
     assert!(!app.target.atomic, "client-side state has no atomic update");
     assert!(ran.contains(&"expired_cookies"), "{ran:?}");
     assert!(ran.contains(&"tampered_cookies"), "{ran:?}");
@@ -41,10 +43,11 @@ async fn file_driver_over_http() {
             .with_section("file", json!({"location": dir.path()})),
     )
     .await;
-    let ran = HttpScenarios::new(app.target.clone()).run().await;
-    // Sessions per user: the account page, with several browsers.
+    // Sessions per user: the account page, with several browsers (before the
+    // scenarios, whose outage leaves pooled connections to be replaced).
     session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
         .await;
+    let ran = HttpScenarios::new(app.target.clone()).run().await;
     assert!(ran.contains(&"concurrent_increments"), "{ran:?}");
 }
 
@@ -74,10 +77,11 @@ async fn redis_driver_over_http() {
         Some(backend),
     )
     .await;
-    let ran = HttpScenarios::new(app.target.clone()).run().await;
-    // Sessions per user: the account page, with several browsers.
+    // Sessions per user: the account page, with several browsers (before the
+    // scenarios, whose outage leaves pooled connections to be replaced).
     session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
         .await;
+    let ran = HttpScenarios::new(app.target.clone()).run().await;
     assert!(ran.contains(&"concurrent_increments"), "{ran:?}");
     assert!(ran.contains(&"backend_outage"), "{ran:?}");
 }
@@ -90,10 +94,11 @@ async fn redis_cluster_over_http() {
         json!({"cluster": true, "nodes": cluster.urls(), "prefix": "demo-actix:"}),
     ))
     .await;
-    let ran = HttpScenarios::new(app.target.clone()).run().await;
-    // Sessions per user: the account page, with several browsers.
+    // Sessions per user: the account page, with several browsers (before the
+    // scenarios, whose outage leaves pooled connections to be replaced).
     session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
         .await;
+    let ran = HttpScenarios::new(app.target.clone()).run().await;
     assert!(ran.contains(&"concurrent_increments"), "{ran:?}");
 }
 
@@ -129,10 +134,11 @@ async fn sql_driver_over_http(driver: &'static str) {
         database.backend(),
     )
     .await;
-    let ran = HttpScenarios::new(app.target.clone()).run().await;
-    // Sessions per user: the account page, with several browsers.
+    // Sessions per user: the account page, with several browsers (before the
+    // scenarios, whose outage leaves pooled connections to be replaced).
     session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
         .await;
+    let ran = HttpScenarios::new(app.target.clone()).run().await;
     assert!(ran.contains(&"concurrent_increments"), "{ran:?}");
     assert_eq!(
         ran.contains(&"backend_outage"),

@@ -9,10 +9,11 @@ use crate::server::serve;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_driver_over_http() {
     let app = serve(SessionConfig::new().with_driver("memory")).await;
-    let ran = HttpScenarios::new(app.target.clone()).run().await;
-    // Sessions per user: the account page, with several browsers.
+    // Sessions per user: the account page, with several browsers (before the
+    // scenarios, whose outage leaves pooled connections to be replaced).
     session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
         .await;
+    let ran = HttpScenarios::new(app.target.clone()).run().await;
     assert!(ran.contains(&"concurrent_increments"), "{ran:?}");
     assert!(ran.contains(&"expired_cookies"), "{ran:?}");
 }
@@ -20,10 +21,11 @@ async fn memory_driver_over_http() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cookie_driver_over_http() {
     let app = serve(SessionConfig::new().with_driver("cookie")).await;
-    let ran = HttpScenarios::new(app.target.clone()).run().await;
-    // Sessions per user: the account page, with several browsers.
+    // Sessions per user: the account page, with several browsers (before the
+    // scenarios, whose outage leaves pooled connections to be replaced).
     session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
         .await;
+    let ran = HttpScenarios::new(app.target.clone()).run().await;
     assert!(!app.target.atomic, "client-side state has no atomic update");
     assert!(ran.contains(&"expired_cookies"), "{ran:?}");
     assert!(ran.contains(&"tampered_cookies"), "{ran:?}");
@@ -38,10 +40,11 @@ async fn file_driver_over_http() {
             .with_section("file", json!({"location": dir.path()})),
     )
     .await;
-    let ran = HttpScenarios::new(app.target.clone()).run().await;
-    // Sessions per user: the account page, with several browsers.
+    // Sessions per user: the account page, with several browsers (before the
+    // scenarios, whose outage leaves pooled connections to be replaced).
     session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
         .await;
+    let ran = HttpScenarios::new(app.target.clone()).run().await;
     assert!(ran.contains(&"concurrent_increments"), "{ran:?}");
 }
 
@@ -71,10 +74,11 @@ async fn redis_driver_over_http_with_an_outage() {
     .await;
     let mut target = app.target.clone();
     target.backend = Some(std::sync::Arc::new(std::sync::Mutex::new(redis)));
-    let ran = HttpScenarios::new(target).run().await;
-    // Sessions per user: the account page, with several browsers.
+    // Sessions per user: the account page, with several browsers (before the
+    // scenarios, whose outage leaves pooled connections to be replaced).
     session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
         .await;
+    let ran = HttpScenarios::new(target).run().await;
     assert!(ran.contains(&"concurrent_increments"), "{ran:?}");
     assert!(ran.contains(&"backend_outage"), "{ran:?}");
 }
@@ -88,10 +92,11 @@ async fn redis_cluster_over_http() {
             .with_section("redis", json!({"cluster": true, "nodes": cluster.urls()})),
     )
     .await;
-    let ran = HttpScenarios::new(app.target.clone()).run().await;
-    // Sessions per user: the account page, with several browsers.
+    // Sessions per user: the account page, with several browsers (before the
+    // scenarios, whose outage leaves pooled connections to be replaced).
     session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
         .await;
+    let ran = HttpScenarios::new(app.target.clone()).run().await;
     assert!(ran.contains(&"concurrent_increments"), "{ran:?}");
 }
 
@@ -107,10 +112,11 @@ async fn sql_driver_over_http(driver: &'static str) {
     .await;
     let mut target = app.target.clone();
     target.backend = database.backend();
-    let ran = HttpScenarios::new(target).run().await;
-    // Sessions per user: the account page, with several browsers.
+    // Sessions per user: the account page, with several browsers (before the
+    // scenarios, whose outage leaves pooled connections to be replaced).
     session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
         .await;
+    let ran = HttpScenarios::new(target).run().await;
     assert!(ran.contains(&"concurrent_increments"), "{ran:?}");
     assert_eq!(
         ran.contains(&"backend_outage"),
