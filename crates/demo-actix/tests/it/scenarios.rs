@@ -12,8 +12,8 @@ use session_testkit::redis_server::{RedisCluster, RedisServer};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_driver_over_http() {
     let app = serve(SessionConfig::new().with_driver("memory")).await;
-    // Sessions per user: the account page, with several browsers (before the
-    // scenarios, whose outage leaves pooled connections to be replaced).
+    // Sessions per user: the account page, with several browsers (before the scenarios: the
+    // suite owns the target's backend, and stops it when dropped).
     session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
         .await;
     let ran = HttpScenarios::new(app.target.clone()).run().await;
@@ -24,8 +24,8 @@ async fn memory_driver_over_http() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cookie_driver_over_http() {
     let app = serve(SessionConfig::new().with_driver("cookie")).await;
-    // Sessions per user: the account page, with several browsers (before the
-    // scenarios, whose outage leaves pooled connections to be replaced).
+    // Sessions per user: the account page, with several browsers (before the scenarios: the
+    // suite owns the target's backend, and stops it when dropped).
     session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
         .await;
     let ran = HttpScenarios::new(app.target.clone()).run().await;
@@ -43,8 +43,8 @@ async fn file_driver_over_http() {
             .with_section("file", json!({"location": dir.path()})),
     )
     .await;
-    // Sessions per user: the account page, with several browsers (before the
-    // scenarios, whose outage leaves pooled connections to be replaced).
+    // Sessions per user: the account page, with several browsers (before the scenarios: the
+    // suite owns the target's backend, and stops it when dropped).
     session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
         .await;
     let ran = HttpScenarios::new(app.target.clone()).run().await;
@@ -77,8 +77,8 @@ async fn redis_driver_over_http() {
         Some(backend),
     )
     .await;
-    // Sessions per user: the account page, with several browsers (before the
-    // scenarios, whose outage leaves pooled connections to be replaced).
+    // Sessions per user: the account page, with several browsers (before the scenarios: the
+    // suite owns the target's backend, and stops it when dropped).
     session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
         .await;
     let ran = HttpScenarios::new(app.target.clone()).run().await;
@@ -94,8 +94,8 @@ async fn redis_cluster_over_http() {
         json!({"cluster": true, "nodes": cluster.urls(), "prefix": "demo-actix:"}),
     ))
     .await;
-    // Sessions per user: the account page, with several browsers (before the
-    // scenarios, whose outage leaves pooled connections to be replaced).
+    // Sessions per user: the account page, with several browsers (before the scenarios: the
+    // suite owns the target's backend, and stops it when dropped).
     session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
         .await;
     let ran = HttpScenarios::new(app.target.clone()).run().await;
@@ -134,8 +134,8 @@ async fn sql_driver_over_http(driver: &'static str) {
         database.backend(),
     )
     .await;
-    // Sessions per user: the account page, with several browsers (before the
-    // scenarios, whose outage leaves pooled connections to be replaced).
+    // Sessions per user: the account page, with several browsers (before the scenarios: the
+    // suite owns the target's backend, and stops it when dropped).
     session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
         .await;
     let ran = HttpScenarios::new(app.target.clone()).run().await;

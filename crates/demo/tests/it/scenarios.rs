@@ -9,8 +9,8 @@ use crate::server::serve;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_driver_over_http() {
     let app = serve(SessionConfig::new().with_driver("memory")).await;
-    // Sessions per user: the account page, with several browsers (before the
-    // scenarios, whose outage leaves pooled connections to be replaced).
+    // Sessions per user: the account page, with several browsers (before the scenarios: the
+    // suite owns the target's backend, and stops it when dropped).
     session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
         .await;
     let ran = HttpScenarios::new(app.target.clone()).run().await;
@@ -21,8 +21,8 @@ async fn memory_driver_over_http() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cookie_driver_over_http() {
     let app = serve(SessionConfig::new().with_driver("cookie")).await;
-    // Sessions per user: the account page, with several browsers (before the
-    // scenarios, whose outage leaves pooled connections to be replaced).
+    // Sessions per user: the account page, with several browsers (before the scenarios: the
+    // suite owns the target's backend, and stops it when dropped).
     session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
         .await;
     let ran = HttpScenarios::new(app.target.clone()).run().await;
@@ -40,8 +40,8 @@ async fn file_driver_over_http() {
             .with_section("file", json!({"location": dir.path()})),
     )
     .await;
-    // Sessions per user: the account page, with several browsers (before the
-    // scenarios, whose outage leaves pooled connections to be replaced).
+    // Sessions per user: the account page, with several browsers (before the scenarios: the
+    // suite owns the target's backend, and stops it when dropped).
     session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
         .await;
     let ran = HttpScenarios::new(app.target.clone()).run().await;
@@ -74,8 +74,8 @@ async fn redis_driver_over_http_with_an_outage() {
     .await;
     let mut target = app.target.clone();
     target.backend = Some(std::sync::Arc::new(std::sync::Mutex::new(redis)));
-    // Sessions per user: the account page, with several browsers (before the
-    // scenarios, whose outage leaves pooled connections to be replaced).
+    // Sessions per user: the account page, with several browsers (before the scenarios: the
+    // suite owns the target's backend, and stops it when dropped).
     session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
         .await;
     let ran = HttpScenarios::new(target).run().await;
@@ -92,8 +92,8 @@ async fn redis_cluster_over_http() {
             .with_section("redis", json!({"cluster": true, "nodes": cluster.urls()})),
     )
     .await;
-    // Sessions per user: the account page, with several browsers (before the
-    // scenarios, whose outage leaves pooled connections to be replaced).
+    // Sessions per user: the account page, with several browsers (before the scenarios: the
+    // suite owns the target's backend, and stops it when dropped).
     session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
         .await;
     let ran = HttpScenarios::new(app.target.clone()).run().await;
@@ -112,8 +112,8 @@ async fn sql_driver_over_http(driver: &'static str) {
     .await;
     let mut target = app.target.clone();
     target.backend = database.backend();
-    // Sessions per user: the account page, with several browsers (before the
-    // scenarios, whose outage leaves pooled connections to be replaced).
+    // Sessions per user: the account page, with several browsers (before the scenarios: the
+    // suite owns the target's backend, and stops it when dropped).
     session_testkit::pages::the_account_page_lists_devices_and_logs_out_everywhere_else(app.base())
         .await;
     let ran = HttpScenarios::new(target).run().await;
