@@ -455,12 +455,25 @@ impl SessionManager {
     }
 
     /// Whether a client-side session's record (read under `key`) is still valid for its tag.
-    /// Always [`Mark::Valid`] for a server-side driver, without a tag store, or untagged.
+    /// Always [`Mark::Valid`] for a server-side driver, without a tag store, or untagged: then
+    /// nothing is awaited, and the tag store's read (boxed) is not part of the caller's future,
+    /// which every request carries.
     pub(crate) async fn check_mark(
         &self,
         key: &StorageKey,
         record: &Record,
     ) -> Result<Mark, Error> {
+        let inner = self.inner();
+        if !matches!(inner.driver, Driver::Client(_))
+            || inner.tag_store.is_none()
+            || record.tag().is_none()
+        {
+            return Ok(Mark::Valid);
+        }
+        Box::pin(self.read_mark(key, record)).await
+    }
+
+    async fn read_mark(&self, key: &StorageKey, record: &Record) -> Result<Mark, Error> {
         let (Driver::Client(_), Some(marks), Some(tag)) =
             (&self.inner().driver, &self.inner().tag_store, record.tag())
         else {
